@@ -1,0 +1,11 @@
+"""dlkit: weight initialization and Batch Normalization, as in "Deep Learning from Scratch" 6.2-6.3.
+
+Layers of the package (dependencies point one way only)::
+
+    cli -> experiments -> network -> layers -> kernels (Numba)      reference (NumPy)
+                        \\-> optimizers, initializers, data, plots
+
+Import the parts you need, e.g. ``from dlkit.network import MultiLayerNet``.
+"""
+
+__version__ = "0.1.0"
