@@ -1,0 +1,47 @@
+"""Numba kernels: pure functions on arrays, float32 and float64, contiguous or not.
+
+Every kernel writes into the output buffers it is given and returns them; none allocates
+an array the size of x.  Kernels assume valid input: ``dlkit.layers`` validates and
+dispatches.  Compiled with ``cache=True`` (the first call compiles, later runs load the cache).
+"""
+
+from dlkit.kernels.activations import (
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from dlkit.kernels.affine import affine_backward, affine_forward
+from dlkit.kernels.batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward_infer,
+    batchnorm_forward_train,
+    batchnorm_running_update,
+)
+from dlkit.kernels.softmax import (
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_backward_onehot,
+    softmax_cross_entropy_forward,
+    softmax_cross_entropy_forward_onehot,
+)
+
+__all__ = [
+    "affine_backward",
+    "affine_forward",
+    "batchnorm_backward",
+    "batchnorm_forward_infer",
+    "batchnorm_forward_train",
+    "batchnorm_running_update",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_backward_onehot",
+    "softmax_cross_entropy_forward",
+    "softmax_cross_entropy_forward_onehot",
+    "tanh_backward",
+    "tanh_forward",
+]

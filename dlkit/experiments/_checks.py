@@ -1,0 +1,91 @@
+"""Checks at the experiments' public boundary: clear errors, nothing silently corrected."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_seeds", "positive_int", "check_data"]
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an int; ValueError naming ``name`` unless it is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def positive_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_seeds(seeds) -> list[int]:
+    """The seeds as a list of distinct ints >= 0 (at least one)."""
+    given = seeds
+    seeds = [] if isinstance(seeds, (str, bytes)) else list(np.atleast_1d(seeds).tolist())
+    if not seeds or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {given!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {given!r}")
+    return [int(s) for s in seeds]
+
+
+def _check_xt(x, t, xname, tname):
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype not in (np.float32, np.float64):
+        desc = (
+            f"{type(x).__name__} of shape {x.shape} and dtype {x.dtype}"
+            if isinstance(x, np.ndarray) else type(x).__name__
+        )
+        raise TypeError(
+            f"{xname} must be a 2-D float32 or float64 array (N, D) "
+            f"(load_mnist(flatten=True)), got {desc}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{xname} must hold at least one sample, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{xname} must be finite, it holds NaN or inf")
+    if not isinstance(t, np.ndarray) or t.ndim != 1 or t.dtype.kind not in "iu":
+        desc = (
+            f"shape {t.shape} and dtype {t.dtype}" if isinstance(t, np.ndarray)
+            else type(t).__name__
+        )
+        raise TypeError(
+            f"{tname} must be a 1-D array of integer class labels (load_mnist(one_hot_label="
+            f"False)), got {desc}"
+        )
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{tname} must have one label per row of {xname}: expected {x.shape[0]}, "
+            f"got {t.shape[0]}"
+        )
+    if t.min() < 0:
+        raise ValueError(f"{tname} must hold class labels >= 0, got {t.min()}")
+
+
+def check_data(x_train, t_train, x_test=None, t_test=None):
+    """Validate training (and optional test) arrays; return them with labels as intp.
+
+    x: (N, D) float32/float64, finite; t: (N,) integer labels >= 0. The labels are converted
+    to ``np.intp`` (a copy, once) so every run uses the same kernel signature. The test pair
+    must be given together, with the same D and dtype as the training data.
+    Returns ``(x_train, t_train, x_test, t_test, n_classes)``.
+    """
+    _check_xt(x_train, t_train, "x_train", "t_train")
+    if (x_test is None) != (t_test is None):
+        raise ValueError("x_test and t_test must be given together (or neither)")
+    n_classes = int(t_train.max()) + 1
+    if x_test is not None:
+        _check_xt(x_test, t_test, "x_test", "t_test")
+        if x_test.shape[1] != x_train.shape[1] or x_test.dtype != x_train.dtype:
+            raise ValueError(
+                f"x_test must match x_train in features and dtype: expected (*, "
+                f"{x_train.shape[1]}) {x_train.dtype}, got {x_test.shape} {x_test.dtype}"
+            )
+        n_classes = max(n_classes, int(t_test.max()) + 1)
+        t_test = t_test.astype(np.intp)
+    return x_train, t_train.astype(np.intp), x_test, t_test, n_classes

@@ -1,0 +1,67 @@
+"""The mini-batch SGD loop the training experiments share, and their progress bar.
+
+The book's loop, step by step::
+
+    batch_mask = np.random.choice(train_size, batch_size)   # with replacement
+    x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
+    grads = network.gradient(x_batch, t_batch)
+    optimizer.update(network.params, grads)
+
+Here the batch indices of a whole run are drawn up front (``batch_indices``), so that every
+configuration of an experiment sees the same batches, and each step copies its batch into two
+buffers allocated once (``np.take(..., out=)``): the loop allocates no array per step (the
+layers and the optimizer reuse theirs too). The loss recorded for a step is the mini-batch loss
+of that step's forward pass, before the update (the book evaluates it again after the update;
+reading it from ``network.last_layer.loss`` saves that extra forward pass).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+__all__ = ["batch_indices", "MiniBatches", "sgd_steps", "progress"]
+
+
+def batch_indices(rng: np.random.Generator, train_size: int, batch_size: int,
+                  iterations: int) -> np.ndarray:
+    """(iterations, batch_size) sample indices drawn uniformly with replacement, as the book's
+    ``np.random.choice(train_size, batch_size)`` at every step."""
+    return rng.integers(0, train_size, size=(iterations, batch_size), dtype=np.intp)
+
+
+class MiniBatches:
+    """Two buffers, ``x`` (batch_size, D) and ``t`` (batch_size,), refilled in place by
+    :meth:`fill` from the training arrays; the arrays are C-contiguous, so the kernels see the
+    same array type at every step (no recompilation)."""
+
+    def __init__(self, x_train: np.ndarray, t_train: np.ndarray, batch_size: int):
+        self.x_train, self.t_train = x_train, t_train
+        self.x = np.empty((batch_size, x_train.shape[1]), dtype=x_train.dtype)
+        self.t = np.empty(batch_size, dtype=t_train.dtype)
+
+    def fill(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        np.take(self.x_train, idx, axis=0, out=self.x)
+        np.take(self.t_train, idx, out=self.t)
+        return self.x, self.t
+
+
+def sgd_steps(network, optimizer, batches: MiniBatches, indices: np.ndarray,
+              losses: np.ndarray) -> None:
+    """One training step per row of ``indices``; ``losses[i]`` gets step i's mini-batch loss.
+
+    ``losses`` is written in place (a preallocated float array of len(indices)).
+    """
+    for i in range(len(indices)):
+        x, t = batches.fill(indices[i])
+        grads = network.gradient(x, t)
+        losses[i] = network.last_layer.loss
+        optimizer.update(network.params, grads)
+
+
+def progress(total: int, desc: str) -> tqdm:
+    """A tqdm bar on a terminal (stderr), silent otherwise."""
+    return tqdm(total=total, desc=desc, leave=False, disable=not sys.stderr.isatty(),
+                unit="step", dynamic_ncols=True)

@@ -1,0 +1,432 @@
+"""The book's layer API (``common/layers.py``) running on the Numba kernels.
+
+Same classes and attributes as :mod:`dlkit.reference` — ``Affine``, ``BatchNormalization``,
+``Relu``, ``Sigmoid``, ``Tanh``, ``SoftmaxWithLoss``, ``Dropout`` — with ``forward`` and
+``backward`` side by side.  Each layer checks its inputs cheaply (type, dtype, shape; no
+scan for NaN, which would cost more than the kernel) and raises ``TypeError``/``ValueError``
+naming the argument, what was expected and what was given.  Inputs are never modified.
+
+Buffers: a layer allocates its output and gradient arrays once and reuses them while the
+shape and dtype stay the same, so a training loop does not allocate per step.  **The array
+a layer returns belongs to the layer and is overwritten by its next forward/backward call;
+copy it (``out.copy()``) to keep it.**  Supported dtypes: float32 and float64 (one dtype per
+layer: x must have the dtype of the layer's parameters).
+"""
+
+import numbers
+
+import numpy as np
+
+from dlkit import kernels as K
+
+__all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss", "Tanh"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ---------------------------------------------------------------- cheap input checks
+def _check_float_array(where, name, a):
+    """Raise TypeError unless ``a`` is a float32/float64 ndarray."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(
+            f"{where}: {name} must be a numpy.ndarray of float32 or float64, "
+            f"got {type(a).__name__}"
+        )
+    if a.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{where}: {name} must have dtype float32 or float64, got {a.dtype}")
+
+
+def _check_batch(where, name, x, min_ndim=2):
+    """x must be a float ndarray with at least ``min_ndim`` dimensions and N >= 1 rows."""
+    _check_float_array(where, name, x)
+    if x.ndim < min_ndim:
+        raise ValueError(
+            f"{where}: {name} must be a batch with at least {min_ndim} dimensions (N, ...), "
+            f"got shape {x.shape}"
+        )
+    if x.shape[0] == 0 or x.size == 0:
+        raise ValueError(f"{where}: {name} is an empty batch (shape {x.shape}); expected N >= 1")
+
+
+def _check_dtype(where, name, a, dtype, owner):
+    if a.dtype != dtype:
+        raise TypeError(
+            f"{where}: {name} must have the dtype of {owner} ({dtype}), got {a.dtype}; "
+            f"convert with .astype(np.{dtype})"
+        )
+
+
+def _check_dout(where, dout, shape, dtype):
+    """dout must be an ndarray of the forward output's shape and dtype."""
+    _check_float_array(where, "dout", dout)
+    if dout.shape != shape:
+        raise ValueError(
+            f"{where}: dout must have the shape of the forward output {shape}, got {dout.shape}"
+        )
+    _check_dtype(where, "dout", dout, dtype, "the forward output")
+
+
+def _as_2d(x):
+    """View (N, ...) as (N, D); a copy only when x is not contiguous and has ndim > 2."""
+    return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+
+
+def _like(a, shape):
+    """a itself when it already has ``shape`` (the common 2-D case), else a reshaped view."""
+    return a if a.shape == shape else a.reshape(shape)
+
+
+def _not_called(where, first):
+    return RuntimeError(f"{where} called before {first}; nothing to differentiate")
+
+
+class _Buffers:
+    """Named arrays allocated once and reused while the requested shape/dtype is unchanged."""
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name, shape, dtype):
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = np.empty(shape, dtype=dtype)
+            self._arrays[name] = a
+        return a
+
+
+# ---------------------------------------------------------------- layers
+class Affine:
+    """Fully connected layer: out = x·W + b.
+
+    x (N, D) or (N, d1, d2, ...) flattened to (N, D); W (D, M); b (M,); out (N, M).
+    Backward: dx = dout·Wᵀ (shape of x), dW = xᵀ·dout, db = Σ_n dout.
+    ``W`` and ``b`` are kept by reference (an optimizer updates them in place); ``dW``/``db``
+    and the returned arrays are the layer's buffers, overwritten by the next call.
+    """
+
+    def __init__(self, W, b):
+        _check_float_array("Affine", "W", W)
+        if W.ndim != 2:
+            raise ValueError(f"Affine: W must be 2-D (D, M), got shape {W.shape}")
+        _check_float_array("Affine", "b", b)
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"Affine: b must have shape ({W.shape[1]},) for W {W.shape}, "
+                             f"got {b.shape}")
+        _check_dtype("Affine", "b", b, W.dtype, "W")
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+        self._buf = _Buffers()
+
+    def forward(self, x):
+        where = "Affine.forward"
+        _check_batch(where, "x", x)
+        x2 = _as_2d(x)
+        W, b = self.W, self.b
+        D, M = W.shape
+        if x2.shape[1] != D:
+            raise ValueError(f"{where}: x must have {D} features per sample (W is {W.shape}), "
+                             f"got shape {x.shape}")
+        _check_dtype(where, "x", x, W.dtype, "W")
+        if b.shape != (M,) or b.dtype != W.dtype:
+            raise ValueError(f"{where}: b must be ({M},) {W.dtype} to match W, "
+                             f"got {b.shape} {b.dtype}")
+        self.original_x_shape = x.shape
+        self.x = x2
+        out = self._buf.get("out", (x2.shape[0], M), W.dtype)
+        return K.affine_forward(x2, W, b, out)
+
+    def backward(self, dout):
+        where = "Affine.backward"
+        if self.x is None:
+            raise _not_called(where, "Affine.forward")
+        x, W = self.x, self.W
+        _check_dout(where, dout, (x.shape[0], W.shape[1]), W.dtype)
+        dx = self._buf.get("dx", x.shape, W.dtype)
+        self.dW = self._buf.get("dW", W.shape, W.dtype)
+        self.db = self._buf.get("db", (W.shape[1],), W.dtype)
+        K.affine_backward(dout, x, W, dx, self.dW, self.db)
+        return _like(dx, self.original_x_shape)
+
+
+class BatchNormalization:
+    """Batch Normalization (Ioffe & Szegedy 2015) over the batch axis.
+
+    Training (``train_flg=True``), per feature d over the N samples (N >= 2):
+        mu = mean(x), var = mean((x − mu)²), xhat = (x − mu)/√(var + eps),
+        out = gamma·xhat + beta,
+        running_mean = momentum·running_mean + (1 − momentum)·mu   (same for running_var)
+    Inference: out = gamma·(x − running_mean)/√(running_var + eps) + beta.
+    Backward: dbeta = Σ dout, dgamma = Σ dout·xhat,
+        dx = gamma/(N·√(var + eps))·(N·dout − dbeta − xhat·dgamma).
+
+    x (N, D) or (N, ...) flattened to (N, D) with D = gamma.size.  ``gamma``/``beta`` are
+    kept by reference; ``running_mean``/``running_var`` given here are copied (the layer
+    updates its own copies in place); when None they start as zeros(D) on the first forward,
+    as in the book.  Attributes after a training forward: ``xhat``, ``mean``, ``invstd``
+    (= 1/√(var + eps)), ``batch_size``; after backward: ``dgamma``, ``dbeta``.  Returned
+    arrays and these attributes are the layer's buffers, overwritten by the next call.
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
+                 eps=1e-5):
+        where = "BatchNormalization"
+        _check_float_array(where, "gamma", gamma)
+        if gamma.ndim != 1 or gamma.size == 0:
+            raise ValueError(f"{where}: gamma must be 1-D (D,) with D >= 1, got shape "
+                             f"{gamma.shape}")
+        _check_float_array(where, "beta", beta)
+        if beta.shape != gamma.shape:
+            raise ValueError(f"{where}: beta must have the shape of gamma {gamma.shape}, "
+                             f"got {beta.shape}")
+        _check_dtype(where, "beta", beta, gamma.dtype, "gamma")
+        if not (isinstance(momentum, numbers.Real) and 0.0 <= momentum <= 1.0):
+            raise ValueError(f"{where}: momentum must be a number in [0, 1], got {momentum!r}")
+        if not (isinstance(eps, numbers.Real) and eps > 0.0):
+            raise ValueError(f"{where}: eps must be a positive number, got {eps!r}")
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.running_mean = self._own_running(where, "running_mean", running_mean)
+        self.running_var = self._own_running(where, "running_var", running_var)
+        if (self.running_mean is None) != (self.running_var is None):
+            raise ValueError(f"{where}: give both running_mean and running_var, or neither")
+        self.input_shape = None
+        self.batch_size = None
+        self.xhat = None
+        self.mean = None
+        self.invstd = None
+        self.dgamma = None
+        self.dbeta = None
+        self._buf = _Buffers()
+
+    def _own_running(self, where, name, a):
+        if a is None:
+            return None
+        _check_float_array(where, name, a)
+        if a.shape != self.gamma.shape:
+            raise ValueError(f"{where}: {name} must have the shape of gamma {self.gamma.shape}, "
+                             f"got {a.shape}")
+        return np.array(a, dtype=self.gamma.dtype)  # our own copy, updated in place
+
+    def forward(self, x, train_flg=True):
+        where = "BatchNormalization.forward"
+        _check_batch(where, "x", x)
+        x2 = _as_2d(x)
+        gamma, beta = self.gamma, self.beta
+        N, D = x2.shape
+        if D != gamma.size:
+            raise ValueError(f"{where}: x must have {gamma.size} features (gamma is "
+                             f"{gamma.shape}), got shape {x.shape}")
+        _check_dtype(where, "x", x, gamma.dtype, "gamma")
+        if self.running_mean is None:
+            self.running_mean = np.zeros(D, dtype=gamma.dtype)
+            self.running_var = np.zeros(D, dtype=gamma.dtype)
+        for name in ("running_mean", "running_var"):
+            r = getattr(self, name)
+            if not isinstance(r, np.ndarray) or r.shape != (D,):
+                raise ValueError(f"{where}: {name} must be an ndarray of shape ({D},), got "
+                                 f"{getattr(r, 'shape', type(r).__name__)}")
+        self.input_shape = x.shape
+        out = self._buf.get("out", (N, D), gamma.dtype)
+        if not train_flg:
+            K.batchnorm_forward_infer(x2, gamma, beta, self.running_mean, self.running_var,
+                                      self.eps, out)
+            return _like(out, x.shape)
+        if N < 2:
+            raise ValueError(f"{where}: x must have N >= 2 samples in training (the batch "
+                             f"variance of one sample is 0), got shape {x.shape}; use "
+                             f"train_flg=False for single samples")
+        self.xhat = self._buf.get("xhat", (N, D), gamma.dtype)
+        self.mean = self._buf.get("mean", (D,), gamma.dtype)
+        self.invstd = self._buf.get("invstd", (D,), gamma.dtype)
+        K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, self.xhat, self.mean,
+                                  self.invstd)
+        K.batchnorm_running_update(self.running_mean, self.running_var, self.mean, self.invstd,
+                                   self.eps, self.momentum)
+        self.batch_size = N
+        return _like(out, x.shape)
+
+    def backward(self, dout):
+        where = "BatchNormalization.backward"
+        if self.batch_size is None:
+            raise _not_called(where, "a training forward (train_flg=True)")
+        _check_dout(where, dout, self.input_shape, self.gamma.dtype)
+        dout2 = _as_2d(dout)
+        dtype, shape = self.gamma.dtype, self.xhat.shape
+        dx = self._buf.get("dx", shape, dtype)
+        self.dgamma = self._buf.get("dgamma", self.gamma.shape, dtype)
+        self.dbeta = self._buf.get("dbeta", self.gamma.shape, dtype)
+        K.batchnorm_backward(dout2, self.xhat, self.gamma, self.invstd, dx, self.dgamma,
+                             self.dbeta)
+        return _like(dx, self.input_shape)
+
+
+class _Elementwise:
+    """Shared plumbing of Relu, Sigmoid, Tanh: out = f(x), dx = dout·f'(x) from out."""
+
+    _forward = None  # kernel (x, out) -> out
+    _backward = None  # kernel (dout, out, dx) -> dx
+
+    def __init__(self):
+        self.out = None
+        self._buf = _Buffers()
+
+    def forward(self, x):
+        where = f"{type(self).__name__}.forward"
+        _check_batch(where, "x", x, min_ndim=1)
+        x2 = x.reshape(1, -1) if x.ndim == 1 else _as_2d(x)
+        out = self._buf.get("out", x2.shape, x.dtype)
+        type(self)._forward(x2, out)
+        self.out = _like(out, x.shape)
+        return self.out
+
+    def backward(self, dout):
+        where = f"{type(self).__name__}.backward"
+        if self.out is None:
+            raise _not_called(where, f"{type(self).__name__}.forward")
+        _check_dout(where, dout, self.out.shape, self.out.dtype)
+        o2 = self.out.reshape(1, -1) if self.out.ndim == 1 else _as_2d(self.out)
+        d2 = dout.reshape(o2.shape)
+        dx = self._buf.get("dx", o2.shape, dout.dtype)
+        type(self)._backward(d2, o2, dx)
+        return _like(dx, self.out.shape)
+
+
+class Relu(_Elementwise):
+    """out = max(x, 0); dx = dout where out > 0, else 0.  Any shape (N, ...)."""
+
+    _forward = staticmethod(K.relu_forward)
+    _backward = staticmethod(K.relu_backward)
+
+
+class Sigmoid(_Elementwise):
+    """out = 1/(1 + exp(−x)); dx = dout·out·(1 − out).  Any shape (N, ...)."""
+
+    _forward = staticmethod(K.sigmoid_forward)
+    _backward = staticmethod(K.sigmoid_backward)
+
+
+class Tanh(_Elementwise):
+    """out = tanh(x); dx = dout·(1 − out²).  Any shape (N, ...)."""
+
+    _forward = staticmethod(K.tanh_forward)
+    _backward = staticmethod(K.tanh_backward)
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the mean cross-entropy loss.
+
+    forward(x, t): x (N, C) scores; t integer labels (N,) in [0, C) or one-hot (N, C)
+    (soft labels whose rows sum to 1 also work).  y = softmax(x) (N, C);
+    loss = (1/N) Σ_n (logsumexp(x_n) − x_n[t_n]), computed stably (no log(0)).
+    backward(dout=1): dx = dout · (y − onehot(t)) / N.  Attributes ``y``, ``t``, ``loss``.
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+        self._t = None  # t as the kernel takes it (intp labels or one-hot in x's dtype)
+        self._buf = _Buffers()
+
+    def forward(self, x, t):
+        where = "SoftmaxWithLoss.forward"
+        _check_batch(where, "x", x)
+        if x.ndim != 2:
+            raise ValueError(f"{where}: x must be 2-D scores (N, C), got shape {x.shape}")
+        N, C = x.shape
+        if not isinstance(t, np.ndarray):
+            raise TypeError(f"{where}: t must be a numpy.ndarray of integer labels ({N},) or "
+                            f"one-hot ({N}, {C}), got {type(t).__name__}")
+        if t.ndim == 1:
+            if t.shape[0] != N:
+                raise ValueError(f"{where}: t must have shape ({N},) to match x {x.shape}, "
+                                 f"got {t.shape}")
+            if not np.issubdtype(t.dtype, np.integer):
+                raise TypeError(f"{where}: labels t of shape ({N},) must have an integer dtype, "
+                                f"got {t.dtype}")
+            lo, hi = int(t.min()), int(t.max())
+            if lo < 0 or hi >= C:
+                raise ValueError(f"{where}: labels t must be in [0, {C}) for {C} classes, got "
+                                 f"values in [{lo}, {hi}]")
+            kt = t.astype(np.intp, copy=False)
+            y = self._buf.get("y", (N, C), x.dtype)
+            self.loss = K.softmax_cross_entropy_forward(x, kt, y)
+        elif t.ndim == 2:
+            if t.shape != (N, C):
+                raise ValueError(f"{where}: one-hot t must have shape ({N}, {C}) to match x, "
+                                 f"got {t.shape}")
+            if not (np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.floating)
+                    or t.dtype == np.bool_):
+                raise TypeError(f"{where}: one-hot t must be numeric, got dtype {t.dtype}")
+            kt = t.astype(x.dtype, copy=False)
+            y = self._buf.get("y", (N, C), x.dtype)
+            self.loss = K.softmax_cross_entropy_forward_onehot(x, kt, y)
+        else:
+            raise ValueError(f"{where}: t must be integer labels ({N},) or one-hot ({N}, {C}), "
+                             f"got shape {t.shape}")
+        self.y, self.t, self._t = y, t, kt
+        return self.loss
+
+    def backward(self, dout=1):
+        where = "SoftmaxWithLoss.backward"
+        if self.y is None:
+            raise _not_called(where, "SoftmaxWithLoss.forward")
+        if not isinstance(dout, numbers.Real) or isinstance(dout, bool):
+            raise TypeError(f"{where}: dout must be a real number (the upstream gradient of "
+                            f"the scalar loss), got {type(dout).__name__}")
+        dx = self._buf.get("dx", self.y.shape, self.y.dtype)
+        if self._t.ndim == 1:
+            K.softmax_cross_entropy_backward(self.y, self._t, dx)
+        else:
+            K.softmax_cross_entropy_backward_onehot(self.y, self._t, dx)
+        if dout != 1:
+            dx *= dout
+        return dx
+
+
+class Dropout:
+    """Dropout as in the book (not inverted): training out = x·mask, mask = U(0,1) > ratio;
+    inference out = x·(1 − dropout_ratio); backward dx = dout·mask.
+
+    ``rng``: a numpy.random.Generator, an int seed, or None (fresh entropy).  The mask is
+    drawn as ``rng.random(x.shape) > dropout_ratio`` (float64 uniforms whatever x's dtype),
+    so the same seed gives the same mask as :class:`dlkit.reference.Dropout`.
+    """
+
+    def __init__(self, dropout_ratio=0.5, rng=None):
+        if not (isinstance(dropout_ratio, numbers.Real) and 0.0 <= dropout_ratio < 1.0):
+            raise ValueError(f"Dropout: dropout_ratio must be a number in [0, 1), got "
+                             f"{dropout_ratio!r}")
+        if not (rng is None or isinstance(rng, (numbers.Integral, np.random.Generator))):
+            raise TypeError(f"Dropout: rng must be None, an int seed or a "
+                            f"numpy.random.Generator, got {type(rng).__name__}")
+        self.dropout_ratio = float(dropout_ratio)
+        self.rng = np.random.default_rng(rng)
+        self.mask = None
+        self._dtype = None
+        self._buf = _Buffers()
+
+    def forward(self, x, train_flg=True):
+        where = "Dropout.forward"
+        _check_batch(where, "x", x, min_ndim=1)
+        out = self._buf.get("out", x.shape, x.dtype)
+        self._dtype = x.dtype
+        if not train_flg:
+            return np.multiply(x, 1.0 - self.dropout_ratio, out=out)
+        u = self._buf.get("u", x.shape, np.float64)
+        self.rng.random(out=u)
+        self.mask = np.greater(u, self.dropout_ratio, out=self._buf.get("mask", x.shape, bool))
+        return np.multiply(x, self.mask, out=out)
+
+    def backward(self, dout):
+        where = "Dropout.backward"
+        if self.mask is None:
+            raise _not_called(where, "a training forward (train_flg=True)")
+        _check_dout(where, dout, self.mask.shape, self._dtype)
+        return np.multiply(dout, self.mask, out=self._buf.get("dx", dout.shape, dout.dtype))

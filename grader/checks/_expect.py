@@ -1,0 +1,66 @@
+"""Small helpers shared by the hidden checks: validate what the student's code returned.
+
+Everything here runs on the trusted side.  A value that came back from the worker is
+untrusted data: before comparing it with a reference, check that it is an array of the
+expected shape (and finite), and fail with a bilingual message saying what was expected and
+what was seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rel_error(a, b) -> float:
+    """max|a − b| / max(1e-8, max(|a| + |b|)): the CS231n relative error, one number."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
+
+
+def describe(value) -> str:
+    """A short description of a value for feedback: type, shape, dtype, a few numbers."""
+    if isinstance(value, np.ndarray):
+        head = np.array2string(value.ravel()[:4], precision=4, separator=", ")
+        return f"array shape {value.shape} {value.dtype}, first values {head}"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:80]}{'…' if len(text) > 80 else ''}"
+
+
+def array(feedback, value, *, what: str, shape: tuple, finite: bool = True) -> np.ndarray:
+    """``value`` as an ndarray of ``shape``, or fail the check naming ``what`` was wrong."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        feedback.fail(
+            en=f"{what}: expected a NumPy array of shape {shape}, got {describe(value)}.",
+            ja=f"{what}: 形状 {shape} の NumPy 配列を期待しましたが、{describe(value)} が返されました。",
+        )
+    if value.shape != tuple(shape):
+        feedback.fail(
+            en=f"{what}: expected shape {tuple(shape)}, got shape {value.shape}.",
+            ja=f"{what}: 形状 {tuple(shape)} を期待しましたが、形状 {value.shape} でした。",
+        )
+    if finite and not np.all(np.isfinite(value)):
+        bad = int(np.sum(~np.isfinite(value)))
+        feedback.fail(
+            en=f"{what}: expected finite numbers, got {bad} NaN/inf value(s).",
+            ja=f"{what}: 有限の値を期待しましたが、NaN/inf が {bad} 個ありました。",
+        )
+    return value
+
+
+def close(feedback, got, expected, *, what: str, tol: float, hint_en: str = "",
+          hint_ja: str = "") -> None:
+    """Fail unless rel_error(got, expected) <= tol (shapes checked first)."""
+    got = array(feedback, got, what=what, shape=np.shape(expected))
+    err = rel_error(got, expected)
+    if not err <= tol:
+        i = np.unravel_index(np.argmax(np.abs(got - expected)), np.shape(expected))
+        where = f" at index {tuple(int(k) for k in i)}" if np.ndim(expected) else ""
+        feedback.fail(
+            en=(f"{what}: expected the reference values within relative error {tol:g}, got "
+                f"relative error {err:.3g} (largest difference{where}: expected "
+                f"{float(np.asarray(expected)[i]):.6g}, got {float(got[i]):.6g}). {hint_en}").strip(),
+            ja=(f"{what}: 参照値との相対誤差 {tol:g} 以下を期待しましたが、相対誤差は {err:.3g} "
+                f"でした（最大の差{where.replace(' at index', ' インデックス')}: 期待値 "
+                f"{float(np.asarray(expected)[i]):.6g}、実際 {float(got[i]):.6g}）。{hint_ja}").strip(),
+        )

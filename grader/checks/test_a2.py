@@ -1,0 +1,327 @@
+"""Hidden checks, assignment 2: the Batch Normalization layer (NumPy), forward and backward.
+
+Student API (a2_batchnorm/batchnorm.py), the book's interface:
+    BatchNormalization(gamma, beta, momentum=0.9, running_mean=None, running_var=None, eps=1e-5)
+    .forward(x, train_flg=True) -> out      .backward(dout) -> dx      .dgamma .dbeta
+    .running_mean .running_var  (updated by training-mode forwards)
+
+The reference answers come from dlkit.reference.BatchNormalization (the book's layer in plain
+NumPy), run here on the trusted side.
+
+Gradient check, and why it compares with the reference's analytic gradient: the student's dx,
+dgamma, dbeta are compared with dlkit.reference's backward at the same x, gamma, beta and dout,
+and that reference is itself checked against a central-difference numerical gradient of the
+reference forward, here, before it is used (relative error < 1e-7, else the grader stops
+with an error: it is our bug, not the student's).  A numerical gradient of the *student's*
+forward would accept a consistent pair of wrong forward and backward (e.g. a forward that
+returns zeros and a backward that returns zeros), and would need one worker round trip per
+perturbed entry; against the verified reference, one round trip checks the real thing.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from grader.checks._expect import array, close, describe, rel_error
+
+BN = "a2_batchnorm.batchnorm:BatchNormalization"
+
+# float64: the student's formula may differ from the book's in the order of operations
+# (x − mu)·invstd vs (x − mu)/std, one pass or two); those differ by ~1e-15.  1e-9 leaves a
+# wide margin and still catches every real mistake (ddof=1 at N=128 is off by 4e-3).
+TOL64 = 1e-9
+# float32 inputs: compared with the float64 reference; float32 rounding gives ~1e-6.
+TOL32 = 1e-4
+GRAD_TOL = 1e-7  # the issue's bound for the gradient check (float64)
+
+FORWARD_SHAPES = [(2, 3), (16, 10), (128, 100), (50, 7)]
+
+
+def _params(rng, D, dtype=np.float64):
+    gamma = rng.uniform(0.5, 2.0, D).astype(dtype)
+    beta = rng.uniform(-1.0, 1.0, D).astype(dtype)
+    return gamma, beta
+
+
+def _batch(rng, N, D, dtype=np.float64, shift=0.0):
+    """Features of different means and scales, as after an Affine layer."""
+    scale = rng.uniform(0.5, 3.0, D)
+    mean = rng.uniform(-2.0, 2.0, D) + shift
+    return (rng.standard_normal((N, D)) * scale + mean).astype(dtype)
+
+
+def _reference(gamma, beta, **kwargs):
+    from dlkit.reference import BatchNormalization
+
+    return BatchNormalization(gamma.astype(np.float64), beta.astype(np.float64), **kwargs)
+
+
+def _copy_or_none(a):
+    return None if a is None else np.array(a, dtype=np.float64)
+
+
+def _forward_hint(x, gamma, beta, got):
+    """Recognize common mistakes in a training-mode forward (en, ja)."""
+    x = x.astype(np.float64)
+    N = x.shape[0]
+    mu = x.mean(axis=0)
+    unbiased = gamma * (x - mu) / np.sqrt(x.var(axis=0, ddof=1) + 1e-5) + beta
+    if N > 1 and rel_error(got, unbiased) < 1e-6:
+        return ("It matches the unbiased variance (1/(N−1), ddof=1); BatchNorm uses the batch "
+                "variance 1/N · Σ (x − mu)² (ddof=0).",
+                "不偏分散（1/(N−1)、ddof=1）と一致します。BatchNorm はバッチの分散 "
+                "1/N · Σ (x − mu)²（ddof=0）を使います。")
+    xhat = (x - mu) / np.sqrt(x.var(axis=0) + 1e-5)
+    if rel_error(got, xhat) < 1e-6:
+        return ("It matches xhat: apply the scale and shift, out = gamma · xhat + beta.",
+                "xhat と一致します。スケールとシフト out = gamma · xhat + beta を適用してください。")
+    if rel_error(got, gamma * (x - mu) / np.sqrt(x.var(axis=0)) + beta) < 1e-6:
+        return ("It matches a forward without eps: use √(var + eps).",
+                "eps なしの計算と一致します。√(var + eps) を使ってください。")
+    return ("", "")
+
+
+def _check_forward_train(worker, feedback, dtype, tol):
+    rng = np.random.default_rng(41 if dtype == np.float64 else 42)
+    for N, D in FORWARD_SHAPES:
+        gamma, beta = _params(rng, D, dtype)
+        x = _batch(rng, N, D, dtype)
+        bn = worker.create(BN, gamma, beta, timeout=10)
+        got = bn.call("forward", x, train_flg=True, timeout=10)
+        expected = _reference(gamma, beta).forward(x.astype(np.float64), train_flg=True)
+        got = array(feedback, got, what=f"forward(x, train_flg=True), x {N}×{D} {x.dtype}",
+                    shape=(N, D))
+        hint = _forward_hint(x, gamma.astype(np.float64), beta.astype(np.float64), got)
+        close(feedback, got, expected, what=f"forward(x, train_flg=True), x {N}×{D} {x.dtype}",
+              tol=tol, hint_en=hint[0], hint_ja=hint[1])
+
+
+def test_forward_train_float64(worker, feedback):
+    _check_forward_train(worker, feedback, np.float64, TOL64)
+
+
+def test_forward_train_float32(worker, feedback):
+    _check_forward_train(worker, feedback, np.float32, TOL32)
+
+
+def test_forward_inference(worker, feedback):
+    """train_flg=False: normalize with the running statistics, whatever the batch."""
+    rng = np.random.default_rng(43)
+    for (N, D), dtype in [((16, 10), np.float64), ((128, 100), np.float64), ((20, 6), np.float32)]:
+        gamma, beta = _params(rng, D, dtype)
+        running_mean = rng.uniform(-1, 1, D).astype(dtype)
+        running_var = rng.uniform(0.5, 4.0, D).astype(dtype)
+        x = _batch(rng, N, D, dtype)
+        label = f"forward(x, train_flg=False), x {N}×{D} {x.dtype}"
+        bn = worker.create(BN, gamma, beta, running_mean=running_mean, running_var=running_var,
+                           timeout=10)
+        got = array(feedback, bn.call("forward", x, train_flg=False, timeout=10), what=label,
+                    shape=(N, D))
+        ref = _reference(gamma, beta, running_mean=_copy_or_none(running_mean),
+                         running_var=_copy_or_none(running_var))
+        expected = ref.forward(x.astype(np.float64), train_flg=False)
+        batch_stats = _reference(gamma, beta).forward(x.astype(np.float64), train_flg=True)
+        hint = ("", "")
+        if rel_error(got, batch_stats) < 1e-6:
+            hint = ("It matches the batch statistics: at inference use running_mean and "
+                    "running_var, not the mean and variance of the batch.",
+                    "バッチの統計量と一致します。推論時はバッチの平均・分散ではなく "
+                    "running_mean と running_var を使ってください。")
+        close(feedback, got, expected, what=label, tol=TOL64 if dtype == np.float64 else TOL32,
+              hint_en=hint[0], hint_ja=hint[1])
+        # One sample at a time must give the same rows (nothing depends on the batch).
+        one = array(feedback, bn.call("forward", x[:1], train_flg=False, timeout=10),
+                    what=f"forward(x[:1], train_flg=False), x {x.dtype}", shape=(1, D))
+        close(feedback, one, expected[:1], what=f"forward(x[:1], train_flg=False), {x.dtype}",
+              tol=TOL64 if dtype == np.float64 else TOL32,
+              hint_en="At inference the output of a sample must not depend on the other samples.",
+              hint_ja="推論時、あるサンプルの出力が他のサンプルに依存してはいけません。")
+        for name, before in (("running_mean", running_mean), ("running_var", running_var)):
+            after = bn.get(name, timeout=10)
+            close(feedback, after, before.astype(np.float64),
+                  what=f"{name} after forward(x, train_flg=False)", tol=0.0,
+                  hint_en="Inference must not change the running statistics.",
+                  hint_ja="推論で running 統計量を変更してはいけません。")
+
+
+def test_output_mean_std(worker, feedback):
+    """Training mode: each output feature has mean ≈ beta and std ≈ gamma."""
+    rng = np.random.default_rng(44)
+    N, D = 32, 20
+    gamma, beta = _params(rng, D)
+    x = _batch(rng, N, D) * 3.0  # var ≥ 2.25 ≫ eps: std(out) = gamma·√(var/(var+eps)) ≈ gamma
+    bn = worker.create(BN, gamma, beta, timeout=10)
+    out = array(feedback, bn.call("forward", x, train_flg=True, timeout=10),
+                what=f"forward(x, train_flg=True), x {N}×{D}", shape=(N, D))
+    mean, std = out.mean(axis=0), out.std(axis=0)
+    # Tolerances: mean exact to rounding (1e-9); std within 1e-4 relative (eps makes it
+    # gamma·(1 − 2e-6)); the unbiased variance (ddof=1) at N = 32 gives 0.984·gamma.
+    if not np.max(np.abs(mean - beta)) <= 1e-9 * max(1.0, float(np.max(np.abs(beta)))):
+        k = int(np.argmax(np.abs(mean - beta)))
+        feedback.fail(
+            en=(f"forward(x, train_flg=True): expected the mean of each output feature to be "
+                f"beta, got feature {k}: mean {mean[k]:.6g}, beta {beta[k]:.6g}."),
+            ja=(f"forward(x, train_flg=True): 出力の各特徴の平均が beta になることを期待しましたが、"
+                f"特徴 {k} の平均は {mean[k]:.6g}、beta は {beta[k]:.6g} でした。"),
+        )
+    ratio = std / gamma
+    if not np.max(np.abs(ratio - 1)) <= 1e-4:
+        k = int(np.argmax(np.abs(ratio - 1)))
+        feedback.fail(
+            en=(f"forward(x, train_flg=True): expected the std of each output feature to be "
+                f"gamma (within 0.01 %), got feature {k}: std {std[k]:.6g}, gamma "
+                f"{gamma[k]:.6g} (ratio {ratio[k]:.5f}; √((N−1)/N) = {np.sqrt((N - 1) / N):.5f} "
+                f"would mean the unbiased variance)."),
+            ja=(f"forward(x, train_flg=True): 出力の各特徴の標準偏差が gamma（0.01 % 以内）になる"
+                f"ことを期待しましたが、特徴 {k} の標準偏差は {std[k]:.6g}、gamma は "
+                f"{gamma[k]:.6g} でした（比 {ratio[k]:.5f}。√((N−1)/N) = "
+                f"{np.sqrt((N - 1) / N):.5f} なら不偏分散を使っています）。"),
+        )
+
+
+def test_running_stats(worker, feedback):
+    """After several training steps, running_mean/var follow the book's moving average."""
+    rng = np.random.default_rng(45)
+    D = 12
+    for momentum, start in [(None, False), (0.7, True)]:
+        gamma, beta = _params(rng, D)
+        kwargs = {} if momentum is None else {"momentum": momentum}
+        if start:
+            kwargs["running_mean"] = rng.uniform(-1, 1, D)
+            kwargs["running_var"] = rng.uniform(0.5, 2, D)
+        ref = _reference(gamma, beta, **{k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                         for k, v in kwargs.items()})
+        bn = worker.create(BN, gamma, beta, timeout=10, **kwargs)
+        for step in range(5):
+            x = _batch(rng, 20 + step, D, shift=step)
+            bn.call("forward", x, train_flg=True, timeout=10)
+            ref.forward(x, train_flg=True)
+        label = f"momentum={0.9 if momentum is None else momentum}, 5 training steps"
+        for name in ("running_mean", "running_var"):
+            close(feedback, bn.get(name, timeout=10), getattr(ref, name),
+                  what=f"{name} after {label}", tol=TOL64,
+                  hint_en=("Each training forward must update running = momentum · running + "
+                           "(1 − momentum) · batch statistic (batch variance with 1/N); "
+                           "start from zeros when none is given."),
+                  hint_ja=("学習時の forward のたびに running = momentum · running + "
+                           "(1 − momentum) · バッチの統計量（分散は 1/N）と更新してください。"
+                           "与えられなければゼロから始めます。"))
+
+
+# ------------------------------------------------------------------ gradient check
+
+# N ≥ 3: at N = 2 every xhat is ±1 whatever x, so dx is only ~1e-5 (an effect of eps) and
+# a relative error on it measures rounding, not the formula.  Central differences with
+# h = 1e-5 agree with the reference's analytic gradient to ≤ 1e-10 on these cases (measured:
+# dx 1.0e-10 at 3×4, 3.0e-11 at 10×6, 7.5e-11 at 64×20; dgamma, dbeta ≤ 3e-11).
+GRAD_CASES = [(3, 4), (10, 6), (64, 20)]
+
+
+def _numerical_gradients(x, gamma, beta, dout, h=1e-5):
+    """Central differences of L = Σ out·dout for the reference forward (float64)."""
+    def loss(x_, g_, b_):
+        return float(np.sum(_reference(g_, b_).forward(x_, train_flg=True) * dout))
+
+    grads = []
+    for k, arr in enumerate((x, gamma, beta)):
+        g = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            args = [x.copy(), gamma.copy(), beta.copy()]
+            args[k][i] += h
+            plus = loss(*args)
+            args[k][i] -= 2 * h
+            g[i] = (plus - loss(*args)) / (2 * h)
+        grads.append(g)
+    return grads
+
+
+@functools.cache
+def _gradient_case(index):
+    """(x, gamma, beta, dout, dx, dgamma, dbeta) with the reference's verified gradients."""
+    N, D = GRAD_CASES[index]
+    rng = np.random.default_rng(46 + index)
+    gamma, beta = _params(rng, D)
+    x, dout = _batch(rng, N, D), rng.standard_normal((N, D))
+    ref = _reference(gamma, beta)
+    ref.forward(x, train_flg=True)
+    dx = ref.backward(dout)
+    analytic = (dx, ref.dgamma, ref.dbeta)
+    numerical = _numerical_gradients(x, gamma, beta, dout)
+    for name, a, n in zip(("dx", "dgamma", "dbeta"), analytic, numerical, strict=True):
+        err = rel_error(a, n)
+        if not err < GRAD_TOL:
+            raise RuntimeError(f"grader self-check: dlkit.reference BatchNormalization {name} "
+                               f"differs from the numerical gradient (rel error {err:.2e} at "
+                               f"{N}×{D}); the reference cannot be trusted, fix the grader")
+    return x, gamma, beta, dout, *analytic
+
+
+_GRAD_HINT = {
+    "dx": ("dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)): every path counts, "
+           "through xhat, through the variance and through the mean (the book's Figure 6-17).",
+           "dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)): xhat・分散・平均を"
+           "通るすべての経路を足します（本の図 6-17）。"),
+    "dgamma": ("dgamma = Σ_n dout · xhat (the normalized input, not x).",
+               "dgamma = Σ_n dout · xhat（x ではなく正規化された入力）。"),
+    "dbeta": ("dbeta = Σ_n dout.", "dbeta = Σ_n dout。"),
+}
+
+
+def _check_gradient(worker, feedback, name):
+    for index, (N, D) in enumerate(GRAD_CASES):
+        x, gamma, beta, dout, dx, dgamma, dbeta = _gradient_case(index)
+        expected = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}[name]
+        bn = worker.create(BN, gamma, beta, timeout=10)
+        bn.call("forward", x, train_flg=True, timeout=10)
+        got_dx = bn.call("backward", dout, timeout=10)
+        got = got_dx if name == "dx" else bn.get(name, timeout=10)
+        close(feedback, got, expected,
+              what=f"{name} (backward after forward(x, train_flg=True), x {N}×{D} float64)",
+              tol=GRAD_TOL,
+              hint_en=_GRAD_HINT[name][0] + " (If a forward check fails too, fix forward first: "
+              "backward uses what forward computed.)",
+              hint_ja=_GRAD_HINT[name][1] + "（forward のチェックも失敗している場合は forward "
+              "から直してください。backward は forward の計算結果を使います。）")
+
+
+def test_backward_dx(worker, feedback):
+    _check_gradient(worker, feedback, "dx")
+
+
+def test_backward_dgamma(worker, feedback):
+    _check_gradient(worker, feedback, "dgamma")
+
+
+def test_backward_dbeta(worker, feedback):
+    _check_gradient(worker, feedback, "dbeta")
+
+
+def test_inputs_not_modified(worker, feedback):
+    """forward must not change x, gamma or beta; backward must not change dout."""
+    rng = np.random.default_rng(47)
+    N, D = 16, 8
+    gamma, beta = _params(rng, D)
+    x, dout = _batch(rng, N, D), rng.standard_normal((N, D))
+    bn = worker.create(BN, gamma, beta, timeout=10)
+    seen = {}
+    for mode in (True, False):
+        _out, (x_after,) = bn.call("forward", x, train_flg=mode, timeout=10, return_args=True)
+        seen[f"x after forward(x, train_flg={mode})"] = (x_after, x)
+        if mode:
+            _dx, (dout_after,) = bn.call("backward", dout, timeout=10, return_args=True)
+            seen["dout after backward(dout)"] = (dout_after, dout)
+    seen["gamma after forward and backward"] = (bn.get("gamma", timeout=10), gamma)
+    seen["beta after forward and backward"] = (bn.get("beta", timeout=10), beta)
+    for what, (after, before) in seen.items():
+        if not (isinstance(after, np.ndarray) and after.shape == before.shape
+                and np.array_equal(after, before)):
+            feedback.fail(
+                en=(f"{what}: expected the array unchanged, got {describe(after)} instead of "
+                    f"{describe(before)}. Do not modify inputs in place (x -= mu changes the "
+                    f"caller's x; write xc = x - mu)."),
+                ja=(f"{what}: 配列が変更されないことを期待しましたが、{describe(before)} が "
+                    f"{describe(after)} に変わりました。入力をその場で書き換えないでください"
+                    f"（x -= mu は呼び出し側の x を変えます。xc = x - mu と書きます）。"),
+            )

@@ -1,0 +1,54 @@
+"""The runner's own feedback, in English and Japanese (the checks' texts are in the checks).
+
+Each function returns ``(en, ja)``.
+"""
+
+from __future__ import annotations
+
+from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+
+TRACEBACK_TAIL = 1500
+
+
+def sandbox_error(exc: Exception) -> tuple[str, str]:
+    """Why a check got 0 because of the student's code (error, block, timeout, crash)."""
+    if isinstance(exc, StudentError):
+        if exc.blocked:
+            return (f"Not allowed: {exc.message.removeprefix('BLOCKED: ')}. "
+                    f"Checks that need this code score 0.",
+                    f"使用禁止: {exc.message.removeprefix('BLOCKED: ')}。"
+                    f"このコードを使う検査は 0 点です。")
+        tb = exc.traceback[-TRACEBACK_TAIL:]
+        if exc.type_name == "MemoryError":
+            return (f"Your code ran out of memory (MemoryError: {exc.message}); the worker "
+                    f"has a memory limit.\n{tb}",
+                    f"メモリ不足です (MemoryError: {exc.message})。ワーカーにはメモリ上限が"
+                    f"あります。\n{tb}")
+        return (f"Your code raised {exc.type_name}: {exc.message}\n{tb}",
+                f"あなたのコードで {exc.type_name} が発生しました: {exc.message}\n{tb}")
+    if isinstance(exc, StudentTimeout):
+        return (f"Time limit: {exc.what} did not finish within {exc.seconds:g} s "
+                f"(an endless loop, or far too slow); it was stopped.",
+                f"時間制限: {exc.what} が {exc.seconds:g} 秒以内に終わらなかったため停止しました"
+                f"(無限ループ、または遅すぎます)。")
+    if isinstance(exc, WorkerDied):
+        return (f"Your code stopped the process that runs it: {exc.reason}",
+                f"あなたのコードが実行プロセスを停止させました: {exc.reason}")
+    return str(exc), str(exc)
+
+
+def not_run(reason: str) -> tuple[str, str]:
+    """A check that did not run at all (budget used up, grader problem)."""
+    table = {
+        "budget": ("Not run: the time budget of this assignment was used up by earlier "
+                   "checks.", "未実行: この課題の制限時間を前の検査で使い切りました。"),
+        "missing": ("Not run: this assignment's folder is not in the submission.",
+                    "未実行: 提出物にこの課題のフォルダがありません。"),
+        "grader": ("Not run: the grader failed on this assignment (not your fault; tell "
+                   "the course staff).",
+                   "未実行: 採点プログラムの不具合です (あなたの責任ではありません。"
+                   "担当者に連絡してください)。"),
+        "no-result": ("Not run: the checks process ended before this check.",
+                      "未実行: この検査の前に検査プロセスが終了しました。"),
+    }
+    return table[reason]

@@ -1,0 +1,694 @@
+"""The trusted handle on a sandboxed worker process (the student's code runs there).
+
+    w = Worker(Path("submission"), assignment="a2")
+    bn = w.create("a2_batchnorm.batchnorm:BatchNormalization", gamma, beta, timeout=10)
+    out = bn.call("forward", x, train_flg=True)          # a plain ndarray, checked by value
+    w.close()
+
+Isolation, strongest available (:func:`detect_isolation`, the report says which was used):
+
+- ``namespaces`` (root, ``unshare`` allowed): the worker is PID 1 of its own PID, network
+  and mount namespace, runs as an unprivileged uid of its own (leased per worker so that
+  RLIMIT_NPROC and file permissions separate concurrent workers) with no_new_privs; its
+  working copy is a private size-limited tmpfs; the grader's files, solutions and the
+  hidden data are hidden behind empty mounts. Killing it kills every process it started.
+- ``user`` (root, namespaces refused, e.g. a container): same uid drop and rlimits, a new
+  session; on close every process of the leased uid is killed. Files are not hidden.
+- ``session`` (not root): a new session, rlimits, process-group kill. Protects against
+  accidents (loops, crashes, exits, memory), not against a determined adversary.
+
+Errors: :class:`StudentError` (the student's code raised), :class:`StudentTimeout`
+(no answer in time: the worker is killed), :class:`WorkerDied` (crash, exit, limit).
+After a timeout or death the next call starts a fresh worker; refs from the old one are lost.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import importlib.util
+import json
+import os
+import pwd
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import protocol
+
+GRADER_DIR = Path(__file__).resolve().parent
+REPO_DIR = GRADER_DIR.parent
+UID_RANGE = range(61000, 62000)
+UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
+ISOLATION_LEVELS = ("namespaces", "user", "session")
+
+# What each assignment may not import (the student writes it themselves there).
+_BATCHNORM = [
+    "dlkit.layers:BatchNormalization",
+    "dlkit.reference:BatchNormalization",
+    "dlkit.reference.layers:BatchNormalization",
+    "dlkit.kernels:batchnorm_forward_train",
+    "dlkit.kernels:batchnorm_backward",
+    "dlkit.kernels:batchnorm_forward_infer",
+    "dlkit.kernels:batchnorm_running_update",
+]
+BLOCKED_ATTRS = {"a2": _BATCHNORM, "a4": _BATCHNORM}
+BLOCKED_MODULES = ["solutions", "grader"]
+
+# Directories with the hidden data (labels) the worker must not read.
+HIDDEN_DATA_DIRS = ["/usr/share/datasets", "/work/shared/data"]
+
+
+class StudentError(Exception):
+    """The student's code raised. ``type_name``, ``message``, ``traceback``, ``output``."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = "", output: str = "",
+                 kind: str = "exception"):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message, self.traceback = type_name, message, traceback
+        self.output, self.kind = output, kind
+
+    @property
+    def blocked(self) -> bool:
+        """True when the error is an import the grader blocks (solutions, dlkit's BatchNorm)."""
+        return self.kind == "blocked"
+
+
+class StudentTimeout(Exception):
+    """No answer within ``seconds``; the worker was killed (``what`` names the request)."""
+
+    def __init__(self, seconds: float, what: str, output: str = ""):
+        super().__init__(f"{what}: no answer within {seconds:g} s (the worker was stopped)")
+        self.seconds, self.what, self.output = seconds, what, output
+
+
+class WorkerDied(Exception):
+    """The worker exited, crashed, broke a limit or the protocol. ``reason`` says which."""
+
+    def __init__(self, reason: str, output: str = ""):
+        super().__init__(reason)
+        self.reason, self.output = reason, output
+
+
+class SandboxError(RuntimeError):
+    """The grader could not start a worker (a problem of the grader, not of the student)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker process (memory and disk in MiB, CPU in seconds)."""
+
+    memory_mb: int = 3072
+    nproc: int = 64
+    cpu_seconds: int = 900
+    file_mb: int = 256
+    disk_mb: int = 512
+    nofile: int = 1024
+    import_timeout: float = 60.0
+    start_timeout: float = 30.0
+    output_bytes: int = 64 * 1024
+
+
+# ------------------------------------------------------------------------- isolation
+
+
+@functools.cache
+def _namespaces_work() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    try:
+        proc = subprocess.run(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+                               "--net", "true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def detect_isolation() -> str:
+    """The strongest isolation level available here (see the module docstring).
+
+    ``DLKIT_GRADE_ISOLATION`` may ask for a weaker level (for tests), never a stronger one.
+    """
+    best = "session"
+    if os.geteuid() == 0:
+        best = "namespaces" if _namespaces_work() else "user"
+    wanted = os.environ.get("DLKIT_GRADE_ISOLATION", "")
+    if wanted:
+        if wanted not in ISOLATION_LEVELS:
+            raise SandboxError(f"DLKIT_GRADE_ISOLATION: expected one of {ISOLATION_LEVELS}, "
+                               f"got {wanted!r}")
+        if ISOLATION_LEVELS.index(wanted) > ISOLATION_LEVELS.index(best):
+            return wanted
+    return best
+
+
+class _UidLease:
+    """An unprivileged uid without a passwd entry, held (flock) for one worker's lifetime."""
+
+    def __init__(self):
+        UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        for uid in UID_RANGE:
+            try:
+                pwd.getpwuid(uid)
+                continue
+            except KeyError:
+                pass
+            fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self.fd = uid, fd
+            return
+        raise SandboxError(f"no free uid in {UID_RANGE.start}..{UID_RANGE.stop - 1}")
+
+    def kill_all(self) -> None:
+        """SIGKILL every process still running as this uid (daemons left behind)."""
+        for _ in range(3):
+            found = False
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid == self.uid:
+                        os.kill(int(entry), signal.SIGKILL)
+                        found = True
+                except (FileNotFoundError, ProcessLookupError, PermissionError):
+                    continue
+            if not found:
+                return
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        self.kill_all()
+        os.close(self.fd)
+
+
+def default_masks() -> list[str]:
+    """Paths hidden from the worker: the grader, the repository's solutions/.git/tests,
+    the hidden data."""
+    paths = [GRADER_DIR]
+    if (REPO_DIR / "dlkit").is_dir():
+        paths += [REPO_DIR / name for name in ("solutions", ".git", "tests", "benchmarks")]
+    paths += [Path(p) for p in HIDDEN_DATA_DIRS]
+    return [str(p) for p in paths if p.exists()]
+
+
+def _python_paths() -> list[str]:
+    """What the worker must be able to read: the Python installation and its packages."""
+    import numpy
+
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             str(Path(numpy.__file__).parent.parent)}
+    paths.update(p for p in sys.path if p and Path(p).is_dir() and not Path(p).is_relative_to(
+        REPO_DIR))
+    spec = importlib.util.find_spec("dlkit")
+    if spec and spec.submodule_search_locations:
+        paths.update(spec.submodule_search_locations)
+    return sorted(paths)
+
+
+# --------------------------------------------------------------------------- output
+
+
+class _Output:
+    """Reads the worker's stdout+stderr pipe in a thread; keeps the last ``cap`` bytes."""
+
+    def __init__(self, fd: int, cap: int):
+        self.fd, self.cap = fd, cap
+        self.buf = bytearray()
+        self.total = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self.lock:
+                self.buf += chunk
+                self.total += len(chunk)
+                if len(self.buf) > self.cap:
+                    del self.buf[: len(self.buf) - self.cap]
+
+    def sync(self, wait: float = 0.5) -> None:
+        """Wait (briefly) until everything written so far has been read."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                pending = fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0")
+            except OSError:
+                return
+            if int.from_bytes(pending, sys.byteorder) == 0:
+                with self.lock:  # the reader thread is not mid-append
+                    return
+            time.sleep(0.002)
+
+    def since(self, mark: int) -> str:
+        """Text written since ``mark`` (a previous ``total``), as much as is still kept."""
+        with self.lock:
+            n = min(self.total - mark, len(self.buf))
+            text = bytes(self.buf[len(self.buf) - n:]).decode("utf-8", "replace") if n else ""
+            skipped = self.total - mark - n
+        return (f"[... {skipped} bytes not kept ...]\n" if skipped else "") + text
+
+    def close(self):
+        os.close(self.fd)
+
+
+# --------------------------------------------------------------------------- worker
+
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.worker import main; "
+         "sys.path.remove(sys.argv[1]); main(sys.argv[2])")
+
+
+class Remote:
+    """An object living in the worker (e.g. the student's BatchNormalization instance)."""
+
+    def __init__(self, worker: Worker, ref_id: int, generation: int):
+        self._worker, self._id, self._generation = worker, ref_id, generation
+
+    def __repr__(self):
+        return f"<Remote object {self._id} in worker generation {self._generation}>"
+
+    def call(self, name: str, *args, timeout: float | None = None, return_args: bool = False,
+             **kwargs):
+        """``obj.name(*args, **kwargs)`` in the worker; the result comes back by value."""
+        return self._worker._request({"op": "call", "ref": self, "name": name, "args": args,
+                                      "kwargs": kwargs, "return_args": return_args},
+                                     timeout, f"{name}()")
+
+    def get(self, name: str, timeout: float | None = None):
+        """The attribute ``obj.name`` by value (a Remote if it is not plain data)."""
+        return self._worker._request({"op": "get", "ref": self, "name": name}, timeout,
+                                     f"reading .{name}")
+
+    def set(self, name: str, value, timeout: float | None = None) -> None:
+        """``obj.name = value`` in the worker."""
+        self._worker._request({"op": "set", "ref": self, "name": name, "value": value},
+                              timeout, f"setting .{name}")
+
+    def method(self, name: str) -> tuple[Remote, str]:
+        """A method reference for :meth:`Worker.time`."""
+        return (self, name)
+
+
+class Worker:
+    """A sandboxed process running student code from ``submission`` (None: no student code).
+
+    ``assignment`` selects what is blocked (see BLOCKED_ATTRS); ``run_dir`` is a trusted
+    directory for working copies (a private temporary one when None).
+    """
+
+    default_timeout = 10.0
+
+    def __init__(self, submission: str | Path | None = None, *, assignment: str | None = None,
+                 run_dir: str | Path | None = None, limits: Limits = Limits(),
+                 isolation: str | None = None, masks: list[str] | None = None):
+        self.submission = Path(submission).resolve() if submission else None
+        if self.submission and not self.submission.is_dir():
+            raise SandboxError(f"submission: expected a directory, got {submission}")
+        self.assignment, self.limits = assignment, limits
+        self.isolation = isolation or detect_isolation()
+        self.masks = default_masks() if masks is None else masks
+        self._own_run_dir = run_dir is None
+        self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="dlkit-grade-"))
+        os.chmod(self.run_dir, 0o711)
+        self.generation = 0
+        self.proc: subprocess.Popen | None = None
+        self.output: _Output | None = None
+        self._lease: _UidLease | None = None
+        self._import_failures: dict[str, Exception] = {}
+        self._imported: set[str] = set()
+        self.starts = 0
+        self.transcript: list[str] = []  # what the student's code printed (bounded)
+
+    # -- life cycle
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        """Start a fresh worker process (stops the current one first)."""
+        self._stop()
+        self.generation += 1
+        self.starts += 1
+        self._imported = set()
+        workdir = self.run_dir / f"work-{os.getpid()}-{id(self):x}-{self.generation}"
+        workdir.mkdir(mode=0o700)
+        cfg = {"workdir": str(workdir), "namespaces": self.isolation == "namespaces",
+               "submission": str(self.submission) if self.submission else None,
+               "disk_mb": self.limits.disk_mb, "rlimits": self._rlimits(),
+               "mask": self.masks if self.isolation == "namespaces" else [],
+               "drop_path": [str(REPO_DIR)], "expose": _python_paths(),
+               "block": {"modules": BLOCKED_MODULES,
+                         "attrs": BLOCKED_ATTRS.get(self.assignment, []),
+                         "reason": self._block_reason()}}
+        if self.isolation in ("namespaces", "user"):
+            self._lease = _UidLease()
+            cfg["uid"] = cfg["gid"] = self._lease.uid
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        cfg["req_fd"], cfg["resp_fd"] = req_r, resp_w
+        cmd = [sys.executable, "-I", "-B", "-c", _BOOT, str(REPO_DIR), json.dumps(cfg)]
+        if self.isolation == "namespaces":
+            cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net",
+                   "--mount", "--propagation", "private", "--", *cmd]
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                pass_fds=(req_r, resp_w), start_new_session=True, env=self._env(workdir),
+                cwd="/")
+        finally:
+            for fd in (req_r, resp_w, out_w):
+                os.close(fd)
+        self._req, self._resp = req_w, resp_r
+        self.output = _Output(out_r, self.limits.output_bytes)
+        mark = self.output.total
+        try:
+            header, _ = self._recv(time.monotonic() + self.limits.start_timeout, "start-up")
+        except (StudentTimeout, WorkerDied) as exc:
+            self._stop()
+            raise SandboxError(f"the worker did not start ({exc}); output:\n"
+                               f"{self.output.since(mark)}") from None
+        if not header.get("ok"):
+            self._stop()
+            err = header.get("error", {})
+            raise SandboxError(f"{err.get('message')}\n{err.get('traceback', '')}")
+
+    def close(self) -> None:
+        """Stop the worker and remove the working copies this object made."""
+        self._stop()
+        if self._own_run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    protocol.send(self._req, {"op": "exit"})
+                except OSError:
+                    pass
+                try:
+                    self.proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+            self._kill()
+            for fd in (self._req, self._resp):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.output.sync(0.2)
+            self.proc = None
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+        for work in self.run_dir.glob(f"work-{os.getpid()}-{id(self):x}-*"):
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self._lease is not None:
+            self._lease.kill_all()
+
+    def _rlimits(self) -> dict:
+        lim, mib = self.limits, 2**20
+        out = {"RLIMIT_AS": lim.memory_mb * mib, "RLIMIT_FSIZE": lim.file_mb * mib,
+               "RLIMIT_NOFILE": lim.nofile, "RLIMIT_CORE": 0}
+        if self.isolation != "session":  # per-uid count: only meaningful with our own uid
+            out["RLIMIT_NPROC"] = lim.nproc
+        out["RLIMIT_CPU"] = lim.cpu_seconds
+        return out
+
+    def _env(self, workdir: Path) -> dict:
+        tmp = str(workdir / ".tmp")
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": tmp,
+               "LANG": "C.UTF-8", "USER": "student", "LOGNAME": "student",
+               "MPLBACKEND": "Agg", "MPLCONFIGDIR": tmp,
+               "NUMBA_CACHE_DIR": str(workdir / ".numba_cache")}
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS"):
+            env[var] = "1"  # fair, repeatable timings; 2 cores shared by parallel jobs
+        return env
+
+    def _block_reason(self) -> str:
+        if self.assignment in BLOCKED_ATTRS:
+            return (f"in {self.assignment} you implement BatchNorm yourself, so dlkit's own "
+                    f"BatchNorm and the solutions are not available to your code")
+        return "the solutions and the grader are not available to your code"
+
+    # -- messages
+    def _recv(self, deadline: float, what: str):
+        def read(fd, n):
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _Deadline
+                ready, _, _ = select.select([fd], [], [], min(left, 0.25))
+                if ready:
+                    return os.read(fd, n)
+                if self.proc.poll() is not None:
+                    return b""
+
+        try:
+            return protocol.recv(self._resp, reader=read)
+        except _Deadline:
+            seconds = round(deadline - self._sent_at, 1)
+            self._kill()
+            raise StudentTimeout(seconds, what) from None
+        except (EOFError, OSError):
+            self._kill()
+            raise WorkerDied(self._death_reason(what)) from None
+        except protocol.ProtocolError as exc:
+            self._kill()
+            raise WorkerDied(f"{what}: the worker sent a malformed message ({exc})") from None
+
+    def _death_reason(self, what: str) -> str:
+        rc = self.proc.returncode if self.proc else None
+        if rc is None:
+            return f"{what}: the worker stopped answering"
+        if rc < 0:
+            sig = signal.Signals(-rc)
+            why = {signal.SIGSEGV: "a segmentation fault (crash in native code)",
+                   signal.SIGBUS: "a bus error (crash in native code)",
+                   signal.SIGABRT: "an abort (crash in native code)",
+                   signal.SIGFPE: "a floating-point exception (crash in native code)",
+                   signal.SIGILL: "an illegal instruction (crash in native code)",
+                   signal.SIGXCPU: f"the CPU time limit ({self.limits.cpu_seconds} s)",
+                   signal.SIGXFSZ: f"the file size limit ({self.limits.file_mb} MiB)",
+                   signal.SIGKILL: "SIGKILL (a resource limit, or killed from outside)",
+                   }.get(sig, sig.name)
+            return f"{what}: the worker was killed by {sig.name}: {why}"
+        return (f"{what}: the worker exited with status {rc} (os._exit() or a crash "
+                f"while running your code)")
+
+    def _send(self, header: dict) -> None:
+        buffers: list = []
+        data = {}
+        for key, value in header.items():
+            if key in ("args", "kwargs", "value"):
+                data[key] = protocol.encode(value, buffers, register=self._ref_id)
+            elif key == "ref":
+                data[key] = self._ref_id(value)
+            else:
+                data[key] = value
+        self._sent_at = time.monotonic()
+        try:
+            protocol.send(self._req, data, buffers)
+        except OSError:  # the worker died before reading
+            self._kill()
+            raise WorkerDied(self._death_reason(header.get("op", "request"))) from None
+
+    def _ref_id(self, value) -> int:
+        if isinstance(value, Remote):
+            if value._worker is not self or value._generation != self.generation:
+                raise WorkerDied("this object was lost: the worker was restarted after an "
+                                 "earlier failure (timeout, crash or exit)")
+            return value._id
+        raise protocol.Unencodable(
+            f"a value of type {type(value).__name__} cannot be sent to the worker")
+
+    def _ensure_started(self) -> None:
+        if not self.alive:
+            self.start()
+
+    def _ensure_imported(self, target: str) -> None:
+        module = target.partition(":")[0]
+        if module in self._import_failures:
+            raise self._import_failures[module]
+        if module in self._imported:
+            return
+        try:
+            self._exchange({"op": "import", "module": module}, self.limits.import_timeout,
+                           f"importing {module}")
+        except StudentTimeout as exc:
+            self._import_failures[module] = exc
+            raise
+        except WorkerDied as exc:
+            self._import_failures[module] = exc
+            raise
+        except StudentError as exc:
+            if not exc.blocked and exc.kind != "exit":
+                self._import_failures[module] = exc
+            raise
+        self._imported.add(module)
+
+    def _exchange(self, header: dict, timeout: float | None, what: str):
+        self._ensure_started()
+        mark = self.output.total
+        self._send(header)
+        deadline = self._sent_at + (self.default_timeout if timeout is None else timeout)
+        try:
+            reply, buffers = self._recv(deadline, what)
+        except (StudentTimeout, WorkerDied) as exc:
+            self.output.sync(0.2)
+            exc.output = self._log(self.output.since(mark))
+            raise
+        self.output.sync()
+        return self._decode_reply(reply, buffers, what, self._log(self.output.since(mark)))
+
+    def _log(self, output: str) -> str:
+        if output:
+            self.transcript.append(output)
+            while sum(map(len, self.transcript)) > self.limits.output_bytes:
+                self.transcript.pop(0)
+        return output
+
+    def _decode_reply(self, reply: dict, buffers: list, what: str, output: str):
+        if reply.get("ok") is True:
+            try:
+                return protocol.decode(reply.get("value"), buffers, resolve_ref=functools.
+                                       partial(Remote, self, generation=self.generation))
+            except protocol.ProtocolError as exc:
+                self._kill()
+                raise WorkerDied(f"{what}: the worker sent a malformed message ({exc})",
+                                 output) from None
+        err = reply.get("error")
+        if not isinstance(err, dict):
+            self._kill()
+            raise WorkerDied(f"{what}: the worker sent a malformed message", output)
+        text = {k: str(err.get(k, ""))[:20_000] for k in ("type", "message", "traceback",
+                                                           "kind", "code")}
+        if text["kind"] == "exit":
+            raise WorkerDied(f"{what}: your code called sys.exit({text['code']})", output)
+        raise StudentError(text["type"], text["message"], text["traceback"], output,
+                           text["kind"])
+
+    def _request(self, header: dict, timeout: float | None, what: str):
+        if "target" in header:
+            self._ensure_started()
+            self._ensure_imported(header["target"])
+        return self._exchange(header, timeout, what)
+
+    # -- the API used by the checks
+    def call(self, target: str, *args, timeout: float | None = None,
+             return_args: bool = False, **kwargs):
+        """``module:function(*args, **kwargs)`` in the worker; the result by value.
+
+        With ``return_args=True`` returns ``(result, args_after_the_call)`` (for kernels
+        that write into their arguments). Non-plain results come back as :class:`Remote`.
+        """
+        return self._request({"op": "call", "target": target, "args": args,
+                              "kwargs": kwargs, "return_args": return_args}, timeout,
+                             target)
+
+    def create(self, target: str, *args, timeout: float | None = None, **kwargs) -> Remote:
+        """Call ``target`` (usually a class) and keep the result in the worker: a Remote."""
+        return self._request({"op": "call", "target": target, "args": args,
+                              "kwargs": kwargs, "keep": True}, timeout, target)
+
+    def ping(self, timeout: float | None = None) -> None:
+        """One empty round trip (measures the grader's own overhead)."""
+        self._exchange({"op": "ping"}, timeout, "ping")
+
+    def time(self, target, args=(), kwargs=None, *, number: int = 10, repeat: int = 3,
+             warmup: int = 1, timeout: float = 60.0, return_result: bool = False):
+        """Seconds per call of ``target(*args, **kwargs)``, best of ``repeat`` rounds of
+        ``number`` calls, measured by the trusted clock around each round.
+
+        ``target``: "module:function", ``remote.method("name")``, or a list of
+        ``(target, args, kwargs)`` steps timed together (e.g. forward then backward).
+        ``warmup`` untimed rounds come first (Numba compiles there). With
+        ``return_result`` also returns the last round's results (a list, one per step,
+        of ``(result, args_after)``) so that a check can verify what was timed.
+        """
+        steps = target if isinstance(target, list) else [(target, args, kwargs or {})]
+        if number < 1 or repeat < 1:
+            raise ValueError(f"time(): number and repeat must be >= 1, got {number}, {repeat}")
+        self._ensure_started()
+        encoded = []
+        for step_target, step_args, step_kwargs in steps:
+            if isinstance(step_target, tuple):
+                remote, name = step_target
+                encoded.append({"ref": remote, "name": name, "args": tuple(step_args),
+                                "kwargs": dict(step_kwargs or {})})
+            else:
+                self._ensure_imported(step_target)
+                encoded.append({"target": step_target, "args": tuple(step_args),
+                                "kwargs": dict(step_kwargs or {})})
+        buffers: list = []
+        wire = [{k: (protocol.encode(v, buffers, register=self._ref_id)
+                     if k in ("args", "kwargs") else self._ref_id(v) if k == "ref" else v)
+                 for k, v in step.items()} for step in encoded]
+        mark = self.output.total
+        deadline = time.monotonic() + timeout
+        self._sent_at = time.monotonic()
+        try:
+            protocol.send(self._req, {"op": "time", "steps": wire, "number": number,
+                                      "repeat": repeat, "warmup": warmup,
+                                      "return_args": True}, buffers)
+            what = f"timing {steps[0][0] if isinstance(steps[0][0], str) else 'a method'}"
+            reply, bufs = self._recv(deadline, what)
+            if not reply.get("ok"):
+                self.output.sync()
+                return self._decode_reply(reply, bufs, what, self._log(self.output.since(mark)))
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                protocol.send(self._req, {"op": "go"})
+                reply, bufs = self._recv(deadline, what)
+                best = min(best, time.perf_counter() - t0)
+                if not reply.get("ok") or reply.get("state") != "done":
+                    self.output.sync()
+                    return self._decode_reply(reply, bufs, what, self._log(self.output.since(mark)))
+            reply, bufs = self._recv(deadline, what)
+        except (StudentTimeout, WorkerDied) as exc:
+            self.output.sync(0.2)
+            exc.output = self._log(self.output.since(mark))
+            raise
+        self.output.sync()
+        result = self._decode_reply(reply, bufs, what, self._log(self.output.since(mark)))
+        return (best / number, result) if return_result else best / number
+
+
+class _Deadline(Exception):
+    pass

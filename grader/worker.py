@@ -1,0 +1,372 @@
+"""The untrusted side: the process that imports and runs a student's code.
+
+Started by :class:`grader.sandbox.Worker` (never imported by the trusted side's checks).
+It runs a request loop on two pipes (``grader.protocol`` messages): the trusted side asks
+it to import a module, call a function, create an object, call a method, read or set an
+attribute, or time a call; the worker answers with plain values or an error description.
+Objects that are not plain data stay here and travel as refs.
+
+Start-up, before any student code (``setup``), as root when namespace isolation is on:
+mount a private size-limited tmpfs as the working directory and copy the submission into
+it, hide the grader's files (hidden checks, points, solutions, hidden data) behind empty
+read-only mounts, set the rlimits, drop to an unprivileged uid with no_new_privs, then put
+the submission first on ``sys.path`` and block the modules the assignment forbids
+(``solutions``, ``grader``, and where BatchNorm is the task dlkit's own BatchNorm).
+None of this is trusted afterwards: once student code runs it controls this process, so
+the trusted side validates every message and measures time with its own clock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import importlib.abc
+import json
+import os
+import resource
+import shutil
+import sys
+import traceback
+
+from grader import protocol
+
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
+_MS_BIND, _MS_REC = 4096, 16384
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+# ------------------------------------------------------------------------------ setup
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    rc = _libc().mount(source.encode(), target.encode(),
+                       fstype.encode() if fstype else None, flags, data.encode() or None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _mask(path: str) -> None:
+    """Hide ``path`` behind an empty read-only tmpfs (a directory) or /dev/null (a file)."""
+    if os.path.isdir(path):
+        _mount("tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+               "size=4k,mode=555")
+    elif os.path.exists(path):
+        _mount("/dev/null", path, None, _MS_BIND)
+
+
+def _blocker(path: str) -> str | None:
+    """The first ancestor of ``path`` that other users cannot traverse (e.g. /root)."""
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    for i in range(len(parts)):
+        ancestor = os.sep + os.path.join(*parts[: i + 1])
+        if os.path.isdir(ancestor) and not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+def _expose(paths: list[str]) -> None:
+    """Make ``paths`` (the Python installation, site-packages) reachable for the worker uid.
+
+    When Python lives under a directory others cannot enter (pyenv in /root), that
+    directory is replaced in this mount namespace by an empty tmpfs holding only bind
+    mounts of the needed paths: the rest of it (root's home) stays hidden.
+    """
+    plan: dict[str, list[str]] = {}
+    for path in sorted({os.path.realpath(p) for p in paths if os.path.exists(p)}):
+        top = _blocker(path)
+        if top and top != path and not any(path.startswith(k + os.sep)
+                                           for k in plan.get(top, [])):
+            plan.setdefault(top, []).append(path)
+    for top, targets in plan.items():
+        fds = {t: os.open(t, os.O_PATH) for t in targets}
+        _mount("tmpfs", top, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=755")
+        for target, fd in fds.items():
+            os.makedirs(target, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
+            os.close(fd)
+        _mount("tmpfs", top, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+
+
+def _copy_submission(src: str, dst: str) -> None:
+    for name in os.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if os.path.isdir(s):
+            shutil.copytree(s, d, symlinks=False)
+        else:
+            shutil.copy2(s, d)
+
+
+def _chown_tree(path: str, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+    os.chown(path, uid, gid)
+
+
+def setup(cfg: dict) -> None:
+    """Prepare the sandbox (see the module docstring). ``cfg`` comes from the trusted side."""
+    workdir, uid, gid = cfg["workdir"], cfg.get("uid"), cfg.get("gid")
+    if cfg.get("namespaces"):
+        _mount("tmpfs", workdir, "tmpfs", _MS_NOSUID | _MS_NODEV,
+               f"size={cfg['disk_mb']}m,mode=700")
+    if cfg.get("submission"):
+        _copy_submission(cfg["submission"], workdir)
+    os.makedirs(os.path.join(workdir, ".tmp"), exist_ok=True)
+    if uid is not None:
+        _chown_tree(workdir, uid, gid)
+    if cfg.get("namespaces"):
+        _expose(cfg.get("expose", []))
+        for path in cfg.get("mask", []):
+            _mask(path)
+    for name, value in cfg.get("rlimits", {}).items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    os.chdir(workdir)
+    sys.path[:] = [workdir] + [p for p in sys.path if p and p not in cfg.get("drop_path", [])]
+    _block(cfg.get("block", {}))
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+class _BlockedFinder(importlib.abc.MetaPathFinder):
+    """Refuses to import the blocked modules, with a message saying why."""
+
+    def __init__(self, modules: list[str], reason: str):
+        self.modules, self.reason = modules, reason
+
+    def find_spec(self, fullname, path=None, target=None):
+        for name in self.modules:
+            if fullname == name or fullname.startswith(name + "."):
+                raise ImportError(f"BLOCKED: importing {fullname} is not allowed here: "
+                                  f"{self.reason}", name=fullname)
+        return None
+
+
+def _block(block: dict) -> None:
+    """Block modules (``block["modules"]``) and dlkit objects (``block["attrs"]``, "mod:name").
+
+    Every dlkit module attribute that *is* a blocked object is removed and replaced by a
+    module ``__getattr__`` that raises ImportError naming the reason, so both
+    ``from dlkit.layers import BatchNormalization`` and ``dlkit.layers.BatchNormalization``
+    fail clearly. The module that defines a blocked BatchNorm kernel is blocked as a whole.
+    """
+    reason = block.get("reason", "")
+    modules = list(block.get("modules", []))
+    blocked = {}
+    for spec in block.get("attrs", []):
+        mod_name, _, attr = spec.partition(":")
+        try:
+            obj = getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError):
+            continue  # this dlkit version does not have it: nothing to block
+        blocked[id(obj)] = (obj, spec)
+        home = getattr(getattr(obj, "py_func", obj), "__module__", "") or ""
+        if "batchnorm" in home.rsplit(".", 1)[-1].lower() and home not in modules:
+            modules.append(home)
+    for name in list(sys.modules):
+        if name in modules or any(name.startswith(m + ".") for m in modules):
+            del sys.modules[name]
+    for mod_name, module in list(sys.modules.items()):
+        if not (mod_name == "dlkit" or mod_name.startswith("dlkit.")) or module is None:
+            continue
+        hidden = {}
+        for key, value in list(vars(module).items()):
+            if id(value) in blocked and blocked[id(value)][0] is value:
+                hidden[key] = blocked[id(value)][1]
+            elif getattr(value, "__name__", None) in modules and type(value) is type(sys):
+                hidden[key] = value.__name__
+        if hidden:
+            for key in hidden:
+                delattr(module, key)
+            module.__getattr__ = _blocked_getattr(mod_name, hidden, reason,
+                                                  getattr(module, "__getattr__", None))
+    sys.meta_path.insert(0, _BlockedFinder(modules, reason))
+
+
+def _blocked_getattr(mod_name, hidden, reason, previous):
+    def __getattr__(name):
+        if name in hidden:
+            raise ImportError(f"BLOCKED: {mod_name}.{name} is not allowed here: {reason}",
+                              name=mod_name)
+        if previous is not None:
+            return previous(name)
+        raise AttributeError(f"module {mod_name!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+# ------------------------------------------------------------------------ request loop
+
+
+class Server:
+    """Executes requests; keeps the objects that stay in the worker (refs)."""
+
+    def __init__(self, req_fd: int, resp_fd: int):
+        self.req_fd, self.resp_fd = req_fd, resp_fd
+        self.objects: dict[int, object] = {}
+        self.next_id = 1
+
+    # -- values
+    def register(self, obj) -> int:
+        self.next_id += 1
+        self.objects[self.next_id] = obj
+        return self.next_id
+
+    def resolve(self, ref_id: int):
+        if ref_id not in self.objects:
+            raise KeyError(f"no object with id {ref_id} in the worker (released or lost)")
+        return self.objects[ref_id]
+
+    def decode(self, data, buffers):
+        import numpy as np
+
+        return protocol.decode(data, buffers, make_rng=np.random.default_rng,
+                               resolve_ref=self.resolve)
+
+    def reply(self, header: dict, value=None, *, keep: bool = False) -> None:
+        buffers: list = []
+        if keep:
+            header["value"] = {"$t": "ref", "id": self.register(value)}
+        else:
+            header["value"] = protocol.encode(value, buffers, register=self.register)
+        _flush_std()
+        protocol.send(self.resp_fd, header, buffers)
+
+    # -- targets
+    def lookup(self, req: dict, buffers):
+        """The callable a request names: "module:qualname" or (ref, method name)."""
+        if req.get("ref") is not None:
+            return getattr(self.resolve(req["ref"]), req["name"])
+        module_name, _, qualname = req["target"].partition(":")
+        obj = importlib.import_module(module_name)
+        for part in qualname.split(".") if qualname else []:
+            obj = getattr(obj, part)
+        return obj
+
+    def call(self, req: dict, buffers):
+        fn = self.lookup(req, buffers)
+        args = self.decode(req.get("args", []), buffers)
+        kwargs = self.decode(req.get("kwargs", {"$t": "dict", "v": []}), buffers)
+        result = fn(*args, **kwargs)
+        return (result, args) if req.get("return_args") else result
+
+    def handle(self, req: dict, buffers) -> None:
+        op = req.get("op")
+        if op == "ping":
+            self.reply({"ok": True})
+        elif op == "import":
+            importlib.import_module(req["module"])
+            self.reply({"ok": True})
+        elif op == "call":
+            self.reply({"ok": True}, self.call(req, buffers), keep=req.get("keep", False))
+        elif op == "get":
+            self.reply({"ok": True}, getattr(self.resolve(req["ref"]), req["name"]))
+        elif op == "set":
+            setattr(self.resolve(req["ref"]), req["name"], self.decode(req["value"], buffers))
+            self.reply({"ok": True})
+        elif op == "release":
+            self.objects.pop(req["ref"], None)
+            self.reply({"ok": True})
+        elif op == "time":
+            self.time(req, buffers)
+        else:
+            raise ValueError(f"unknown op {op!r}")
+
+    def time(self, req: dict, buffers) -> None:
+        """Warm up, then for each repeat wait for "go" and run ``number`` rounds of the steps.
+
+        The trusted side measures from sending "go" to reading "done"; the worker's own
+        clock is never used. The last round's results come back for checking.
+        """
+        steps = [(self.lookup(s, buffers), self.decode(s.get("args", []), buffers),
+                  self.decode(s.get("kwargs", {"$t": "dict", "v": []}), buffers))
+                 for s in req["steps"]]
+        results = None
+        for _ in range(req.get("warmup", 1)):
+            results = [fn(*a, **k) for fn, a, k in steps]
+        self.reply({"ok": True, "state": "ready"})
+        number = req["number"]
+        for _ in range(req["repeat"]):
+            go, _bufs = protocol.recv(self.req_fd)
+            if go.get("op") != "go":
+                raise ValueError("timing: expected 'go'")
+            for _ in range(number):
+                results = [fn(*a, **k) for fn, a, k in steps]
+            protocol.send(self.resp_fd, {"ok": True, "state": "done"})
+        out = [(r, a) for r, (_fn, a, _k) in zip(results, steps, strict=True)]
+        self.reply({"ok": True}, out if req.get("return_args") else results)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                req, buffers = protocol.recv(self.req_fd)
+            except EOFError:
+                return
+            if req.get("op") == "exit":
+                return
+            try:
+                self.handle(req, buffers)
+            except BaseException as exc:  # noqa: BLE001 - student code may raise anything
+                self.reply_error(exc)
+
+    def reply_error(self, exc: BaseException) -> None:
+        kind = "exception"
+        if isinstance(exc, SystemExit):
+            kind = "exit"
+        elif isinstance(exc, ImportError) and str(exc).startswith("BLOCKED: "):
+            kind = "blocked"
+        elif isinstance(exc, protocol.Unencodable):
+            kind = "unencodable"
+        try:
+            message = str(exc)
+        except BaseException:  # noqa: BLE001 - a hostile __str__
+            message = "<str() of the exception failed>"
+        try:
+            tb = "".join(traceback.format_exception(exc))
+        except BaseException:  # noqa: BLE001
+            tb = ""
+        error = {"type": type(exc).__name__, "message": message[:20_000],
+                 "traceback": tb[-20_000:], "kind": kind}
+        if kind == "exit":
+            error["code"] = repr(exc.code)[:200]
+        _flush_std()
+        protocol.send(self.resp_fd, {"ok": False, "error": error})
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 - the student may have replaced them
+            pass
+
+
+def main(config_json: str) -> None:
+    cfg = json.loads(config_json)
+    req_fd, resp_fd = cfg["req_fd"], cfg["resp_fd"]
+    os.set_inheritable(req_fd, False)
+    os.set_inheritable(resp_fd, False)
+    try:
+        setup(cfg)
+    except BaseException as exc:  # noqa: BLE001 - report set-up failures to the grader
+        protocol.send(resp_fd, {"ok": False, "error": {
+            "type": type(exc).__name__, "message": f"worker set-up failed: {exc}",
+            "traceback": traceback.format_exc(), "kind": "setup"}})
+        os._exit(70)
+    for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
+        del sys.modules[name]
+    protocol.send(resp_fd, {"ok": True, "state": "started", "pid": os.getpid()})
+    Server(req_fd, resp_fd).serve()
+    _flush_std()
+    os._exit(0)

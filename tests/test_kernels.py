@@ -1,0 +1,221 @@
+"""Every Numba kernel equals its plain-NumPy twin in dlkit.reference.
+
+Shapes include N = 1 (except BatchNorm training, which needs N >= 2) and odd sizes; inputs
+are C-contiguous or strided views; float64 and float32.  Kernels must not modify inputs.
+"""
+
+import numpy as np
+import pytest
+
+from dlkit import kernels as K
+from dlkit.reference import layers as ref
+
+DTYPES = [np.float64, np.float32]
+LAYOUTS = ["C", "strided"]
+SHAPES = [(1, 1), (1, 7), (3, 5), (17, 33)]
+BN_SHAPES = [(2, 1), (5, 3), (17, 33)]
+# float64 results differ from NumPy's only by summation order (a few ulps of the sums);
+# float32 kernels accumulate in float64 while NumPy sums in float32, hence the looser bound.
+TOL = {np.float64: dict(rtol=1e-11, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+def make(rng, shape, dtype, layout, loc=0.0, scale=1.0):
+    """Random array of ``shape``; 'strided' is a non-contiguous view (every other column)."""
+    if layout == "C":
+        return (loc + scale * rng.standard_normal(shape)).astype(dtype)
+    base = (loc + scale * rng.standard_normal((shape[0], 2 * shape[1]))).astype(dtype)
+    view = base[:, ::2]
+    assert not view.flags.c_contiguous or shape[1] == 1
+    return view
+
+
+def frozen(*arrays):
+    """Copies to check afterwards that the kernel left its inputs alone."""
+    return [a.copy() for a in arrays]
+
+
+def assert_unchanged(arrays, copies):
+    for a, c in zip(arrays, copies, strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+def close(actual, expected, dtype):
+    np.testing.assert_allclose(actual, expected, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_affine_matches_reference(shape, layout, dtype):
+    rng = np.random.default_rng(1)
+    N, D = shape
+    M = 4
+    x = make(rng, (N, D), dtype, layout)
+    W = make(rng, (D, M), dtype, "C")
+    b = make(rng, (M,), dtype, "C")[:M]
+    dout = make(rng, (N, M), dtype, layout)
+    keep = frozen(x, W, b, dout)
+
+    layer = ref.Affine(W, b)
+    out = K.affine_forward(x, W, b, np.empty((N, M), dtype))
+    close(out, layer.forward(x), dtype)
+    dx, dW, db = K.affine_backward(
+        dout, x, W, np.empty((N, D), dtype), np.empty((D, M), dtype), np.empty(M, dtype)
+    )
+    close(dx, layer.backward(dout), dtype)
+    close(dW, layer.dW, dtype)
+    close(db, layer.db, dtype)
+    assert out.dtype == dx.dtype == dW.dtype == db.dtype == dtype
+    assert_unchanged([x, W, b, dout], keep)
+
+
+ACTIVATIONS = [
+    (K.relu_forward, K.relu_backward, ref.Relu),
+    (K.sigmoid_forward, K.sigmoid_backward, ref.Sigmoid),
+    (K.tanh_forward, K.tanh_backward, ref.Tanh),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("fwd, bwd, Ref", ACTIVATIONS, ids=["relu", "sigmoid", "tanh"])
+def test_activation_matches_reference(fwd, bwd, Ref, shape, layout, dtype):
+    rng = np.random.default_rng(2)
+    x = make(rng, shape, dtype, layout, scale=3.0)
+    x[0, 0] = 0.0  # the ReLU kink: both sides must agree that the gradient there is 0
+    dout = make(rng, shape, dtype, layout)
+    keep = frozen(x, dout)
+
+    layer = Ref()
+    out = fwd(x, np.empty(shape, dtype))
+    close(out, layer.forward(x), dtype)
+    dx = bwd(dout, out, np.empty(shape, dtype))
+    close(dx, layer.backward(dout), dtype)
+    assert out.dtype == dx.dtype == dtype
+    assert_unchanged([x, dout], keep)
+
+
+def test_sigmoid_saturates_without_nan():
+    x = np.array([[-800.0, 800.0, 0.0]])
+    out = K.sigmoid_forward(x, np.empty_like(x))
+    np.testing.assert_array_equal(out, [[0.0, 1.0, 0.5]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(1, 2), (1, 10), (7, 3), (33, 10)])
+@pytest.mark.parametrize("labels", ["int", "onehot"])
+def test_softmax_cross_entropy_matches_reference(labels, shape, layout, dtype):
+    rng = np.random.default_rng(3)
+    N, C = shape
+    x = make(rng, shape, dtype, layout, scale=4.0)
+    t_int = rng.integers(0, C, N)
+    if labels == "int":
+        t, fwd, bwd = t_int, K.softmax_cross_entropy_forward, K.softmax_cross_entropy_backward
+    else:
+        t = np.eye(C, dtype=dtype)[t_int]
+        fwd = K.softmax_cross_entropy_forward_onehot
+        bwd = K.softmax_cross_entropy_backward_onehot
+    keep = frozen(x, t)
+
+    layer = ref.SoftmaxWithLoss()
+    expected_loss = layer.forward(x, t)
+    y = np.empty(shape, dtype)
+    loss = fwd(x, t, y)
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(float(expected_loss), **{"rel": TOL[dtype]["rtol"],
+                                                          "abs": TOL[dtype]["atol"]})
+    close(y, layer.y, dtype)
+    close(bwd(y, t, np.empty(shape, dtype)), layer.backward(), dtype)
+    assert_unchanged([x, t], keep)
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_scores():
+    x = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    y = np.empty_like(x)
+    loss = K.softmax_cross_entropy_forward(x, np.array([2, 1]), y)
+    # row 0: logsumexp = 1000, loss_0 = 2000; row 1: log 3
+    assert loss == pytest.approx((2000.0 + np.log(3.0)) / 2, rel=1e-15)
+    np.testing.assert_allclose(y[0], [1.0, 0.0, 0.0])
+    assert np.isfinite(y).all()
+
+
+def bn_reference_run(x, gamma, beta, dout, eps, momentum):
+    layer = ref.BatchNormalization(gamma, beta, momentum=momentum, eps=eps)
+    D = x.shape[1]
+    layer.running_mean = np.linspace(-1, 1, D).astype(x.dtype)
+    layer.running_var = np.linspace(0.5, 2, D).astype(x.dtype)
+    start = (layer.running_mean.copy(), layer.running_var.copy())
+    out = layer.forward(x, train_flg=True)
+    dx = layer.backward(dout)
+    return layer, start, out, dx
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batchnorm_train_and_backward_match_reference(shape, layout, dtype):
+    rng = np.random.default_rng(4)
+    N, D = shape
+    eps, momentum = 1e-5, 0.9
+    x = make(rng, shape, dtype, layout, loc=12.0, scale=5.0)
+    gamma = make(rng, (1, D), dtype, layout)[0]
+    beta = make(rng, (1, D), dtype, layout)[0]
+    dout = make(rng, shape, dtype, layout)
+    keep = frozen(x, gamma, beta, dout)
+    layer, (rm, rv), out_ref, dx_ref = bn_reference_run(x, gamma, beta, dout, eps, momentum)
+
+    out, xhat = np.empty(shape, dtype), np.empty(shape, dtype)
+    mean, invstd = np.empty(D, dtype), np.empty(D, dtype)
+    assert K.batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd) is out
+    close(out, out_ref, dtype)
+    close(xhat, layer.xn, dtype)
+    close(mean, x.mean(axis=0, dtype=np.float64), dtype)
+    close(invstd, 1.0 / layer.std, dtype)
+
+    K.batchnorm_running_update(rm, rv, mean, invstd, eps, momentum)
+    close(rm, layer.running_mean, dtype)
+    # running_var goes through 1/invstd² − eps: the subtraction loses digits when var ≪ 1
+    np.testing.assert_allclose(rv, layer.running_var, rtol=10 * TOL[dtype]["rtol"])
+
+    dx, dgamma, dbeta = np.empty(shape, dtype), np.empty(D, dtype), np.empty(D, dtype)
+    assert K.batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta) is dx
+    # dx is a difference of terms ~N·|dout| that nearly cancel; compare on that scale
+    scale = np.abs(dout).sum(axis=0) * np.abs(gamma * invstd) / N
+    assert np.all(np.abs(dx - dx_ref) <= 50 * np.finfo(dtype).eps * scale)
+    close(dgamma, layer.dgamma, dtype)
+    close(dbeta, layer.dbeta, dtype)
+    assert_unchanged([x, gamma, beta, dout], keep)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (9, 13)])
+def test_batchnorm_infer_matches_reference(shape, layout, dtype):
+    rng = np.random.default_rng(5)
+    D = shape[1]
+    x = make(rng, shape, dtype, layout, loc=3.0, scale=2.0)
+    gamma, beta = make(rng, (D,), dtype, "C"), make(rng, (D,), dtype, "C")
+    running_mean = make(rng, (D,), dtype, "C")
+    running_var = (1.0 + rng.random(D)).astype(dtype)
+    keep = frozen(x, gamma, beta, running_mean, running_var)
+    layer = ref.BatchNormalization(gamma, beta, running_mean=running_mean.copy(),
+                                   running_var=running_var.copy(), eps=1e-5)
+    out = K.batchnorm_forward_infer(x, gamma, beta, running_mean, running_var, 1e-5,
+                                    np.empty(shape, dtype))
+    close(out, layer.forward(x, train_flg=False), dtype)
+    assert_unchanged([x, gamma, beta, running_mean, running_var], keep)
+
+
+def test_batchnorm_backward_dx_sums_to_zero_per_feature():
+    """Σ_n dx = 0 for any dout: the mean is subtracted, so shifting x changes nothing."""
+    rng = np.random.default_rng(6)
+    x = 5 * rng.standard_normal((32, 8)) + 12
+    gamma, beta = rng.standard_normal(8), rng.standard_normal(8)
+    out, xhat, mean, invstd = np.empty_like(x), np.empty_like(x), np.empty(8), np.empty(8)
+    K.batchnorm_forward_train(x, gamma, beta, 1e-5, out, xhat, mean, invstd)
+    dx = K.batchnorm_backward(rng.standard_normal((32, 8)), xhat, gamma, invstd,
+                              np.empty_like(x), np.empty(8), np.empty(8))
+    np.testing.assert_allclose(dx.sum(axis=0), 0.0, atol=1e-13)
+    assert np.abs(dx).max() > 1e-3  # ... and is not zero itself

@@ -1,0 +1,311 @@
+"""dlkit.layers: the book's API on the kernels — gradients, BatchNorm semantics, validation."""
+
+import numpy as np
+import pytest
+
+from dlkit import layers as L
+from dlkit.gradcheck import numerical_gradient, rel_error
+from dlkit.reference import layers as ref
+
+
+def scalar_loss(layer, x, dout, **kw):
+    """L(x) = Σ dout ⊙ layer.forward(x): its gradient is what layer.backward(dout) returns."""
+    return lambda _: float(np.sum(layer.forward(x, **kw) * dout))
+
+
+# ---------------------------------------------------------------- gradient checks (float64)
+# With N = 2, xhat = ±√(var/(var + eps)) hardly depends on x: dx is O(eps/var) and a central
+# difference cannot resolve 1e-7 of it unless eps is comparable to var, hence eps = 1 there.
+@pytest.mark.parametrize("N, eps", [(2, 1.0), (3, 1e-5), (16, 1e-5)])
+def test_batchnorm_gradients_match_central_differences(N, eps):
+    rng = np.random.default_rng(10 + N)
+    D = 7
+    x = 5 * rng.standard_normal((N, D)) + 12
+    gamma = rng.standard_normal(D)
+    beta = rng.standard_normal(D)
+    dout = rng.standard_normal((N, D))  # random: an all-ones dout makes dx vanish
+    bn = L.BatchNormalization(gamma, beta, eps=eps)
+    bn.forward(x, train_flg=True)
+    dx = bn.backward(dout).copy()
+    dgamma, dbeta = bn.dgamma.copy(), bn.dbeta.copy()
+
+    f = scalar_loss(bn, x, dout, train_flg=True)
+    assert rel_error(dx, numerical_gradient(f, x)) < 1e-7
+    assert rel_error(dgamma, numerical_gradient(f, gamma)) < 1e-7
+    assert rel_error(dbeta, numerical_gradient(f, beta)) < 1e-7
+    assert np.abs(dx).max() > 1e-3  # a vanishing dx would pass the checks above trivially
+
+
+def test_batchnorm_gradient_check_catches_a_wrong_dx():
+    """The same check fails for the naive dx = gamma·invstd·dout (mean/var paths ignored)."""
+    rng = np.random.default_rng(3)
+    x = 5 * rng.standard_normal((8, 4)) + 12
+    gamma, beta, dout = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal((8, 4))
+    bn = L.BatchNormalization(gamma, beta)
+    bn.forward(x)
+    naive = gamma * bn.invstd * dout
+    assert rel_error(naive, numerical_gradient(scalar_loss(bn, x, dout), x)) > 1e-2
+
+
+@pytest.mark.parametrize("shape", [(1, 6), (4, 3, 2)])
+def test_affine_gradients_match_central_differences(shape):
+    rng = np.random.default_rng(11)
+    D, M = int(np.prod(shape[1:])), 5
+    x = rng.standard_normal(shape)
+    W, b = rng.standard_normal((D, M)), rng.standard_normal(M)
+    dout = rng.standard_normal((shape[0], M))
+    layer = L.Affine(W, b)
+    layer.forward(x)
+    dx = layer.backward(dout).copy()
+    assert dx.shape == x.shape
+    f = scalar_loss(layer, x, dout)
+    assert rel_error(dx, numerical_gradient(f, x)) < 1e-8
+    assert rel_error(layer.dW.copy(), numerical_gradient(f, W)) < 1e-8
+    assert rel_error(layer.db.copy(), numerical_gradient(f, b)) < 1e-8
+
+
+@pytest.mark.parametrize("Layer", [L.Relu, L.Sigmoid, L.Tanh])
+def test_activation_gradients_match_central_differences(Layer):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 4, 2))
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from ReLU's kink, where a central difference lies
+    dout = rng.standard_normal(x.shape)
+    layer = Layer()
+    layer.forward(x)
+    dx = layer.backward(dout).copy()
+    assert rel_error(dx, numerical_gradient(scalar_loss(layer, x, dout), x)) < 1e-8
+
+
+@pytest.mark.parametrize("labels", ["int", "onehot"])
+def test_softmax_with_loss_gradient_matches_central_differences(labels):
+    rng = np.random.default_rng(13)
+    x = 3 * rng.standard_normal((5, 4))
+    t = rng.integers(0, 4, 5)
+    if labels == "onehot":
+        t = np.eye(4)[t]
+    layer = L.SoftmaxWithLoss()
+    layer.forward(x, t)
+    dx = layer.backward(2.5).copy()  # a scalar upstream gradient scales dx
+    num = numerical_gradient(lambda _: 2.5 * layer.forward(x, t), x)
+    assert rel_error(dx, num) < 1e-8
+
+
+# ---------------------------------------------------------------- BatchNorm semantics
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batchnorm_training_output_has_mean_beta_and_std_gamma(dtype):
+    rng = np.random.default_rng(14)
+    x = (5 * rng.standard_normal((256, 10)) + 12).astype(dtype)
+    gamma = rng.uniform(0.5, 3.0, 10).astype(dtype)
+    beta = rng.standard_normal(10).astype(dtype)
+    out = L.BatchNormalization(gamma, beta).forward(x)
+    assert out.dtype == dtype
+    tol = 1e-9 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out.mean(axis=0, dtype=np.float64), beta, atol=tol * 10)
+    # std(out) = gamma·√(var/(var + eps)) with var ≈ 25, eps = 1e-5: gamma to within 2e-7
+    np.testing.assert_allclose(out.std(axis=0, dtype=np.float64), gamma, rtol=1e-6 + tol)
+
+
+def test_batchnorm_inference_uses_running_statistics_and_leaves_them_alone():
+    rng = np.random.default_rng(15)
+    gamma, beta = rng.standard_normal(6), rng.standard_normal(6)
+    rm, rv = rng.standard_normal(6), rng.uniform(0.5, 2.0, 6)
+    bn = L.BatchNormalization(gamma, beta, running_mean=rm, running_var=rv, eps=1e-3)
+    x = 3 * rng.standard_normal((4, 6)) + 1
+    out = bn.forward(x, train_flg=False)
+    np.testing.assert_allclose(out, gamma * (x - rm) / np.sqrt(rv + 1e-3) + beta, rtol=1e-13)
+    np.testing.assert_array_equal(bn.running_mean, rm)
+    np.testing.assert_array_equal(bn.running_var, rv)
+    assert bn.running_mean is not rm  # the layer updates its own copy, never the caller's
+    # a single sample is fine at inference
+    one = bn.forward(x[:1], train_flg=False)
+    np.testing.assert_allclose(one, gamma * (x[:1] - rm) / np.sqrt(rv + 1e-3) + beta)
+
+
+def test_batchnorm_running_update_follows_the_momentum_formula():
+    rng = np.random.default_rng(16)
+    gamma, beta = np.ones(3), np.zeros(3)
+    bn = L.BatchNormalization(gamma, beta, momentum=0.8)
+    x1, x2 = 2 * rng.standard_normal((10, 3)) + 4, rng.standard_normal((7, 3)) - 1
+    bn.forward(x1)
+    np.testing.assert_allclose(bn.running_mean, 0.2 * x1.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, 0.2 * x1.var(axis=0), rtol=1e-10)
+    bn.forward(x2)
+    np.testing.assert_allclose(
+        bn.running_mean, 0.8 * 0.2 * x1.mean(axis=0) + 0.2 * x2.mean(axis=0), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        bn.running_var, 0.8 * 0.2 * x1.var(axis=0) + 0.2 * x2.var(axis=0), rtol=1e-10
+    )
+
+
+def test_batchnorm_matches_the_book_over_a_few_steps_with_4d_input():
+    rng = np.random.default_rng(17)
+    gamma, beta = rng.standard_normal(12), rng.standard_normal(12)
+    ours, book = L.BatchNormalization(gamma, beta), ref.BatchNormalization(gamma, beta)
+    for _ in range(3):
+        x = rng.standard_normal((5, 3, 2, 2))
+        dout = rng.standard_normal(x.shape)
+        np.testing.assert_allclose(ours.forward(x), book.forward(x), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(ours.backward(dout), book.backward(dout), atol=1e-12)
+    np.testing.assert_allclose(ours.running_var, book.running_var, rtol=1e-12)
+    np.testing.assert_allclose(ours.forward(x, False), book.forward(x, False), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- the rest of the API
+def test_dropout_same_seed_same_mask_as_reference_and_scaling():
+    x = np.random.default_rng(18).standard_normal((200, 50))
+    ours, book = L.Dropout(0.3, rng=7), ref.Dropout(0.3, rng=np.random.default_rng(7))
+    out = ours.forward(x)
+    np.testing.assert_array_equal(out, book.forward(x))
+    kept = ours.mask.mean()
+    assert 0.67 < kept < 0.73  # 10 000 draws: 0.7 ± 0.03 is > 6 standard deviations
+    dout = np.ones_like(x)
+    np.testing.assert_array_equal(ours.backward(dout), ours.mask)
+    np.testing.assert_allclose(ours.forward(x, train_flg=False), 0.7 * x)
+
+
+def test_softmax_with_loss_accepts_uint8_labels_and_one_hot_of_the_same_data():
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((6, 10))
+    t = rng.integers(0, 10, 6).astype(np.uint8)  # MNIST labels come as uint8
+    layer = L.SoftmaxWithLoss()
+    loss_int = layer.forward(x, t)
+    assert layer.t is t
+    dx_int = layer.backward().copy()
+    loss_hot = layer.forward(x, np.eye(10, dtype=np.uint8)[t])
+    assert loss_int == pytest.approx(loss_hot, rel=1e-14)
+    np.testing.assert_allclose(layer.backward(), dx_int, rtol=1e-14)
+    np.testing.assert_allclose(layer.y.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_layers_stay_float32(dtype):
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((8, 5)).astype(dtype)
+    aff = L.Affine(rng.standard_normal((5, 4)).astype(dtype), np.zeros(4, dtype))
+    bn = L.BatchNormalization(np.ones(4, dtype), np.zeros(4, dtype))
+    act, loss = L.Relu(), L.SoftmaxWithLoss()
+    value = loss.forward(act.forward(bn.forward(aff.forward(x))), rng.integers(0, 4, 8))
+    dx = aff.backward(bn.backward(act.backward(loss.backward())))
+    assert isinstance(value, float) and np.isfinite(value)
+    assert dx.dtype == aff.dW.dtype == bn.dgamma.dtype == dtype
+
+
+def test_layers_reuse_their_buffers_between_steps():
+    """Same shape → same output arrays (no allocation per step); new shape → fresh, correct."""
+    rng = np.random.default_rng(21)
+    bn = L.BatchNormalization(np.ones(4), np.zeros(4))
+    aff = L.Affine(rng.standard_normal((4, 3)), np.zeros(3))
+    x = rng.standard_normal((6, 4))
+    out1, dx1 = bn.forward(x), bn.backward(x)
+    a1 = aff.forward(x)
+    adx1 = aff.backward(a1)
+    out2, dx2 = bn.forward(2 * x), bn.backward(x)
+    a2 = aff.forward(x)
+    adx2 = aff.backward(a2)
+    for first, second in [(out1, out2), (dx1, dx2), (a1, a2), (adx1, adx2)]:
+        assert np.shares_memory(first, second)
+    x3 = rng.standard_normal((9, 4))
+    out3 = bn.forward(x3)
+    assert out3.shape == (9, 4)
+    np.testing.assert_allclose(out3, (x3 - x3.mean(0)) / np.sqrt(x3.var(0) + 1e-5))
+
+
+def _all_layers(rng):
+    return [
+        (L.Affine(rng.standard_normal((4, 3)), rng.standard_normal(3)), {}),
+        (L.BatchNormalization(rng.standard_normal(4), rng.standard_normal(4)), {}),
+        (L.Relu(), {}), (L.Sigmoid(), {}), (L.Tanh(), {}),
+        (L.Dropout(0.4, rng=1), {}),
+    ]
+
+
+def test_layers_never_modify_their_inputs():
+    rng = np.random.default_rng(22)
+    for layer, _ in _all_layers(rng):
+        x = rng.standard_normal((5, 4))
+        x_copy = x.copy()
+        out = layer.forward(x)
+        dout = rng.standard_normal(out.shape)
+        dout_copy = dout.copy()
+        layer.backward(dout)
+        np.testing.assert_array_equal(x, x_copy, err_msg=type(layer).__name__)
+        np.testing.assert_array_equal(dout, dout_copy, err_msg=type(layer).__name__)
+    x, t = rng.standard_normal((5, 3)), np.eye(3)[[0, 1, 2, 2, 0]]
+    x_copy, t_copy = x.copy(), t.copy()
+    sl = L.SoftmaxWithLoss()
+    sl.forward(x, t)
+    sl.backward()
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(t, t_copy)
+
+
+# ---------------------------------------------------------------- validation
+W43 = np.zeros((4, 3))
+G4 = np.ones(4)
+
+
+def _bn():
+    return L.BatchNormalization(np.ones(4), np.zeros(4))
+
+
+BAD_INPUTS = [
+    # (call, exception, words that the message must contain)
+    (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((2, 5))), ValueError,
+     ["Affine.forward", "x", "4 features", "(2, 5)"]),
+    (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((2, 4), int)), TypeError,
+     ["x", "float32 or float64", "int64"]),
+    (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((2, 4), object)), TypeError,
+     ["x", "float32 or float64", "object"]),
+    (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((0, 4))), ValueError,
+     ["x", "empty batch", "(0, 4)"]),
+    (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((2, 4), np.float32)), TypeError,
+     ["x", "float64", "float32"]),
+    (lambda: L.Affine(W43, np.zeros(3)).forward([[0.0] * 4]), TypeError,
+     ["x", "numpy.ndarray", "list"]),
+    (lambda: L.Affine(W43, np.zeros(4)), ValueError, ["b", "(3,)", "(4,)"]),
+    (lambda: L.Affine(W43, np.zeros(3)).backward(np.zeros((2, 3))), RuntimeError,
+     ["before", "forward"]),
+    (lambda: _bn().forward(np.zeros((1, 4))), ValueError, ["x", "N >= 2", "(1, 4)"]),
+    (lambda: _bn().forward(np.zeros((3, 5))), ValueError, ["x", "4 features", "(3, 5)"]),
+    (lambda: _bn().forward(np.zeros((0, 4)), train_flg=False), ValueError, ["empty batch"]),
+    (lambda: _bn().forward(np.zeros((3, 4), np.int32)), TypeError, ["x", "int32"]),
+    (lambda: L.BatchNormalization(G4, np.zeros(3)), ValueError, ["beta", "(4,)", "(3,)"]),
+    (lambda: L.BatchNormalization(G4, np.zeros(4), running_mean=np.zeros(2),
+                                  running_var=np.ones(2)), ValueError,
+     ["running_mean", "(4,)", "(2,)"]),
+    (lambda: L.BatchNormalization(G4, np.zeros(4), momentum=1.5), ValueError, ["momentum"]),
+    (lambda: _bn().backward(np.zeros((3, 4))), RuntimeError, ["training forward"]),
+    (lambda: L.Relu().forward(np.array([], dtype=float)), ValueError, ["empty batch"]),
+    (lambda: L.Sigmoid().forward(np.zeros((2, 2), np.int64)), TypeError, ["x", "int64"]),
+    (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.array([0, 1, 4])), ValueError,
+     ["t", "[0, 4)", "[0, 4]"]),
+    (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.array([0, 1])), ValueError,
+     ["t", "(3,)", "(2,)"]),
+    (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.array([0.0, 1.0, 2.0])),
+     TypeError, ["t", "integer", "float64"]),
+    (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.zeros((3, 5))), ValueError,
+     ["one-hot", "(3, 4)", "(3, 5)"]),
+    (lambda: L.Dropout(1.0), ValueError, ["dropout_ratio", "[0, 1)"]),
+    (lambda: L.Dropout(0.5, rng="seed"), TypeError, ["rng", "Generator", "str"]),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", BAD_INPUTS)
+def test_bad_input_gets_a_clear_error(call, exc, words):
+    with pytest.raises(exc) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), f"{w!r} missing from: {info.value}"
+
+
+def test_backward_checks_dout_shape_and_dtype():
+    rng = np.random.default_rng(23)
+    for layer, _ in _all_layers(rng):
+        out = layer.forward(rng.standard_normal((5, 4)))
+        name = type(layer).__name__
+        with pytest.raises(ValueError, match=rf"dout must have the shape .*{out.shape}"):
+            layer.backward(np.zeros((5, 7)))
+        with pytest.raises(TypeError, match="dout .*float32"):
+            layer.backward(np.zeros(out.shape, np.float32))
+        assert name  # every layer in the list was exercised

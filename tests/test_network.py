@@ -1,0 +1,370 @@
+"""dlkit.network.MultiLayerNet: the book's MultiLayerNetExtend on both backends."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from dlkit import layers, reference
+from dlkit.gradcheck import check_network, numerical_gradient
+from dlkit.initializers import init_weight
+from dlkit.network import MultiLayerNet
+from dlkit.optimizers import SGD
+
+BACKENDS = ["numba", "numpy"]
+SMALL = dict(input_size=8, hidden_size_list=[7, 6, 5], output_size=4)
+
+
+def _data(n=6, d=8, c=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.integers(0, c, n)
+
+
+def _train(net, x, t, steps, lr=0.1):
+    opt, losses = SGD(lr), []
+    for _ in range(steps):
+        opt.update(net.params, net.gradient(x, t))
+        losses.append(net.loss(x, t, train_flg=True))
+    return losses
+
+
+# ------------------------------------------------------------------ structure
+def test_book_names_order_and_shapes():
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, use_dropout=True, seed=0)
+    assert list(net.params) == [
+        "W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2",
+        "W3", "b3", "gamma3", "beta3", "W4", "b4",
+    ]  # fmt: skip
+    assert list(net.layers) == [
+        "Affine1", "BatchNorm1", "Activation_function1", "Dropout1",
+        "Affine2", "BatchNorm2", "Activation_function2", "Dropout2",
+        "Affine3", "BatchNorm3", "Activation_function3", "Dropout3",
+        "Affine4",
+    ]  # fmt: skip
+    assert net.params["W1"].shape == (8, 7) and net.params["gamma1"].shape == (7,)
+    assert net.params["W4"].shape == (5, 4) and net.params["b4"].shape == (4,)
+    assert np.all(net.params["gamma2"] == 1) and np.all(net.params["beta2"] == 0)
+    assert np.all(net.params["b1"] == 0)
+    assert isinstance(net.layers["Affine1"], layers.Affine)
+    assert isinstance(net.last_layer, layers.SoftmaxWithLoss)
+    # the layers hold the params arrays themselves, so in-place updates reach them
+    assert net.layers["Affine2"].W is net.params["W2"]
+    assert net.layers["BatchNorm3"].gamma is net.params["gamma3"]
+    plain = MultiLayerNet(**SMALL, seed=0, backend="numpy")
+    assert list(plain.params) == ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"]
+    assert isinstance(plain.layers["Affine1"], reference.Affine)
+    assert isinstance(plain.layers["Activation_function1"], reference.Relu)
+
+
+@pytest.mark.parametrize("scheme", ["relu", "he", "sigmoid", "xavier", 0.01, "zeros"])
+def test_weights_come_from_init_weight_with_the_seeded_generator(scheme):
+    net = MultiLayerNet(**SMALL, weight_init_std=scheme, seed=5)
+    rng = np.random.default_rng(5)
+    for idx, (n_in, n_out) in enumerate([(8, 7), (7, 6), (6, 5), (5, 4)], start=1):
+        assert np.array_equal(net.params[f"W{idx}"], init_weight(n_in, n_out, scheme, rng))
+
+
+@pytest.mark.parametrize("activation, cls", [("sigmoid", "Sigmoid"), ("tanh", "Tanh")])
+def test_activations(activation, cls):
+    net = MultiLayerNet(**SMALL, activation=activation, seed=0)
+    assert type(net.layers["Activation_function2"]).__name__ == cls
+
+
+# ------------------------------------------------------------------ gradients
+def _assert_backprop_ok(net_like, x, t, n_bn=0):
+    """Every parameter's rel_error < 1e-5, except the biases b1..b<n_bn> in front of a
+    BatchNorm: BN subtracts the batch mean, so their true gradient is exactly 0 and
+    rel_error would compare rounding noise with rounding noise (the central difference's
+    noise, ~eps*|L|/h ~ 1e-11, over the 1e-8 floor gives ~1e-3). For those both the
+    backprop and the numerical gradient must be ~0 in absolute terms instead.
+    """
+    errs = check_network(net_like, x, t)
+    assert set(errs) == set(net_like.params)
+    shadowed = {f"b{i}" for i in range(1, n_bn + 1)}
+    worst = {k: e for k, e in errs.items() if k not in shadowed}
+    assert max(worst.values()) < 1e-5, worst
+    grads = net_like.gradient(x, t)
+    for k in shadowed:
+        num = numerical_gradient(lambda _: net_like.loss(x, t, train_flg=True), net_like.params[k])
+        assert np.max(np.abs(grads[k])) < 1e-12 and np.max(np.abs(num)) < 1e-9, k
+    return errs
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("use_batchnorm", [False, True], ids=["plain", "bn"])
+def test_backprop_matches_central_differences(backend, use_batchnorm):
+    x, t = _data()
+    net = MultiLayerNet(**SMALL, use_batchnorm=use_batchnorm, seed=1, backend=backend)
+    _train(net, x, t, 2)  # move gamma/beta off 1/0 and the biases off 0
+    _assert_backprop_ok(net, x, t, n_bn=3 if use_batchnorm else 0)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_backprop_other_activations_weight_decay_one_hot(activation):
+    x, t = _data()
+    one_hot = np.eye(4)[t]
+    net = MultiLayerNet(
+        **SMALL, activation=activation, weight_init_std="xavier", weight_decay_lambda=0.3,
+        use_batchnorm=True, seed=2,
+    )
+    _assert_backprop_ok(net, x, one_hot, n_bn=3)
+
+
+class FixedMaskNet:
+    """The network with every Dropout layer re-seeded before each forward: fixed masks."""
+
+    def __init__(self, net):
+        self.net, self.params = net, net.params
+
+    def _reseed(self):
+        for i, key in enumerate(k for k in self.net.layers if k.startswith("Dropout")):
+            self.net.layers[key].rng = np.random.default_rng(100 + i)
+
+    def loss(self, x, t, train_flg=False):
+        self._reseed()
+        return self.net.loss(x, t, train_flg)
+
+    def gradient(self, x, t):
+        self._reseed()
+        return self.net.gradient(x, t)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backprop_with_dropout_and_fixed_masks(backend):
+    x, t = _data()
+    net = MultiLayerNet(
+        **SMALL, use_dropout=True, dropout_ratio=0.3, use_batchnorm=True, seed=3, backend=backend
+    )
+    _assert_backprop_ok(FixedMaskNet(net), x, t, n_bn=3)
+    # and the masks really drop units: a forward differs from the inference one
+    assert not np.allclose(net.predict(x, train_flg=True), net.predict(x, train_flg=True))
+
+
+def test_numerical_gradient_method_matches_gradient():
+    x, t = _data()
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, weight_decay_lambda=0.1, seed=4)
+    num = net.numerical_gradient(x, t)
+    ana = {k: v.copy() for k, v in net.gradient(x, t).items()}
+    assert num.keys() == ana.keys()
+    for k in num:
+        np.testing.assert_allclose(num[k], ana[k], rtol=1e-4, atol=1e-7, err_msg=k)
+
+
+# ------------------------------------------------------------------ backends, determinism
+@pytest.mark.parametrize("use_batchnorm", [False, True], ids=["plain", "bn"])
+def test_numba_and_numpy_backends_agree(use_batchnorm):
+    x, t = _data(n=16)
+    kw = dict(SMALL, use_batchnorm=use_batchnorm, use_dropout=True, seed=7)
+    a, b = MultiLayerNet(**kw, backend="numba"), MultiLayerNet(**kw, backend="numpy")
+    ga = {k: v.copy() for k, v in a.gradient(x, t).items()}
+    gb = b.gradient(x, t)
+    for k in ga:
+        np.testing.assert_allclose(ga[k], gb[k], rtol=1e-10, atol=1e-13, err_msg=k)
+    la, lb = _train(a, x, t, 5), _train(b, x, t, 5)
+    np.testing.assert_allclose(la, lb, rtol=1e-10)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    assert a.accuracy(x, t) == b.accuracy(x, t)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_bit_identical_runs(backend):
+    x, t = _data(n=16)
+    kw = dict(SMALL, use_batchnorm=True, use_dropout=True, seed=11, backend=backend)
+    a, b, c = MultiLayerNet(**kw), MultiLayerNet(**kw), MultiLayerNet(**dict(kw, seed=12))
+    np.random.seed(0)  # the global state must not matter
+    la = _train(a, x, t, 5)
+    np.random.seed(1)
+    lb = _train(b, x, t, 5)
+    lc = _train(c, x, t, 5)
+    assert la == lb
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    assert la != lc
+
+
+def test_training_reduces_the_loss_and_float32_follows_float64():
+    x, t = _data(n=32)
+    l64 = _train(MultiLayerNet(**SMALL, use_batchnorm=True, seed=0), x, t, 30)
+    net32 = MultiLayerNet(**SMALL, use_batchnorm=True, seed=0, dtype=np.float32)
+    assert net32.params["W1"].dtype == np.float32
+    l32 = _train(net32, x.astype(np.float32), t, 30)
+    assert l64[-1] < 0.8 * l64[0]  # random labels: 30 steps memorise part of 32 samples
+    np.testing.assert_allclose(l32, l64, rtol=1e-3)  # float32 rounding (~1e-7) over 30 steps
+
+
+def test_gradient_with_weight_decay_is_dW_plus_lambda_W():
+    x, t = _data()
+    kw = dict(SMALL, seed=6)
+    plain, decayed = MultiLayerNet(**kw), MultiLayerNet(**kw, weight_decay_lambda=0.5)
+    g0 = {k: v.copy() for k, v in plain.gradient(x, t).items()}
+    g1 = decayed.gradient(x, t)
+    for idx in range(1, 5):
+        W = decayed.params[f"W{idx}"]
+        np.testing.assert_allclose(g1[f"W{idx}"], g0[f"W{idx}"] + 0.5 * W, rtol=1e-12)
+        assert np.array_equal(g1[f"b{idx}"], g0[f"b{idx}"])
+    penalty = 0.25 * sum(np.sum(decayed.params[f"W{i}"] ** 2) for i in range(1, 5))
+    assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + penalty, rel=1e-12)
+
+
+def test_inference_uses_running_statistics():
+    x, t = _data(n=16)
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, seed=0)
+    before = net.predict(x)  # running stats still 0 / 0 (as the book) at first use
+    net.gradient(x, t)
+    after = net.predict(x)
+    assert not np.allclose(before, after)  # the training forward moved the running stats
+    # inference is per sample: one sample alone scores as it does inside the batch
+    np.testing.assert_allclose(net.predict(x[3:4]), after[3:4], rtol=1e-12)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.fixture(scope="module")
+def net():
+    return MultiLayerNet(**SMALL, use_batchnorm=True, seed=0)
+
+
+GOOD_X, GOOD_T = _data()
+BAD_X = [
+    ([[0.0] * 8] * 6, TypeError, ["x", "numpy.ndarray", "list"]),
+    (GOOD_X.astype(np.int64), TypeError, ["x", "float", "int64"]),
+    (GOOD_X.astype(object), TypeError, ["x", "float", "object"]),
+    (GOOD_X.astype(np.float32), TypeError, ["x", "float64", "float32"]),
+    (GOOD_X[:, :7], ValueError, ["x", "(N, 8)", "(6, 7)"]),
+    (GOOD_X.reshape(6, 2, 4), ValueError, ["x", "(N, 8)", "(6, 2, 4)", "flatten"]),
+    (GOOD_X[0], ValueError, ["x", "(N, 8)", "(8,)"]),
+    (np.zeros((0, 8)), ValueError, ["x", "empty", "(0, 8)"]),
+    (np.where(np.arange(48).reshape(6, 8) == 13, np.nan, GOOD_X), ValueError,
+     ["x", "finite", "NaN", "(1, 5)"]),
+    (np.where(np.arange(48).reshape(6, 8) == 40, -np.inf, GOOD_X), ValueError,
+     ["x", "finite", "inf", "(5, 0)"]),
+]  # fmt: skip
+BAD_T = [
+    ([0, 1, 2, 3, 0, 1], TypeError, ["t", "numpy.ndarray", "list"]),
+    (GOOD_T[:5], ValueError, ["t", "(6,)", "(5,)"]),
+    (GOOD_T.astype(np.float64), TypeError, ["t", "integer", "float64"]),
+    (np.array([0, 1, 2, 4, 0, 1]), ValueError, ["t", "[0, 3]", "[0, 4]"]),
+    (np.array([0, -1, 2, 3, 0, 1]), ValueError, ["t", "[0, 3]", "[-1, 3]"]),
+    (np.eye(5)[GOOD_T], ValueError, ["t", "one-hot", "(6, 4)", "(6, 5)"]),
+    (np.full((6, 4), np.nan), ValueError, ["t", "finite"]),
+    (np.eye(4)[GOOD_T].astype(object), TypeError, ["t", "numeric", "object"]),
+    (GOOD_T.reshape(6, 1, 1), ValueError, ["t", "(6,)", "(6, 4)", "(6, 1, 1)"]),
+]
+ENTRY_POINTS = {
+    "predict": lambda net, x, t: net.predict(x),
+    "loss": lambda net, x, t: net.loss(x, t),
+    "accuracy": lambda net, x, t: net.accuracy(x, t),
+    "gradient": lambda net, x, t: net.gradient(x, t),
+}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("bad_x, exc, words", BAD_X, ids=[str(i) for i in range(len(BAD_X))])
+def test_bad_x_is_named_at_every_entry_point(net, entry, bad_x, exc, words):
+    with pytest.raises(exc) as info:
+        ENTRY_POINTS[entry](net, bad_x, GOOD_T)
+    for w in words:
+        assert w in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("entry", ["loss", "accuracy", "gradient"])
+@pytest.mark.parametrize("bad_t, exc, words", BAD_T, ids=[str(i) for i in range(len(BAD_T))])
+def test_bad_t_is_named_at_every_entry_point(net, entry, bad_t, exc, words):
+    with pytest.raises(exc) as info:
+        ENTRY_POINTS[entry](net, GOOD_X, bad_t)
+    for w in words:
+        assert w in str(info.value), str(info.value)
+
+
+def test_labels_may_be_integer_of_any_width_or_one_hot(net):
+    ref = net.loss(GOOD_X, GOOD_T)
+    assert net.loss(GOOD_X, GOOD_T.astype(np.uint8)) == ref
+    assert net.loss(GOOD_X, np.eye(4)[GOOD_T]) == pytest.approx(ref, rel=1e-12)
+    assert net.accuracy(GOOD_X, np.eye(4)[GOOD_T]) == net.accuracy(GOOD_X, GOOD_T)
+
+
+def test_batchnorm_training_needs_two_samples(net):
+    with pytest.raises(ValueError, match=r"at least 2 samples.*BatchNorm.*\(1, 8\)"):
+        net.gradient(GOOD_X[:1], GOOD_T[:1])
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        net.loss(GOOD_X[:1], GOOD_T[:1], train_flg=True)
+    assert np.isfinite(net.loss(GOOD_X[:1], GOOD_T[:1]))  # inference on one sample is fine
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(input_size=0), ValueError, ["input_size", "positive", "0"]),
+        (dict(hidden_size_list=100), TypeError, ["hidden_size_list", "int 100"]),
+        (dict(hidden_size_list=[7, 0]), ValueError, ["hidden_size_list[1]", "0"]),
+        (dict(activation="softplus"), ValueError, ["activation", "'relu'", "'softplus'"]),
+        (dict(weight_init_std="kaiming"), ValueError, ["scheme", "'kaiming'"]),
+        (dict(weight_decay_lambda=-1), ValueError, ["weight_decay_lambda", ">= 0", "-1"]),
+        (dict(dropout_ratio=1.0), ValueError, ["dropout_ratio", "[0, 1)", "1.0"]),
+        (dict(dtype=np.int32), TypeError, ["dtype", "float32 or float64", "int32"]),
+        (dict(backend="torch"), ValueError, ["backend", "'numba'", "'torch'"]),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, exc, words):
+    with pytest.raises(exc) as info:
+        MultiLayerNet(**{**SMALL, **kwargs})
+    for w in words:
+        assert w in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inputs_are_never_modified(backend):
+    x, t = _data()
+    x.flags.writeable = False  # any in-place write would raise
+    t.flags.writeable = False
+    one_hot = np.eye(4)[t]
+    one_hot.flags.writeable = False
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, use_dropout=True, seed=0, backend=backend)
+    for labels in (t, one_hot):
+        net.predict(x, train_flg=True)
+        net.loss(x, labels, train_flg=True)
+        net.accuracy(x, labels)
+        net.gradient(x, labels)
+
+
+def test_predict_returns_a_new_array(net):
+    y1 = net.predict(GOOD_X)
+    y1_copy = y1.copy()
+    net.predict(GOOD_X[::-1].copy())
+    assert np.array_equal(y1, y1_copy)
+
+
+# ------------------------------------------------------------------ divergence
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_diverging_training_does_not_crash(backend):
+    """The lesson's case: weight scale 1.0, 5 ReLU layers of 100, no BN: the loss overflows."""
+    rng = np.random.default_rng(0)
+    x, t = rng.random((64, 784)), rng.integers(0, 10, 64)
+    net = MultiLayerNet(784, [100] * 5, 10, weight_init_std=1.0, seed=0, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no floating-point warning may escape
+        losses = _train(net, x, t, 6, lr=0.01)
+        acc = net.accuracy(x, t)
+    assert losses[0] > 1e10  # exploding from the first step
+    assert not np.isfinite(losses[-1])
+    assert 0.0 <= acc <= 1.0
+
+
+# ------------------------------------------------------------------ allocation
+def test_training_step_does_not_allocate_arrays():
+    """After the first step the layers and the optimizer reuse their buffers."""
+    rng = np.random.default_rng(0)
+    x, t = rng.random((128, 784)), rng.integers(0, 10, 128)
+    net = MultiLayerNet(784, [100] * 4, 10, use_batchnorm=True, weight_decay_lambda=0.1, seed=0)
+    opt = SGD(0.01)
+    for _ in range(2):
+        opt.update(net.params, net.gradient(x, t))
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            opt.update(net.params, net.gradient(x, t))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # one (128, 100) float64 activation is 102 400 bytes; Python's dicts and scalars ~ 4 KB
+    assert peak < 16_000, f"a training step allocated {peak} bytes"

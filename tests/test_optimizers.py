@@ -1,0 +1,161 @@
+"""dlkit.optimizers: the book's update formulas, in place, without per-step allocation."""
+
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from dlkit.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+
+
+class BookOptimizer:
+    """The book's common/optimizer.py, written out literally (allocating), as the oracle."""
+
+    def __init__(self, kind, **hp):
+        self.kind, self.hp, self.state, self.iter = kind, hp, {}, 0
+
+    def update(self, params, grads):
+        hp, s = self.hp, self.state
+        self.iter += 1
+        for key in params:
+            g = grads[key]
+            lr = hp["lr"]
+            if self.kind == "SGD":
+                params[key] -= lr * g
+            elif self.kind == "Momentum":
+                s.setdefault(key, np.zeros_like(g))
+                s[key] = hp["momentum"] * s[key] - lr * g
+                params[key] += s[key]
+            elif self.kind == "Nesterov":
+                v = s.setdefault(key, np.zeros_like(g))
+                v *= hp["momentum"]
+                v -= lr * g
+                params[key] += hp["momentum"] * hp["momentum"] * v
+                params[key] -= (1 + hp["momentum"]) * lr * g
+            elif self.kind == "AdaGrad":
+                h = s.setdefault(key, np.zeros_like(g))
+                h += g * g
+                params[key] -= lr * g / (np.sqrt(h) + 1e-7)
+            elif self.kind == "RMSprop":
+                h = s.setdefault(key, np.zeros_like(g))
+                h *= hp["decay_rate"]
+                h += (1 - hp["decay_rate"]) * g * g
+                params[key] -= lr * g / (np.sqrt(h) + 1e-7)
+            elif self.kind == "Adam":
+                m, v = s.setdefault(key, [np.zeros_like(g), np.zeros_like(g)])
+                b1, b2, t = hp["beta1"], hp["beta2"], self.iter
+                lr_t = lr * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+                m += (1 - b1) * (g - m)
+                v += (1 - b2) * (g**2 - v)
+                params[key] -= lr_t * m / (np.sqrt(v) + 1e-7)
+
+
+CASES = [
+    (SGD, "SGD", {"lr": 0.1}),
+    (Momentum, "Momentum", {"lr": 0.1, "momentum": 0.8}),
+    (Nesterov, "Nesterov", {"lr": 0.1, "momentum": 0.7}),
+    (AdaGrad, "AdaGrad", {"lr": 0.1}),
+    (RMSprop, "RMSprop", {"lr": 0.1, "decay_rate": 0.9}),
+    (Adam, "Adam", {"lr": 0.1, "beta1": 0.8, "beta2": 0.95}),
+]
+
+
+def _params(rng):
+    return {"W1": rng.standard_normal((4, 3)), "b1": rng.standard_normal(3)}
+
+
+@pytest.mark.parametrize("cls, kind, hp", CASES, ids=[c[1] for c in CASES])
+def test_matches_the_book_over_several_steps_and_updates_in_place(cls, kind, hp):
+    rng = np.random.default_rng(0)
+    params = _params(rng)
+    book_params = {k: v.copy() for k, v in params.items()}
+    ids = {k: id(v) for k, v in params.items()}
+    views = dict(params)  # what a layer holding a reference would see
+    opt, book = cls(**hp), BookOptimizer(kind, **hp)
+    for _ in range(5):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        grads_before = {k: v.copy() for k, v in grads.items()}
+        opt.update(params, grads)
+        book.update(book_params, grads)
+        for k in params:
+            np.testing.assert_allclose(params[k], book_params[k], rtol=1e-12, atol=1e-14)
+            assert np.array_equal(grads[k], grads_before[k])  # grads are only read
+    assert {k: id(v) for k, v in params.items()} == ids
+    assert all(views[k] is params[k] for k in params)
+
+
+def test_first_steps_by_hand():
+    """One scalar parameter, the formulas evaluated by hand."""
+    g1, g2 = 2.0, -1.0
+
+    def run(opt):
+        p = {"w": np.array([1.0])}
+        out = []
+        for g in (g1, g2):
+            opt.update(p, {"w": np.array([g])})
+            out.append(p["w"][0])
+        return out
+
+    assert run(SGD(lr=0.1)) == pytest.approx([1 - 0.2, 1 - 0.2 + 0.1])
+    # Momentum: v1 = -0.2, w1 = 0.8; v2 = 0.9*-0.2 + 0.1 = -0.08, w2 = 0.72
+    assert run(Momentum(lr=0.1, momentum=0.9)) == pytest.approx([0.8, 0.72])
+    # Nesterov: v1 = -0.2, w1 = 1 + 0.81*-0.2 - 1.9*0.2 = 0.458
+    #           v2 = -0.18 + 0.1 = -0.08, w2 = 0.458 + 0.81*-0.08 + 1.9*0.1 = 0.5832
+    assert run(Nesterov(lr=0.1, momentum=0.9)) == pytest.approx([0.458, 0.5832])
+    # AdaGrad: h1 = 4, w1 = 1 - 0.1*2/(2+1e-7); h2 = 5, w2 = w1 + 0.1/(sqrt 5 + 1e-7)
+    w1 = 1 - 0.2 / (2 + 1e-7)
+    assert run(AdaGrad(lr=0.1)) == pytest.approx([w1, w1 + 0.1 / (math.sqrt(5) + 1e-7)])
+    # RMSprop rho=0.5: h1 = 2, w1 = 1 - 0.2/sqrt2 ; h2 = 1 + 0.5 = 1.5
+    w1 = 1 - 0.2 / (math.sqrt(2) + 1e-7)
+    assert run(RMSprop(lr=0.1, decay_rate=0.5)) == pytest.approx(
+        [w1, w1 + 0.1 / (math.sqrt(1.5) + 1e-7)]
+    )
+    # Adam's first step moves by ~lr*sign(g) whatever the size of g (bias correction)
+    (w1, _) = run(Adam(lr=0.1))
+    assert w1 == pytest.approx(1 - 0.1, rel=1e-6)
+
+
+@pytest.mark.parametrize("cls, kind, hp", CASES, ids=[c[1] for c in CASES])
+def test_no_allocation_per_step_after_the_first(cls, kind, hp):
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((300, 200)), "b": rng.standard_normal(200)}
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    opt = cls(**hp)
+    opt.update(params, grads)  # first step: buffers are made
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            opt.update(params, grads)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 8, f"{kind} allocated {peak} bytes per step"  # less than b's size
+
+
+def test_float32_params_stay_float32():
+    p = {"W": np.ones((2, 2), dtype=np.float32)}
+    Adam().update(p, {"W": np.ones((2, 2), dtype=np.float32)})
+    assert p["W"].dtype == np.float32 and np.all(p["W"] < 1)
+
+
+def test_bad_hyper_parameters():
+    with pytest.raises(ValueError, match=r"lr must be in \(0.0, inf\), got -0.1"):
+        SGD(lr=-0.1)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0.0, 1.0\), got 1.0"):
+        Momentum(momentum=1.0)
+    with pytest.raises(TypeError, match="decay_rate must be a float, got str"):
+        RMSprop(decay_rate="0.9")
+
+
+def test_bad_params_and_grads_are_named():
+    p = {"W1": np.zeros((2, 3)), "b1": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"keys of params: expected \['W1', 'b1'\], got \['W1'\]"):
+        SGD().update(p, {"W1": np.zeros((2, 3))})
+    with pytest.raises(ValueError, match=r"grads\['b1'\].*shape.*\(3,\), got \(2,\)"):
+        SGD().update(p, {"W1": np.zeros((2, 3)), "b1": np.zeros(2)})
+    with pytest.raises(TypeError, match=r"grads\['b1'\].*numpy arrays, got ndarray and list"):
+        SGD().update(p, {"W1": np.zeros((2, 3)), "b1": [0, 0, 0]})
+    with pytest.raises(TypeError, match=r"params\['W'\] must be a float array, got int64"):
+        SGD().update({"W": np.zeros(2, dtype=np.int64)}, {"W": np.zeros(2)})
+    assert np.array_equal(p["W1"], np.zeros((2, 3)))  # nothing half-updated
