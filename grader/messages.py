@@ -37,7 +37,7 @@ def sandbox_error(exc: Exception) -> tuple[str, str]:
     return str(exc), str(exc)
 
 
-def not_run(reason: str) -> tuple[str, str]:
+def not_run(reason: str, detail: str = "") -> tuple[str, str]:
     """A check that did not run at all (budget used up, grader problem)."""
     table = {
         "budget": ("Not run: the time budget of this assignment was used up by earlier "
@@ -50,5 +50,7 @@ def not_run(reason: str) -> tuple[str, str]:
                    "担当者に連絡してください)。"),
         "no-result": ("Not run: the checks process ended before this check.",
                       "未実行: この検査の前に検査プロセスが終了しました。"),
+        "unreadable": (f"Not run: the submission cannot be read: {detail}",
+                       f"未実行: 提出物を読み込めません: {detail}"),
     }
     return table[reason]

@@ -8,6 +8,7 @@ with these environment variables (all set by the runner, never by the student):
     DLKIT_GRADE_ASSIGNMENT  a1 | a2 | a3 | a4 (what the worker blocks)
     DLKIT_GRADE_RESULTS     the results file (in a directory only the grader can reach)
     DLKIT_GRADE_RUN_DIR     a trusted directory for the workers' working copies
+    DLKIT_GRADE_IMPORT_TIMEOUT  optional: seconds allowed to import a student module
 
 Fixtures (the interface of the hidden checks, see grader/checks/conftest.py):
 ``worker``, ``feedback``, ``reference_timer``, ``submission_files``, ``hidden_data``.
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from grader import messages
-from grader.sandbox import StudentError, StudentTimeout, Worker, WorkerDied
+from grader.sandbox import StudentError, StudentTimeout, Worker, WorkerDied, limits_from_env
 
 OUTPUT_TAIL = 2000
 
@@ -86,7 +87,7 @@ def worker():
         raise RuntimeError("DLKIT_GRADE_SUBMISSION is not set: run the checks with "
                            "dlkit-grade (grader.runner), not with plain pytest")
     w = Worker(submission, assignment=os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
-               run_dir=_env_path("DLKIT_GRADE_RUN_DIR"))
+               run_dir=_env_path("DLKIT_GRADE_RUN_DIR"), limits=limits_from_env())
     _workers.append(w)
     try:
         yield w

@@ -23,9 +23,15 @@ import json
 import math
 import os
 import struct
+from builtins import isinstance, len, type  # noqa: F401, UP029 - see below
 from dataclasses import dataclass
 
 import numpy as np
+
+# Bound at import, before any student code runs in the worker: a submission that patches
+# builtins or json there cannot change how the worker frames its answers (it could only
+# spoil its own answers; the trusted side validates every message anyway).
+_dumps, _loads = json.dumps, json.loads
 
 MAX_DEPTH = 64
 _LEN = struct.Struct(">I")
@@ -196,7 +202,7 @@ def _decode_array(data, buffers, *, scalar):
 def pack(header: dict, buffers: list) -> bytes:
     """One message: the header (with the buffer lengths added) and the buffers."""
     header = dict(header, buffers=[len(b) for b in buffers])
-    raw = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
+    raw = _dumps(header, allow_nan=False, separators=(",", ":")).encode()
     return b"".join([_LEN.pack(len(raw)), raw, *buffers])
 
 
@@ -227,7 +233,7 @@ def recv(fd: int, limits: Limits = Limits(), reader=None) -> tuple[dict, list]:
     if size > limits.max_header:
         raise ProtocolError(f"header of {size} bytes exceeds {limits.max_header}")
     try:
-        header = json.loads(read_exact(fd, size, reader))
+        header = _loads(read_exact(fd, size, reader))
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):

@@ -19,12 +19,14 @@ the trusted side validates every message and measures time with its own clock.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import importlib.abc
 import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import traceback
 
@@ -32,7 +34,7 @@ from grader import protocol
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
 _MS_BIND, _MS_REC = 4096, 16384
-_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
 
 
 # ------------------------------------------------------------------------------ setup
@@ -69,27 +71,52 @@ def _blocker(path: str) -> str | None:
     return None
 
 
-def _expose(paths: list[str]) -> None:
-    """Make ``paths`` (the Python installation, site-packages) reachable for the worker uid.
+def _replace_with_tmpfs(top: str, keep: list[str], options: str, readonly: bool) -> None:
+    """Mount an empty tmpfs on ``top`` in this mount namespace, then bind-mount the paths
+    of ``keep`` (all inside ``top``) back at the same place: everything else is hidden."""
+    fds = {path: os.open(path, os.O_PATH) for path in keep}
+    _mount("tmpfs", top, "tmpfs", _MS_NOSUID | _MS_NODEV, options)
+    for path, fd in fds.items():
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        os.close(fd)
+    if readonly:
+        _mount("tmpfs", top, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+
+
+def _inside(path: str, top: str) -> bool:
+    return path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _minimal(paths) -> list[str]:
+    """The paths that are not inside another of them."""
+    paths = sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
+    return [p for p in paths if not any(_inside(p, q) for q in paths if q != p)]
+
+
+def _expose(paths: list[str], private: list[str], workdir: str) -> None:
+    """Make the Python installation reachable for the worker uid, and give it private
+    temporary directories.
 
     When Python lives under a directory others cannot enter (pyenv in /root), that
-    directory is replaced in this mount namespace by an empty tmpfs holding only bind
-    mounts of the needed paths: the rest of it (root's home) stays hidden.
+    directory is replaced by a read-only tmpfs holding only bind mounts of the needed
+    paths (the rest of root's home stays hidden). Each of ``private`` (/tmp, /var/tmp,
+    /dev/shm) becomes a small fresh tmpfs holding only what the worker needs from it
+    (its working copy, a virtualenv under /tmp): nothing written there outlives the worker
+    and nothing of the grader's own temporary files is visible.
     """
+    needed = _minimal(paths)
     plan: dict[str, list[str]] = {}
-    for path in sorted({os.path.realpath(p) for p in paths if os.path.exists(p)}):
+    for path in needed:
         top = _blocker(path)
-        if top and top != path and not any(path.startswith(k + os.sep)
-                                           for k in plan.get(top, [])):
+        if top and top != path:
             plan.setdefault(top, []).append(path)
-    for top, targets in plan.items():
-        fds = {t: os.open(t, os.O_PATH) for t in targets}
-        _mount("tmpfs", top, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=755")
-        for target, fd in fds.items():
-            os.makedirs(target, mode=0o755, exist_ok=True)
-            _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
-            os.close(fd)
-        _mount("tmpfs", top, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    for top, keep in plan.items():
+        _replace_with_tmpfs(top, keep, "size=64k,mode=755", readonly=True)
+    for top in private:
+        if os.path.isdir(top) and not os.path.islink(top):
+            keep = _minimal([p for p in [*needed, workdir] if _inside(p, top)])
+            _replace_with_tmpfs(top, keep, "size=16m,mode=1777", readonly=False)
 
 
 def _copy_submission(src: str, dst: str) -> None:
@@ -120,7 +147,7 @@ def setup(cfg: dict) -> None:
     if uid is not None:
         _chown_tree(workdir, uid, gid)
     if cfg.get("namespaces"):
-        _expose(cfg.get("expose", []))
+        _expose(cfg.get("expose", []), cfg.get("private", []), workdir)
         for path in cfg.get("mask", []):
             _mask(path)
     for name, value in cfg.get("rlimits", {}).items():
@@ -131,6 +158,9 @@ def setup(cfg: dict) -> None:
         os.setuid(uid)
         if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by setuid
+        if not cfg.get("namespaces") and os.getppid() != cfg.get("parent"):
+            os._exit(71)  # the grader is already gone
     os.chdir(workdir)
     sys.path[:] = [workdir] + [p for p in sys.path if p and p not in cfg.get("drop_path", [])]
     _block(cfg.get("block", {}))
@@ -311,7 +341,7 @@ class Server:
         while True:
             try:
                 req, buffers = protocol.recv(self.req_fd)
-            except EOFError:
+            except (EOFError, OSError):  # the grader is gone, or this is a forked child
                 return
             if req.get("op") == "exit":
                 return
@@ -333,7 +363,7 @@ class Server:
         except BaseException:  # noqa: BLE001 - a hostile __str__
             message = "<str() of the exception failed>"
         try:
-            tb = "".join(traceback.format_exception(exc))
+            tb = _student_traceback(exc)
         except BaseException:  # noqa: BLE001
             tb = ""
         error = {"type": type(exc).__name__, "message": message[:20_000],
@@ -344,11 +374,28 @@ class Server:
         protocol.send(self.resp_fd, {"ok": False, "error": error})
 
 
+def _student_traceback(exc: BaseException) -> str:
+    """The traceback without the worker's own frames (they say nothing to a student)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename) != os.path.abspath(__file__)]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames),
+             *traceback.format_exception_only(type(exc), exc)]
+    return "".join(lines)
+
+
 def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BaseException:  # noqa: BLE001, S110 - the student may have replaced them
+            pass
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
             pass
 
 
@@ -366,6 +413,8 @@ def main(config_json: str) -> None:
         os._exit(70)
     for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
         del sys.modules[name]
+    # A child process the student forks must not talk to the grader.
+    os.register_at_fork(after_in_child=functools.partial(_close_fds, req_fd, resp_fd))
     protocol.send(resp_fd, {"ok": True, "state": "started", "pid": os.getpid()})
     Server(req_fd, resp_fd).serve()
     _flush_std()

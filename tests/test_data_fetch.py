@@ -408,7 +408,7 @@ print(hashlib.sha256(x.tobytes() + t.tobytes() + xt.tobytes() + tt.tobytes()).he
 
 def test_processes_loading_at_once_never_corrupt_the_cache(server, tmp_path):
     n_procs = 3
-    arrays = make_arrays(n_train=3000, n_test=500)
+    arrays = make_arrays(n_train=1000, n_test=200)
     specs = publish(server, arrays, tmp_path / "src")
     server.gate_size = n_procs  # every process is inside the same download at the same time
     root = tmp_path / "root"

@@ -13,18 +13,22 @@ Modules, one job each::
     cli       `dlkit data fetch | info | import`
 """
 
-from dlkit.data.fetch import DownloadError
-from dlkit.data.idx import IDXFormatError, read_idx, write_idx
-from dlkit.data.locate import DatasetNotFoundError
-from dlkit.data.mnist import load_mnist
-from dlkit.data.verify import ChecksumError
+import importlib
 
-__all__ = [
-    "ChecksumError",
-    "DatasetNotFoundError",
-    "DownloadError",
-    "IDXFormatError",
-    "load_mnist",
-    "read_idx",
-    "write_idx",
-]
+# Imported on first use (PEP 562), so that `dlkit --help` does not load numpy and pooch.
+_EXPORTS = {
+    "ChecksumError": "dlkit.data.verify",
+    "DatasetNotFoundError": "dlkit.data.locate",
+    "DownloadError": "dlkit.data.fetch",
+    "IDXFormatError": "dlkit.data.idx",
+    "load_mnist": "dlkit.data.mnist",
+    "read_idx": "dlkit.data.idx",
+    "write_idx": "dlkit.data.idx",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'dlkit.data' has no attribute {name!r}")

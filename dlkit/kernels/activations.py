@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def relu_forward(x, out):
     """out = x where x > 0, else 0 (NaN passes through, as in the book's mask x <= 0)."""
     N, D = x.shape
@@ -22,7 +22,7 @@ def relu_forward(x, out):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def relu_backward(dout, out, dx):
     """dx = dout where out > 0, else 0."""
     N, D = dout.shape
@@ -32,7 +32,7 @@ def relu_backward(dout, out, dx):
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sigmoid_forward(x, out):
     """out = 1 / (1 + exp(−x))."""
     N, D = x.shape
@@ -42,7 +42,7 @@ def sigmoid_forward(x, out):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sigmoid_backward(dout, out, dx):
     """dx = dout · out · (1 − out)."""
     N, D = dout.shape
@@ -53,7 +53,7 @@ def sigmoid_backward(dout, out, dx):
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tanh_forward(x, out):
     """out = tanh(x)."""
     N, D = x.shape
@@ -63,7 +63,7 @@ def tanh_forward(x, out):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tanh_backward(dout, out, dx):
     """dx = dout · (1 − out²)."""
     N, D = dout.shape

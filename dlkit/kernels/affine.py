@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _add_bias(out, b):
     """out[n, m] += b[m] for every row n (in place)."""
     N, M = out.shape
@@ -19,7 +19,7 @@ def _add_bias(out, b):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sum_rows(dout, db):
     """db[m] = Σ_n dout[n, m]  (accumulated in float64, written in db's dtype)."""
     N, M = dout.shape

@@ -8,48 +8,67 @@ Training forward (Ioffe & Szegedy 2015, Algorithm 1):
     xhat   = (x − mu) · invstd                   (N, D)
     out    = gamma · xhat + beta                 (N, D)
 
-Backward, the compact form of the book's chain dxn → dvar → dmu → dx:
+Backward, the compact form of the book's chain dxn → dstd → dvar → dmu → dx:
 
     dbeta  = Σ_n dout
     dgamma = Σ_n dout · xhat
     dx     = gamma · invstd / N · (N · dout − dbeta − xhat · dgamma)
 
-Sums are accumulated in float64 whatever the array dtype (float32 or float64).
+Each kernel makes two passes over its (N, D) inputs: one to sum over the batch, one to
+write the result.  Sums are accumulated in float64 whatever the array dtype.  The loops
+run over rows n outside and features d inside, so memory is read in order and the inner
+loop is vectorised.  Serial on purpose: at the book's sizes (128 × 100) starting threads
+costs more than the work (see benchmarks/bench_kernels.py).
 """
 
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd):
-    """Training-mode forward: writes out, xhat (N, D) and mean, invstd (D,); returns out."""
+    """Training-mode forward: writes out, xhat (N, D) and mean, invstd (D,); returns out.
+
+    The statistics take one pass over x, shifted by its first row k = x[0] so that
+    Σ(x − k)² does not cancel catastrophically when |mu| ≫ std (the plain E[x²] − mu² would):
+
+        s1 = Σ_n (x_n − k),  s2 = Σ_n (x_n − k)²,  mu = k + s1/N,  var = s2/N − (s1/N)²
+    """
     N, D = x.shape
-    s = np.zeros(D)
-    for n in range(N):
-        for d in range(D):
-            s[d] += x[n, d]
-    mu = s / N
-    ss = np.zeros(D)
-    for n in range(N):
-        for d in range(D):
-            c = x[n, d] - mu[d]
-            ss[d] += c * c
-    istd = 1.0 / np.sqrt(ss / N + eps)
+    k = np.empty(D)
+    s1 = np.zeros(D)
+    s2 = np.zeros(D)
     for d in range(D):
+        k[d] = x[0, d]
+    for n in range(N):  # pass 1: statistics
+        for d in range(D):
+            c = x[n, d] - k[d]
+            s1[d] += c
+            s2[d] += c * c
+    mu = np.empty(D)
+    istd = np.empty(D)
+    g = np.empty(D)
+    b = np.empty(D)
+    for d in range(D):
+        m1 = s1[d] / N
+        var = max(s2[d] / N - m1 * m1, 0.0)
+        mu[d] = k[d] + m1
+        istd[d] = 1.0 / np.sqrt(var + eps)
         mean[d] = mu[d]
         invstd[d] = istd[d]
-    for n in range(N):
+        g[d] = gamma[d]
+        b[d] = beta[d]
+    for n in range(N):  # pass 2: normalise, scale and shift
         for d in range(D):
             h = (x[n, d] - mu[d]) * istd[d]
             xhat[n, d] = h
-            out[n, d] = gamma[d] * h + beta[d]
+            out[n, d] = g[d] * h + b[d]
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def batchnorm_running_update(running_mean, running_var, mean, invstd, eps, momentum):
-    """In place: running = momentum · running + (1 − momentum) · batch.
+    """In place: running = momentum · running + (1 − momentum) · batch; returns None.
 
     The batch variance is recovered from invstd: var = 1/invstd² − eps.
     """
@@ -59,32 +78,51 @@ def batchnorm_running_update(running_mean, running_var, mean, invstd, eps, momen
         running_var[d] = momentum * running_var[d] + (1.0 - momentum) * var
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def batchnorm_forward_infer(x, gamma, beta, running_mean, running_var, eps, out):
     """Inference forward: out = gamma · (x − running_mean) / √(running_var + eps) + beta."""
     N, D = x.shape
-    istd = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
+    mu = np.empty(D)
+    istd = np.empty(D)
+    g = np.empty(D)
+    b = np.empty(D)
+    for d in range(D):
+        mu[d] = running_mean[d]
+        istd[d] = 1.0 / np.sqrt(running_var[d] + eps)
+        g[d] = gamma[d]
+        b[d] = beta[d]
     for n in range(N):
         for d in range(D):
-            out[n, d] = gamma[d] * ((x[n, d] - running_mean[d]) * istd[d]) + beta[d]
+            out[n, d] = g[d] * ((x[n, d] - mu[d]) * istd[d]) + b[d]
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta):
-    """Backward: writes dx (N, D), dgamma, dbeta (D,); returns dx."""
+    """Backward: writes dx (N, D), dgamma, dbeta (D,); returns dx.
+
+    Pass 1 sums dbeta and dgamma; pass 2 writes dx = c1·dout + c0 + c2·xhat with the
+    per-feature constants c1 = gamma·invstd, c0 = −c1·dbeta/N, c2 = −c1·dgamma/N
+    (the formula above, multiplied out).
+    """
     N, D = dout.shape
     sb = np.zeros(D)
     sg = np.zeros(D)
-    for n in range(N):
+    for n in range(N):  # pass 1: dbeta, dgamma
         for d in range(D):
             g = dout[n, d]
             sb[d] += g
             sg[d] += g * xhat[n, d]
+    c0 = np.empty(D)
+    c1 = np.empty(D)
+    c2 = np.empty(D)
     for d in range(D):
         dbeta[d] = sb[d]
         dgamma[d] = sg[d]
-    for n in range(N):
+        c1[d] = gamma[d] * invstd[d]
+        c0[d] = -c1[d] * sb[d] / N
+        c2[d] = -c1[d] * sg[d] / N
+    for n in range(N):  # pass 2: dx
         for d in range(D):
-            dx[n, d] = (gamma[d] * invstd[d] / N) * (N * dout[n, d] - sb[d] - xhat[n, d] * sg[d])
+            dx[n, d] = c1[d] * dout[n, d] + c0[d] + c2[d] * xhat[n, d]
     return dx

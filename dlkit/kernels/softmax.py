@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _softmax_row(x, y, n):
     """Write softmax of row n of x into y; return logsumexp(x[n]) (float64)."""
     C = x.shape[1]
@@ -34,7 +34,7 @@ def _softmax_row(x, y, n):
     return m + np.log(s)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_cross_entropy_forward(x, t, y):
     """Softmax into y, return loss = mean_n (logsumexp(x_n) − x_n[t_n]); t int (N,)."""
     N = x.shape[0]
@@ -45,7 +45,7 @@ def softmax_cross_entropy_forward(x, t, y):
     return loss / N
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_cross_entropy_forward_onehot(x, t, y):
     """Softmax into y, return loss = mean_n Σ_c t_nc (logsumexp(x_n) − x_nc); t (N, C)."""
     N, C = x.shape
@@ -58,7 +58,7 @@ def softmax_cross_entropy_forward_onehot(x, t, y):
     return loss / N
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_cross_entropy_backward(y, t, dx):
     """dx = (y − onehot(t)) / N; t int (N,)."""
     N, C = y.shape
@@ -70,7 +70,7 @@ def softmax_cross_entropy_backward(y, t, dx):
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_cross_entropy_backward_onehot(y, t, dx):
     """dx = (y − t) / N; t (N, C)."""
     N, C = y.shape

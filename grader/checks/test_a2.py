@@ -325,3 +325,66 @@ def test_inputs_not_modified(worker, feedback):
                     f"{describe(after)} に変わりました。入力をその場で書き換えないでください"
                     f"（x -= mu は呼び出し側の x を変えます。xc = x - mu と書きます）。"),
             )
+
+
+# ------------------------------------------------------------------ speed
+
+SPEED_SHAPE = (128, 100)
+# The student's NumPy layer may be at most this many times slower than the book's NumPy
+# layer (forward + backward, 128×100 float64).  The solution runs at ≈ 1× the reference;
+# a vectorized answer with a few extra temporaries at ≤ 2×; loops over the batch in Python
+# at ≈ 100× and more.  3× leaves room for timing noise on a shared machine.
+MAX_SLOWDOWN = 3.0
+ROUND_SECONDS = 0.05  # each timed round lasts ≥ 50 ms: the round trip (~0.1 ms) is noise
+ROUNDS = 5
+
+
+def _time_steps(w, steps, *, return_result=False):
+    """Seconds per forward + backward: calibrate the number of calls, then best of ROUNDS."""
+    first = w.time(steps, number=1, repeat=1, warmup=1, timeout=60)
+    number = int(min(2000, max(1, ROUND_SECONDS / max(first, 1e-7))))
+    return w.time(steps, number=number, repeat=ROUNDS, warmup=0, timeout=60,
+                  return_result=return_result)
+
+
+def test_speed(worker, reference_timer, feedback):
+    """forward + backward within MAX_SLOWDOWN × the NumPy reference (and still correct)."""
+    N, D = SPEED_SHAPE
+    rng = np.random.default_rng(48)
+    gamma, beta = _params(rng, D)
+    x, dout = _batch(rng, N, D), rng.standard_normal((N, D))
+    ref_layer = _reference(gamma, beta)
+    expected_out = ref_layer.forward(x, train_flg=True)
+    expected_dx = ref_layer.backward(dout)
+
+    bn = worker.create(BN, gamma, beta, timeout=10)
+    ref = reference_timer.create("dlkit.reference:BatchNormalization", gamma, beta, timeout=30)
+    times = {"student": [], "reference": []}
+    for _ in range(2):  # alternate, so that a burst of load hits both
+        times["reference"].append(_time_steps(
+            reference_timer, [(ref.method("forward"), (x,), {"train_flg": True}),
+                              (ref.method("backward"), (dout,), {})]))
+        seconds, ((out, _), (dx, _)) = _time_steps(
+            worker, [(bn.method("forward"), (x,), {"train_flg": True}),
+                     (bn.method("backward"), (dout,), {})], return_result=True)
+        times["student"].append(seconds)
+        close(feedback, out, expected_out, what=f"forward(x) in the timed run ({N}×{D})",
+              tol=TOL64)
+        close(feedback, dx, expected_dx, what=f"backward(dout) in the timed run ({N}×{D})",
+              tol=GRAD_TOL)
+    t_student, t_ref = min(times["student"]), min(times["reference"])
+    slowdown = t_student / t_ref
+    numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * t_student:.0f} µs, "
+                  f"the book's NumPy layer {1e6 * t_ref:.0f} µs ({slowdown:.2f}×)")
+    numbers_ja = (f"{N}×{D} float64 の forward + backward: あなたの実装 {1e6 * t_student:.0f} µs、"
+                  f"本の NumPy 実装 {1e6 * t_ref:.0f} µs（{slowdown:.2f} 倍）")
+    if not slowdown <= MAX_SLOWDOWN:
+        feedback.fail(
+            en=(f"{numbers_en}: expected at most {MAX_SLOWDOWN:g}× the reference's time. "
+                f"Use whole-array NumPy operations (x.mean(axis=0), broadcasting), no Python "
+                f"loops over samples or features."),
+            ja=(f"{numbers_ja}: 参照実装の {MAX_SLOWDOWN:g} 倍以内を期待しました。NumPy の配列"
+                f"演算（x.mean(axis=0)、ブロードキャスト）を使い、サンプルや特徴についての "
+                f"Python のループは避けてください。"),
+        )
+    feedback.note(en=numbers_en + ".", ja=numbers_ja + "。")

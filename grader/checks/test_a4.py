@@ -1,0 +1,236 @@
+"""Hidden checks, assignment 4: Batch Normalization as Numba kernels.
+
+Student API (a4_numba/kernels.py), the signatures of dlkit.kernels:
+    batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd) -> out
+    batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta) -> dx
+Both write into the output arrays they are given (read back with return_args=True).  The
+output arrays are sent filled with NaN, so an output that is never written shows.
+
+Correctness is compared with dlkit.kernels run here, on the trusted side; speed with
+dlkit.reference.BatchNormalization (the book's NumPy layer) forward + backward at (128, 100)
+float64, timed in a clean worker (no student code) and the student's kernels in the
+student's worker, both on the trusted clock, best of several rounds, alternating.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks._expect import array, close
+
+FWD = "a4_numba.kernels:batchnorm_forward_train"
+BWD = "a4_numba.kernels:batchnorm_backward"
+EPS = 1e-5
+SHAPES = [(128, 100), (3, 5), (37, 13)]
+# float64: different summation orders differ by ~1e-15; 1e-10 catches every real mistake.
+# float32: compared with the float64 answer for the same (float32) inputs; a float32 kernel
+# that also sums in float32 is off by ~1e-6 at N = 128, so 1e-4 accepts it with margin.
+TOL = {np.float64: 1e-10, np.float32: 1e-4}
+TIMEOUT = 60  # the first call of each dtype compiles (seconds, on a busy machine)
+
+
+def _inputs(rng, N, D, dtype):
+    scale = rng.uniform(0.5, 3.0, D)
+    x = (rng.standard_normal((N, D)) * scale + rng.uniform(-2, 2, D)).astype(dtype)
+    gamma = rng.uniform(0.5, 2.0, D).astype(dtype)
+    beta = rng.uniform(-1.0, 1.0, D).astype(dtype)
+    dout = rng.standard_normal((N, D)).astype(dtype)
+    return x, gamma, beta, dout
+
+
+def _reference_forward(x, gamma, beta):
+    """(out, xhat, mean, invstd) from dlkit.kernels, in float64."""
+    from dlkit import kernels
+
+    x, gamma, beta = (a.astype(np.float64) for a in (x, gamma, beta))
+    N, D = x.shape
+    out, xhat = np.empty((N, D)), np.empty((N, D))
+    mean, invstd = np.empty(D), np.empty(D)
+    kernels.batchnorm_forward_train(x, gamma, beta, EPS, out, xhat, mean, invstd)
+    return out, xhat, mean, invstd
+
+
+def _reference_backward(dout, xhat, gamma, invstd):
+    """(dx, dgamma, dbeta) from dlkit.kernels, in float64."""
+    from dlkit import kernels
+
+    dout, xhat, gamma, invstd = (a.astype(np.float64) for a in (dout, xhat, gamma, invstd))
+    N, D = dout.shape
+    dx, dgamma, dbeta = np.empty((N, D)), np.empty(D), np.empty(D)
+    kernels.batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
+
+
+def _nan(shape, dtype):
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+def _forward_buffers(N, D, dtype):
+    return _nan((N, D), dtype), _nan((N, D), dtype), _nan(D, dtype), _nan(D, dtype)
+
+
+def _backward_buffers(N, D, dtype):
+    return _nan((N, D), dtype), _nan(D, dtype), _nan(D, dtype)
+
+
+FWD_NAMES = ("out", "xhat", "mean", "invstd")
+BWD_NAMES = ("dx", "dgamma", "dbeta")
+_FWD_HINT = {
+    "mean": ("mean = 1/N · Σ_n x_n, per feature.", "mean = 1/N · Σ_n x_n（特徴ごと）。"),
+    "invstd": ("invstd = 1/√(var + eps) with the biased variance var = 1/N · Σ_n (x_n − mean)².",
+               "invstd = 1/√(var + eps)、分散は var = 1/N · Σ_n (x_n − mean)²（1/N）。"),
+    "xhat": ("xhat = (x − mean) · invstd.", "xhat = (x − mean) · invstd。"),
+    "out": ("out = gamma · xhat + beta.", "out = gamma · xhat + beta。"),
+}
+_BWD_HINT = {
+    "dbeta": ("dbeta = Σ_n dout.", "dbeta = Σ_n dout。"),
+    "dgamma": ("dgamma = Σ_n dout · xhat.", "dgamma = Σ_n dout · xhat。"),
+    "dx": ("dx = gamma · invstd / N · (N · dout − dbeta − xhat · dgamma).",
+           "dx = gamma · invstd / N · (N · dout − dbeta − xhat · dgamma)。"),
+}
+
+
+def _check_forward_result(feedback, result, args, expected, label, tol, dtype):
+    """args = the 8 arguments after the call; expected = the reference (out, xhat, mean, invstd)."""
+    N, D = args[0].shape
+    for k, (name, exp) in enumerate(zip(FWD_NAMES, expected, strict=True)):
+        what = f"{label}: {name} (written into the array passed as {name})"
+        got = array(feedback, args[4 + k], what=what, shape=exp.shape)
+        if got.dtype != dtype:
+            feedback.fail(
+                en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
+                ja=f"{what}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
+            )
+        close(feedback, got, exp, what=what, tol=tol, hint_en=_FWD_HINT[name][0],
+              hint_ja=_FWD_HINT[name][1])
+    array(feedback, result, what=f"{label}: the value returned (out)", shape=(N, D))
+    close(feedback, result, expected[0], what=f"{label}: the value returned (out)", tol=tol)
+
+
+def _check_backward_result(feedback, result, args, expected, label, tol, dtype):
+    """args = the 7 arguments after the call; expected = the reference (dx, dgamma, dbeta)."""
+    for k, (name, exp) in enumerate(zip(BWD_NAMES, expected, strict=True)):
+        what = f"{label}: {name} (written into the array passed as {name})"
+        got = array(feedback, args[4 + k], what=what, shape=exp.shape)
+        if got.dtype != dtype:
+            feedback.fail(
+                en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
+                ja=f"{what}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
+            )
+        close(feedback, got, exp, what=what, tol=tol, hint_en=_BWD_HINT[name][0],
+              hint_ja=_BWD_HINT[name][1])
+    close(feedback, array(feedback, result, what=f"{label}: the value returned (dx)",
+                          shape=expected[0].shape),
+          expected[0], what=f"{label}: the value returned (dx)", tol=tol)
+
+
+def _check_forward(worker, feedback, dtype):
+    rng = np.random.default_rng(61 if dtype == np.float64 else 62)
+    for N, D in SHAPES:
+        x, gamma, beta, _ = _inputs(rng, N, D, dtype)
+        args = (x, gamma, beta, EPS, *_forward_buffers(N, D, dtype))
+        result, after = worker.call(FWD, *args, timeout=TIMEOUT, return_args=True)
+        label = f"batchnorm_forward_train, x {N}×{D} {np.dtype(dtype)}"
+        _check_forward_result(feedback, result, after, _reference_forward(x, gamma, beta), label,
+                              TOL[dtype], dtype)
+
+
+def _check_backward(worker, feedback, dtype):
+    rng = np.random.default_rng(63 if dtype == np.float64 else 64)
+    for N, D in SHAPES:
+        x, gamma, _beta, dout = _inputs(rng, N, D, dtype)
+        _, xhat, _, invstd = _reference_forward(x, gamma, _beta)
+        xhat, invstd = xhat.astype(dtype), invstd.astype(dtype)
+        args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, dtype))
+        result, after = worker.call(BWD, *args, timeout=TIMEOUT, return_args=True)
+        label = f"batchnorm_backward, dout {N}×{D} {np.dtype(dtype)}"
+        _check_backward_result(feedback, result, after,
+                               _reference_backward(dout, xhat, gamma, invstd), label,
+                               TOL[dtype], dtype)
+
+
+def test_forward_float64(worker, feedback):
+    _check_forward(worker, feedback, np.float64)
+
+
+def test_forward_float32(worker, feedback):
+    _check_forward(worker, feedback, np.float32)
+
+
+def test_backward_float64(worker, feedback):
+    _check_backward(worker, feedback, np.float64)
+
+
+def test_backward_float32(worker, feedback):
+    _check_backward(worker, feedback, np.float32)
+
+
+# ------------------------------------------------------------------ speed
+
+SPEED_SHAPE = (128, 100)
+FULL_SPEEDUP, NO_SPEEDUP = 3.0, 1.0  # full points from 3× up, none at 1× or below
+ROUND_SECONDS = 0.05  # each timed round lasts ≥ 50 ms: the round trip (~0.1 ms) is noise
+ROUNDS = 5  # best of 5 rounds, and the whole measurement twice, alternating
+
+
+def _time_steps(w, steps, *, return_result=False):
+    """Seconds per call of the steps (fwd + bwd): calibrate number, then best of ROUNDS."""
+    first = w.time(steps, number=1, repeat=1, warmup=1, timeout=TIMEOUT)
+    number = int(min(2000, max(1, ROUND_SECONDS / max(first, 1e-7))))
+    return w.time(steps, number=number, repeat=ROUNDS, warmup=0, timeout=TIMEOUT,
+                  return_result=return_result)
+
+
+def test_speed(worker, reference_timer, feedback):
+    """Speed-up of forward + backward over the NumPy reference: 0 at ≤ 1×, full at ≥ 3×.
+
+    Only for kernels that are correct: the timed run's outputs are checked as well.
+    """
+    N, D = SPEED_SHAPE
+    rng = np.random.default_rng(65)
+    x, gamma, beta, dout = _inputs(rng, N, D, np.float64)
+    out, xhat, mean, invstd = _reference_forward(x, gamma, beta)
+    expected_bwd = _reference_backward(dout, xhat, gamma, invstd)
+
+    student_steps = [
+        (FWD, (x, gamma, beta, EPS, *_forward_buffers(N, D, np.float64)), {}),
+        (BWD, (dout, xhat, gamma, invstd, *_backward_buffers(N, D, np.float64)), {}),
+    ]
+    ref = reference_timer.create("dlkit.reference:BatchNormalization", gamma, beta, timeout=30)
+    ref_steps = [(ref.method("forward"), (x,), {"train_flg": True}),
+                 (ref.method("backward"), (dout,), {})]
+
+    ref_times, student_times = [], []
+    for _ in range(2):
+        ref_times.append(_time_steps(reference_timer, ref_steps))
+        seconds, results = _time_steps(worker, student_steps, return_result=True)
+        student_times.append(seconds)
+        (fwd_result, fwd_args), (bwd_result, bwd_args) = results
+        label = f"timed run at {N}×{D} float64"
+        _check_forward_result(feedback, fwd_result, fwd_args, (out, xhat, mean, invstd),
+                              f"batchnorm_forward_train, {label}", TOL[np.float64], np.float64)
+        _check_backward_result(feedback, bwd_result, bwd_args, expected_bwd,
+                               f"batchnorm_backward, {label}", TOL[np.float64], np.float64)
+
+    t_ref, t_student = min(ref_times), min(student_times)
+    speedup = t_ref / t_student
+    fraction = min(1.0, max(0.0, (speedup - NO_SPEEDUP) / (FULL_SPEEDUP - NO_SPEEDUP)))
+    numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * t_student:.1f} µs, "
+                  f"NumPy reference {1e6 * t_ref:.1f} µs, speed-up {speedup:.2f}×")
+    numbers_ja = (f"{N}×{D} float64 の forward + backward: あなたの実装 {1e6 * t_student:.1f} µs、"
+                  f"NumPy 参照実装 {1e6 * t_ref:.1f} µs、速度比 {speedup:.2f} 倍")
+    if fraction >= 1.0:
+        feedback.partial(1.0, en=f"{numbers_en}: full points (from {FULL_SPEEDUP:g}× up).",
+                         ja=f"{numbers_ja}: 満点です（{FULL_SPEEDUP:g} 倍以上）。")
+    else:
+        feedback.partial(
+            fraction,
+            en=(f"{numbers_en}: expected at least {FULL_SPEEDUP:g}× for full points (none at "
+                f"{NO_SPEEDUP:g}× or below), so {100 * fraction:.0f} % of the points. Compile "
+                f"with @numba.njit, loop over n outside and d inside, do the arithmetic of a pass "
+                f"in one loop and write into the given arrays (no temporary (N, D) arrays)."),
+            ja=(f"{numbers_ja}: 満点には {FULL_SPEEDUP:g} 倍以上が必要です（{NO_SPEEDUP:g} 倍以下は "
+                f"0 点）。得点は {100 * fraction:.0f} % です。@numba.njit でコンパイルし、外側を n、"
+                f"内側を d のループにして、1 回の走査で計算をまとめ、渡された配列に直接書き込んで"
+                f"ください（(N, D) の一時配列を作らない）。"),
+        )

@@ -1,0 +1,173 @@
+"""``dlkit-grade``: grade submissions, grade a class, build the handout and autograder bundle.
+
+    dlkit-grade SUBMISSION [--assignment a1|a2|a3|a4|all] [--format text|json|gradescope|junit]
+                [--out PATH] [--lang en|ja]
+    dlkit-grade batch DIR --jobs N --out grades.csv
+    dlkit-grade release OUT
+    dlkit-grade gradescope-bundle OUT.zip
+
+Exit status of grading: 0 whenever grading completed (whatever the score, also for a
+submission that cannot be read: it scores 0 with the reason); 2 for a usage error
+(e.g. the path does not exist); 3 when the grader itself failed on an assignment (the
+report is still written and says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+COMMANDS = ("batch", "release", "gradescope-bundle")
+
+
+def _assignments(value: str) -> list[str]:
+    from grader.runner import ASSIGNMENTS
+
+    if value == "all":
+        return list(ASSIGNMENTS)
+    ids = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in ids if v not in ASSIGNMENTS]
+    if bad or not ids:
+        raise argparse.ArgumentTypeError(
+            f"expected a1, a2, a3, a4, all or a comma list, got {value!r}")
+    return ids
+
+
+def _positive(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if x <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {value!r}")
+    return x
+
+
+def _grade_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dlkit-grade", description="Grade a submission of the dlkit assignments. "
+        "Other commands: dlkit-grade batch|release|gradescope-bundle --help",
+        epilog="A folder named like a command: write ./batch.")
+    p.add_argument("submission", type=Path, help="folder like assignments/, one "
+                   "assignment's folder, or a .zip of either")
+    p.add_argument("--assignment", "-a", type=_assignments, default="all",
+                   help="a1, a2, a3, a4, a comma list, or all (default)")
+    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit"),
+                   default="text")
+    p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
+    p.add_argument("--lang", choices=("en", "ja"), default="en", help="feedback language")
+    p.add_argument("--budget", type=_positive,
+                   help="wall-clock seconds per assignment (default: per assignment)")
+    p.add_argument("--checks-dir", type=Path, help=argparse.SUPPRESS)
+    return p
+
+
+def grade_main(argv: list[str]) -> int:
+    from grader import runner
+    from grader.report import render
+    from grader.submission import SubmissionError
+
+    args = _grade_parser().parse_args(argv)
+    if isinstance(args.assignment, str):
+        args.assignment = _assignments(args.assignment)
+    if not args.submission.exists():
+        print(f"dlkit-grade: error: submission {args.submission} does not exist",
+              file=sys.stderr)
+        return 2
+    options = runner.Options(checks_dir=args.checks_dir)
+    if args.budget:
+        options.budgets = dict.fromkeys(runner.ASSIGNMENTS, args.budget)
+    try:
+        record = runner.grade(args.submission, args.assignment, options)
+    except SubmissionError as exc:
+        record = runner.unreadable(args.submission, args.assignment, str(exc), options)
+    except runner.GraderError as exc:
+        print(f"dlkit-grade: error: {exc}", file=sys.stderr)
+        return 3
+    report = render(record, args.format, args.lang)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_name(args.out.name + ".part")
+        tmp.write_text(report, encoding="utf-8")
+        tmp.replace(args.out)
+    else:
+        sys.stdout.write(report)
+    if any(a["status"] == "grader" for a in record["assignments"]):
+        print("dlkit-grade: the grader failed on: " + ", ".join(
+            a["id"] for a in record["assignments"] if a["status"] == "grader"), file=sys.stderr)
+        return 3
+    return 0
+
+
+def batch_main(argv: list[str]) -> int:
+    from grader import batch
+
+    p = argparse.ArgumentParser(
+        prog="dlkit-grade batch", description="Grade every student of a class: DIR holds "
+        "one sub-folder or .zip per student. Writes a CSV gradebook and one JSON record "
+        "per student (next to the CSV, in <out>-records/).")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel")
+    p.add_argument("--out", "-o", type=Path, required=True, help="the CSV gradebook")
+    p.add_argument("--assignment", "-a", type=_assignments, default="all")
+    p.add_argument("--budget", type=_positive, help="seconds per assignment")
+    p.add_argument("--checks-dir", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if isinstance(args.assignment, str):
+        args.assignment = _assignments(args.assignment)
+    if not args.dir.is_dir():
+        p.error(f"DIR: expected a folder of submissions, got {args.dir}")
+    if args.jobs < 1:
+        p.error(f"--jobs: expected >= 1, got {args.jobs}")
+    rows = batch.grade_all(args.dir, args.out, jobs=args.jobs, assignments=args.assignment,
+                           budget=args.budget, checks_dir=args.checks_dir)
+    failed = [r["student"] for r in rows if r["status"] != "ok"]
+    print(f"graded {len(rows)} submissions -> {args.out}"
+          + (f"; not graded: {', '.join(failed)}" if failed else ""))
+    return 0
+
+
+def release_main(argv: list[str]) -> int:
+    from grader import release
+
+    p = argparse.ArgumentParser(
+        prog="dlkit-grade release", description="Build the student handout: dlkit, the "
+        "assignments with their public tests and READMEs, a pyproject that installs dlkit. "
+        "Nothing from solutions/ or the hidden checks.")
+    p.add_argument("out", type=Path, help="the folder to create (must not exist)")
+    args = p.parse_args(argv)
+    try:
+        files = release.build(args.out)
+    except (FileExistsError, release.ReleaseError) as exc:
+        print(f"dlkit-grade release: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
+
+
+def bundle_main(argv: list[str]) -> int:
+    from grader import bundle
+
+    p = argparse.ArgumentParser(
+        prog="dlkit-grade gradescope-bundle", description="Build the Gradescope autograder "
+        "zip (setup.sh, run_autograder, dlkit and the grader).")
+    p.add_argument("out", type=Path, help="the zip file to write")
+    args = p.parse_args(argv)
+    names = bundle.build(args.out)
+    print(f"wrote {args.out} ({len(names)} files)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        handler = {"batch": batch_main, "release": release_main,
+                   "gradescope-bundle": bundle_main}[argv[0]]
+        return handler(argv[1:])
+    return grade_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

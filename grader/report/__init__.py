@@ -1,0 +1,8 @@
+"""Report formats of a grading record (see grader.runner.grade): text, json, gradescope,
+junit. ``render(record, fmt, lang) -> str``."""
+
+from __future__ import annotations
+
+from grader.report.formats import FORMATS, render
+
+__all__ = ["FORMATS", "render"]

@@ -1,0 +1,133 @@
+"""Render a grading record as a text table, JSON, Gradescope results.json or JUnit XML.
+
+The record is the dict returned by :func:`grader.runner.grade`; every check has
+``name, score, max_score, outcome, message{en,ja}, output, duration``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+
+FORMATS = ("text", "json", "gradescope", "junit")
+OUTPUT_SHOWN = 1500
+
+_WORDS = {
+    "en": {"total": "Total", "isolation": "isolation", "output": "your code printed",
+           "missing": "not submitted", "budget": "time budget used up",
+           "grader": "GRADER ERROR (not your fault)", "graded": "graded",
+           "unreadable": "submission unreadable",
+           "check": "check", "points": "points"},
+    "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
+           "missing": "未提出", "budget": "制限時間超過",
+           "grader": "採点エラー (あなたの責任ではありません)",
+           "unreadable": "提出物を読み込めません",
+           "graded": "採点済み", "check": "検査", "points": "点数"},
+}
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """Text without the characters XML 1.0 cannot hold (student output may have them)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _message(check: dict, lang: str) -> str:
+    msg = check.get("message") or {}
+    return msg.get(lang) or msg.get("en") or ""
+
+
+def _feedback(check: dict, lang: str) -> str:
+    parts = [_message(check, lang)]
+    if check.get("output"):
+        out = check["output"][-OUTPUT_SHOWN:]
+        parts.append(f"--- {_WORDS[lang]['output']} (tail) ---\n{out}")
+    return "\n".join(p for p in parts if p)
+
+
+def text(record: dict, lang: str = "en") -> str:
+    w = _WORDS[lang]
+    lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
+             ""]
+    for a in record["assignments"]:
+        status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
+        lines.append(f"{a['id']} {a['title']}: {_num(a['score'])} / {_num(a['max_score'])}"
+                     f"{status}")
+        width = max([len(c["name"]) for c in a["checks"]] + [10])
+        for c in a["checks"]:
+            mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
+                "PART" if c["score"] > 0 else "FAIL")
+            lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
+                         f"{_num(c['max_score'])}")
+            fb = _feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
+            if fb:
+                lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
+        lines.append("")
+    lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
+    return "\n".join(lines) + "\n"
+
+
+def gradescope(record: dict, lang: str = "en") -> str:
+    """Gradescope's results.json: score, tests[] (name, score, max_score, status, output,
+    visibility, execution_time)."""
+    tests = []
+    for a in record["assignments"]:
+        for c in a["checks"]:
+            tests.append({
+                "name": f"{a['id']} {c['name']}",
+                "score": c["score"], "max_score": c["max_score"],
+                "status": "passed" if c["score"] >= c["max_score"] else "failed",
+                "output": _feedback(c, lang), "visibility": "visible",
+                "execution_time": round(c.get("duration", 0.0), 3)})
+    result = {"score": record["score"], "max_score": record["max_score"],
+              "execution_time": record["seconds"], "output":
+              f"{_WORDS[lang]['isolation']}: {record['isolation']}", "visibility": "visible",
+              "stdout_visibility": "hidden", "tests": tests}
+    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+
+
+def junit(record: dict, lang: str = "en") -> str:
+    suites = ET.Element("testsuites", name="dlkit-grade", tests=str(
+        sum(len(a["checks"]) for a in record["assignments"])))
+    for a in record["assignments"]:
+        failed = [c for c in a["checks"] if c["score"] < c["max_score"]]
+        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {a['title']}",
+                              tests=str(len(a["checks"])), failures=str(len(failed)),
+                              time=f"{a['seconds']:.3f}")
+        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="score",
+                      value=f"{_num(a['score'])}/{_num(a['max_score'])}")
+        for c in a["checks"]:
+            case = ET.SubElement(suite, "testcase", classname=a["folder"], name=c["name"],
+                                 time=f"{c.get('duration', 0.0):.3f}")
+            if c["outcome"] == "not-run" and a["status"] == "missing":
+                ET.SubElement(case, "skipped", message=_xml(_message(c, lang)))
+            elif c["score"] < c["max_score"]:
+                fail = ET.SubElement(case, "failure", message=f"{_num(c['score'])}/"
+                                     f"{_num(c['max_score'])} points: "
+                                     f"{_xml(_message(c, lang)[:200])}")
+                fail.text = _xml(_feedback(c, lang))
+            if c.get("output"):
+                ET.SubElement(case, "system-out").text = _xml(c["output"])
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def full_json(record: dict, lang: str = "en") -> str:
+    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(record: dict, fmt: str = "text", lang: str = "en") -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
+    if lang not in _WORDS:
+        raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
+    return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit}[fmt](
+        record, lang)

@@ -1,0 +1,226 @@
+"""Grade a submission: run each assignment's hidden checks in a trusted pytest process.
+
+    record = grade("submissions/alice.zip", ["a2"])     # the full record (a dict)
+
+Per assignment the runner starts ``pytest -p grader.plugin <checks>/test_aN.py`` as a
+separate trusted process (it never imports student code itself; its workers do) with a
+wall-clock budget; the plugin writes every finished check to a results file in a
+directory only the grader can enter (0700, owned by the grader; hidden from the workers).
+The runner then applies the points (``points.toml``: ``[a1]`` ``test_name = points``; a
+parametrized check ``test_x[...]`` shares the points of ``test_x`` equally unless listed by
+its full name) and lists every check of the points file, run or not, with the reason.
+
+``DLKIT_GRADE_CHECKS_DIR`` (or ``checks_dir=``) points the runner at another checks folder
+(with its own ``points.toml``): the project's tests use a tiny one under tests/grader_cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import messages, submission
+from grader.sandbox import detect_isolation
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+GRADER_DIR = Path(__file__).resolve().parent
+ASSIGNMENTS = submission.ASSIGNMENTS
+# Wall-clock budget per assignment (s): the checks + every worker start-up and call.
+DEFAULT_BUDGETS = {"a1": 120.0, "a2": 120.0, "a3": 300.0, "a4": 180.0}
+TITLES = {"a1": "Weight initialization", "a2": "Batch Normalization (NumPy)",
+          "a3": "Training with Batch Normalization", "a4": "Batch Normalization in Numba"}
+
+
+class GraderError(RuntimeError):
+    """The grader itself cannot run (bad configuration, missing checks)."""
+
+
+@dataclass
+class Options:
+    checks_dir: Path | None = None
+    points_file: Path | None = None
+    budgets: dict = field(default_factory=dict)
+    keep_run_dir: bool = False
+
+    def resolved_checks_dir(self) -> Path:
+        path = (self.checks_dir or os.environ.get("DLKIT_GRADE_CHECKS_DIR")
+                or GRADER_DIR / "checks")
+        return Path(path).resolve()
+
+    def resolved_points_file(self) -> Path:
+        if self.points_file:
+            return Path(self.points_file)
+        local = self.resolved_checks_dir() / "points.toml"
+        return local if local.is_file() else GRADER_DIR / "points.toml"
+
+
+def load_points(path: Path) -> dict[str, dict[str, float]]:
+    """``{"a1": {"test_name": points, ...}, ...}`` from a points.toml; validated."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GraderError(f"points file {path}: {exc}") from None
+    points = {}
+    for aid, table in data.items():
+        if aid not in ASSIGNMENTS or not isinstance(table, dict):
+            continue  # other tables (e.g. [meta]) are not points
+        for name, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise GraderError(f"points file {path}: [{aid}] {name}: expected a number "
+                                  f">= 0, got {value!r}")
+        points[aid] = {name: float(v) for name, v in table.items()}
+    return points
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def run_checks(aid: str, root: Path, run_dir: Path, options: Options) -> dict:
+    """Run the checks of one assignment; returns ``{"status", "checks", "log", "seconds"}``."""
+    checks_file = options.resolved_checks_dir() / f"test_{aid}.py"
+    if not checks_file.is_file():
+        raise GraderError(f"no checks for {aid}: {checks_file} does not exist")
+    results_dir = _private_dir(run_dir / f"results-{aid}")
+    results = results_dir / "results.json"
+    ini = results_dir / "pytest.ini"
+    ini.write_text("[pytest]\naddopts =\n", encoding="utf-8")
+    env = dict(os.environ, DLKIT_GRADE_SUBMISSION=str(root), DLKIT_GRADE_ASSIGNMENT=aid,
+               DLKIT_GRADE_RESULTS=str(results), DLKIT_GRADE_RUN_DIR=str(run_dir),
+               PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
+                                           os.environ.get("PYTHONPATH", "")]).rstrip(":"))
+    cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
+           "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
+           "-q", "--no-header", "-rN", "--tb=short"]
+    budget = options.budgets.get(aid, DEFAULT_BUDGETS[aid])
+    start = time.monotonic()
+    log_path = results_dir / "pytest.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env=env, cwd=results_dir, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=budget)
+            status = "graded"
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # its workers die with it (pdeathsig)
+            rc = proc.wait()
+            status = "budget"
+    seconds = time.monotonic() - start
+    log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    data = {"checks": [], "complete": False}
+    if results.is_file():
+        try:
+            data = json.loads(results.read_text(encoding="utf-8"))
+        except ValueError:
+            status = "grader"
+    if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
+        status = "grader"  # collection error, internal error, no tests
+    return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
+            "seconds": seconds, "budget": budget}
+
+
+def score(aid: str, run: dict, points: dict[str, float]) -> dict:
+    """Apply the points to one assignment's results; lists unrun checks with the reason."""
+    checks = []
+    counts: dict[str, int] = {}
+    for rec in run["checks"]:
+        base = rec["name"].split("[", 1)[0]
+        counts[base] = counts.get(base, 0) + 1
+    seen = set()
+    warnings = []
+    for rec in run["checks"]:
+        name, base = rec["name"], rec["name"].split("[", 1)[0]
+        if name in points:
+            max_score = points[name]
+        elif base in points:
+            max_score = points[base] / counts[base]
+        else:
+            max_score = 0.0
+            warnings.append(f"{aid}: check {name} has no points in points.toml")
+        seen.update((name, base))
+        fraction = float(rec.get("fraction", 0.0)) if rec.get("outcome") == "passed" else 0.0
+        checks.append({"name": name, "score": round(max_score * fraction, 4),
+                       "max_score": max_score, "outcome": rec.get("outcome", "failed"),
+                       "message": rec.get("message", {"en": "", "ja": ""}),
+                       "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
+    reason = {"graded": "no-result", "budget": "budget", "grader": "grader",
+              "missing": "missing", "unreadable": "unreadable"}[run["status"]]
+    for name, max_score in points.items():
+        if name not in seen:
+            en, ja = messages.not_run(reason, run.get("detail", ""))
+            checks.append({"name": name, "score": 0.0, "max_score": max_score,
+                           "outcome": "not-run", "message": {"en": en, "ja": ja},
+                           "output": "", "duration": 0.0})
+    return {"id": aid, "folder": ASSIGNMENTS[aid], "title": TITLES[aid],
+            "status": run["status"],
+            "score": round(sum(c["score"] for c in checks), 4),
+            "max_score": round(sum(c["max_score"] for c in checks), 4),
+            "seconds": round(run.get("seconds", 0.0), 2), "checks": checks,
+            "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {})}
+
+
+def grade(source: str | Path, assignments: list[str] | None = None,
+          options: Options | None = None) -> dict:
+    """Grade ``source`` (folder or zip) on ``assignments`` (default: all four).
+
+    Returns the full record: submission, isolation, per-assignment scores and checks.
+    Raises SubmissionError for an unreadable submission, GraderError for a broken grader.
+    """
+    options = options or Options()
+    assignments = assignments or list(ASSIGNMENTS)
+    for aid in assignments:
+        if aid not in ASSIGNMENTS:
+            raise GraderError(f"assignment: expected one of {', '.join(ASSIGNMENTS)}, got "
+                              f"{aid!r}")
+    points = load_points(options.resolved_points_file())
+    started = time.time()
+    run_dir = Path(tempfile.mkdtemp(prefix="dlkit-grade-"))
+    try:
+        os.chmod(run_dir, 0o711)  # workers pass through to their own work-* folder only
+        root = submission.prepare(source, _private_dir(run_dir / "trusted"))
+        present = submission.present(root)
+        isolation = detect_isolation()
+        results = []
+        for aid in assignments:
+            if aid in present:
+                run = run_checks(aid, root, run_dir, options)
+            else:
+                run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
+            results.append(score(aid, run, points.get(aid, {})))
+    finally:
+        if not options.keep_run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return {"submission": str(source), "isolation": isolation,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "seconds": round(time.time() - started, 2),
+            "score": round(sum(a["score"] for a in results), 4),
+            "max_score": round(sum(a["max_score"] for a in results), 4),
+            "assignments": results}
+
+
+def unreadable(source: str | Path, assignments: list[str], reason: str,
+               options: Options | None = None) -> dict:
+    """The record of a submission that cannot be read (bad zip, too large): all zero."""
+    options = options or Options()
+    points = load_points(options.resolved_points_file())
+    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason}
+    results = [score(aid, run, points.get(aid, {})) for aid in assignments]
+    return {"submission": str(source), "isolation": "none (not run)",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
+            "max_score": round(sum(a["max_score"] for a in results), 4),
+            "assignments": results, "error": reason}

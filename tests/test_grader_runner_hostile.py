@@ -1,0 +1,140 @@
+"""Hostile submissions (tests/grader_cases/hostile/): each gets an exact score.
+
+Every case is graded for real (the runner, a trusted pytest process, sandboxed workers)
+against the tiny check set in tests/grader_cases/fake_checks (points in its points.toml):
+
+    a1: test_shape 1, test_he_std 2, test_zeros 1, test_spread_stats 1     (5)
+    a2: test_forward_train 2, test_backward 2, test_no_static_import_... 1  (5)
+    a4: test_forward_matches 2, test_speed 2                                (4)
+
+The cases are graded concurrently once per session (they mostly wait on timeouts and
+process start-up); each test then checks one record.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import runner
+from grader.sandbox import detect_isolation
+
+HERE = Path(__file__).parent / "grader_cases"
+HOSTILE = HERE / "hostile"
+FAKE_CHECKS = HERE / "fake_checks"
+IMPORT_TIMEOUT = "4"  # seconds to import a student module (the default is 30)
+
+# case: (assignments, expected score per assignment, {check: text its feedback must contain})
+CASES = {
+    "sys_exit": (["a1"], {"a1": 4}, {"test_zeros": "sys.exit(0)"}),
+    "os_exit": (["a1"], {"a1": 4}, {"test_zeros": "exited with status 3"}),
+    "raise_at_import": (["a1"], {"a1": 0},
+                        {"test_shape": "RuntimeError: broken on purpose at import",
+                         "test_spread_stats": "RuntimeError: broken on purpose at import"}),
+    "segfault": (["a1"], {"a1": 4}, {"test_spread_stats": "SIGSEGV"}),
+    "loop_forever": (["a1"], {"a1": 4}, {"test_spread_stats": "did not finish within 4 s"}),
+    "loop_at_import": (["a1"], {"a1": 0}, {
+        "test_shape": "importing a1_initialization.initializers did not finish within 4 s",
+        "test_zeros": "importing a1_initialization.initializers did not finish within 4 s"}),
+    "memory_bomb": (["a1"], {"a1": 2}, {"test_he_std": "MemoryError",
+                                        "test_spread_stats": "MemoryError"}),
+    "fork_bomb": (["a1"], {"a1": 4}, {"test_spread_stats": "Resource temporarily unavailable"}),
+    "fake_output": (["a1"], {"a1": 3}, {"test_he_std": "He std: expected 0.0707"}),
+    "fake_results_file": (["a1"], {"a1": 3}, {"test_he_std": "He std: expected 0.0707"}),
+    "monkeypatch": (["a1"], {"a1": 2}, {"test_he_std": "He std: expected 0.0707, got 0.5"}),
+    "read_grader_files": (["a1"], {"a1": 4}, {}),
+    "import_solutions": (["a1"], {"a1": 0}, {"test_shape": "Not allowed: importing solutions",
+                                             "test_zeros": "Not allowed: importing solutions"}),
+    "import_solutions_by_path": (["a1"], {"a1": 1}, {"test_he_std": "He std"}),
+    "a2_imports_dlkit_batchnorm": (["a2"], {"a2": 0}, {
+        "test_forward_train": "Not allowed: dlkit.layers.BatchNormalization",
+        "test_no_static_import_of_dlkit_batchnorm": "implement BatchNorm yourself"}),
+    "a2_sneaks_dlkit_batchnorm": (["a2"], {"a2": 1}, {
+        "test_backward": "Not allowed: dlkit.layers.BatchNormalization"}),
+    "a4_imports_dlkit_kernels": (["a4"], {"a4": 0}, {
+        "test_forward_matches": "Not allowed: importing dlkit.kernels.batchnorm"}),
+    "crash_a1_good_a2": (["a1", "a2"], {"a1": 0, "a2": 5}, {"test_shape": "SIGSEGV"}),
+}
+# Wall-clock bound per case (s): generous for a loaded 2-core machine; what it guards
+# against is a timeout or a crash costing minutes, or one case waiting on another.
+CASE_BUDGET = 60
+
+
+def _grade(case: str):
+    assignments = CASES[case][0]
+    start = time.monotonic()
+    record = runner.grade(HOSTILE / case, assignments, runner.Options(checks_dir=FAKE_CHECKS))
+    return record, time.monotonic() - start
+
+
+@pytest.fixture(scope="session")
+def hostile_records():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", IMPORT_TIMEOUT)
+        mp.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            futures = {case: pool.submit(_grade, case) for case in CASES}
+            return {case: f.result() for case, f in futures.items()}
+
+
+def _checks(record):
+    return {c["name"]: c for a in record["assignments"] for c in a["checks"]}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_case_scores_exactly(hostile_records, case):
+    record, seconds = hostile_records[case]
+    assignments, expected, reasons = CASES[case]
+    scores = {a["id"]: a["score"] for a in record["assignments"]}
+    assert scores == expected, _checks(record)
+    assert all(a["status"] == "graded" for a in record["assignments"])
+    checks = _checks(record)
+    for name, text in reasons.items():
+        assert text in checks[name]["message"]["en"], checks[name]
+        assert checks[name]["score"] == 0
+    assert seconds < CASE_BUDGET * len(assignments)
+
+
+def test_isolation_is_reported(hostile_records):
+    record, _ = hostile_records["sys_exit"]
+    assert record["isolation"] == detect_isolation()
+
+
+def test_fake_output_is_shown_truncated_and_never_parsed(hostile_records):
+    record, _ = hostile_records["fake_output"]
+    outputs = [c["output"] for c in _checks(record).values() if c["output"]]
+    assert outputs, "what the student printed should be shown"
+    assert all(len(o) <= 2000 for o in outputs)
+    assert any("END-OF-FAKE-OUTPUT" in o for o in outputs)
+    assert record["score"] == 3  # the fake "5 / 5" it printed changed nothing
+
+
+def test_daemon_left_behind_is_killed(hostile_records):
+    hostile_records["fork_bomb"]  # graded: its test_zeros started a daemon and passed
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            assert b"DLKIT-HOSTILE-DAEMON-MARKER" not in cmdline, f"daemon alive: pid {entry}"
+
+
+def test_secrets_were_not_readable(hostile_records):
+    record, _ = hostile_records["read_grader_files"]
+    zeros = _checks(record)["test_zeros"]
+    if detect_isolation() != "namespaces":
+        pytest.skip("only namespace isolation hides the grader's files")
+    assert "secrets read: 0" in zeros["output"]
+    assert zeros["score"] == 0  # it returns the right answer only if it read a secret
+
+
+def test_fake_results_files_stay_inside_the_sandbox(hostile_records):
+    hostile_records["fake_results_file"]
+    if detect_isolation() != "namespaces":
+        pytest.skip("only namespace isolation gives the worker a private /tmp")
+    assert not Path("/tmp/DLKIT-HOSTILE-FAKE-RESULTS.json").exists()
