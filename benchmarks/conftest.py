@@ -67,7 +67,7 @@ class Report:
             base = self.baselines.get(group)
             out.append(f"[{group}]" + (f"  baseline: {base}" if base else ""))
             for name, sec in times.items():
-                line = f"  {name:<28} {sec * 1e6:12.1f} us"
+                line = f"  {name:<28} {_duration(sec):>12}"
                 if base and name != base:
                     speedup = times[base] / sec
                     line += f"   {speedup:6.2f}x vs {base}"
@@ -77,6 +77,14 @@ class Report:
                 out.append(line)
         out.extend(self.notes)
         return out
+
+
+def _duration(seconds):
+    """1.23 s, 45.6 ms or 78.9 us: three significant figures in a readable unit."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-6:.3g} us"
 
 
 _REPORT = Report()

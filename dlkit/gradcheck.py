@@ -11,7 +11,11 @@ gradients compare as equal), one number for the whole array. The result is there
 worst absolute difference measured against the array's scale, so a few near-zero entries
 (e.g. a ReLU unit that is off) cannot blow it up, and a wrong gradient of the right scale
 still gives an error of order 1. Backprop in float64 typically agrees to 1e-8 or better;
-an error above 1e-5 means a bug.
+an error above 1e-5 means a bug — with one exception: a parameter whose true gradient is
+exactly 0, such as the bias b of an Affine layer followed by BatchNorm (BN subtracts the
+batch mean, so b has no effect). Both sides are then rounding noise, the central
+difference's ~ε|L|/h ≈ 1e-11 over the 1e-8 floor gives ~1e-3: check those by their
+absolute size instead.
 
 The checks need float64: with float32 a central difference is accurate to ~1e-3 only.
 """

@@ -25,6 +25,9 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ---------------------------------------------------------------- cheap input checks
+# Each public method first runs one combined test for the common case (an ndarray of the
+# right ndim, dtype and width); only when it fails do the detailed checks below run, to say
+# exactly what is wrong.  That keeps a layer call within a microsecond of its kernel.
 def _check_float_array(where, name, a):
     """Raise TypeError unless ``a`` is a float32/float64 ndarray."""
     if not isinstance(a, np.ndarray):
@@ -36,18 +39,6 @@ def _check_float_array(where, name, a):
         raise TypeError(f"{where}: {name} must have dtype float32 or float64, got {a.dtype}")
 
 
-def _check_batch(where, name, x, min_ndim=2):
-    """x must be a float ndarray with at least ``min_ndim`` dimensions and N >= 1 rows."""
-    _check_float_array(where, name, x)
-    if x.ndim < min_ndim:
-        raise ValueError(
-            f"{where}: {name} must be a batch with at least {min_ndim} dimensions (N, ...), "
-            f"got shape {x.shape}"
-        )
-    if x.shape[0] == 0 or x.size == 0:
-        raise ValueError(f"{where}: {name} is an empty batch (shape {x.shape}); expected N >= 1")
-
-
 def _check_dtype(where, name, a, dtype, owner):
     if a.dtype != dtype:
         raise TypeError(
@@ -56,19 +47,45 @@ def _check_dtype(where, name, a, dtype, owner):
         )
 
 
+def _batch(where, x, D, name, param, min_rows=1):
+    """x as a 2-D (N, D) array (flattening (N, d1, d2, ...)), after checking it.
+
+    ``D`` is the number of features the layer expects and ``param`` (called ``name``) the
+    parameter whose dtype x must share; ``min_rows`` is the smallest valid N.
+    """
+    dtype = param.dtype
+    if (type(x) is np.ndarray and x.ndim == 2 and x.dtype == dtype and x.shape[1] == D
+            and x.shape[0] >= min_rows):
+        return x  # the common case
+    owner = f"{name} is {param.shape} {dtype}"
+    _check_float_array(where, "x", x)
+    if x.ndim < 2:
+        raise ValueError(f"{where}: x must be a batch with at least 2 dimensions (N, ...), "
+                         f"got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected N >= 1")
+    x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+    if x2.shape[1] != D:
+        raise ValueError(f"{where}: x must have {D} features per sample ({owner}), got shape "
+                         f"{x.shape}")
+    if x2.shape[0] < min_rows:
+        raise ValueError(f"{where}: x must have N >= {min_rows} samples in training (the batch "
+                         f"variance of one sample is 0), got shape {x.shape}; use "
+                         f"train_flg=False for single samples")
+    _check_dtype(where, "x", x, dtype, name)
+    return x2
+
+
 def _check_dout(where, dout, shape, dtype):
     """dout must be an ndarray of the forward output's shape and dtype."""
+    if type(dout) is np.ndarray and dout.shape == shape and dout.dtype == dtype:
+        return
     _check_float_array(where, "dout", dout)
     if dout.shape != shape:
         raise ValueError(
             f"{where}: dout must have the shape of the forward output {shape}, got {dout.shape}"
         )
     _check_dtype(where, "dout", dout, dtype, "the forward output")
-
-
-def _as_2d(x):
-    """View (N, ...) as (N, D); a copy only when x is not contiguous and has ndim > 2."""
-    return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
 
 
 def _like(a, shape):
@@ -80,18 +97,11 @@ def _not_called(where, first):
     return RuntimeError(f"{where} called before {first}; nothing to differentiate")
 
 
-class _Buffers:
-    """Named arrays allocated once and reused while the requested shape/dtype is unchanged."""
-
-    def __init__(self):
-        self._arrays = {}
-
-    def get(self, name, shape, dtype):
-        a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype:
-            a = np.empty(shape, dtype=dtype)
-            self._arrays[name] = a
+def _empty_if_changed(a, shape, dtype):
+    """``a`` when it already has this shape and dtype, else a new empty array."""
+    if a is not None and a.shape == shape and a.dtype == dtype:
         return a
+    return np.empty(shape, dtype=dtype)
 
 
 # ---------------------------------------------------------------- layers
@@ -119,35 +129,28 @@ class Affine:
         self.original_x_shape = None
         self.dW = None
         self.db = None
-        self._buf = _Buffers()
+        self._out = self._dx = None
 
     def forward(self, x):
-        where = "Affine.forward"
-        _check_batch(where, "x", x)
-        x2 = _as_2d(x)
         W, b = self.W, self.b
         D, M = W.shape
-        if x2.shape[1] != D:
-            raise ValueError(f"{where}: x must have {D} features per sample (W is {W.shape}), "
-                             f"got shape {x.shape}")
-        _check_dtype(where, "x", x, W.dtype, "W")
+        x2 = _batch("Affine.forward", x, D, "W", W)
         if b.shape != (M,) or b.dtype != W.dtype:
-            raise ValueError(f"{where}: b must be ({M},) {W.dtype} to match W, "
+            raise ValueError(f"Affine.forward: b must be ({M},) {W.dtype} to match W, "
                              f"got {b.shape} {b.dtype}")
         self.original_x_shape = x.shape
         self.x = x2
-        out = self._buf.get("out", (x2.shape[0], M), W.dtype)
+        self._out = out = _empty_if_changed(self._out, (x2.shape[0], M), W.dtype)
         return K.affine_forward(x2, W, b, out)
 
     def backward(self, dout):
-        where = "Affine.backward"
         if self.x is None:
-            raise _not_called(where, "Affine.forward")
+            raise _not_called("Affine.backward", "Affine.forward")
         x, W = self.x, self.W
-        _check_dout(where, dout, (x.shape[0], W.shape[1]), W.dtype)
-        dx = self._buf.get("dx", x.shape, W.dtype)
-        self.dW = self._buf.get("dW", W.shape, W.dtype)
-        self.db = self._buf.get("db", (W.shape[1],), W.dtype)
+        _check_dout("Affine.backward", dout, (x.shape[0], W.shape[1]), W.dtype)
+        self._dx = dx = _empty_if_changed(self._dx, x.shape, W.dtype)
+        self.dW = _empty_if_changed(self.dW, W.shape, W.dtype)
+        self.db = _empty_if_changed(self.db, (W.shape[1],), W.dtype)
         K.affine_backward(dout, x, W, dx, self.dW, self.db)
         return _like(dx, self.original_x_shape)
 
@@ -202,7 +205,7 @@ class BatchNormalization:
         self.invstd = None
         self.dgamma = None
         self.dbeta = None
-        self._buf = _Buffers()
+        self._out = self._dx = None
 
     def _own_running(self, where, name, a):
         if a is None:
@@ -213,41 +216,41 @@ class BatchNormalization:
                              f"got {a.shape}")
         return np.array(a, dtype=self.gamma.dtype)  # our own copy, updated in place
 
+    def _check_running(self, where):
+        """running_mean/var: zeros(D) on first use (as the book); (D,) arrays afterwards."""
+        rm, rv, shape = self.running_mean, self.running_var, self.gamma.shape
+        if rm is None and rv is None:
+            self.running_mean = np.zeros(shape, dtype=self.gamma.dtype)
+            self.running_var = np.zeros(shape, dtype=self.gamma.dtype)
+            return
+        for name, r in (("running_mean", rm), ("running_var", rv)):
+            if not isinstance(r, np.ndarray) or r.shape != shape:
+                raise ValueError(f"{where}: {name} must be an ndarray of shape {shape}, got "
+                                 f"{getattr(r, 'shape', type(r).__name__)}")
+
     def forward(self, x, train_flg=True):
         where = "BatchNormalization.forward"
-        _check_batch(where, "x", x)
-        x2 = _as_2d(x)
         gamma, beta = self.gamma, self.beta
-        N, D = x2.shape
-        if D != gamma.size:
-            raise ValueError(f"{where}: x must have {gamma.size} features (gamma is "
-                             f"{gamma.shape}), got shape {x.shape}")
-        _check_dtype(where, "x", x, gamma.dtype, "gamma")
-        if self.running_mean is None:
-            self.running_mean = np.zeros(D, dtype=gamma.dtype)
-            self.running_var = np.zeros(D, dtype=gamma.dtype)
-        for name in ("running_mean", "running_var"):
-            r = getattr(self, name)
-            if not isinstance(r, np.ndarray) or r.shape != (D,):
-                raise ValueError(f"{where}: {name} must be an ndarray of shape ({D},), got "
-                                 f"{getattr(r, 'shape', type(r).__name__)}")
+        D, dtype = gamma.shape[0], gamma.dtype
+        x2 = _batch(where, x, D, "gamma", gamma, min_rows=2 if train_flg else 1)
+        rm, rv = self.running_mean, self.running_var
+        if not (type(rm) is np.ndarray and type(rv) is np.ndarray and rm.shape == gamma.shape
+                and rv.shape == gamma.shape):
+            self._check_running(where)
+            rm, rv = self.running_mean, self.running_var
+        N = x2.shape[0]
         self.input_shape = x.shape
-        out = self._buf.get("out", (N, D), gamma.dtype)
+        self._out = out = _empty_if_changed(self._out, x2.shape, dtype)
         if not train_flg:
-            K.batchnorm_forward_infer(x2, gamma, beta, self.running_mean, self.running_var,
-                                      self.eps, out)
+            K.batchnorm_forward_infer(x2, gamma, beta, rm, rv, self.eps, out)
             return _like(out, x.shape)
-        if N < 2:
-            raise ValueError(f"{where}: x must have N >= 2 samples in training (the batch "
-                             f"variance of one sample is 0), got shape {x.shape}; use "
-                             f"train_flg=False for single samples")
-        self.xhat = self._buf.get("xhat", (N, D), gamma.dtype)
-        self.mean = self._buf.get("mean", (D,), gamma.dtype)
-        self.invstd = self._buf.get("invstd", (D,), gamma.dtype)
+        xhat = self.xhat
+        if xhat is None or xhat.shape != x2.shape or xhat.dtype != dtype:
+            self.xhat = np.empty(x2.shape, dtype)  # mean, invstd: (D,) follow xhat's (N, D)
+            self.mean, self.invstd = np.empty(D, dtype), np.empty(D, dtype)
         K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, self.xhat, self.mean,
                                   self.invstd)
-        K.batchnorm_running_update(self.running_mean, self.running_var, self.mean, self.invstd,
-                                   self.eps, self.momentum)
+        K.batchnorm_running_update(rm, rv, self.mean, self.invstd, self.eps, self.momentum)
         self.batch_size = N
         return _like(out, x.shape)
 
@@ -255,45 +258,52 @@ class BatchNormalization:
         where = "BatchNormalization.backward"
         if self.batch_size is None:
             raise _not_called(where, "a training forward (train_flg=True)")
-        _check_dout(where, dout, self.input_shape, self.gamma.dtype)
-        dout2 = _as_2d(dout)
-        dtype, shape = self.gamma.dtype, self.xhat.shape
-        dx = self._buf.get("dx", shape, dtype)
-        self.dgamma = self._buf.get("dgamma", self.gamma.shape, dtype)
-        self.dbeta = self._buf.get("dbeta", self.gamma.shape, dtype)
-        K.batchnorm_backward(dout2, self.xhat, self.gamma, self.invstd, dx, self.dgamma,
-                             self.dbeta)
+        xhat, gamma = self.xhat, self.gamma
+        _check_dout(where, dout, self.input_shape, gamma.dtype)
+        dout2 = dout if dout.ndim == 2 else dout.reshape(xhat.shape)
+        dx = self._dx
+        if dx is None or dx.shape != xhat.shape or dx.dtype != xhat.dtype:
+            self._dx = dx = np.empty_like(xhat)  # dgamma, dbeta: (D,) follow dx's (N, D)
+            self.dgamma, self.dbeta = np.empty_like(gamma), np.empty_like(gamma)
+        K.batchnorm_backward(dout2, xhat, gamma, self.invstd, dx, self.dgamma, self.dbeta)
         return _like(dx, self.input_shape)
 
 
 class _Elementwise:
-    """Shared plumbing of Relu, Sigmoid, Tanh: out = f(x), dx = dout·f'(x) from out."""
+    """Shared plumbing of Relu, Sigmoid, Tanh: out = f(x), dx = dout·f'(x) from out.
+
+    Any shape (N, ...) with N >= 1; the kernels see it as (N, rest) (a 1-D x as one row).
+    """
 
     _forward = None  # kernel (x, out) -> out
     _backward = None  # kernel (dout, out, dx) -> dx
 
     def __init__(self):
         self.out = None
-        self._buf = _Buffers()
+        self._out2 = self._dx = None
 
     def forward(self, x):
-        where = f"{type(self).__name__}.forward"
-        _check_batch(where, "x", x, min_ndim=1)
-        x2 = x.reshape(1, -1) if x.ndim == 1 else _as_2d(x)
-        out = self._buf.get("out", x2.shape, x.dtype)
-        type(self)._forward(x2, out)
+        if type(x) is np.ndarray and x.ndim == 2 and x.dtype in _FLOAT_DTYPES and x.size:
+            x2 = x  # the common case
+        else:
+            where = f"{type(self).__name__}.forward"
+            _check_float_array(where, "x", x)
+            if x.size == 0:
+                raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected "
+                                 f"at least one value")
+            x2 = x.reshape(1, -1) if x.ndim < 2 else x.reshape(x.shape[0], -1)
+        self._out2 = out = _empty_if_changed(self._out2, x2.shape, x.dtype)
+        self._forward(x2, out)
         self.out = _like(out, x.shape)
         return self.out
 
     def backward(self, dout):
-        where = f"{type(self).__name__}.backward"
         if self.out is None:
-            raise _not_called(where, f"{type(self).__name__}.forward")
-        _check_dout(where, dout, self.out.shape, self.out.dtype)
-        o2 = self.out.reshape(1, -1) if self.out.ndim == 1 else _as_2d(self.out)
-        d2 = dout.reshape(o2.shape)
-        dx = self._buf.get("dx", o2.shape, dout.dtype)
-        type(self)._backward(d2, o2, dx)
+            raise _not_called(f"{type(self).__name__}.backward", f"{type(self).__name__}.forward")
+        out2 = self._out2
+        _check_dout(f"{type(self).__name__}.backward", dout, self.out.shape, out2.dtype)
+        self._dx = dx = _empty_if_changed(self._dx, out2.shape, out2.dtype)
+        self._backward(_like(dout, out2.shape), out2, dx)
         return _like(dx, self.out.shape)
 
 
@@ -332,14 +342,20 @@ class SoftmaxWithLoss:
         self.y = None
         self.t = None
         self._t = None  # t as the kernel takes it (intp labels or one-hot in x's dtype)
-        self._buf = _Buffers()
+        self._dx = None
 
     def forward(self, x, t):
         where = "SoftmaxWithLoss.forward"
-        _check_batch(where, "x", x)
-        if x.ndim != 2:
-            raise ValueError(f"{where}: x must be 2-D scores (N, C), got shape {x.shape}")
+        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype in _FLOAT_DTYPES
+                and x.size):
+            _check_float_array(where, "x", x)
+            if x.ndim != 2:
+                raise ValueError(f"{where}: x must be 2-D scores (N, C), got shape {x.shape}")
+            if x.size == 0:
+                raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected "
+                                 f"N >= 1")
         N, C = x.shape
+        self.y = y = _empty_if_changed(self.y, (N, C), x.dtype)
         if not isinstance(t, np.ndarray):
             raise TypeError(f"{where}: t must be a numpy.ndarray of integer labels ({N},) or "
                             f"one-hot ({N}, {C}), got {type(t).__name__}")
@@ -351,40 +367,38 @@ class SoftmaxWithLoss:
                 raise TypeError(f"{where}: labels t of shape ({N},) must have an integer dtype, "
                                 f"got {t.dtype}")
             lo, hi = int(t.min()), int(t.max())
-            if lo < 0 or hi >= C:
+            if lo < 0 or hi >= C:  # an out-of-range label would index outside y
                 raise ValueError(f"{where}: labels t must be in [0, {C}) for {C} classes, got "
                                  f"values in [{lo}, {hi}]")
             kt = t.astype(np.intp, copy=False)
-            y = self._buf.get("y", (N, C), x.dtype)
             self.loss = K.softmax_cross_entropy_forward(x, kt, y)
         elif t.ndim == 2:
             if t.shape != (N, C):
                 raise ValueError(f"{where}: one-hot t must have shape ({N}, {C}) to match x, "
                                  f"got {t.shape}")
-            if not (np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.floating)
-                    or t.dtype == np.bool_):
+            if not (np.issubdtype(t.dtype, np.number) or t.dtype == np.bool_):
                 raise TypeError(f"{where}: one-hot t must be numeric, got dtype {t.dtype}")
             kt = t.astype(x.dtype, copy=False)
-            y = self._buf.get("y", (N, C), x.dtype)
             self.loss = K.softmax_cross_entropy_forward_onehot(x, kt, y)
         else:
             raise ValueError(f"{where}: t must be integer labels ({N},) or one-hot ({N}, {C}), "
                              f"got shape {t.shape}")
-        self.y, self.t, self._t = y, t, kt
+        self.t, self._t = t, kt
         return self.loss
 
     def backward(self, dout=1):
         where = "SoftmaxWithLoss.backward"
-        if self.y is None:
+        if self._t is None:
             raise _not_called(where, "SoftmaxWithLoss.forward")
         if not isinstance(dout, numbers.Real) or isinstance(dout, bool):
             raise TypeError(f"{where}: dout must be a real number (the upstream gradient of "
                             f"the scalar loss), got {type(dout).__name__}")
-        dx = self._buf.get("dx", self.y.shape, self.y.dtype)
+        y = self.y
+        self._dx = dx = _empty_if_changed(self._dx, y.shape, y.dtype)
         if self._t.ndim == 1:
-            K.softmax_cross_entropy_backward(self.y, self._t, dx)
+            K.softmax_cross_entropy_backward(y, self._t, dx)
         else:
-            K.softmax_cross_entropy_backward_onehot(self.y, self._t, dx)
+            K.softmax_cross_entropy_backward_onehot(y, self._t, dx)
         if dout != 1:
             dx *= dout
         return dx
@@ -409,24 +423,27 @@ class Dropout:
         self.dropout_ratio = float(dropout_ratio)
         self.rng = np.random.default_rng(rng)
         self.mask = None
-        self._dtype = None
-        self._buf = _Buffers()
+        self._out = self._u = self._dx = None
 
     def forward(self, x, train_flg=True):
         where = "Dropout.forward"
-        _check_batch(where, "x", x, min_ndim=1)
-        out = self._buf.get("out", x.shape, x.dtype)
-        self._dtype = x.dtype
+        _check_float_array(where, "x", x)
+        if x.size == 0:
+            raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected at "
+                             f"least one value")
+        self._out = out = _empty_if_changed(self._out, x.shape, x.dtype)
         if not train_flg:
             return np.multiply(x, 1.0 - self.dropout_ratio, out=out)
-        u = self._buf.get("u", x.shape, np.float64)
+        self._u = u = _empty_if_changed(self._u, x.shape, np.float64)
         self.rng.random(out=u)
-        self.mask = np.greater(u, self.dropout_ratio, out=self._buf.get("mask", x.shape, bool))
+        self.mask = np.greater(u, self.dropout_ratio,
+                               out=_empty_if_changed(self.mask, x.shape, np.bool_))
         return np.multiply(x, self.mask, out=out)
 
     def backward(self, dout):
         where = "Dropout.backward"
         if self.mask is None:
             raise _not_called(where, "a training forward (train_flg=True)")
-        _check_dout(where, dout, self.mask.shape, self._dtype)
-        return np.multiply(dout, self.mask, out=self._buf.get("dx", dout.shape, dout.dtype))
+        _check_dout(where, dout, self.mask.shape, self._out.dtype)
+        self._dx = dx = _empty_if_changed(self._dx, dout.shape, dout.dtype)
+        return np.multiply(dout, self.mask, out=dx)

@@ -195,7 +195,7 @@ def plot_batchnorm_grid(result) -> Figure:
 def plot_batchnorm_summary(result) -> Figure:
     """Final accuracy against the initial weight scale, with and without BN."""
     scales = np.asarray(result.data["weight_scales"])
-    fig = _new_figure(8, 5)
+    fig = _new_figure(8, 5.5)
     ax = fig.subplots()
     for key, color, label in (("batchnorm", "tab:blue", "with BatchNorm"),
                               ("plain", "tab:orange", "without BN")):
@@ -203,12 +203,14 @@ def plot_batchnorm_summary(result) -> Figure:
         _band(ax, scales, d["train_acc"][:, :, -1], color, f"{label}: training")
         if "test_acc" in d:
             _band(ax, scales, d["test_acc"], color, f"{label}: test", ":")
+    chance = 1.0 / result.settings["output_size"]
+    ax.axhline(chance, color="gray", linestyle=":", linewidth=1, label=f"chance ({chance:.2g})")
     ax.set_xscale("log")
     ax.set_ylim(0, 1)
     ax.set_xlabel("initial weight scale (std of W)")
     ax.set_ylabel(f"accuracy after {result.settings['epochs']} epochs")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower center", fontsize=9)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=9)
     ax.set_title(
         f"Batch Normalization depends less on the initial weight scale "
         f"({result.settings['dataset']}; {_seeds_note(result)})",
@@ -218,26 +220,34 @@ def plot_batchnorm_summary(result) -> Figure:
 
 
 def plot_symmetry(result) -> Figure:
-    """Left: how different the hidden units are (max difference between their weight
-    columns) per training step, for each initialization; right: the training loss."""
-    fig = _new_figure(12, 4.8)
+    """Left: how different the hidden units are (the largest difference between two units'
+    incoming weights) at each training step, per initialization and layer; right: the
+    training loss. Symmetric starts stay at exactly 0 although their weights move (legend)."""
+    fig = _new_figure(12, 5)
     ax_spread, ax_loss = fig.subplots(1, 2)
     n_layers = len(result.settings["hidden_size_list"])
     styles = ("-", "--", ":", "-.")
+    top = 0.0
     for i, (label, d) in enumerate(result.data["inits"].items()):
         color = _COLORS[i % len(_COLORS)]
         steps = np.arange(d["spread"].shape[1])
         for layer in range(n_layers):
+            moved = np.mean(d["moved"][:, layer])
             _band(ax_spread, steps, d["spread"][:, :, layer], color,
-                  f"{label}, layer {layer + 1}", styles[layer % len(styles)])
+                  f"{label}, layer {layer + 1} (weights moved {moved:.2g})",
+                  styles[layer % len(styles)])
+        top = max(top, float(np.nanmax(d["spread"])))
         _band(ax_loss, np.arange(1, d["loss"].shape[1] + 1), d["loss"], color, label)
-    ax_spread.set_yscale("symlog", linthresh=1e-12)
-    ax_spread.set_ylim(bottom=0)
+    top = top if top > 0 else 1.0
+    ax_spread.set_ylim(-0.05 * top, 1.15 * top)
     ax_spread.set_xlabel("training step")
-    ax_spread.set_ylabel("max |W[:, j] − W[:, 0]| over units j")
-    ax_spread.set_title("Difference between hidden units (0 = all identical)", fontsize=10)
+    ax_spread.set_ylabel("max over inputs i of (max_j W[i, j] − min_j W[i, j])")
+    ax_spread.set_title("Difference between the units of a hidden layer (0 = all identical)",
+                        fontsize=10)
     ax_spread.grid(alpha=0.3)
-    ax_spread.legend(fontsize=8)
+    ax_spread.legend(fontsize=8, loc="center right")
+    ax_loss.axhline(math.log(result.settings["output_size"]), color="gray", linestyle=":",
+                    linewidth=1, label=f"ln {result.settings['output_size']} (chance)")
     ax_loss.set_xlabel("training step")
     ax_loss.set_ylabel("training loss (mini-batch)")
     ax_loss.set_title("Training loss", fontsize=10)
@@ -247,7 +257,7 @@ def plot_symmetry(result) -> Figure:
     hidden = "-".join(str(h) for h in s["hidden_size_list"])
     fig.suptitle(
         f"Symmetry: {s['input_size']}-{hidden}-{s['output_size']} {s['activation']} net on "
-        f"{s['dataset']}, SGD lr {s['lr']} ({_seeds_note(result)})",
+        f"{s['dataset']}, SGD lr {s['lr']}, batch {s['batch_size']} ({_seeds_note(result)})",
         fontsize=11,
     )
     return fig

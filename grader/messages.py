@@ -8,16 +8,19 @@ from __future__ import annotations
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 TRACEBACK_TAIL = 1500
+_JA_BLOCK_REASON = ("BatchNorm を自分で実装する課題では dlkit の BatchNorm は使えません。"
+                    "解答 (solutions) と採点プログラムはどの課題でも使えません")
 
 
 def sandbox_error(exc: Exception) -> tuple[str, str]:
     """Why a check got 0 because of the student's code (error, block, timeout, crash)."""
     if isinstance(exc, StudentError):
         if exc.blocked:
-            return (f"Not allowed: {exc.message.removeprefix('BLOCKED: ')}. "
-                    f"Checks that need this code score 0.",
-                    f"使用禁止: {exc.message.removeprefix('BLOCKED: ')}。"
-                    f"このコードを使う検査は 0 点です。")
+            name, _, why = exc.message.removeprefix("BLOCKED: ").partition(" is not available")
+            return (f"Not allowed: your code uses {name}, which is not available here"
+                    f"{why.removeprefix(' here')}. Checks that need it score 0.",
+                    f"使用禁止: あなたのコードは {name} を使っていますが、ここでは使えません"
+                    f"（{_JA_BLOCK_REASON}）。これを必要とする検査は 0 点です。")
         tb = exc.traceback[-TRACEBACK_TAIL:]
         if exc.type_name == "MemoryError":
             return (f"Your code ran out of memory (MemoryError: {exc.message}); the worker "
@@ -50,6 +53,10 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                    "担当者に連絡してください)。"),
         "no-result": ("Not run: the checks process ended before this check.",
                       "未実行: この検査の前に検査プロセスが終了しました。"),
+        "tampered": ("Not graded: the results file of this assignment was modified while "
+                     "the checks ran, so none of its results can be trusted.",
+                     "採点不可: 検査中に結果ファイルが改ざんされたため、この課題の結果は"
+                     "信頼できません。"),
         "unreadable": (f"Not run: the submission cannot be read: {detail}",
                        f"未実行: 提出物を読み込めません: {detail}"),
     }

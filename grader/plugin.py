@@ -22,6 +22,8 @@ printed during the check.
 from __future__ import annotations
 
 import ast
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -205,23 +207,43 @@ def _grader_transcript():
 
 
 class _Results:
-    def __init__(self, path: Path | None):
-        self.path = path
+    """The results file: ``{"payload": json text, "hmac": sha256 HMAC of it}``.
+
+    The key comes from the runner on this process's stdin (read once, never in the
+    environment or on disk), so even where a worker could reach the file (the weakest
+    isolation, same uid) it cannot forge a file the runner accepts.
+    """
+
+    def __init__(self, path: Path | None, key: bytes):
+        self.path, self.key = path, key
         self.checks: dict[str, dict] = {}
         self.complete = False
 
     def write(self) -> None:
         if self.path is None:
             return
-        data = {"assignment": os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
-                "complete": self.complete, "checks": list(self.checks.values())}
+        payload = json.dumps({"assignment": os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
+                              "complete": self.complete, "checks": list(self.checks.values())})
+        tag = hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps({"payload": payload, "hmac": tag}), encoding="utf-8")
         os.replace(tmp, self.path)
 
 
+def _read_key() -> bytes:
+    """The runner's HMAC key: one line on fd 0."""
+    chunks = []
+    while not chunks or not chunks[-1].endswith(b"\n"):
+        chunk = os.read(0, 256)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).strip()
+
+
 def pytest_configure(config):
-    config._grader_results = _Results(_env_path("DLKIT_GRADE_RESULTS"))
+    path = _env_path("DLKIT_GRADE_RESULTS")
+    config._grader_results = _Results(path, _read_key() if path else b"")
 
 
 def _describe(excinfo) -> tuple[str, str, bool]:

@@ -16,8 +16,11 @@ its full name) and lists every check of the points file, run or not, with the re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -111,8 +114,11 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options) -> dict:
     start = time.monotonic()
     log_path = results_dir / "pytest.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        key = secrets.token_hex(32)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=log,
                                 env=env, cwd=results_dir, start_new_session=True)
+        proc.stdin.write(key.encode() + b"\n")
+        proc.stdin.close()
         try:
             rc = proc.wait(timeout=budget)
             status = "graded"
@@ -124,14 +130,26 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options) -> dict:
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
     data = {"checks": [], "complete": False}
     if results.is_file():
-        try:
-            data = json.loads(results.read_text(encoding="utf-8"))
-        except ValueError:
-            status = "grader"
+        data = _verified(results, key.encode())
+        if data is None:
+            status, data = "tampered", {"checks": [], "complete": False}
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
     return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
             "seconds": seconds, "budget": budget}
+
+
+def _verified(path: Path, key: bytes) -> dict | None:
+    """The results written by our checks process, or None if the file was forged."""
+    try:
+        outer = json.loads(path.read_text(encoding="utf-8"))
+        payload = outer["payload"]
+        tag = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(tag, str(outer["hmac"])):
+            return None
+        return json.loads(payload)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def score(aid: str, run: dict, points: dict[str, float]) -> dict:
@@ -159,7 +177,8 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
                        "message": rec.get("message", {"en": "", "ja": ""}),
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
     reason = {"graded": "no-result", "budget": "budget", "grader": "grader",
-              "missing": "missing", "unreadable": "unreadable"}[run["status"]]
+              "missing": "missing", "unreadable": "unreadable",
+              "tampered": "tampered"}[run["status"]]
     for name, max_score in points.items():
         if name not in seen:
             en, ja = messages.not_run(reason, run.get("detail", ""))

@@ -50,7 +50,8 @@ UID_RANGE = range(61000, 62000)
 UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
 ISOLATION_LEVELS = ("namespaces", "user", "session")
 
-# What each assignment may not import (the student writes it themselves there).
+# What each assignment may not use: BatchNorm is the student's own in a2 (NumPy), a3 (the
+# network is built from the student's a2 layer) and a4 (Numba kernels).
 _BATCHNORM = [
     "dlkit.layers:BatchNormalization",
     "dlkit.reference:BatchNormalization",
@@ -60,7 +61,7 @@ _BATCHNORM = [
     "dlkit.kernels:batchnorm_forward_infer",
     "dlkit.kernels:batchnorm_running_update",
 ]
-BLOCKED_ATTRS = {"a2": _BATCHNORM, "a4": _BATCHNORM}
+BLOCKED_ATTRS = {"a2": _BATCHNORM, "a3": _BATCHNORM, "a4": _BATCHNORM}
 BLOCKED_MODULES = ["solutions", "grader"]
 
 # World-writable directories replaced by a fresh private tmpfs in the worker.
@@ -137,6 +138,17 @@ def _namespaces_work() -> bool:
     return proc.returncode == 0
 
 
+@functools.cache
+def _others_can_run_python() -> bool:
+    """Can a uid other than ours traverse to the Python installation and its packages?"""
+    for path in _python_paths():
+        parts = Path(path).resolve().parts
+        for i in range(2, len(parts) + 1):
+            if not os.stat(Path(*parts[:i])).st_mode & 0o001:
+                return False
+    return True
+
+
 def detect_isolation() -> str:
     """The strongest isolation level available here (see the module docstring).
 
@@ -144,14 +156,17 @@ def detect_isolation() -> str:
     """
     best = "session"
     if os.geteuid() == 0:
-        best = "namespaces" if _namespaces_work() else "user"
+        if _namespaces_work():
+            best = "namespaces"
+        elif _others_can_run_python():  # else an unprivileged uid could not import numpy
+            best = "user"
     wanted = os.environ.get("DLKIT_GRADE_ISOLATION", "")
     if wanted:
         if wanted not in ISOLATION_LEVELS:
             raise SandboxError(f"DLKIT_GRADE_ISOLATION: expected one of {ISOLATION_LEVELS}, "
                                f"got {wanted!r}")
         if ISOLATION_LEVELS.index(wanted) > ISOLATION_LEVELS.index(best):
-            return wanted
+            return "session" if wanted == "user" and not _others_can_run_python() else wanted
     return best
 
 
@@ -201,11 +216,13 @@ class _UidLease:
 
 def default_masks() -> list[str]:
     """Paths hidden from the worker: the grader, the repository's solutions/.git/tests,
-    the hidden data."""
+    the hidden data, and the paths listed in ``DLKIT_GRADE_HIDE`` (os.pathsep-separated,
+    e.g. Gradescope's results folder)."""
     paths = [GRADER_DIR]
     if (REPO_DIR / "dlkit").is_dir():
         paths += [REPO_DIR / name for name in ("solutions", ".git", "tests", "benchmarks")]
     paths += [Path(p) for p in HIDDEN_DATA_DIRS]
+    paths += [Path(p) for p in os.environ.get("DLKIT_GRADE_HIDE", "").split(os.pathsep) if p]
     return [str(p) for p in paths if p.exists()]
 
 
@@ -590,8 +607,8 @@ class Worker:
     def _log(self, output: str) -> str:
         if output:
             self.transcript.append(output)
-            while sum(map(len, self.transcript)) > self.limits.output_bytes:
-                self.transcript.pop(0)
+            if sum(map(len, self.transcript)) > self.limits.output_bytes:
+                self.transcript[:] = ["".join(self.transcript)[-self.limits.output_bytes:]]
         return output
 
     def _decode_reply(self, reply: dict, buffers: list, what: str, output: str):

@@ -144,7 +144,7 @@ def prepare(source: str | Path, dest: Path, limits: SizeLimits = SizeLimits()) -
     a folder whose children are assignment folders. Raises SubmissionError."""
     source = Path(source)
     staging = dest / "staging"
-    if source.is_file() and zipfile.is_zipfile(source):
+    if source.is_file() and (source.suffix.lower() == ".zip" or zipfile.is_zipfile(source)):
         staging.mkdir(parents=True)
         extract_zip(source, staging, limits)
     elif source.is_dir():

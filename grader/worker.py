@@ -29,8 +29,12 @@ import shutil
 import signal
 import sys
 import traceback
+from builtins import getattr, isinstance, len, repr, setattr, str, type  # noqa: F401, UP029
 
 from grader import protocol
+
+# (The builtins above are bound here, before student code runs, so that a submission
+# patching builtins cannot break how this loop reports its results.)
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
 _MS_BIND, _MS_REC = 4096, 16384
@@ -135,9 +139,14 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
     os.chown(path, uid, gid)
 
 
+_WORKDIR = "/nonexistent"
+
+
 def setup(cfg: dict) -> None:
     """Prepare the sandbox (see the module docstring). ``cfg`` comes from the trusted side."""
+    global _WORKDIR
     workdir, uid, gid = cfg["workdir"], cfg.get("uid"), cfg.get("gid")
+    _WORKDIR = workdir
     if cfg.get("namespaces"):
         _mount("tmpfs", workdir, "tmpfs", _MS_NOSUID | _MS_NODEV,
                f"size={cfg['disk_mb']}m,mode=700")
@@ -178,8 +187,8 @@ class _BlockedFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         for name in self.modules:
             if fullname == name or fullname.startswith(name + "."):
-                raise ImportError(f"BLOCKED: importing {fullname} is not allowed here: "
-                                  f"{self.reason}", name=fullname)
+                raise ImportError(f"BLOCKED: {fullname} is not available here: {self.reason}",
+                                  name=fullname)
         return None
 
 
@@ -227,7 +236,7 @@ def _block(block: dict) -> None:
 def _blocked_getattr(mod_name, hidden, reason, previous):
     def __getattr__(name):
         if name in hidden:
-            raise ImportError(f"BLOCKED: {mod_name}.{name} is not allowed here: {reason}",
+            raise ImportError(f"BLOCKED: {mod_name}.{name} is not available here: {reason}",
                               name=mod_name)
         if previous is not None:
             return previous(name)
@@ -378,6 +387,9 @@ def _student_traceback(exc: BaseException) -> str:
     """The traceback without the worker's own frames (they say nothing to a student)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if os.path.abspath(f.filename) != os.path.abspath(__file__)]
+    for f in frames:  # "a1_initialization/initializers.py", not the private working copy
+        if f.filename.startswith(_WORKDIR + os.sep):
+            f.filename = f.filename[len(_WORKDIR) + 1:]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames),
              *traceback.format_exception_only(type(exc), exc)]
     return "".join(lines)

@@ -6,6 +6,7 @@ depend on the other parts' sub-commands; ``test_the_dlkit_command_registers_demo
 the real ``dlkit`` parser.
 """
 
+import argparse
 import http.server
 import os
 import re
@@ -59,13 +60,26 @@ def test_demo_trains_on_fashion_mnist_and_is_reproducible(data_dir):
     test_acc = float(re.search(r"test accuracy (\S+)", out).group(1))
     assert 0.4 < test_acc <= 1.0  # chance is 0.1; 50 steps of BN-SGD reach ~0.6
 
-    # same seed, same numbers (another seed giving others is tested in test_network)
-    second = run_demo(*argv, env=env)
 
-    def numbers(text):  # everything but the timing line
-        return [line for line in text.splitlines() if not line.startswith("trained")]
 
-    assert numbers(second.stdout) == numbers(out)
+@pytest.mark.skipif(
+    not FASHION_SYSTEM_DIR.is_dir(), reason=f"Fashion-MNIST not installed at {FASHION_SYSTEM_DIR}"
+)
+def test_demo_same_seed_same_numbers(data_dir, monkeypatch, capsys):
+    """In-process (the subprocess path is tested above): the seed fixes batches and weights."""
+    from dlkit import demo
+
+    monkeypatch.setenv("DLKIT_DATA_DIR", str(data_dir))
+
+    def numbers(seed):  # the printed lines, but the timing line
+        args = argparse.Namespace(dataset="fashion-mnist", steps=5, seed=seed)
+        assert demo.run(args) == 0
+        out = capsys.readouterr().out
+        return [line for line in out.splitlines() if not line.startswith("trained")]
+
+    first = numbers(3)
+    assert numbers(3) == first
+    assert numbers(4) != first
 
 
 @pytest.fixture

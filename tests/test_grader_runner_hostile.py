@@ -45,18 +45,18 @@ CASES = {
     "fork_bomb": (["a1"], {"a1": 4}, {"test_spread_stats": "Resource temporarily unavailable"}),
     "fake_output": (["a1"], {"a1": 3}, {"test_he_std": "He std: expected 0.0707"}),
     "fake_results_file": (["a1"], {"a1": 3}, {"test_he_std": "He std: expected 0.0707"}),
-    "monkeypatch": (["a1"], {"a1": 2}, {"test_he_std": "He std: expected 0.0707, got 0.5"}),
+    "monkeypatch": (["a1"], {"a1": 2}, {"test_he_std": "He std: expected 0.0707, got 0.49"}),
     "read_grader_files": (["a1"], {"a1": 4}, {}),
-    "import_solutions": (["a1"], {"a1": 0}, {"test_shape": "Not allowed: importing solutions",
-                                             "test_zeros": "Not allowed: importing solutions"}),
+    "import_solutions": (["a1"], {"a1": 0}, {"test_shape": "Not allowed: your code uses solutions",
+                                             "test_zeros": "Not allowed: your code uses solutions"}),
     "import_solutions_by_path": (["a1"], {"a1": 1}, {"test_he_std": "He std"}),
     "a2_imports_dlkit_batchnorm": (["a2"], {"a2": 0}, {
-        "test_forward_train": "Not allowed: dlkit.layers.BatchNormalization",
+        "test_forward_train": "Not allowed: your code uses dlkit.layers.BatchNormalization",
         "test_no_static_import_of_dlkit_batchnorm": "implement BatchNorm yourself"}),
     "a2_sneaks_dlkit_batchnorm": (["a2"], {"a2": 1}, {
-        "test_backward": "Not allowed: dlkit.layers.BatchNormalization"}),
+        "test_backward": "Not allowed: your code uses dlkit.layers.BatchNormalization"}),
     "a4_imports_dlkit_kernels": (["a4"], {"a4": 0}, {
-        "test_forward_matches": "Not allowed: importing dlkit.kernels.batchnorm"}),
+        "test_forward_matches": "Not allowed: your code uses dlkit.kernels.batchnorm_"}),
     "crash_a1_good_a2": (["a1", "a2"], {"a1": 0, "a2": 5}, {"test_shape": "SIGSEGV"}),
 }
 # Wall-clock bound per case (s): generous for a loaded 2-core machine; what it guards

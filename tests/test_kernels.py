@@ -160,8 +160,7 @@ def test_batchnorm_train_and_backward_match_reference(shape, layout, dtype):
     N, D = shape
     eps, momentum = 1e-5, 0.9
     x = make(rng, shape, dtype, layout, loc=12.0, scale=5.0)
-    gamma = make(rng, (1, D), dtype, layout)[0]
-    beta = make(rng, (1, D), dtype, layout)[0]
+    gamma, beta = make(rng, (D,), dtype, "C"), make(rng, (D,), dtype, "C")
     dout = make(rng, shape, dtype, layout)
     keep = frozen(x, gamma, beta, dout)
     layer, (rm, rv), out_ref, dx_ref = bn_reference_run(x, gamma, beta, dout, eps, momentum)
@@ -219,3 +218,23 @@ def test_batchnorm_backward_dx_sums_to_zero_per_feature():
                               np.empty_like(x), np.empty(8), np.empty(8))
     np.testing.assert_allclose(dx.sum(axis=0), 0.0, atol=1e-13)
     assert np.abs(dx).max() > 1e-3  # ... and is not zero itself
+
+
+@pytest.mark.parametrize("dtype, loc, tol", [(np.float64, 1e6, 1e-9), (np.float32, 1e3, 1e-5)])
+def test_batchnorm_statistics_survive_a_large_mean(dtype, loc, tol):
+    """Statistics of loc + N(0, 1) data, even with an outlier in row 0 (the shift point).
+
+    E[x²] − mu² would lose ~all digits here (x² ≈ loc², var ≈ 1); the kernel's shifted sums
+    must still give var to ``tol`` relative to float64 two-pass statistics of the same data.
+    """
+    rng = np.random.default_rng(7)
+    x = (loc + rng.standard_normal((300, 5))).astype(dtype)
+    x[0, 1] = loc + 100.0  # the shift k = x[0] lies 100 standard deviations away
+    out, xhat, mean, invstd = (np.empty_like(x), np.empty_like(x), np.empty(5, dtype),
+                               np.empty(5, dtype))
+    K.batchnorm_forward_train(x, np.ones(5, dtype), np.zeros(5, dtype), 0.0, out, xhat, mean,
+                              invstd)
+    x64 = x.astype(np.float64)
+    var = ((x64 - x64.mean(axis=0)) ** 2).mean(axis=0)
+    np.testing.assert_allclose(1.0 / invstd.astype(np.float64) ** 2, var, rtol=tol)
+    np.testing.assert_allclose(mean, x64.mean(axis=0), rtol=tol)

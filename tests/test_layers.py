@@ -211,6 +211,21 @@ def test_layers_reuse_their_buffers_between_steps():
     np.testing.assert_allclose(out3, (x3 - x3.mean(0)) / np.sqrt(x3.var(0) + 1e-5))
 
 
+def test_layers_accept_ndarray_subclasses_like_memmap(tmp_path):
+    """Data loaders may hand out np.memmap; the fast path's exact-type test must not reject it."""
+    x = np.memmap(tmp_path / "x.f64", dtype=np.float64, mode="w+", shape=(4, 3))
+    x[:] = np.arange(12.0).reshape(4, 3)
+    plain = np.asarray(x).copy()
+    t = np.array([0, 1, 2, 0])
+    np.testing.assert_array_equal(L.Relu().forward(x), plain)
+    np.testing.assert_array_equal(L.Affine(np.eye(3), np.zeros(3)).forward(x), plain)
+    bn = L.BatchNormalization(np.ones(3), np.zeros(3))
+    expected = (plain - plain.mean(0)) / np.sqrt(plain.var(0) + 1e-5)
+    np.testing.assert_allclose(bn.forward(x), expected)
+    assert L.SoftmaxWithLoss().forward(x, t) == pytest.approx(
+        ref.SoftmaxWithLoss().forward(plain, t), rel=1e-14)
+
+
 def _all_layers(rng):
     return [
         (L.Affine(rng.standard_normal((4, 3)), rng.standard_normal(3)), {}),
@@ -309,3 +324,16 @@ def test_backward_checks_dout_shape_and_dtype():
         with pytest.raises(TypeError, match="dout .*float32"):
             layer.backward(np.zeros(out.shape, np.float32))
         assert name  # every layer in the list was exercised
+
+
+def test_diverged_values_flow_through_without_raising():
+    """Training that diverges (weight scale 1.0 without BN) must give inf/nan, not crash."""
+    x = np.array([[1e308, -1e308, 1.0], [np.inf, 0.0, np.nan], [3.0, 2.0, 1.0]])
+    bn = L.BatchNormalization(np.ones(3), np.zeros(3))
+    out = bn.forward(x)
+    assert not np.isfinite(out[:, :2]).all()
+    bn.backward(np.ones_like(x))
+    relu, loss = L.Relu(), L.SoftmaxWithLoss()
+    value = loss.forward(relu.forward(x), np.array([0, 1, 2]))
+    assert np.isnan(value) or np.isinf(value)
+    assert np.isnan(loss.backward()).any()

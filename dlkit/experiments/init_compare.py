@@ -18,7 +18,13 @@ import numpy as np
 
 from dlkit.experiments._checks import check_data, check_seeds, positive_float, positive_int
 from dlkit.experiments.results import Result
-from dlkit.experiments.training import MiniBatches, batch_indices, progress, sgd_steps
+from dlkit.experiments.training import (
+    MiniBatches,
+    batch_indices,
+    one_blas_thread,
+    progress,
+    sgd_steps,
+)
 from dlkit.initializers import init_std
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
@@ -87,7 +93,7 @@ def init_compare(
         for label, scheme in schemes.items()
     }
     batches = MiniBatches(x_train, t_train, batch_size)
-    with progress(S * len(schemes) * iterations, "init_compare") as bar:
+    with one_blas_thread(), progress(S * len(schemes) * iterations, "init_compare") as bar:
         for s, seed in enumerate(seeds):
             indices = batch_indices(np.random.default_rng(seed), len(x_train), batch_size,
                                     iterations)

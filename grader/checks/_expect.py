@@ -32,7 +32,8 @@ def array(feedback, value, *, what: str, shape: tuple, finite: bool = True) -> n
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         feedback.fail(
             en=f"{what}: expected a NumPy array of shape {shape}, got {describe(value)}.",
-            ja=f"{what}: 形状 {shape} の NumPy 配列を期待しましたが、{describe(value)} が返されました。",
+            ja=(f"{what}: 形状 {shape} の NumPy 配列を期待しましたが、{describe(value)} "
+                f"が返されました。"),
         )
     if value.shape != tuple(shape):
         feedback.fail(
@@ -55,12 +56,27 @@ def close(feedback, got, expected, *, what: str, tol: float, hint_en: str = "",
     err = rel_error(got, expected)
     if not err <= tol:
         i = np.unravel_index(np.argmax(np.abs(got - expected)), np.shape(expected))
-        where = f" at index {tuple(int(k) for k in i)}" if np.ndim(expected) else ""
+        index = tuple(int(k) for k in i)
+        want, seen = float(np.asarray(expected)[i]), float(got[i])
+        where_en = f" at index {index}" if index else ""
+        where_ja = f"、インデックス {index}" if index else ""
         feedback.fail(
             en=(f"{what}: expected the reference values within relative error {tol:g}, got "
-                f"relative error {err:.3g} (largest difference{where}: expected "
-                f"{float(np.asarray(expected)[i]):.6g}, got {float(got[i]):.6g}). {hint_en}").strip(),
-            ja=(f"{what}: 参照値との相対誤差 {tol:g} 以下を期待しましたが、相対誤差は {err:.3g} "
-                f"でした（最大の差{where.replace(' at index', ' インデックス')}: 期待値 "
-                f"{float(np.asarray(expected)[i]):.6g}、実際 {float(got[i]):.6g}）。{hint_ja}").strip(),
+                f"relative error {err:.3g} (largest difference{where_en}: expected {want:.6g}, "
+                f"got {seen:.6g}). {hint_en}").strip(),
+            ja=(f"{what}: 参照値との相対誤差 {tol:g} 以下を期待しましたが、相対誤差は "
+                f"{err:.3g} でした（最大の差{where_ja}: 期待値 {want:.6g}、実際 {seen:.6g}）。"
+                f"{hint_ja}").strip(),
         )
+
+
+def grader_error(message: str):
+    """Stop the whole checks process as a failure of the GRADER (not the student's).
+
+    ``pytest.exit`` with return code 3: the runner sees a code other than 0/1, marks the
+    assignment's status "grader" and ``dlkit-grade`` exits with status 3, so a missing
+    dataset or a broken reference never turns silently into a score of 0.
+    """
+    import pytest
+
+    pytest.exit(f"GRADER ERROR (not the student's fault): {message}", returncode=3)

@@ -151,7 +151,8 @@ def test_init_uses_rng(worker, feedback):
                 en=(f"{label}: expected different weights for different seeds of rng (7 and 8), "
                     f"got identical ones. Draw from the rng you are given, not from a generator "
                     f"of your own with a fixed seed."),
-                ja=(f"{label}: rng のシードが異なれば（7 と 8）異なる重みを期待しましたが、同一でした。"
+                ja=(f"{label}: rng のシードが異なれば（7 と 8）異なる重みを期待しましたが、"
+                    f"同一でした。"
                     f"固定シードの自前の生成器ではなく、渡された rng から乱数を引いてください。"),
             )
 
@@ -266,7 +267,8 @@ def _check_stats(worker, feedback, activation):
         feedback.fail(
             en=(f"spread_stats(z, {activation!r}): expected a dict with keys "
                 f"{sorted(expected)}, got {describe(got)}."),
-            ja=(f"spread_stats(z, {activation!r}): キー {sorted(expected)} を持つ dict を期待しましたが、"
+            ja=(f"spread_stats(z, {activation!r}): キー {sorted(expected)} を持つ dict を"
+                f"期待しましたが、"
                 f"{describe(got)} が返されました。"),
         )
     for key, value in expected.items():
@@ -281,7 +283,8 @@ def _check_stats(worker, feedback, activation):
             feedback.fail(
                 en=(f"spread_stats(z, {activation!r})[{key!r}]: expected {value:.6g} ({rule_en}), "
                     f"got {describe(seen)}."),
-                ja=(f"spread_stats(z, {activation!r})[{key!r}]: {value:.6g}（{rule_ja}）を期待しましたが、"
+                ja=(f"spread_stats(z, {activation!r})[{key!r}]: {value:.6g}（{rule_ja}）を"
+                    f"期待しましたが、"
                     f"{describe(seen)} でした。"),
             )
 
@@ -324,7 +327,8 @@ def test_claim_sigmoid_std1_saturates(worker, feedback):
             en=(f"Sigmoid with σ = 1, 5 layers: expected most activations near 0 or 1 "
                 f"(fraction < 0.1 or > 0.9 at least 0.5 in every layer), got fractions "
                 f"{[round(f, 3) for f in fractions]}."),
-            ja=(f"シグモイド、σ = 1、5 層: 活性化の大半が 0 か 1 の近く（0.1 未満または 0.9 超の割合が"
+            ja=(f"シグモイド、σ = 1、5 層: 活性化の大半が 0 か 1 の近く（0.1 未満または "
+                f"0.9 超の割合が"
                 f"全層で 0.5 以上）になることを期待しましたが、割合は "
                 f"{[round(f, 3) for f in fractions]} でした。"),
         )

@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-from grader.checks._expect import array, close, describe, rel_error
+from grader.checks._expect import array, close, describe, grader_error, rel_error
 
 BN = "a2_batchnorm.batchnorm:BatchNormalization"
 
@@ -76,7 +76,8 @@ def _forward_hint(x, gamma, beta, got):
     xhat = (x - mu) / np.sqrt(x.var(axis=0) + 1e-5)
     if rel_error(got, xhat) < 1e-6:
         return ("It matches xhat: apply the scale and shift, out = gamma · xhat + beta.",
-                "xhat と一致します。スケールとシフト out = gamma · xhat + beta を適用してください。")
+                "xhat と一致します。スケールとシフト out = gamma · xhat + beta を"
+                "適用してください。")
     if rel_error(got, gamma * (x - mu) / np.sqrt(x.var(axis=0)) + beta) < 1e-6:
         return ("It matches a forward without eps: use √(var + eps).",
                 "eps なしの計算と一致します。√(var + eps) を使ってください。")
@@ -163,7 +164,8 @@ def test_output_mean_std(worker, feedback):
         feedback.fail(
             en=(f"forward(x, train_flg=True): expected the mean of each output feature to be "
                 f"beta, got feature {k}: mean {mean[k]:.6g}, beta {beta[k]:.6g}."),
-            ja=(f"forward(x, train_flg=True): 出力の各特徴の平均が beta になることを期待しましたが、"
+            ja=(f"forward(x, train_flg=True): 出力の各特徴の平均が beta になることを"
+                f"期待しましたが、"
                 f"特徴 {k} の平均は {mean[k]:.6g}、beta は {beta[k]:.6g} でした。"),
         )
     ratio = std / gamma
@@ -252,9 +254,9 @@ def _gradient_case(index):
     for name, a, n in zip(("dx", "dgamma", "dbeta"), analytic, numerical, strict=True):
         err = rel_error(a, n)
         if not err < GRAD_TOL:
-            raise RuntimeError(f"grader self-check: dlkit.reference BatchNormalization {name} "
-                               f"differs from the numerical gradient (rel error {err:.2e} at "
-                               f"{N}×{D}); the reference cannot be trusted, fix the grader")
+            grader_error(f"self-check: dlkit.reference BatchNormalization {name} differs "
+                         f"from the numerical gradient (rel error {err:.2e} at {N}×{D}); the "
+                         f"reference cannot be trusted")
     return x, gamma, beta, dout, *analytic
 
 
@@ -337,6 +339,11 @@ SPEED_SHAPE = (128, 100)
 MAX_SLOWDOWN = 3.0
 ROUND_SECONDS = 0.05  # each timed round lasts ≥ 50 ms: the round trip (~0.1 ms) is noise
 ROUNDS = 5
+SPEED_GATE = 1e-2
+_SPEED_GATE_HINT = (
+    "Speed is only graded for a forward that computes the batch normalization (within 1 %).",
+    "速度は、バッチ正規化を計算している（1 % 以内の）forward に対してだけ評価します。",
+)
 
 
 def _time_steps(w, steps, *, return_result=False):
@@ -355,7 +362,6 @@ def test_speed(worker, reference_timer, feedback):
     x, dout = _batch(rng, N, D), rng.standard_normal((N, D))
     ref_layer = _reference(gamma, beta)
     expected_out = ref_layer.forward(x, train_flg=True)
-    expected_dx = ref_layer.backward(dout)
 
     bn = worker.create(BN, gamma, beta, timeout=10)
     ref = reference_timer.create("dlkit.reference:BatchNormalization", gamma, beta, timeout=30)
@@ -368,10 +374,12 @@ def test_speed(worker, reference_timer, feedback):
             worker, [(bn.method("forward"), (x,), {"train_flg": True}),
                      (bn.method("backward"), (dout,), {})], return_result=True)
         times["student"].append(seconds)
+        # The timed run must compute a batch normalization: within SPEED_GATE of the
+        # reference (exactness is what the other checks grade; a mistake such as ddof=1,
+        # 0.4 % off at N = 128, costs those checks, not the speed points too).
         close(feedback, out, expected_out, what=f"forward(x) in the timed run ({N}×{D})",
-              tol=TOL64)
-        close(feedback, dx, expected_dx, what=f"backward(dout) in the timed run ({N}×{D})",
-              tol=GRAD_TOL)
+              tol=SPEED_GATE, hint_en=_SPEED_GATE_HINT[0], hint_ja=_SPEED_GATE_HINT[1])
+        array(feedback, dx, what=f"backward(dout) in the timed run ({N}×{D})", shape=(N, D))
     t_student, t_ref = min(times["student"]), min(times["reference"])
     slowdown = t_student / t_ref
     numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * t_student:.0f} µs, "

@@ -18,12 +18,12 @@ _WORDS = {
     "en": {"total": "Total", "isolation": "isolation", "output": "your code printed",
            "missing": "not submitted", "budget": "time budget used up",
            "grader": "GRADER ERROR (not your fault)", "graded": "graded",
-           "unreadable": "submission unreadable",
+           "unreadable": "submission unreadable", "tampered": "results tampered with",
            "check": "check", "points": "points"},
     "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
            "missing": "未提出", "budget": "制限時間超過",
            "grader": "採点エラー (あなたの責任ではありません)",
-           "unreadable": "提出物を読み込めません",
+           "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
            "graded": "採点済み", "check": "検査", "points": "点数"},
 }
 

@@ -1,0 +1,96 @@
+"""Grade a whole class: one sub-folder or .zip per student, in parallel, into a gradebook.
+
+Each student is graded by a separate ``dlkit-grade`` process (its own sandboxed workers,
+its own time limit), so one student's crash, hang or grader failure never loses another
+student's grade: that row says what went wrong and the others are complete. Writes the CSV
+gradebook (one row per student, one column per assignment) and each student's full record
+as JSON in ``<csv stem>-records/<student>.json``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.runner import DEFAULT_BUDGETS
+
+MARGIN = 120.0  # seconds per student on top of the assignment budgets (start-up, copying)
+
+
+def students(folder: Path) -> list[tuple[str, Path]]:
+    """(student id, path) for each sub-folder or .zip of ``folder``, sorted by id."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_dir():
+            found.append((path.name, path))
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            found.append((path.stem, path))
+    ids = [sid for sid, _ in found]
+    dupes = sorted({sid for sid in ids if ids.count(sid) > 1})
+    if dupes:
+        raise ValueError(f"{folder}: students with both a folder and a zip: {dupes}")
+    return found
+
+
+def grade_one(sid: str, path: Path, record_path: Path, assignments: list[str],
+              budget: float | None, checks_dir: Path | None) -> dict:
+    """Grade one student in a child ``dlkit-grade`` process; returns the gradebook row."""
+    cmd = [sys.executable, "-m", "grader", str(path), "--format", "json", "--out",
+           str(record_path), "--assignment", ",".join(assignments)]
+    if budget:
+        cmd += ["--budget", str(budget)]
+    if checks_dir:
+        cmd += ["--checks-dir", str(checks_dir)]
+    limit = sum(budget or DEFAULT_BUDGETS[a] for a in assignments) + MARGIN
+    row = {"student": sid, "status": "ok", "note": ""}
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {**row, "status": "timeout", "note": f"not finished within {limit:g} s"}
+    err_text = err.decode("utf-8", "replace").strip()
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {**row, "status": "error",
+                "note": f"exit status {proc.returncode}: {err_text[-300:]}"}
+    for a in record["assignments"]:
+        row[a["id"]] = a["score"]
+    row.update(total=record["score"], max_score=record["max_score"],
+               isolation=record["isolation"])
+    if proc.returncode != 0:
+        row.update(status="grader-error", note=err_text[-300:])
+    elif record.get("error"):
+        row["note"] = record["error"][:300]
+    return row
+
+
+def grade_all(folder: Path, out_csv: Path, *, jobs: int = 1, assignments: list[str],
+              budget: float | None = None, checks_dir: Path | None = None) -> list[dict]:
+    """Grade every student of ``folder`` with ``jobs`` in parallel; write the gradebook."""
+    records = out_csv.with_name(out_csv.stem + "-records")
+    records.mkdir(parents=True, exist_ok=True)
+    todo = students(folder)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_one, sid, path, records / f"{sid}.json", assignments,
+                               budget, checks_dir) for sid, path in todo]
+        rows = [f.result() for f in futures]
+    columns = ["student", *assignments, "total", "max_score", "status", "isolation", "note"]
+    tmp = out_csv.with_name(out_csv.name + ".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(out_csv)
+    return rows

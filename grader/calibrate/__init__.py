@@ -1,0 +1,1 @@
+"""Scripts that measured the hidden checks' thresholds (run by hand; see each module)."""

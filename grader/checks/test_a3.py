@@ -1,0 +1,218 @@
+"""Hidden checks, assignment 3: training the lesson's network with Batch Normalization.
+
+Student API (a3_training/train.py):
+    train(x_train, t_train, *, weight_scale, use_batchnorm, epochs=20, batch_size=100,
+          lr=0.01, seed=0) -> model with predict(x) -> scores (N, 10)
+
+The lesson's experiment (6.3.2): 1000 training samples, 5 hidden layers of 100, SGD lr 0.01,
+batch 100, 20 epochs, weight scales np.logspace(0, -4, 16).  Data: Fashion-MNIST (real
+data, loaded here on the trusted side): the worker receives the first 1000 training images
+with their labels, then only the *images* of the first 2000 test images for predict; the
+test labels never leave this process and the accuracy is computed here.
+
+If the dataset cannot be loaded the grader stops with a grader error (exit status 3), it
+never scores the student 0 for our missing file.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+
+from grader.checks._expect import array, close, describe, grader_error
+from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+
+TRAIN = "a3_training.train:train"
+N_TRAIN, N_EVAL = 1000, 2000
+SCALES = np.logspace(0, -4, 16)
+TRAIN_TIMEOUT = 60.0  # seconds per call of train (the solution: 1–3 s on a busy machine)
+PREDICT_TIMEOUT = 30.0
+
+# The weight scales graded, where the lesson says BatchNorm helps (indices into SCALES), and
+# the held-out accuracy required with BatchNorm.  Calibration (grader/calibrate/
+# a3_accuracy.py, Fashion-MNIST, 1000 train / 2000 held out, seeds 0–9): see the report
+# in the module's docstring of that script and the numbers next to each entry.
+CASES = {
+    "large": 1,  # placeholder
+    "mid": 5,
+    "small": 9,
+}
+THRESHOLD = {"large": 0.3, "mid": 0.5, "small": 0.4}
+GAP_CASE = "mid"  # BN must beat no BN by at least GAP here
+GAP = 0.3
+TIME_BUDGET = 20.0  # seconds for one training run with BatchNorm (solution: 1–3 s)
+
+
+@functools.cache
+def _data(hidden_data):
+    """(x_train, t_train, x_eval, t_eval): Fashion-MNIST, or a grader error."""
+    try:
+        (x, t), (xe, te) = hidden_data.fashion_mnist()
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the grader's problem
+        grader_error(f"a3 needs Fashion-MNIST (dlkit.data.load_mnist(dataset='fashion-mnist', "
+                     f"download=False)), which could not be loaded: {type(exc).__name__}: {exc}")
+    if x.shape[0] < N_TRAIN or xe.shape[0] < N_EVAL or x.shape[1] != 784:
+        grader_error(f"a3: Fashion-MNIST has unexpected shapes {x.shape}, {xe.shape}")
+    return (np.ascontiguousarray(x[:N_TRAIN], dtype=np.float64),
+            np.asarray(t[:N_TRAIN], dtype=np.int64),
+            np.ascontiguousarray(xe[:N_EVAL], dtype=np.float64),
+            np.asarray(te[:N_EVAL], dtype=np.int64))
+
+
+class _Trained:
+    """Models trained in this worker, by (scale index, use_batchnorm): each trained once."""
+
+    def __init__(self):
+        self.models: dict = {}
+        self.seconds: dict = {}
+        self.failures: dict = {}
+
+    def get(self, worker, feedback, hidden_data, index, use_batchnorm):
+        key = (index, use_batchnorm)
+        if key in self.failures:  # the same training failed in an earlier check: no retry
+            raise self.failures[key]
+        if key in self.models:
+            model, generation = self.models[key]
+            if generation == worker.generation:
+                return model
+        x, t, _, _ = _data(hidden_data)
+        scale = float(SCALES[index])
+        start = time.perf_counter()
+        try:
+            model = worker.call(TRAIN, x, t, weight_scale=scale, use_batchnorm=use_batchnorm,
+                                timeout=TRAIN_TIMEOUT)
+        except (StudentError, StudentTimeout, WorkerDied) as exc:
+            self.failures[key] = exc
+            raise
+        self.seconds[key] = time.perf_counter() - start  # trusted clock
+        if not hasattr(model, "call"):  # plain data came back, not an object with predict
+            feedback.fail(
+                en=(f"train(..., weight_scale={scale:.3g}, use_batchnorm={use_batchnorm}): "
+                    f"expected a model object with predict(x), got {describe(model)}."),
+                ja=(f"train(..., weight_scale={scale:.3g}, use_batchnorm={use_batchnorm}): "
+                    f"predict(x) を持つモデルのオブジェクトを期待しましたが、{describe(model)} "
+                    f"が返されました。"),
+            )
+        self.models[key] = (model, worker.generation)
+        return model
+
+
+_TRAINED = _Trained()
+
+
+def _predict(feedback, model, x, label):
+    scores = model.call("predict", x, timeout=PREDICT_TIMEOUT)
+    return array(feedback, scores, what=f"{label}: model.predict(x) for {x.shape[0]} images",
+                 shape=(x.shape[0], 10), finite=False)
+
+
+def _accuracy(scores, t):
+    """Fraction of rows whose largest score is the label; rows with NaN count as wrong."""
+    ok = np.all(np.isfinite(scores), axis=1)
+    return float(np.mean(ok & (np.argmax(np.where(ok[:, None], scores, 0), axis=1) == t)))
+
+
+def _held_out_accuracy(worker, feedback, hidden_data, index, use_batchnorm):
+    model = _TRAINED.get(worker, feedback, hidden_data, index, use_batchnorm)
+    _, _, xe, te = _data(hidden_data)
+    label = f"weight_scale={SCALES[index]:.3g}, use_batchnorm={use_batchnorm}"
+    return _accuracy(_predict(feedback, model, xe, label), te)
+
+
+def _check_bn_accuracy(worker, feedback, hidden_data, case):
+    index = CASES[case]
+    acc = _held_out_accuracy(worker, feedback, hidden_data, index, True)
+    need = THRESHOLD[case]
+    if not acc >= need:
+        feedback.fail(
+            en=(f"With BatchNorm and weight_scale={SCALES[index]:.3g} (20 epochs on 1000 "
+                f"Fashion-MNIST images): expected a held-out accuracy of at least {need:.0%}, "
+                f"got {acc:.1%}. The lesson: BatchNorm lets the network learn even from this "
+                f"initial scale. Check that every hidden layer is Affine → BatchNorm → ReLU, "
+                f"that BatchNorm runs with train_flg=True while training and False in "
+                f"predict, and that gamma and beta are updated too."),
+            ja=(f"BatchNorm あり、weight_scale={SCALES[index]:.3g}（Fashion-MNIST 1000 枚で "
+                f"20 エポック）: 評価データでの正解率 {need:.0%} 以上を期待しましたが、{acc:.1%} "
+                f"でした。この初期値のスケールでも BatchNorm があれば学習できる、というのが"
+                f"授業の内容です。各隠れ層が Affine → BatchNorm → ReLU であること、学習中は "
+                f"train_flg=True、predict では False で BatchNorm を使うこと、gamma と beta も"
+                f"更新することを確認してください。"),
+        )
+    feedback.note(en=f"held-out accuracy {acc:.1%} (required {need:.0%})",
+                  ja=f"評価データでの正解率 {acc:.1%}（必要 {need:.0%}）")
+
+
+def test_bn_accuracy_large_scale(worker, feedback, hidden_data):
+    _check_bn_accuracy(worker, feedback, hidden_data, "large")
+
+
+def test_bn_accuracy_mid_scale(worker, feedback, hidden_data):
+    _check_bn_accuracy(worker, feedback, hidden_data, "mid")
+
+
+def test_bn_accuracy_small_scale(worker, feedback, hidden_data):
+    _check_bn_accuracy(worker, feedback, hidden_data, "small")
+
+
+def test_bn_beats_no_bn(worker, feedback, hidden_data):
+    """The lesson's comparison: at this scale BatchNorm learns, the plain network does not."""
+    index = CASES[GAP_CASE]
+    with_bn = _held_out_accuracy(worker, feedback, hidden_data, index, True)
+    without = _held_out_accuracy(worker, feedback, hidden_data, index, False)
+    if not with_bn - without >= GAP:
+        feedback.fail(
+            en=(f"weight_scale={SCALES[index]:.3g}: expected BatchNorm to beat the same network "
+                f"without it by at least {GAP:.0%} held-out accuracy, got {with_bn:.1%} with "
+                f"and {without:.1%} without. Does use_batchnorm=False leave the BatchNorm "
+                f"layers out, and use_batchnorm=True put them in?"),
+            ja=(f"weight_scale={SCALES[index]:.3g}: BatchNorm ありが、なしの同じネットワークより"
+                f"評価データの正解率で {GAP:.0%} 以上高いことを期待しましたが、ありで "
+                f"{with_bn:.1%}、なしで {without:.1%} でした。use_batchnorm=False で BatchNorm "
+                f"層を除き、True で入れていますか。"),
+        )
+
+
+def test_predict_inference_mode(worker, feedback, hidden_data):
+    """predict uses the running statistics: a sample's scores do not depend on its batch,
+    and predicting does not change the model."""
+    model = _TRAINED.get(worker, feedback, hidden_data, CASES[GAP_CASE], True)
+    _, _, xe, _ = _data(hidden_data)
+    label = "use_batchnorm=True"
+    full = _predict(feedback, model, xe[:200], label)
+    for start, stop in ((0, 1), (0, 7), (190, 200)):
+        got = _predict(feedback, model, xe[start:stop], label)
+        close(feedback, got, full[start:stop], what=f"model.predict on {stop - start} image(s) "
+              f"alone vs in a batch of 200", tol=1e-8,
+              hint_en=("predict must run BatchNorm in inference mode (train_flg=False, the "
+                       "running mean and variance), so that a sample's scores do not depend on "
+                       "the other samples of the batch."),
+              hint_ja=("predict では BatchNorm を推論モード（train_flg=False、running 平均・分散）"
+                       "で使い、サンプルのスコアが同じバッチの他のサンプルに依存しないように"
+                       "してください。"))
+    again = _predict(feedback, model, xe[:200], label)
+    close(feedback, again, full, what="model.predict called a second time on the same images",
+          tol=1e-8, hint_en="predict must not change the model (no updates of running statistics).",
+          hint_ja="predict でモデルを変更してはいけません（running 統計量を更新しない）。")
+
+
+def test_time_budget(worker, feedback, hidden_data):
+    """One training run with BatchNorm (1000 images, 20 epochs) within TIME_BUDGET seconds."""
+    runs = [s for (_, bn), s in _TRAINED.seconds.items() if bn]
+    if not runs:  # the accuracy checks did not train (they failed early): train once here
+        _TRAINED.get(worker, feedback, hidden_data, CASES["mid"], True)
+        runs = [s for (_, bn), s in _TRAINED.seconds.items() if bn]
+    fastest = min(runs)
+    if not fastest <= TIME_BUDGET:
+        feedback.fail(
+            en=(f"train(..., use_batchnorm=True) on 1000 images for 20 epochs: expected at most "
+                f"{TIME_BUDGET:g} s, took {fastest:.1f} s (fastest of {len(runs)} run(s)). Use "
+                f"whole-array NumPy operations and dlkit's layers; no Python loops over samples."),
+            ja=(f"train(..., use_batchnorm=True)（1000 枚、20 エポック）: {TIME_BUDGET:g} 秒以内を"
+                f"期待しましたが、{fastest:.1f} 秒かかりました（{len(runs)} 回の最速）。NumPy の"
+                f"配列演算と dlkit の層を使い、サンプルごとの Python ループは避けてください。"),
+        )
+    feedback.note(en=f"fastest training run {fastest:.1f} s (budget {TIME_BUDGET:g} s)",
+                  ja=f"最速の学習 {fastest:.1f} 秒（上限 {TIME_BUDGET:g} 秒）")
+

@@ -1,0 +1,240 @@
+"""``dlkit-grade``: grading from the command line, report formats, batch, release, bundle.
+
+Grading here uses the tiny check set of tests/grader_cases/fake_checks (exact points);
+the real hidden checks on solutions/ and assignments/ are in the slow tests at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import release
+from grader.cli import main
+from grader.report import render
+
+REPO = Path(__file__).resolve().parent.parent
+CASES = Path(__file__).parent / "grader_cases"
+FAKE = CASES / "fake_checks"
+HOSTILE = CASES / "hostile"
+
+
+@pytest.fixture(autouse=True)
+def _fake_checks(monkeypatch):
+    monkeypatch.setenv("DLKIT_GRADE_CHECKS_DIR", str(FAKE))
+
+
+def _copy(src: Path, dst: Path, only=None) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "test_*.py"))
+    if only:
+        for child in dst.iterdir():
+            if child.is_dir() and child.name not in only:
+                shutil.rmtree(child)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    """One graded record: crash_a1_good_a2 (a1 crashes at import, a2 is correct)."""
+    out = tmp_path_factory.mktemp("rec") / "record.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DLKIT_GRADE_CHECKS_DIR", str(FAKE))
+        assert main([str(HOSTILE / "crash_a1_good_a2"), "--assignment", "a1,a2",
+                     "--format", "json", "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_json_record_has_scores_isolation_and_reasons(record):
+    assert record["score"] == 5 and record["max_score"] == 10
+    assert record["isolation"] in ("namespaces", "user", "session")
+    a1, a2 = record["assignments"]
+    assert (a1["id"], a1["score"], a2["id"], a2["score"]) == ("a1", 0, "a2", 5)
+    assert all("SIGSEGV" in c["message"]["en"] for c in a1["checks"])
+
+
+def test_gradescope_format(record):
+    data = json.loads(render(record, "gradescope"))
+    assert data["score"] == 5 and data["max_score"] == 10
+    assert len(data["tests"]) == 7
+    for test in data["tests"]:
+        assert set(test) == {"name", "score", "max_score", "status", "output", "visibility",
+                             "execution_time"}
+        assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+    failed = [t for t in data["tests"] if t["status"] == "failed"]
+    assert len(failed) == 4 and all("SIGSEGV" in t["output"] for t in failed)
+
+
+def test_junit_format(record):
+    root = ET.fromstring(render(record, "junit"))
+    suites = root.findall("testsuite")
+    assert [s.get("failures") for s in suites] == ["4", "0"]
+    assert sum(1 for _ in root.iter("testcase")) == 7
+    assert all("SIGSEGV" in f.text for f in root.iter("failure"))
+
+
+def test_text_format_in_both_languages(record):
+    en, ja = render(record, "text", "en"), render(record, "text", "ja")
+    assert "Total: 5 / 10" in en and "FAIL" in en
+    assert "合計: 5 / 10" in ja and "実行プロセスを停止させました" in ja
+
+
+def test_junit_survives_control_characters_in_student_output(record):
+    bad = json.loads(json.dumps(record))
+    bad["assignments"][0]["checks"][0]["output"] = "before\x00\x1b[31mafter\x07"
+    root = ET.fromstring(render(bad, "junit"))
+    assert "after" in "".join(e.text or "" for e in root.iter("system-out"))
+
+
+def test_report_module_converts_a_saved_record(record, tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    proc = subprocess.run([sys.executable, "-m", "grader.report", str(path), "--format",
+                           "summary"], capture_output=True, text=True, check=True)
+    assert "## Score: 5 / 10" in proc.stdout and "| a2 " in proc.stdout
+
+
+def test_cli_exit_codes_and_an_unreadable_zip(tmp_path, capsys):
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    broken, out = tmp_path / "broken.zip", tmp_path / "out" / "record.json"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main([str(broken), "-a", "a1", "--format", "json", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["score"] == 0 and rec["max_score"] == 5
+    assert rec["assignments"][0]["status"] == "unreadable"
+    assert "not a readable zip" in rec["assignments"][0]["checks"][0]["message"]["en"]
+    with pytest.raises(SystemExit):
+        main([str(broken), "--assignment", "a9"])
+    assert "expected a1, a2, a3, a4, all" in capsys.readouterr().err
+
+
+def test_console_entry_point_runs_as_module(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "--assignment" in proc.stdout
+
+
+def test_batch_grades_every_student_and_survives_a_crash(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    _copy(REPO / "solutions", klass / "alice", only={"a1_initialization"})
+    _copy(HOSTILE / "segfault", klass / "bob")
+    # carol hands in a zip of a wrapper folder holding the same files as alice
+    _copy(REPO / "solutions", tmp_path / "carol" / "assignments", only={"a1_initialization"})
+    shutil.make_archive(str(klass / "carol"), "zip", tmp_path / "carol")
+    (klass / "dave.zip").write_bytes(b"not a zip")
+    out = tmp_path / "grades.csv"
+    assert main(["batch", str(klass), "--jobs", "2", "--out", str(out), "-a", "a1",
+                 "--checks-dir", str(FAKE)]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert {k: (float(v["a1"] or 0), v["status"]) for k, v in rows.items()} == {
+        "alice": (5.0, "ok"), "bob": (4.0, "ok"), "carol": (5.0, "ok"), "dave": (0.0, "ok")}
+    assert "not a readable zip" in rows["dave"]["note"]
+    records = tmp_path / "grades-records"
+    assert sorted(p.name for p in records.iterdir()) == [
+        "alice.json", "bob.json", "carol.json", "dave.json"]
+    assert json.loads((records / "bob.json").read_text())["score"] == 4
+
+
+def test_release_ships_the_handout_and_nothing_secret(tmp_path):
+    files = release.build(tmp_path / "handout")
+    rel = {p.relative_to(tmp_path / "handout").as_posix() for p in files}
+    assert "assignments/a2_batchnorm/batchnorm.py" in rel
+    assert "assignments/a2_batchnorm/test_public.py" in rel
+    assert "dlkit/layers.py" in rel and "pyproject.toml" in rel
+    assert not any(p.startswith(("solutions/", "grader/", "tests/")) for p in rel)
+    assert not any("__pycache__" in p for p in rel)
+    secret = release.secrets()
+    assert any(p.parent.name == "a2_batchnorm" for p in secret.values())  # solutions known
+    pyproject = (tmp_path / "handout" / "pyproject.toml").read_text()
+    assert 'include = ["dlkit*"]' in pyproject and "grader" not in pyproject
+    assert release.tomllib.loads(pyproject)["project"]["name"] == "dlkit"
+
+
+def test_release_refuses_to_ship_a_solution(tmp_path):
+    repo = tmp_path / "repo"
+    for name in ("dlkit", "assignments", "solutions"):
+        _copy(REPO / name, repo / name)
+    shutil.copy2(REPO / "pyproject.toml", repo / "pyproject.toml")
+    shutil.copy2(repo / "solutions" / "a2_batchnorm" / "batchnorm.py",
+                 repo / "assignments" / "a2_batchnorm" / "reference_copy.py")
+    with pytest.raises(release.ReleaseError, match="reference_copy.py"):
+        release.build(tmp_path / "out", repo=repo)
+    assert not (tmp_path / "out").exists()
+    assert main(["release", str(tmp_path / "repo")]) == 2  # exists already
+
+
+def test_gradescope_bundle_runs_autograder(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    assert main(["gradescope-bundle", str(bundle)]) == 0
+    with zipfile.ZipFile(bundle) as zf:
+        names = set(zf.namelist())
+        mode = zf.getinfo("run_autograder").external_attr >> 16
+        zf.extractall(tmp_path / "source")
+    assert {"setup.sh", "run_autograder", "pyproject.toml", "grader/runner.py",
+            "grader/checks/conftest.py", "dlkit/layers.py"} <= names
+    assert not any(n.startswith(("solutions/", "tests/")) for n in names)
+    assert mode & 0o111
+    submission = _copy(REPO / "solutions", tmp_path / "submission", only={"a1_initialization"})
+    results = tmp_path / "results"
+    source = tmp_path / "source"
+    os.chmod(source / "run_autograder", 0o755)
+    env = dict(os.environ, AUTOGRADER_SUBMISSION=str(submission), AUTOGRADER_RESULTS=str(results),
+               AUTOGRADER_SOURCE=str(source), AUTOGRADER_PYTHON=sys.executable,
+               AUTOGRADER_ARGS="--assignment a1", DLKIT_GRADE_CHECKS_DIR=str(FAKE))
+    proc = subprocess.run([str(source / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((results / "results.json").read_text())
+    assert data["score"] == 5 and data["max_score"] == 5
+    assert all(t["status"] == "passed" for t in data["tests"])
+
+
+def test_workflow_example_uses_the_grader():
+    text = (REPO / "grader" / "examples" / "grade.yml").read_text()
+    assert "-m grader ../submission/assignments --format json" in text
+    assert "python -m grader.report ../grade.json --format summary" in text
+
+
+# ---------------------------------------------------------------- real hidden checks
+
+
+@pytest.mark.slow
+def test_solutions_get_full_marks_and_stubs_zero_with_the_real_checks(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLKIT_GRADE_CHECKS_DIR")
+    for folder, want_full in (("solutions", True), ("assignments", False)):
+        out = tmp_path / f"{folder}.json"
+        assert main([str(REPO / folder), "--format", "json", "--out", str(out)]) == 0
+        rec = json.loads(out.read_text())
+        assert all(a["status"] == "graded" for a in rec["assignments"]), rec
+        assert rec["max_score"] > 0
+        if want_full:
+            lost = [(a["id"], c["name"], c["message"]["en"][:300]) for a in rec["assignments"]
+                    for c in a["checks"] if c["score"] < c["max_score"]]
+            assert rec["score"] == rec["max_score"], lost
+            assert rec["seconds"] < 120, "one complete submission must grade in < 2 minutes"
+        else:
+            assert rec["score"] == 0
+            assert all("NotImplementedError" in c["message"]["en"] for a in rec["assignments"]
+                       for c in a["checks"] if c["outcome"] != "passed"), rec
+
+
+@pytest.mark.slow
+def test_release_builds_a_wheel_without_the_grader(tmp_path):
+    release.build(tmp_path / "handout")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path / "dist"), str(tmp_path / "handout")], check=True,
+                   capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("dlkit-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("dlkit/") for n in names)
+    assert not any(n.startswith(("grader/", "solutions/")) for n in names)

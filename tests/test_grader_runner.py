@@ -1,0 +1,383 @@
+"""The grader's runner half: wire format, sandboxed worker, scoring, submission intake.
+
+Workers here are real processes (the isolation of this machine: namespaces as root, else
+the fallbacks); the student code they run is in tests/grader_cases/worker_probe/.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import protocol, runner, submission
+from grader.protocol import ProtocolError, Rng, Unencodable
+from grader.sandbox import (
+    GRADER_DIR,
+    Remote,
+    StudentError,
+    StudentTimeout,
+    Worker,
+    WorkerDied,
+    detect_isolation,
+)
+
+CASES = Path(__file__).parent / "grader_cases"
+PROBE = CASES / "worker_probe"
+MOD = "probe.code"
+
+
+# ------------------------------------------------------------------------ protocol
+
+
+def _roundtrip(value):
+    r, w = os.pipe()
+    try:
+        buffers: list = []
+        header = {"value": protocol.encode(value, buffers)}
+        protocol.send(w, header, buffers)
+        got, bufs = protocol.recv(r)
+        return protocol.decode(got["value"], bufs)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_protocol_roundtrip_keeps_types_dtypes_and_shapes():
+    rng = np.random.default_rng(0)
+    value = {"f32": rng.random((3, 4)).astype(np.float32), "i64": np.arange(5),
+             "bool": np.array([True, False]), "c": np.array([1 + 2j]),
+             "empty": np.zeros((0, 3)), "strided": np.arange(20.0).reshape(4, 5)[:, ::2],
+             "scalar32": np.float32(1.5), "nan": float("nan"), "inf": -float("inf"),
+             "nested": [1, "two", (3.0, None, True)], 7: "int key", "rng": Rng(4)}
+    got = _roundtrip(value)
+    assert set(got) == set(value)
+    for key in ("f32", "i64", "bool", "c", "empty", "strided"):
+        assert got[key].dtype == value[key].dtype and got[key].shape == value[key].shape
+        assert np.array_equal(got[key], value[key])
+        assert got[key].flags.writeable
+    assert type(got["scalar32"]) is np.float32 and got["scalar32"] == 1.5
+    assert np.isnan(got["nan"]) and got["inf"] == -float("inf")
+    assert got["nested"] == [1, "two", (3.0, None, True)] and got[7] == "int key"
+    assert got["rng"] == Rng(4)
+
+
+@pytest.mark.parametrize("value", [object(), np.array([object()]), {1, 2}, b"bytes",
+                                   np.zeros(2, dtype=[("a", "f8")])])
+def test_protocol_refuses_what_is_not_plain_data(value):
+    with pytest.raises(Unencodable, match="cannot be sent"):
+        protocol.encode(value, [])
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"$t": "pickle", "v": "x"}, "unknown tag"),
+    ({"$t": "nd", "i": 0, "dtype": "O", "shape": [1]}, "not numeric"),
+    ({"$t": "nd", "i": 0, "dtype": "<f8", "shape": [3]}, "do not match"),
+    ({"$t": "nd", "i": 5, "dtype": "<f8", "shape": [1]}, "bad buffer index"),
+    ({"$t": "nd", "i": 0, "dtype": "<f8", "shape": [-1]}, "bad shape"),
+    ({"$t": "float", "v": "__import__('os')"}, "bad float"),
+    ({"$t": "ref", "id": "1"}, "bad id"),
+])
+def test_protocol_rejects_malformed_values(data, match):
+    with pytest.raises(ProtocolError, match=match):
+        protocol.decode(data, [b"\0" * 8])
+
+
+def test_protocol_rejects_oversized_and_garbled_messages():
+    r, w = os.pipe()
+    try:
+        os.write(w, (10**9).to_bytes(4, "big"))
+        with pytest.raises(ProtocolError, match="exceeds"):
+            protocol.recv(r)
+        raw = b'{"buffers": [100000]}'
+        os.write(w, len(raw).to_bytes(4, "big") + raw)
+        with pytest.raises(ProtocolError, match="exceeds"):
+            protocol.recv(r, limits=protocol.Limits(max_bytes=1000))
+        os.write(w, (5).to_bytes(4, "big") + b"{nope")
+        with pytest.raises(ProtocolError, match="not valid JSON"):
+            protocol.recv(r)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+# -------------------------------------------------------------------------- worker
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with Worker(PROBE) as w:
+        yield w
+
+
+def test_worker_calls_return_values_and_output(worker):
+    got = worker.call(f"{MOD}:normal", 3, 4, Rng(7), timeout=30)
+    assert np.array_equal(got, np.random.default_rng(7).normal(size=(3, 4)))
+    assert "normal() was called" in worker.transcript[-1]
+
+
+def test_worker_return_args_shows_writes_into_arguments(worker):
+    x, out = np.arange(4.0), np.zeros(4)
+    result, after = worker.call(f"{MOD}:double_into", x, out, return_args=True)
+    assert result is None
+    assert np.array_equal(after[1], 2 * x)
+    assert np.array_equal(out, np.zeros(4))  # the trusted side's array is never touched
+
+
+def test_worker_remote_objects(worker):
+    acc = worker.create(f"{MOD}:Accumulator", 10)
+    assert isinstance(acc, Remote)
+    assert acc.call("add", np.array([1.0, 2.0])) == 13.0
+    acc.set("total", 1.0)
+    assert acc.get("total") == 1.0
+    child = acc.call("child")  # not plain data: stays in the worker
+    assert isinstance(child, Remote) and child.get("parent_total") == 1.0
+    secs, results = worker.time([((acc, "add"), (np.ones(2),), {})], number=5, repeat=2,
+                                return_result=True)
+    assert secs > 0 and results[0][0] == acc.get("total")
+
+
+def test_student_error_has_type_message_and_a_traceback_of_student_code(worker):
+    with pytest.raises(StudentError) as info:
+        worker.call(f"{MOD}:fail", "bad input")
+    err = info.value
+    assert err.type_name == "ValueError" and "bad input" in err.message
+    assert "code.py" in err.traceback and "grader/worker.py" not in err.traceback
+    assert "about to fail" in err.output
+
+
+def test_unsendable_argument_is_refused_before_sending(worker):
+    with pytest.raises(Unencodable):
+        worker.call(f"{MOD}:normal", object())
+
+
+def test_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one():
+    with Worker(PROBE) as w:
+        acc = w.create(f"{MOD}:Accumulator", 0)
+        start = time.monotonic()
+        with pytest.raises(StudentTimeout, match="within 1 s"):
+            w.call(f"{MOD}:spin", timeout=1)
+        assert time.monotonic() - start < 8
+        assert not w.alive
+        assert w.call(f"{MOD}:answer") == 42 and w.starts == 2
+        with pytest.raises(WorkerDied, match="lost"):
+            acc.get("total")
+
+
+def test_trusted_clock_measures_what_the_worker_does(worker):
+    slow = worker.time(f"{MOD}:sleep", (0.02,), number=3, repeat=2)
+    fast = worker.time(f"{MOD}:answer", (), number=3, repeat=2)
+    assert slow >= 0.02 and fast < 0.01
+
+
+def test_forged_protocol_messages_kill_the_worker():
+    with Worker(PROBE) as w:
+        with pytest.raises(WorkerDied, match="malformed"):
+            w.call(f"{MOD}:forge_reply", timeout=10)
+
+
+def test_solutions_and_grader_cannot_be_imported(worker):
+    for module in ("solutions", "solutions.a1_initialization.initializers", "grader.checks",
+                   "grader.plugin"):
+        with pytest.raises(StudentError) as info:
+            worker.call(f"{MOD}:import_module", module)
+        assert info.value.blocked, info.value
+
+
+def test_blocked_batchnorm_only_where_it_is_the_task():
+    with Worker(PROBE, assignment="a2") as w:
+        with pytest.raises(StudentError, match="dlkit.layers.BatchNormalization") as info:
+            w.call(f"{MOD}:dlkit_attr", "dlkit.layers", "BatchNormalization")
+        assert info.value.blocked
+        assert w.call(f"{MOD}:dlkit_attr", "dlkit.layers", "Affine") == "Affine"
+    with Worker(PROBE, assignment="a1") as w:
+        assert w.call(f"{MOD}:dlkit_attr", "dlkit.layers", "BatchNormalization") == \
+            "BatchNormalization"
+
+
+@pytest.mark.skipif(detect_isolation() != "namespaces", reason="needs namespace isolation")
+def test_namespace_worker_is_unprivileged_offline_and_alone(worker):
+    facts = worker.call(f"{MOD}:facts", str(GRADER_DIR))
+    assert facts["uid"] != 0 and facts["pid"] == 1
+    assert facts["pids"] == [1]  # no other process visible: the grader is out of reach
+    assert not facts["network"]
+    assert facts["grader_files"] == [] and facts["cwd_is_private"]
+
+
+def test_session_fallback_still_limits_time_and_survives_crashes(monkeypatch):
+    monkeypatch.setenv("DLKIT_GRADE_ISOLATION", "session")
+    with Worker(PROBE) as w:
+        assert w.isolation == "session"
+        with pytest.raises(WorkerDied, match="SIGSEGV"):
+            w.call(f"{MOD}:segfault")
+        with pytest.raises(StudentTimeout):
+            w.call(f"{MOD}:spin", timeout=1)
+        assert w.call(f"{MOD}:answer") == 42
+
+
+# ------------------------------------------------------------------------- scoring
+
+
+def test_points_are_shared_by_parametrized_checks_and_unrun_checks_listed():
+    run = {"status": "budget", "checks": [
+        {"name": "test_a[1]", "outcome": "passed", "fraction": 1.0},
+        {"name": "test_a[2]", "outcome": "failed", "fraction": 0.0},
+        {"name": "test_b", "outcome": "passed", "fraction": 0.25},
+        {"name": "test_extra", "outcome": "passed", "fraction": 1.0}], "seconds": 1.0}
+    result = runner.score("a2", run, {"test_a": 4, "test_b": 2, "test_c": 3})
+    by_name = {c["name"]: c for c in result["checks"]}
+    assert by_name["test_a[1]"]["score"] == 2 and by_name["test_a[2]"]["score"] == 0
+    assert by_name["test_b"]["score"] == 0.5
+    assert by_name["test_c"]["outcome"] == "not-run"
+    assert "time budget" in by_name["test_c"]["message"]["en"]
+    assert by_name["test_extra"]["max_score"] == 0 and result["warnings"]
+    assert result["score"] == 2.5 and result["max_score"] == 9
+
+
+def test_points_file_is_validated(tmp_path):
+    path = tmp_path / "points.toml"
+    path.write_text("[a1]\ntest_x = -1\n")
+    with pytest.raises(runner.GraderError, match=r"\[a1\] test_x: expected a number >= 0"):
+        runner.load_points(path)
+    path.write_text("[a1]\ntest_x = 2\n[meta]\nnote = 'x'\n")
+    assert runner.load_points(path) == {"a1": {"test_x": 2.0}}
+
+
+def test_budget_exceeded_keeps_finished_checks_and_grades_other_assignments():
+    # loop_forever needs 4 s for its spread_stats timeout alone: 2 s cannot be enough.
+    options = runner.Options(checks_dir=CASES / "fake_checks", budgets={"a1": 2.0})
+    start = time.monotonic()
+    record = runner.grade(CASES / "hostile" / "loop_forever", ["a1", "a2"], options)
+    assert time.monotonic() - start < 2.0 + 10  # + copying, start-up, the kill
+    a1, a2 = record["assignments"]
+    assert a1["status"] == "budget" and a1["max_score"] == 5
+    spread = {c["name"]: c for c in a1["checks"]}["test_spread_stats"]
+    assert spread["outcome"] == "not-run" and "time budget" in spread["message"]["en"]
+    assert a2["status"] == "missing" and a2["score"] == 0 and a2["max_score"] == 5
+    assert "not in the submission" in a2["checks"][0]["message"]["en"]
+
+
+# ---------------------------------------------------------------------- submission
+
+
+def _zip(path: Path, members: dict) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_zip_with_wrapper_folder_and_macos_litter(tmp_path):
+    archive = _zip(tmp_path / "s.zip", {
+        "alice/assignments/a1_initialization/initializers.py": "x = 1\n",
+        "__MACOSX/alice/._initializers.py": "junk"})
+    root = submission.prepare(archive, tmp_path / "out")
+    assert (root / "a1_initialization" / "initializers.py").read_text() == "x = 1\n"
+    assert submission.present(root) == {"a1"}
+
+
+def test_single_assignment_folder_is_recognised_by_its_file(tmp_path):
+    folder = tmp_path / "my_work"
+    folder.mkdir()
+    (folder / "batchnorm.py").write_text("y = 2\n")
+    root = submission.prepare(folder, tmp_path / "out")
+    assert (root / "a2_batchnorm" / "batchnorm.py").is_file()
+
+
+@pytest.mark.parametrize("name", ["../evil.py", "/etc/evil.py", "a/../../evil.py",
+                                  "C:/evil.py"])
+def test_zip_path_traversal_is_refused(tmp_path, name):
+    archive = _zip(tmp_path / "s.zip", {"a1_initialization/initializers.py": "", name: "x"})
+    with pytest.raises(submission.SubmissionError, match="outside the archive"):
+        submission.prepare(archive, tmp_path / "out")
+    assert not (tmp_path / "evil.py").exists()
+
+
+def test_zip_symlink_member_is_refused(tmp_path):
+    archive = tmp_path / "s.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("a1_initialization/initializers.py")
+        info.external_attr = (0o120777) << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(submission.SubmissionError, match="symbolic links"):
+        submission.prepare(archive, tmp_path / "out")
+
+
+def test_zip_bomb_stops_at_the_limit(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a1_initialization/initializers.py", "")
+        with zf.open("a1_initialization/zeros.bin", "w") as member:
+            for _ in range(64):
+                member.write(b"\0" * 2**20)
+    assert archive.stat().st_size < 2**20  # 64 MiB that compress to almost nothing
+    with pytest.raises(submission.SubmissionError, match="zip bomb|MiB"):
+        submission.prepare(archive, tmp_path / "out")
+
+
+def test_folder_copy_skips_symlinks_and_caches(tmp_path):
+    src = tmp_path / "sub" / "a1_initialization"
+    src.mkdir(parents=True)
+    (src / "initializers.py").write_text("z = 3\n")
+    (src / "leak.py").symlink_to("/etc/passwd")
+    (src / "__pycache__").mkdir()
+    (src / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    root = submission.prepare(tmp_path / "sub", tmp_path / "out")
+    names = sorted(p.name for p in (root / "a1_initialization").iterdir())
+    assert names == ["initializers.py"]
+
+
+def test_unrecognisable_submission_says_what_was_expected(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text("hi")
+    with pytest.raises(submission.SubmissionError, match="a2_batchnorm"):
+        submission.prepare(tmp_path / "sub", tmp_path / "out")
+    with pytest.raises(submission.SubmissionError, match="not a readable zip"):
+        submission.prepare(_zip_bytes(tmp_path / "bad.zip"), tmp_path / "out2")
+
+
+def _zip_bytes(path: Path) -> Path:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a1_initialization/initializers.py", "x")
+    path.write_bytes(buf.getvalue()[:-30] + b"PK\x05\x06broken")
+    return path
+
+
+# ------------------------------------------------------------ results file, errors
+
+
+def test_results_file_is_authenticated(tmp_path):
+    from grader.plugin import _Results
+
+    path = tmp_path / "results.json"
+    results = _Results(path, b"k" * 64)
+    results.checks["test_x"] = {"name": "test_x", "outcome": "passed", "fraction": 1.0}
+    results.complete = True
+    results.write()
+    assert runner._verified(path, b"k" * 64)["checks"][0]["name"] == "test_x"
+    assert runner._verified(path, b"other key") is None
+    forged = json.loads(path.read_text())
+    forged["payload"] = forged["payload"].replace('"passed"', '"passed", "x": 1')
+    path.write_text(json.dumps(forged))
+    assert runner._verified(path, b"k" * 64) is None
+    path.write_text('{"score": 100}')
+    assert runner._verified(path, b"k" * 64) is None
+
+
+def test_broken_checks_are_a_grader_error_not_a_zero(tmp_path):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "points.toml").write_text("[a1]\ntest_one = 1\n")
+    (checks / "test_a1.py").write_text("def test_one(:\n")  # a syntax error in our checks
+    record = runner.grade(CASES / "hostile" / "sys_exit", ["a1"],
+                          runner.Options(checks_dir=checks))
+    (a1,) = record["assignments"]
+    assert a1["status"] == "grader" and "SyntaxError" in a1["log"]
+    assert "not your fault" in a1["checks"][0]["message"]["en"]
