@@ -4,8 +4,11 @@ Which files are tested?  By default the ones in this folder (your work).  The op
 ``--submission DIR`` tests the task folders inside ``DIR`` instead, for example a colleague's
 copy or an unpacked submission::
 
-    pytest a2_batchnorm                      # your a2_batchnorm/batchnorm.py
-    pytest . --submission ../other_copy      # the same tests on ../other_copy/a*_*/...
+    pytest a2_batchnorm                         # your a2_batchnorm/batchnorm.py
+    pytest a2_batchnorm --submission=../other   # the same tests on ../other/a2_batchnorm/...
+
+(Write ``--submission=DIR`` with "=": pytest looks for its settings before it knows this
+option, and would take a separate ``DIR`` for a folder of tests.)
 
 How: once the tests are collected, the chosen folder is put first on ``sys.path``, so
 ``import a2_batchnorm.batchnorm`` (in the tests and in your own code, e.g. task 3 importing

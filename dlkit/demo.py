@@ -55,6 +55,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Train and report; exit status 1 when the dataset cannot be had."""
     import numpy as np
+    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     from dlkit.data import load_mnist
@@ -81,17 +82,20 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     steps = tqdm(range(1, args.steps + 1), desc="training", unit="step",
                  disable=not sys.stderr.isatty())
-    for step in steps:
-        idx = rng.choice(x_train.shape[0], BATCH_SIZE)
-        np.take(x_train, idx, axis=0, out=x_batch)
-        np.take(t_train, idx, out=t_batch)
-        grads = net.gradient(x_batch, t_batch)
-        optimizer.update(net.params, grads)
-        recent.append(net.last_layer.loss)  # the loss of this batch, before the update
-        if step == 1 or step % PRINT_EVERY == 0 or step == args.steps:
-            tqdm.write(f"step {step:5d}  loss {np.mean(recent):.4f}"
-                       + (f"  (mean of the last {len(recent)} batches)" if step > 1 else ""))
-            recent = []
+    # one BLAS thread, as the experiments: at batch 128 the products are too small to gain
+    # from threads, and on a busy machine spinning BLAS threads slow a step down 10-20x
+    with threadpool_limits(limits=1, user_api="blas"):
+        for step in steps:
+            idx = rng.choice(x_train.shape[0], BATCH_SIZE)
+            np.take(x_train, idx, axis=0, out=x_batch)
+            np.take(t_train, idx, out=t_batch)
+            grads = net.gradient(x_batch, t_batch)
+            optimizer.update(net.params, grads)
+            recent.append(net.last_layer.loss)  # the loss of this batch, before the update
+            if step == 1 or step % PRINT_EVERY == 0 or step == args.steps:
+                tqdm.write(f"step {step:5d}  loss {np.mean(recent):.4f}"
+                           + (f"  (mean of the last {len(recent)} batches)" if step > 1 else ""))
+                recent = []
     elapsed = time.perf_counter() - start
 
     n_eval = min(EVAL_SIZE, x_train.shape[0])

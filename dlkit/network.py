@@ -56,7 +56,7 @@ def _positive_int(name: str, n) -> int:
     return int(n)
 
 
-def _fraction(name: str, value, high_open: bool = True) -> float:
+def _fraction(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
     value = float(value)

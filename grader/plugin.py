@@ -8,6 +8,7 @@ with these environment variables (all set by the runner, never by the student):
     DLKIT_GRADE_ASSIGNMENT  a1 | a2 | a3 | a4 (what the worker blocks)
     DLKIT_GRADE_RESULTS     the results file (in a directory only the grader can reach)
     DLKIT_GRADE_RUN_DIR     a trusted directory for the workers' working copies
+    DLKIT_GRADE_KEY_FD      a pipe carrying the key that authenticates the results file
     DLKIT_GRADE_IMPORT_TIMEOUT  optional: seconds allowed to import a student module
 
 Fixtures (the interface of the hidden checks, see grader/checks/conftest.py):
@@ -209,9 +210,9 @@ def _grader_transcript():
 class _Results:
     """The results file: ``{"payload": json text, "hmac": sha256 HMAC of it}``.
 
-    The key comes from the runner on this process's stdin (read once, never in the
-    environment or on disk), so even where a worker could reach the file (the weakest
-    isolation, same uid) it cannot forge a file the runner accepts.
+    The key comes from the runner on a pipe (read once; never in the environment, argv or
+    on disk, and workers do not inherit the pipe), so even where a worker could reach the
+    file (the weakest isolation, same uid) it cannot forge a file the runner accepts.
     """
 
     def __init__(self, path: Path | None, key: bytes):
@@ -231,14 +232,15 @@ class _Results:
 
 
 def _read_key() -> bytes:
-    """The runner's HMAC key: one line on fd 0."""
+    """The runner's HMAC key, from the pipe named by DLKIT_GRADE_KEY_FD (read once)."""
+    fd = int(os.environ.get("DLKIT_GRADE_KEY_FD", "-1"))
+    if fd < 0:
+        raise RuntimeError("DLKIT_GRADE_KEY_FD is not set: run the checks with dlkit-grade")
     chunks = []
-    while not chunks or not chunks[-1].endswith(b"\n"):
-        chunk = os.read(0, 256)
-        if not chunk:
-            break
+    while chunk := os.read(fd, 256):
         chunks.append(chunk)
-    return b"".join(chunks).strip()
+    os.close(fd)
+    return b"".join(chunks)
 
 
 def pytest_configure(config):

@@ -115,10 +115,16 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options) -> dict:
     log_path = results_dir / "pytest.log"
     with open(log_path, "wb") as log:
         key = secrets.token_hex(32)
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=log,
-                                env=env, cwd=results_dir, start_new_session=True)
-        proc.stdin.write(key.encode() + b"\n")
-        proc.stdin.close()
+        key_r, key_w = os.pipe()  # the key travels on a pipe: not in env, argv or a file
+        env["DLKIT_GRADE_KEY_FD"] = str(key_r)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    env=env, cwd=results_dir, start_new_session=True,
+                                    pass_fds=(key_r,))
+        finally:
+            os.close(key_r)
+        os.write(key_w, key.encode())
+        os.close(key_w)
         try:
             rc = proc.wait(timeout=budget)
             status = "graded"

@@ -214,6 +214,16 @@ class _UidLease:
         os.close(self.fd)
 
 
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
+        except OSError:
+            continue
+    return count
+
+
 def default_masks() -> list[str]:
     """Paths hidden from the worker: the grader, the repository's solutions/.git/tests,
     the hidden data, and the paths listed in ``DLKIT_GRADE_HIDE`` (os.pathsep-separated,
@@ -222,6 +232,8 @@ def default_masks() -> list[str]:
     if (REPO_DIR / "dlkit").is_dir():
         paths += [REPO_DIR / name for name in ("solutions", ".git", "tests", "benchmarks")]
     paths += [Path(p) for p in HIDDEN_DATA_DIRS]
+    if os.environ.get("DLKIT_DATA_DIR"):  # dlkit's data folder, when not the user cache
+        paths.append(Path(os.environ["DLKIT_DATA_DIR"]))
     paths += [Path(p) for p in os.environ.get("DLKIT_GRADE_HIDE", "").split(os.pathsep) if p]
     return [str(p) for p in paths if p.exists()]
 
@@ -255,12 +267,14 @@ class _Output:
         self.thread.start()
 
     def _run(self):
+        """Read until EOF (every writer gone), then close the pipe: the thread owns it."""
         while True:
             try:
                 chunk = os.read(self.fd, 65536)
             except OSError:
-                return
+                chunk = b""
             if not chunk:
+                os.close(self.fd)
                 return
             with self.lock:
                 self.buf += chunk
@@ -271,7 +285,7 @@ class _Output:
     def sync(self, wait: float = 0.5) -> None:
         """Wait (briefly) until everything written so far has been read."""
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.thread.is_alive():
             try:
                 pending = fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0")
             except OSError:
@@ -290,7 +304,9 @@ class _Output:
         return (f"[... {skipped} bytes not kept ...]\n" if skipped else "") + text
 
     def close(self):
-        os.close(self.fd)
+        """Wait briefly for EOF (the worker is gone); the reader thread closes the pipe. A
+        daemon left behind (session isolation only) may hold it open longer."""
+        self.thread.join(0.5)
 
 
 # --------------------------------------------------------------------------- worker
@@ -448,6 +464,7 @@ class Worker:
                 except OSError:
                     pass
             self.output.sync(0.2)
+            self.output.close()
             self.proc = None
         if self._lease is not None:
             self._lease.release()
@@ -471,8 +488,10 @@ class Worker:
         lim, mib = self.limits, 2**20
         out = {"RLIMIT_AS": lim.memory_mb * mib, "RLIMIT_FSIZE": lim.file_mb * mib,
                "RLIMIT_NOFILE": lim.nofile, "RLIMIT_CORE": 0}
-        if self.isolation != "session":  # per-uid count: only meaningful with our own uid
-            out["RLIMIT_NPROC"] = lim.nproc
+        if self.isolation != "session":
+            out["RLIMIT_NPROC"] = lim.nproc  # the leased uid runs nothing else
+        elif os.geteuid() != 0:  # counts all our processes (root ignores it)
+            out["RLIMIT_NPROC"] = _processes_of(os.geteuid()) + lim.nproc
         out["RLIMIT_CPU"] = lim.cpu_seconds
         return out
 

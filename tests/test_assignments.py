@@ -42,6 +42,7 @@ def run_pytest(args, cwd, junit):
         [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", f"--junitxml={junit}"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
     )
+    assert junit.is_file(), f"pytest wrote no report:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
     results = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         test_id = f"{case.get('classname')}::{case.get('name')}"

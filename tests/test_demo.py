@@ -1,9 +1,6 @@
 """`dlkit demo`: trains on the real Fashion-MNIST, and fails clearly when there is no data.
 
-The demo runs in a real subprocess. Its sub-command is registered alone through
-``dlkit.demo.add_parser`` (what ``dlkit.cli`` does for every part), so these tests do not
-depend on the other parts' sub-commands; ``test_the_dlkit_command_registers_demo`` checks
-the real ``dlkit`` parser.
+The demo runs as the real command, ``python -m dlkit demo ...``, in a subprocess.
 """
 
 import argparse
@@ -20,19 +17,9 @@ import pytest
 
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-LAUNCHER = """
-import argparse, sys
-from dlkit import demo
-parser = argparse.ArgumentParser(prog="dlkit")
-demo.add_parser(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.func(args))
-"""
-
-
 def run_demo(*argv, env=None, timeout=600):
     return subprocess.run(
-        [sys.executable, "-c", LAUNCHER, "demo", *argv],
+        [sys.executable, "-m", "dlkit", "demo", *argv],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
 
@@ -47,7 +34,7 @@ def data_dir(tmp_path_factory):
 @pytest.mark.skipif(
     not FASHION_SYSTEM_DIR.is_dir(), reason=f"Fashion-MNIST not installed at {FASHION_SYSTEM_DIR}"
 )
-def test_demo_trains_on_fashion_mnist_and_is_reproducible(data_dir):
+def test_demo_trains_on_fashion_mnist(data_dir):
     env = {"DLKIT_DATA_DIR": str(data_dir)}
     argv = ["--dataset", "fashion-mnist", "--steps", "50", "--seed", "3"]
     first = run_demo(*argv, env=env)
@@ -146,9 +133,6 @@ def test_bad_options_are_named(argv, words):
 
 
 def test_the_dlkit_command_registers_demo():
-    pytest.importorskip(
-        "dlkit.experiments.cli", reason="dlkit.cli also needs the experiments sub-commands"
-    )
     from dlkit import cli, demo
 
     args = cli.build_parser().parse_args(["demo", "--steps", "7", "--seed", "1"])

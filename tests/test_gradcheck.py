@@ -117,3 +117,16 @@ def test_check_network_reports_the_worst_error_per_parameter():
     assert set(errs) == {"W", "b"} and max(errs.values()) < 1e-8, errs
     errs = check_network(TinyNet(wrong_b=True), x, t)
     assert errs["W"] < 1e-8 and errs["b"] > 1e-3, errs
+
+
+def test_check_layer_on_the_numba_layers_with_reused_buffers():
+    """dlkit.layers return their own buffers, overwritten by the next call: check_layer copies."""
+    from dlkit import layers
+
+    rng = np.random.default_rng(5)
+    bn = layers.BatchNormalization(rng.standard_normal(4) + 1, rng.standard_normal(4))
+    errs = check_layer(bn, 5 * rng.standard_normal((6, 4)) + 12, rng=2, train_flg=True)
+    assert set(errs) == {"x", "gamma", "beta"} and max(errs.values()) < 1e-7, errs
+    affine = layers.Affine(rng.standard_normal((5, 3)), rng.standard_normal(3))
+    errs = check_layer(affine, rng.standard_normal((2, 5)), rng=3)
+    assert set(errs) == {"x", "W", "b"} and max(errs.values()) < 1e-8, errs

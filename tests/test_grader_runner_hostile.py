@@ -47,8 +47,9 @@ CASES = {
     "fake_results_file": (["a1"], {"a1": 3}, {"test_he_std": "He std: expected 0.0707"}),
     "monkeypatch": (["a1"], {"a1": 2}, {"test_he_std": "He std: expected 0.0707, got 0.49"}),
     "read_grader_files": (["a1"], {"a1": 4}, {}),
-    "import_solutions": (["a1"], {"a1": 0}, {"test_shape": "Not allowed: your code uses solutions",
-                                             "test_zeros": "Not allowed: your code uses solutions"}),
+    "import_solutions": (["a1"], {"a1": 0}, {
+        "test_shape": "Not allowed: your code uses solutions",
+        "test_zeros": "Not allowed: your code uses solutions"}),
     "import_solutions_by_path": (["a1"], {"a1": 1}, {"test_he_std": "He std"}),
     "a2_imports_dlkit_batchnorm": (["a2"], {"a2": 0}, {
         "test_forward_train": "Not allowed: your code uses dlkit.layers.BatchNormalization",
@@ -138,3 +139,21 @@ def test_fake_results_files_stay_inside_the_sandbox(hostile_records):
     if detect_isolation() != "namespaces":
         pytest.skip("only namespace isolation gives the worker a private /tmp")
     assert not Path("/tmp/DLKIT-HOSTILE-FAKE-RESULTS.json").exists()
+
+
+# The fallback isolation (no namespaces, no uid drop): the same scores where it can hold.
+# Not the fork bomb: as root in this mode nothing limits the number of processes.
+SESSION_CASES = ["sys_exit", "os_exit", "raise_at_import", "segfault", "loop_forever",
+                 "memory_bomb", "fake_output", "monkeypatch", "import_solutions",
+                 "a2_imports_dlkit_batchnorm", "crash_a1_good_a2"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SESSION_CASES)
+def test_hostile_case_in_session_fallback(case, monkeypatch):
+    monkeypatch.setenv("DLKIT_GRADE_ISOLATION", "session")
+    monkeypatch.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", IMPORT_TIMEOUT)
+    record, seconds = _grade(case)
+    assert record["isolation"] == "session"
+    assert {a["id"]: a["score"] for a in record["assignments"]} == CASES[case][1]
+    assert seconds < CASE_BUDGET * len(CASES[case][0])

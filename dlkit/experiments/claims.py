@@ -101,12 +101,10 @@ def _fmt(values, spec=".3g") -> str:
 
 # ----------------------------------------------------------------------------- symmetry
 def _symmetry_claims(r: Result) -> list[Claim]:
-    from dlkit.initializers import init_std
-
     claims = []
     steps = r.settings["steps"]
     for label, d in r.data["inits"].items():
-        symmetric = init_std(1, 1, r.settings["inits"][label]) == 0.0
+        symmetric = not d["spread"][:, 0, :].any()  # all units equal before training
         final = d["spread"][:, -1, :]  # (S, layers)
         worst = d["spread"].max(axis=(1, 2))  # (S,) over all steps and layers
         moved = d["moved"].min(axis=1)

@@ -78,13 +78,13 @@ def _guess_scale(ratio, shape):
     n_in, n_out = shape
     if abs(ratio - math.sqrt(2)) < 0.03:
         return (" That is √2 too large: did you use √(2/n) where √(1/n) is asked?",
-                " √2 倍大きすぎます。√(1/n) のところで √(2/n) を使っていませんか。")
+                "√2 倍大きすぎます。√(1/n) のところで √(2/n) を使っていませんか。")
     if abs(ratio - 1 / math.sqrt(2)) < 0.03:
         return (" That is √2 too small: did you use √(1/n) where √(2/n) is asked?",
-                " √2 倍小さすぎます。√(2/n) のところで √(1/n) を使っていませんか。")
+                "√2 倍小さすぎます。√(2/n) のところで √(1/n) を使っていませんか。")
     if n_in != n_out and abs(ratio - math.sqrt(n_in / n_out)) < 0.05:
         return (" That matches n = n_out; the lesson's n is n_in, the units of the previous layer.",
-                " n = n_out になっています。n は前の層のノード数 n_in です。")
+                "n = n_out になっています。n は前の層のノード数 n_in です。")
     return ("", "")
 
 

@@ -20,9 +20,8 @@ perturbed entry; against the verified reference, one round trip checks the real 
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+import pytest
 
 from grader.checks._expect import array, close, describe, grader_error, rel_error
 
@@ -239,7 +238,6 @@ def _numerical_gradients(x, gamma, beta, dout, h=1e-5):
     return grads
 
 
-@functools.cache
 def _gradient_case(index):
     """(x, gamma, beta, dout, dx, dgamma, dbeta) with the reference's verified gradients."""
     N, D = GRAD_CASES[index]
@@ -271,9 +269,16 @@ _GRAD_HINT = {
 }
 
 
-def _check_gradient(worker, feedback, name):
-    for index, (N, D) in enumerate(GRAD_CASES):
-        x, gamma, beta, dout, dx, dgamma, dbeta = _gradient_case(index)
+@pytest.fixture(scope="module")
+def gradient_cases():
+    """The verified reference gradients: a fixture, so that a failed self-check stops the
+    run while setting up a check, before that check has a result."""
+    return [_gradient_case(index) for index in range(len(GRAD_CASES))]
+
+
+def _check_gradient(worker, feedback, gradient_cases, name):
+    for (N, D), case in zip(GRAD_CASES, gradient_cases, strict=True):
+        x, gamma, beta, dout, dx, dgamma, dbeta = case
         expected = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}[name]
         bn = worker.create(BN, gamma, beta, timeout=10)
         bn.call("forward", x, train_flg=True, timeout=10)
@@ -288,16 +293,16 @@ def _check_gradient(worker, feedback, name):
               "から直してください。backward は forward の計算結果を使います。）")
 
 
-def test_backward_dx(worker, feedback):
-    _check_gradient(worker, feedback, "dx")
+def test_backward_dx(worker, feedback, gradient_cases):
+    _check_gradient(worker, feedback, gradient_cases, "dx")
 
 
-def test_backward_dgamma(worker, feedback):
-    _check_gradient(worker, feedback, "dgamma")
+def test_backward_dgamma(worker, feedback, gradient_cases):
+    _check_gradient(worker, feedback, gradient_cases, "dgamma")
 
 
-def test_backward_dbeta(worker, feedback):
-    _check_gradient(worker, feedback, "dbeta")
+def test_backward_dbeta(worker, feedback, gradient_cases):
+    _check_gradient(worker, feedback, gradient_cases, "dbeta")
 
 
 def test_inputs_not_modified(worker, feedback):

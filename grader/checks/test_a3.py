@@ -16,10 +16,10 @@ never scores the student 0 for our missing file.
 
 from __future__ import annotations
 
-import functools
 import time
 
 import numpy as np
+import pytest
 
 from grader.checks._expect import array, close, describe, grader_error
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
@@ -45,9 +45,12 @@ GAP = 0.3
 TIME_BUDGET = 20.0  # seconds for one training run with BatchNorm (solution: 1–3 s)
 
 
-@functools.cache
-def _data(hidden_data):
-    """(x_train, t_train, x_eval, t_eval): Fashion-MNIST, or a grader error."""
+@pytest.fixture(scope="module")
+def data(hidden_data):
+    """(x_train, t_train, x_eval, t_eval): Fashion-MNIST, or a grader error.
+
+    A fixture, so that a missing dataset stops the run while setting up the first check,
+    before any check has a result."""
     try:
         (x, t), (xe, te) = hidden_data.fashion_mnist()
     except Exception as exc:  # noqa: BLE001 - any failure to load is the grader's problem
@@ -69,7 +72,7 @@ class _Trained:
         self.seconds: dict = {}
         self.failures: dict = {}
 
-    def get(self, worker, feedback, hidden_data, index, use_batchnorm):
+    def get(self, worker, feedback, data, index, use_batchnorm):
         key = (index, use_batchnorm)
         if key in self.failures:  # the same training failed in an earlier check: no retry
             raise self.failures[key]
@@ -77,7 +80,7 @@ class _Trained:
             model, generation = self.models[key]
             if generation == worker.generation:
                 return model
-        x, t, _, _ = _data(hidden_data)
+        x, t, _, _ = data
         scale = float(SCALES[index])
         start = time.perf_counter()
         try:
@@ -114,16 +117,16 @@ def _accuracy(scores, t):
     return float(np.mean(ok & (np.argmax(np.where(ok[:, None], scores, 0), axis=1) == t)))
 
 
-def _held_out_accuracy(worker, feedback, hidden_data, index, use_batchnorm):
-    model = _TRAINED.get(worker, feedback, hidden_data, index, use_batchnorm)
-    _, _, xe, te = _data(hidden_data)
+def _held_out_accuracy(worker, feedback, data, index, use_batchnorm):
+    model = _TRAINED.get(worker, feedback, data, index, use_batchnorm)
+    _, _, xe, te = data
     label = f"weight_scale={SCALES[index]:.3g}, use_batchnorm={use_batchnorm}"
     return _accuracy(_predict(feedback, model, xe, label), te)
 
 
-def _check_bn_accuracy(worker, feedback, hidden_data, case):
+def _check_bn_accuracy(worker, feedback, data, case):
     index = CASES[case]
-    acc = _held_out_accuracy(worker, feedback, hidden_data, index, True)
+    acc = _held_out_accuracy(worker, feedback, data, index, True)
     need = THRESHOLD[case]
     if not acc >= need:
         feedback.fail(
@@ -144,23 +147,23 @@ def _check_bn_accuracy(worker, feedback, hidden_data, case):
                   ja=f"評価データでの正解率 {acc:.1%}（必要 {need:.0%}）")
 
 
-def test_bn_accuracy_large_scale(worker, feedback, hidden_data):
-    _check_bn_accuracy(worker, feedback, hidden_data, "large")
+def test_bn_accuracy_large_scale(worker, feedback, data):
+    _check_bn_accuracy(worker, feedback, data, "large")
 
 
-def test_bn_accuracy_mid_scale(worker, feedback, hidden_data):
-    _check_bn_accuracy(worker, feedback, hidden_data, "mid")
+def test_bn_accuracy_mid_scale(worker, feedback, data):
+    _check_bn_accuracy(worker, feedback, data, "mid")
 
 
-def test_bn_accuracy_small_scale(worker, feedback, hidden_data):
-    _check_bn_accuracy(worker, feedback, hidden_data, "small")
+def test_bn_accuracy_small_scale(worker, feedback, data):
+    _check_bn_accuracy(worker, feedback, data, "small")
 
 
-def test_bn_beats_no_bn(worker, feedback, hidden_data):
+def test_bn_beats_no_bn(worker, feedback, data):
     """The lesson's comparison: at this scale BatchNorm learns, the plain network does not."""
     index = CASES[GAP_CASE]
-    with_bn = _held_out_accuracy(worker, feedback, hidden_data, index, True)
-    without = _held_out_accuracy(worker, feedback, hidden_data, index, False)
+    with_bn = _held_out_accuracy(worker, feedback, data, index, True)
+    without = _held_out_accuracy(worker, feedback, data, index, False)
     if not with_bn - without >= GAP:
         feedback.fail(
             en=(f"weight_scale={SCALES[index]:.3g}: expected BatchNorm to beat the same network "
@@ -174,11 +177,11 @@ def test_bn_beats_no_bn(worker, feedback, hidden_data):
         )
 
 
-def test_predict_inference_mode(worker, feedback, hidden_data):
+def test_predict_inference_mode(worker, feedback, data):
     """predict uses the running statistics: a sample's scores do not depend on its batch,
     and predicting does not change the model."""
-    model = _TRAINED.get(worker, feedback, hidden_data, CASES[GAP_CASE], True)
-    _, _, xe, _ = _data(hidden_data)
+    model = _TRAINED.get(worker, feedback, data, CASES[GAP_CASE], True)
+    _, _, xe, _ = data
     label = "use_batchnorm=True"
     full = _predict(feedback, model, xe[:200], label)
     for start, stop in ((0, 1), (0, 7), (190, 200)):
@@ -197,11 +200,11 @@ def test_predict_inference_mode(worker, feedback, hidden_data):
           hint_ja="predict でモデルを変更してはいけません（running 統計量を更新しない）。")
 
 
-def test_time_budget(worker, feedback, hidden_data):
+def test_time_budget(worker, feedback, data):
     """One training run with BatchNorm (1000 images, 20 epochs) within TIME_BUDGET seconds."""
     runs = [s for (_, bn), s in _TRAINED.seconds.items() if bn]
     if not runs:  # the accuracy checks did not train (they failed early): train once here
-        _TRAINED.get(worker, feedback, hidden_data, CASES["mid"], True)
+        _TRAINED.get(worker, feedback, data, CASES["mid"], True)
         runs = [s for (_, bn), s in _TRAINED.seconds.items() if bn]
     fastest = min(runs)
     if not fastest <= TIME_BUDGET:

@@ -90,38 +90,41 @@ _BWD_HINT = {
 }
 
 
-def _check_forward_result(feedback, result, args, expected, label, tol, dtype):
+def _check_outputs(feedback, args, expected, names, order, label, tol, dtype, hints, extra):
+    """Compare the output arguments (after the call) with the reference, in ``order``: the
+    order in which they depend on each other, so the first one reported is the cause."""
+    first = len(args) - len(names)
+    for name in order:
+        k = names.index(name)
+        what = f"{label}: {name} (written into the array passed as {name})"
+        got = array(feedback, args[first + k], what=what, shape=expected[k].shape)
+        if got.dtype != dtype:
+            feedback.fail(
+                en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
+                ja=f"{what}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
+            )
+        close(feedback, got, expected[k], what=what, tol=tol, hint_en=hints[name][0] + extra[0],
+              hint_ja=hints[name][1] + extra[1])
+
+
+def _check_forward_result(feedback, result, args, expected, label, tol, dtype, extra=("", "")):
     """args = the 8 arguments after the call; expected = the reference (out, xhat, mean, invstd)."""
-    N, D = args[0].shape
-    for k, (name, exp) in enumerate(zip(FWD_NAMES, expected, strict=True)):
-        what = f"{label}: {name} (written into the array passed as {name})"
-        got = array(feedback, args[4 + k], what=what, shape=exp.shape)
-        if got.dtype != dtype:
-            feedback.fail(
-                en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
-                ja=f"{what}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
-            )
-        close(feedback, got, exp, what=what, tol=tol, hint_en=_FWD_HINT[name][0],
-              hint_ja=_FWD_HINT[name][1])
-    array(feedback, result, what=f"{label}: the value returned (out)", shape=(N, D))
-    close(feedback, result, expected[0], what=f"{label}: the value returned (out)", tol=tol)
+    _check_outputs(feedback, args, expected, FWD_NAMES, ("mean", "invstd", "xhat", "out"), label,
+                   tol, dtype, _FWD_HINT, extra)
+    what = f"{label}: the value returned (out)"
+    close(feedback, array(feedback, result, what=what, shape=expected[0].shape), expected[0],
+          what=what, tol=tol, hint_en="Return out, the array you wrote." + extra[0],
+          hint_ja="書き込んだ配列 out を返してください。" + extra[1])
 
 
-def _check_backward_result(feedback, result, args, expected, label, tol, dtype):
+def _check_backward_result(feedback, result, args, expected, label, tol, dtype, extra=("", "")):
     """args = the 7 arguments after the call; expected = the reference (dx, dgamma, dbeta)."""
-    for k, (name, exp) in enumerate(zip(BWD_NAMES, expected, strict=True)):
-        what = f"{label}: {name} (written into the array passed as {name})"
-        got = array(feedback, args[4 + k], what=what, shape=exp.shape)
-        if got.dtype != dtype:
-            feedback.fail(
-                en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
-                ja=f"{what}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
-            )
-        close(feedback, got, exp, what=what, tol=tol, hint_en=_BWD_HINT[name][0],
-              hint_ja=_BWD_HINT[name][1])
-    close(feedback, array(feedback, result, what=f"{label}: the value returned (dx)",
-                          shape=expected[0].shape),
-          expected[0], what=f"{label}: the value returned (dx)", tol=tol)
+    _check_outputs(feedback, args, expected, BWD_NAMES, ("dbeta", "dgamma", "dx"), label, tol,
+                   dtype, _BWD_HINT, extra)
+    what = f"{label}: the value returned (dx)"
+    close(feedback, array(feedback, result, what=what, shape=expected[0].shape), expected[0],
+          what=what, tol=tol, hint_en="Return dx, the array you wrote." + extra[0],
+          hint_ja="書き込んだ配列 dx を返してください。" + extra[1])
 
 
 def _check_forward(worker, feedback, dtype):
@@ -172,6 +175,10 @@ FULL_SPEEDUP, NO_SPEEDUP = 3.0, 1.0  # full points from 3× up, none at 1× or b
 ROUND_SECONDS = 0.05  # each timed round lasts ≥ 50 ms: the round trip (~0.1 ms) is noise
 ROUNDS = 5  # best of 5 rounds, and the whole measurement twice, alternating
 SPEED_GATE = 1e-2
+_SPEED_GATE_HINT = (
+    " Speed points are only given to kernels that compute the batch normalization (within 1 %).",
+    "速度の得点は、バッチ正規化を（1 % 以内で）計算しているカーネルにだけ与えます。",
+)
 
 
 def _time_steps(w, steps, *, return_result=False):
@@ -212,9 +219,11 @@ def test_speed(worker, reference_timer, feedback):
         # work gets no speed points).
         label = f"timed run at {N}×{D} float64"
         _check_forward_result(feedback, fwd_result, fwd_args, (out, xhat, mean, invstd),
-                              f"batchnorm_forward_train, {label}", SPEED_GATE, np.float64)
+                              f"batchnorm_forward_train, {label}", SPEED_GATE, np.float64,
+                              _SPEED_GATE_HINT)
         _check_backward_result(feedback, bwd_result, bwd_args, expected_bwd,
-                               f"batchnorm_backward, {label}", SPEED_GATE, np.float64)
+                               f"batchnorm_backward, {label}", SPEED_GATE, np.float64,
+                               _SPEED_GATE_HINT)
 
     t_ref, t_student = min(ref_times), min(student_times)
     speedup = t_ref / t_student

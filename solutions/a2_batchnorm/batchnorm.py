@@ -56,17 +56,12 @@ class BatchNormalization:
         self.dgamma = None
         self.dbeta = None
 
-    def _check_input(self, x, name):
+    def forward(self, x, train_flg=True):
+        """Normalize x (N, D) with the batch statistics (training) or the running ones."""
         x = np.asarray(x)
         D = self.gamma.shape[0]
         if x.ndim != 2 or x.shape[1] != D:
-            raise ValueError(f"{name}: expected an array of shape (N, {D}), got shape {x.shape}")
-        return x
-
-    def forward(self, x, train_flg=True):
-        """Normalize x (N, D) with the batch statistics (training) or the running ones."""
-        x = self._check_input(x, "x")
-        D = x.shape[1]
+            raise ValueError(f"x: expected an array of shape (N, {D}), got shape {x.shape}")
         if self.running_mean is None:
             self.running_mean = np.zeros(D)
         if self.running_var is None:

@@ -2,7 +2,7 @@
 
 784 → 5 × (Affine → [BatchNorm] → ReLU, 100 units) → Affine → softmax; W ~ N(0, scale²).
 
-THE MISTAKE: BatchNorm always runs in inference mode (train_flg=False), also while training.
+THE MISTAKE: predict runs BatchNorm in training mode: each batch is normalized with its own statistics.
 """
 
 import numpy as np
@@ -27,10 +27,10 @@ class Net:
                 self.layers.append(Relu())
         self.last = SoftmaxWithLoss()
 
-    def predict(self, x, train_flg=False):
+    def predict(self, x, train_flg=True):  # BUG: predict normalizes with batch statistics
         for layer in self.layers:
             if isinstance(layer, BatchNormalization):
-                x = layer.forward(x, False)  # BUG: BatchNorm never in training mode
+                x = layer.forward(x, train_flg)
             else:
                 x = layer.forward(x)
         return x.copy()
