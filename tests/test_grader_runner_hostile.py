@@ -86,8 +86,16 @@ def _checks(record):
     return {c["name"]: c for a in record["assignments"] for c in a["checks"]}
 
 
+# Only the namespace isolation hides the grader's files and solutions/ from the worker:
+# with a weaker one these cases really can read them (the report then names the isolation).
+NAMESPACES_ONLY = {"read_grader_files", "import_solutions_by_path"}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_case_scores_exactly(hostile_records, case):
+    if case in NAMESPACES_ONLY and detect_isolation() != "namespaces":
+        pytest.skip(f"{case}: needs namespace isolation, this machine has "
+                    f"{detect_isolation()}")
     record, seconds = hostile_records[case]
     assignments, expected, reasons = CASES[case]
     scores = {a["id"]: a["score"] for a in record["assignments"]}

@@ -36,7 +36,7 @@ SETTINGS = {
         "symmetry": {"steps": 60},
         "activation_histograms": {},
         "init_compare": {"iterations": 300, "train_eval_size": 2000},
-        "batchnorm_compare": {"epochs": 8, "train_size": 500},
+        "batchnorm_compare": {"epochs": 5, "train_size": 400},
     },
 }
 
