@@ -28,6 +28,7 @@ import numpy as np
 
 from dlkit import gradcheck
 from dlkit.initializers import init_weight
+from dlkit.kernels.checks import all_finite, labels_in_range
 
 __all__ = ["MultiLayerNet"]
 
@@ -201,9 +202,7 @@ class MultiLayerNet:
             )
         if x.shape[0] == 0:
             raise ValueError(f"x must hold at least one sample, got an empty batch {x.shape}")
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = x.sum()  # one pass, no temporary; inf/nan propagate into it
-        if not np.isfinite(total) and not np.isfinite(x).all():
+        if not all_finite(x):  # one pass, no temporary
             bad = np.argwhere(~np.isfinite(x))
             raise ValueError(
                 f"x must be finite, got {len(bad)} NaN/inf value(s), the first at index "
@@ -221,8 +220,8 @@ class MultiLayerNet:
                 )
             if t.shape[0] != n:
                 raise ValueError(f"t must have shape ({n},) to match x, got {t.shape}")
-            lo, hi = int(t.min()), int(t.max())
-            if lo < 0 or hi >= C:
+            if not labels_in_range(t, C):
+                lo, hi = int(t.min()), int(t.max())
                 raise ValueError(f"t labels must be in [0, {C - 1}], got values in [{lo}, {hi}]")
         elif t.ndim == 2:
             if t.shape != (n, C):
@@ -298,8 +297,16 @@ class MultiLayerNet:
         with np.errstate(**_QUIET):
             self._loss(x, t, True)
             dout = self.last_layer.backward(1)
-            for layer in reversed(self.layers.values()):
+            first, *rest = self.layers.values()
+            for layer in reversed(rest):
                 dout = layer.backward(dout)
+            # Nothing uses ∂L/∂x, the gradient with respect to the data: dlkit.layers.Affine
+            # can skip it (backward_params), a third of the first layer's matrix work. The
+            # book's reference Affine (backend='numpy', unoptimised) computes it anyway.
+            if hasattr(first, "backward_params"):
+                first.backward_params(dout)
+            else:
+                first.backward(dout)
             grads = {}
             for idx in range(1, self.hidden_layer_num + 2):
                 affine = self.layers[f"Affine{idx}"]

@@ -24,6 +24,8 @@ import numbers
 
 import numpy as np
 
+from dlkit.kernels.sgd import sgd_update
+
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 
 EPS = 1e-7  # the book's guard against division by zero in AdaGrad, RMSprop, Adam
@@ -69,6 +71,9 @@ class Optimizer:
             )
         for key, p in params.items():
             g = grads[key]
+            if (type(p) is np.ndarray and type(g) is np.ndarray and p.shape == g.shape
+                    and p.dtype.kind == "f"):
+                continue  # the common case, in one test
             if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
                 raise TypeError(
                     f"params[{key!r}] and grads[{key!r}] must be numpy arrays, got "
@@ -98,9 +103,7 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def _step(self, key, p, g):
-        step = self._buffer("step", key, p)
-        np.multiply(g, self.lr, out=step)
-        p -= step
+        sgd_update(p, g, self.lr)  # p −= lr·g in one pass, without a temporary
 
 
 class Momentum(Optimizer):

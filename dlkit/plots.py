@@ -70,8 +70,11 @@ def _seeds_note(result) -> str:
     return f"{n} seeds: line = mean, band = min–max"
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    """A Figure on an Agg canvas. Grids of many panels pass ``layout=None`` and place the
+    panels with ``subplots_adjust``: the constrained-layout solver would double their
+    drawing time."""
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -87,7 +90,10 @@ def plot_activation_histograms(result) -> Figure:
     configs = result.data["configs"]
     names = list(configs)
     n_layers = result.settings["hidden_layer_size"]
-    fig = _new_figure(2.4 * n_layers + 0.6, 1.9 * len(names) + 0.8)
+    width, height = 2.4 * n_layers + 0.6, 1.9 * len(names) + 0.8
+    fig = _new_figure(width, height, layout=None)
+    fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, bottom=0.55 / height,
+                        top=1 - 1.0 / height, wspace=0.3, hspace=0.45)
     axes = fig.subplots(len(names), n_layers, squeeze=False)
     for row, name in enumerate(names):
         c = configs[name]
@@ -164,7 +170,10 @@ def plot_batchnorm_grid(result) -> Figure:
     n = len(scales)
     ncols = math.ceil(math.sqrt(n))
     nrows = math.ceil(n / ncols)
-    fig = _new_figure(3.0 * ncols, 2.5 * nrows + 0.6)
+    width, height = 3.0 * ncols, 2.5 * nrows + 0.6
+    fig = _new_figure(width, height, layout=None)
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.55 / height,
+                        top=1 - 0.6 / height, wspace=0.08, hspace=0.3)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     bn, plain = result.data["batchnorm"], result.data["plain"]
     epochs = np.arange(bn["train_acc"].shape[2])

@@ -179,7 +179,7 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="train_size must be at most .* 50, got 100"):
         batchnorm_compare(x, t, train_size=100)
     with pytest.raises(ValueError, match="weight_scales must be"):
-        batchnorm_compare(x, t, weight_scales=[0.1, -1.0])
+        batchnorm_compare(x, t, weight_scales=[0.1, -1.0], train_size=50)
     with pytest.raises(ValueError, match="needs x_test"):
         init_compare(x, t, None, None)
     with pytest.raises(ValueError, match="scheme must be one of"):

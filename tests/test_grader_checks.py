@@ -7,7 +7,7 @@ workers) with the real hidden checks and grader/points.toml, and must get an exa
 - tests/grader_cases/buggy/<case>/ : one typical mistake each (the file's docstring says
   which); EXPECTED lists the checks it must lose and the exact total.
 
-Grading takes seconds per assignment (a3 trains five networks, a4 compiles Numba kernels
+Grading takes seconds per assignment (a3 trains four networks, a4 compiles Numba kernels
 and times them), so the default run grades a few cases and the rest are marked slow:
 ``python -m pytest tests/test_grader_checks.py -m slow``.
 """

@@ -38,7 +38,12 @@ def render_report(results: dict, claims: list[Claim], figures: dict[str, list[st
         "held on every seed; the numbers are per seed, in the order of the seeds.",
         "",
     ]
-    lines += [f"- **{k}**: {v}" for k, v in meta.items()]
+    for key, value in meta.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        lines.append(f"- **{key}**: {value}")
     lines += ["", f"**{n_pass} of {len(claims)} claims PASS.**", "",
               "| # | claim | seeds held | verdict |", "|---|---|---|---|"]
     for i, c in enumerate(claims, 1):

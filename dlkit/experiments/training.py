@@ -49,8 +49,10 @@ class MiniBatches:
         self.t = np.empty(batch_size, dtype=t_train.dtype)
 
     def fill(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        np.take(self.x_train, idx, axis=0, out=self.x)
-        np.take(self.t_train, idx, out=self.t)
+        # mode="clip": with the default mode="raise", NumPy fills a temporary copy of `out`
+        # first (to leave `out` untouched on a bad index); the indices here are always valid.
+        np.take(self.x_train, idx, axis=0, out=self.x, mode="clip")
+        np.take(self.t_train, idx, out=self.t, mode="clip")
         return self.x, self.t
 
 

@@ -13,13 +13,15 @@ from dlkit.kernels.activations import (
     tanh_backward,
     tanh_forward,
 )
-from dlkit.kernels.affine import affine_backward, affine_forward
+from dlkit.kernels.affine import affine_backward, affine_backward_params, affine_forward
 from dlkit.kernels.batchnorm import (
     batchnorm_backward,
     batchnorm_forward_infer,
     batchnorm_forward_train,
     batchnorm_running_update,
 )
+from dlkit.kernels.checks import all_finite, labels_in_range
+from dlkit.kernels.sgd import sgd_update
 from dlkit.kernels.softmax import (
     softmax_cross_entropy_backward,
     softmax_cross_entropy_backward_onehot,
@@ -29,15 +31,19 @@ from dlkit.kernels.softmax import (
 
 __all__ = [
     "affine_backward",
+    "all_finite",
+    "affine_backward_params",
     "affine_forward",
     "batchnorm_backward",
     "batchnorm_forward_infer",
     "batchnorm_forward_train",
     "batchnorm_running_update",
+    "labels_in_range",
     "relu_backward",
     "relu_forward",
     "sigmoid_backward",
     "sigmoid_forward",
+    "sgd_update",
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_backward_onehot",
     "softmax_cross_entropy_forward",

@@ -42,6 +42,17 @@ def affine_forward(x, W, b, out):
     return _add_bias(out, b)
 
 
+def affine_backward_params(dout, x, dW, db):
+    """Gradients of the parameters only: dW = xᵀ·dout (D, M), db = Σ_n dout (M,).
+
+    dW must be C-contiguous. Returns ``(dW, db)``.  A network's first layer needs only
+    these: its dx would be the gradient with respect to the data, which nothing uses.
+    """
+    np.dot(x.T, dout, out=dW)
+    _sum_rows(dout, db)
+    return dW, db
+
+
 def affine_backward(dout, x, W, dx, dW, db):
     """Gradients of out = x·W + b given dout = ∂L/∂out.
 
@@ -49,6 +60,5 @@ def affine_backward(dout, x, W, dx, dW, db):
     dx and dW must be C-contiguous. Returns ``(dx, dW, db)``.
     """
     np.dot(dout, W.T, out=dx)
-    np.dot(x.T, dout, out=dW)
-    _sum_rows(dout, db)
+    affine_backward_params(dout, x, dW, db)
     return dx, dW, db

@@ -1,0 +1,105 @@
+"""`dlkit reproduce` and the experiment commands, through the real console script."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlkit.experiments.results import load_results
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+FIGURES = ["symmetry", "activation_histograms", "init_compare", "batchnorm_grid",
+           "batchnorm_summary"]
+
+
+def _dlkit() -> str:
+    script = Path(sys.executable).with_name("dlkit")
+    found = str(script) if script.exists() else shutil.which("dlkit")
+    assert found, "the `dlkit` console script is not installed (pip install -e .)"
+    return found
+
+
+def _run(*args, timeout=300):
+    return subprocess.run([_dlkit(), *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONHASHSEED": "0"})
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"Fashion-MNIST is not installed at {FASHION} "
+                    "(apt-get install dataset-fashion-mnist)")
+    out = tmp_path_factory.mktemp("reproduce")
+    proc = _run("reproduce", "--quick", "--dataset", "fashion-mnist", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_reproduce_quick_writes_figures_results_and_report(quick_run):
+    out, proc = quick_run
+    for name in FIGURES:
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    results = load_results(out / "results.json")
+    assert set(results) == {"symmetry", "activation_histograms", "init_compare",
+                            "batchnorm_compare"}
+    assert all(r.seeds == [0] for r in results.values())  # --quick: one seed by default
+    assert results["init_compare"].settings["dataset"] == "fashion-mnist"
+    payload = json.loads((out / "results.json").read_text())
+    claims = payload["claims"]
+    assert len(claims) == 16 and payload["meta"]["settings"] == "quick (reduced)"
+    assert set(payload["meta"]["seconds"]) == set(results)  # wall time of each experiment
+    report = (out / "report.md").read_text()
+    for c in claims:
+        verdict = "PASS" if c["passed"] else "FAIL"
+        assert c["statement"] in report and c["evidence"] in report
+        assert f"{c['statement']} | {sum(c['held'])}/{len(c['held'])} | **{verdict}**" in report
+        assert f"{c['statement']}" in proc.stdout
+    for name in FIGURES:
+        assert f"({name}.png)" in report  # the report shows each figure
+    # the quick settings reproduce every claim of the lesson on seed 0
+    assert [c["statement"] for c in claims if not c["passed"]] == []
+    assert "16 of 16 claims PASS" in proc.stdout
+
+
+def test_reproduce_quick_is_quiet_without_a_terminal(quick_run):
+    _, proc = quick_run
+    assert "it/s" not in proc.stderr and "step/s" not in proc.stderr and "%|" not in proc.stderr
+
+
+def test_histograms_command_needs_no_data(tmp_path):
+    proc = _run("histograms", "--seeds", "4", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "activation_histograms.png").exists()
+    results = load_results(tmp_path / "results.json")
+    assert results["activation_histograms"].seeds == [4]
+    assert "7 of 7 claims PASS" in proc.stdout
+
+
+def test_every_option_of_every_command_is_explained():
+    from dlkit.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in ("reproduce", "histograms", "init-compare", "batchnorm", "symmetry"):
+        p = sub.choices[name]
+        assert p.description, name
+        for action in p._actions:
+            if action.dest != "help":
+                assert action.help and len(action.help) > 15, (name, action.dest)
+    proc = _run("batchnorm", "--help")
+    assert proc.returncode == 0 and "--epochs" in proc.stdout and "--seeds" in proc.stdout
+
+
+def test_bad_options_are_refused_with_a_clear_message(tmp_path):
+    proc = _run("reproduce", "--seeds", "-1", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "expected an integer seed >= 0, got -1" in proc.stderr
+    proc = _run("init-compare", "--iterations", "0", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "expected a positive integer, got 0" in proc.stderr
+    proc = _run("reproduce", "--dataset", "cifar", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "invalid choice: 'cifar'" in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing written
