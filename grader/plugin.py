@@ -263,15 +263,30 @@ def _describe(excinfo) -> tuple[str, str, bool]:
             f"結果を検査に使えませんでした ({text})。", True)
 
 
+# A check's record before its call phase has reported success: it scores 0 with this
+# reason if nothing better replaces it (a check stopped mid-call by pytest.exit, a
+# KeyboardInterrupt or another exception pytest re-raises never gets a call report).
+_UNFINISHED = {
+    "en": "Not finished: the check was stopped before it completed, so it scores 0.",
+    "ja": "未完了: 検査が終了する前に停止したため 0 点です。",
+}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Keep one record per check; only a passed *call* phase earns points.
+
+    The record is created at set-up as ``error`` with fraction 0 (written at once), and
+    becomes ``passed`` only from the call phase's own report: a set-up that passed says
+    nothing about the check itself.
+    """
     outcome = yield
     report = outcome.get_result()
     results: _Results = item.config._grader_results
     name = item.name
     record = results.checks.setdefault(name, {
-        "name": name, "nodeid": item.nodeid, "outcome": "passed", "fraction": 1.0,
-        "message": {"en": "", "ja": ""}, "output": "", "duration": 0.0})
+        "name": name, "nodeid": item.nodeid, "outcome": "error", "fraction": 0.0,
+        "message": dict(_UNFINISHED), "output": "", "duration": 0.0})
     record["duration"] = round(record["duration"] + report.duration, 4)
     fb: Feedback | None = getattr(item, "_grader_feedback", None)
     if report.failed:
@@ -284,15 +299,17 @@ def pytest_runtest_makereport(item, call):
     elif report.skipped and report.when in ("setup", "call"):
         reason = str(call.excinfo.value) if call.excinfo else "skipped"
         record.update(outcome="skipped", fraction=0.0, message={"en": reason, "ja": reason})
-    elif report.when == "call" and report.passed and fb is not None and fb.fraction is not None:
-        record["fraction"] = fb.fraction
+    elif report.when == "call" and report.passed:
+        fraction = fb.fraction if fb is not None and fb.fraction is not None else 1.0
+        record.update(outcome="passed", fraction=fraction, message={"en": "", "ja": ""})
     if report.when == "teardown":
         if fb is not None and fb.notes and record["outcome"] == "passed":
             record["message"] = {"en": "\n".join(n[0] for n in fb.notes),
                                  "ja": "\n".join(n[1] for n in fb.notes)}
         tail = "".join(t for w in _workers for t in w.transcript)
         record["output"] = tail[-OUTPUT_TAIL:]
-        results.write()
+    if report.when != "call" or not report.passed:
+        results.write()  # at once: a run stopped later keeps what is known now
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -65,7 +65,8 @@ def pyproject(source: Path) -> str:
     lines += ["", "[tool.setuptools.packages.find]", 'include = ["dlkit*"]']
     if package_data:
         lines += ["", "[tool.setuptools.package-data]"]
-        lines += [f"{_toml(k)} = {_toml(v)}" for k, v in package_data.items()]
+        lines += [f"{_toml(k)} = {_toml(v)}" for k, v in package_data.items()
+                  if not k.startswith("grader")]  # the grader's data (hidden checks) stays
     lines += ["", "[tool.pytest.ini_options]", 'testpaths = ["assignments"]', ""]
     return "\n".join(lines)
 

@@ -381,3 +381,32 @@ def test_broken_checks_are_a_grader_error_not_a_zero(tmp_path):
     (a1,) = record["assignments"]
     assert a1["status"] == "grader" and "SyntaxError" in a1["log"]
     assert "not your fault" in a1["checks"][0]["message"]["en"]
+
+
+@pytest.mark.parametrize("stop", ["pytest.exit('stopped on purpose', returncode=0)",
+                                  "raise KeyboardInterrupt"])
+def test_check_stopped_during_its_call_scores_zero(tmp_path, stop):
+    """A set-up that passed earns nothing: only a passed call phase does.
+
+    pytest re-raises Exit and KeyboardInterrupt out of the call phase without a call
+    report; the check keeps its set-up record, which must say "not finished", 0 points.
+    """
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "points.toml").write_text("[a1]\ntest_first = 1\ntest_stopped = 2\n"
+                                        "test_never_reached = 4\n")
+    (checks / "test_a1.py").write_text(
+        "import pytest\n"
+        "def test_first():\n    pass\n"
+        f"def test_stopped():\n    {stop}\n"
+        "def test_never_reached():\n    pass\n")
+    record = runner.grade(CASES / "hostile" / "sys_exit", ["a1"],
+                          runner.Options(checks_dir=checks))
+    (a1,) = record["assignments"]
+    by_name = {c["name"]: c for c in a1["checks"]}
+    assert by_name["test_first"]["score"] == 1 and by_name["test_first"]["outcome"] == "passed"
+    stopped = by_name["test_stopped"]
+    assert stopped["score"] == 0 and stopped["outcome"] == "error", stopped
+    assert "stopped before it completed" in stopped["message"]["en"]
+    assert by_name["test_never_reached"]["outcome"] == "not-run"
+    assert a1["score"] == 1
