@@ -2,30 +2,47 @@
 
 Network 784-100-100-100-100-10, ReLU, He init, BatchNorm, batch 128, float64; one step is
 ``optimizer.update(net.params, net.gradient(x, t))`` (forward, backward, in-place update).
-Both backends run in the same session, so the ratio is meaningful on a busy machine::
+Both backends run in the same session with ONE BLAS thread (threadpoolctl), so the other
+load of a shared machine does not favour either side::
 
     python -m pytest benchmarks/bench_network.py --benchmark-only
 
 Target (issue 2): steps/second of backend='numba' ≥ 2 × that of backend='numpy' (the same
-network built from the book-style ``dlkit.reference`` layers), shown in the "dlkit
-benchmark summary" and asserted by ``test_step_numba_at_least_twice_as_fast``.
+network built from the book-style ``dlkit.reference`` layers), asserted by
+``test_step_numba_at_least_twice_as_fast`` on the fastest of many interleaved rounds.
 
-The ten matrix products of a step (forward x·W, backward dout·Wᵀ and xᵀ·dout, per layer)
-go to the same BLAS in both backends, so they bound the ratio from above (Amdahl):
-``test_matmuls_alone`` times them and the summary prints that bound. How many threads BLAS
-uses matters a lot on a shared machine (``OPENBLAS_NUM_THREADS=1`` to compare serially).
+What the comparison includes, honestly stated: the matrix products go to the same BLAS in
+both backends.  The reference step makes the book's twelve products; the Numba step makes
+eleven, because ``MultiLayerNet.gradient`` skips the first Affine's dx = dout·W1ᵀ (the
+gradient with respect to the data, which nothing uses) where the layer can
+(``dlkit.layers.Affine.backward_params``).  The book's reference Affine, kept unoptimised,
+computes it.  That product is (128·100·784) multiply-adds, about a quarter of the step's
+BLAS work; ``test_matmuls_alone`` times both sets of products and the summary prints the
+bound they put on the ratio (Amdahl: no backend can beat its own matrix products).
 """
+
+import time
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
 
-GROUP = "SGD training step 784-100x4-10 BN ReLU, batch 128, float64"
+GROUP = "SGD training step 784-100x4-10 BN ReLU, batch 128, float64, 1 BLAS thread"
 SIZES = [784, 100, 100, 100, 100, 10]
 BATCH = 128
 REQUIRED_SPEEDUP = 2.0
+ROUNDS = 200  # the minimum over many rounds: a busy machine only ever adds time
+NUMPY, NUMBA = "backend='numpy' (reference)", "backend='numba'"
+BOOK_PRODUCTS, NUMBA_PRODUCTS = "matmuls of the book's step (12)", "matmuls of the numba step (11)"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _data():
@@ -48,22 +65,8 @@ def _training_step(backend):
     return step
 
 
-ROUNDS = 200  # the minimum over many rounds: a busy machine only ever adds time
-
-
-def _time(benchmark, report, name, fn, baseline=False):
-    benchmark.group = GROUP
-    benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=5)
-    return report.record(benchmark, GROUP, name, baseline=baseline)
-
-
-def test_step_numpy_reference(benchmark, report):
-    _time(benchmark, report, "backend='numpy' (reference)", _training_step("numpy"),
-          baseline=True)
-
-
-def test_matmuls_alone(benchmark, report):
-    """Only the BLAS products of one step, into preallocated outputs: the floor of any backend."""
+def _matmuls(with_first_dx):
+    """Only the BLAS products of one step, into preallocated outputs."""
     rng = np.random.default_rng(0)
     xs = [rng.random((BATCH, n)) for n in SIZES[:-1]]
     Ws = [rng.standard_normal((a, b)) for a, b in zip(SIZES[:-1], SIZES[1:], strict=True)]
@@ -73,27 +76,64 @@ def test_matmuls_alone(benchmark, report):
 
     def matmuls():
         for x, W, out in zip(xs, Ws, outs, strict=True):
-            np.dot(x, W, out=out)
-        for x, W, dout, dx, dW in zip(xs, Ws, outs, dxs, dWs, strict=True):
-            np.dot(dout, W.T, out=dx)
-            np.dot(x.T, dout, out=dW)
+            np.matmul(x, W, out=out)
+        for i, (x, W, dout, dx, dW) in enumerate(zip(xs, Ws, outs, dxs, dWs, strict=True)):
+            if i > 0 or with_first_dx:
+                np.matmul(dout, W.T, out=dx)
+            np.matmul(x.T, dout, out=dW)
 
-    _time(benchmark, report, "matmuls only (BLAS floor)", matmuls)
+    return matmuls
+
+
+def _time(benchmark, report, name, fn, baseline=False):
+    benchmark.group = GROUP
+    benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=5)
+    return report.record(benchmark, GROUP, name, baseline=baseline)
+
+
+def test_step_numpy_reference(benchmark, report):
+    _time(benchmark, report, NUMPY, _training_step("numpy"), baseline=True)
+
+
+def test_step_numba(benchmark, report):
+    _time(benchmark, report, NUMBA, _training_step("numba"))
+    report.target(GROUP, NUMBA, REQUIRED_SPEEDUP)
+
+
+@pytest.mark.parametrize("with_first_dx", [True, False], ids=["book", "numba"])
+def test_matmuls_alone(benchmark, report, with_first_dx):
+    """The floor of each backend: its matrix products alone."""
+    name = BOOK_PRODUCTS if with_first_dx else NUMBA_PRODUCTS
+    _time(benchmark, report, name, _matmuls(with_first_dx))
+
+
+def _fastest_interleaved(fns, rounds):
+    """Fastest round of each function, the functions taking turns (so a change of machine
+    load during the measurement hits both alike)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
 
 
 def test_step_numba_at_least_twice_as_fast(benchmark, report):
-    numba_s = _time(benchmark, report, "backend='numba'", _training_step("numba"))
-    report.target(GROUP, "backend='numba'", REQUIRED_SPEEDUP)
-    numpy_s = report.seconds(GROUP, "backend='numpy' (reference)")
-    blas_s = report.seconds(GROUP, "matmuls only (BLAS floor)")
-    if numpy_s is None or numba_s is None:
-        pytest.skip("needs the reference step timed in this session (and benchmarks enabled)")
+    if benchmark.disabled:
+        pytest.skip("a timing (run with benchmarks enabled)")
+    fns = [_training_step("numpy"), _training_step("numba"), _matmuls(with_first_dx=False)]
+    best = []
+    benchmark.group = "the interleaved measurement as a whole"
+    benchmark.pedantic(lambda: best.extend(_fastest_interleaved(fns, 2 * ROUNDS)), rounds=1,
+                       iterations=1)
+    numpy_s, numba_s, floor_s = best
     ratio = numpy_s / numba_s
-    note = (f"training step: numba {ratio:.2f}x the steps/s of the NumPy reference "
-            f"(target >= {REQUIRED_SPEEDUP:g}x)")
-    if blas_s is not None:
-        note += (f"; the matmuls are {blas_s / numba_s:.0%} of the numba step, so with this "
-                 f"BLAS at most {numpy_s / blas_s:.2f}x is possible")
+    note = (f"training step (1 BLAS thread, fastest of {2 * ROUNDS} interleaved rounds): "
+            f"numpy {numpy_s * 1e6:.0f} us, numba {numba_s * 1e6:.0f} us = {ratio:.2f}x the "
+            f"steps/s of the NumPy reference (target >= {REQUIRED_SPEEDUP:g}x); its 11 "
+            f"matmuls are {floor_s / numba_s:.0%} of the numba step, so at most "
+            f"{numpy_s / floor_s:.2f}x is possible with this BLAS")
     report.note(note)
     print("\n" + note)
     assert ratio >= REQUIRED_SPEEDUP, note

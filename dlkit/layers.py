@@ -452,7 +452,7 @@ class Dropout:
         self.rng.random(out=u)
         self.mask = np.greater(u, self.dropout_ratio,
                                out=_empty_if_changed(self.mask, x.shape, np.bool_))
-        return np.multiply(x, self.mask, out=out)
+        return K.dropout_apply_mask(x, self.mask, out)
 
     def backward(self, dout):
         where = "Dropout.backward"
@@ -460,4 +460,4 @@ class Dropout:
             raise _not_called(where, "a training forward (train_flg=True)")
         _check_dout(where, dout, self.mask.shape, self._out.dtype)
         self._dx = dx = _empty_if_changed(self._dx, dout.shape, dout.dtype)
-        return np.multiply(dout, self.mask, out=dx)
+        return K.dropout_apply_mask(dout, self.mask, dx)

@@ -221,8 +221,8 @@ def plot_batchnorm_summary(result) -> Figure:
     ax.grid(alpha=0.3, which="both")
     fig.legend(loc="outside lower center", ncols=3, fontsize=9)
     ax.set_title(
-        f"Batch Normalization depends less on the initial weight scale "
-        f"({result.settings['dataset']}; {_seeds_note(result)})",
+        f"Accuracy after training against the initial weight scale, with and without "
+        f"BatchNorm\n({result.settings['dataset']}; {_seeds_note(result)})",
         fontsize=10,
     )
     return fig

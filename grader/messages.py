@@ -8,8 +8,10 @@ from __future__ import annotations
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 TRACEBACK_TAIL = 1500
-_JA_BLOCK_REASON = ("BatchNorm を自分で実装する課題では dlkit の BatchNorm は使えません。"
-                    "解答 (solutions) と採点プログラムはどの課題でも使えません")
+_JA_BLOCK_REASON = ("この課題で自分で実装するものの dlkit 版（a1 では dlkit.initializers・"
+                    "dlkit.network・dlkit.experiments、BatchNorm を実装する課題では dlkit の "
+                    "BatchNorm）は使えません。解答 (solutions) と採点プログラムはどの課題でも"
+                    "使えません")
 
 
 def sandbox_error(exc: Exception) -> tuple[str, str]:

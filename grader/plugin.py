@@ -10,6 +10,7 @@ with these environment variables (all set by the runner, never by the student):
     DLKIT_GRADE_RUN_DIR     a trusted directory for the workers' working copies
     DLKIT_GRADE_KEY_FD      a pipe carrying the key that authenticates the results file
     DLKIT_GRADE_IMPORT_TIMEOUT  optional: seconds allowed to import a student module
+    DLKIT_GRADE_KERNELS     optional: dlkit's compiled kernels (grader.kernel_cache)
 
 Fixtures (the interface of the hidden checks, see grader/checks/conftest.py):
 ``worker``, ``feedback``, ``reference_timer``, ``submission_files``, ``hidden_data``.
@@ -90,7 +91,8 @@ def worker():
         raise RuntimeError("DLKIT_GRADE_SUBMISSION is not set: run the checks with "
                            "dlkit-grade (grader.runner), not with plain pytest")
     w = Worker(submission, assignment=os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
-               run_dir=_env_path("DLKIT_GRADE_RUN_DIR"), limits=limits_from_env())
+               run_dir=_env_path("DLKIT_GRADE_RUN_DIR"), limits=limits_from_env(),
+               kernel_cache=_env_path("DLKIT_GRADE_KERNELS"))
     _workers.append(w)
     try:
         yield w
@@ -276,9 +278,12 @@ _UNFINISHED = {
 def pytest_runtest_makereport(item, call):
     """Keep one record per check; only a passed *call* phase earns points.
 
-    The record is created at set-up as ``error`` with fraction 0 (written at once), and
-    becomes ``passed`` only from the call phase's own report: a set-up that passed says
-    nothing about the check itself.
+    The record is created at set-up as ``error`` with fraction 0 and becomes ``passed``
+    only from the call phase's own report: a set-up that passed says nothing about the
+    check itself.  Records are written after each teardown and at the end of the session
+    (so a check stopped mid-call by pytest.exit or KeyboardInterrupt keeps its 0); a check
+    killed with the whole process (time budget) is not in the file and the runner lists
+    it as not run, with the reason.
     """
     outcome = yield
     report = outcome.get_result()
@@ -308,8 +313,7 @@ def pytest_runtest_makereport(item, call):
                                  "ja": "\n".join(n[1] for n in fb.notes)}
         tail = "".join(t for w in _workers for t in w.transcript)
         record["output"] = tail[-OUTPUT_TAIL:]
-    if report.when != "call" or not report.passed:
-        results.write()  # at once: a run stopped later keeps what is known now
+        results.write()  # at once: a run stopped later keeps the checks it finished
 
 
 def pytest_sessionfinish(session, exitstatus):

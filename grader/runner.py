@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import messages, submission
-from grader.sandbox import detect_isolation
+from grader import kernel_cache, messages, submission
+from grader.sandbox import ISOLATION_NOTES, detect_isolation
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,7 +93,8 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def run_checks(aid: str, root: Path, run_dir: Path, options: Options) -> dict:
+def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
+               kernels: Path | None = None) -> dict:
     """Run the checks of one assignment; returns ``{"status", "checks", "log", "seconds"}``."""
     checks_file = options.resolved_checks_dir() / f"test_{aid}.py"
     if not checks_file.is_file():
@@ -104,7 +105,7 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options) -> dict:
     ini.write_text("[pytest]\naddopts =\n", encoding="utf-8")
     env = dict(os.environ, DLKIT_GRADE_SUBMISSION=str(root), DLKIT_GRADE_ASSIGNMENT=aid,
                DLKIT_GRADE_RESULTS=str(results), DLKIT_GRADE_RUN_DIR=str(run_dir),
-               PYTHONDONTWRITEBYTECODE="1",
+               PYTHONDONTWRITEBYTECODE="1", DLKIT_GRADE_KERNELS=str(kernels or ""),
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
     cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
@@ -220,10 +221,13 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         root = submission.prepare(source, _private_dir(run_dir / "trusted"))
         present = submission.present(root)
         isolation = detect_isolation()
+        # dlkit's kernels compiled once by the trusted side (not timed in any budget)
+        kernels = (kernel_cache.prepare() if isolation != "session" and present
+                   & set(assignments) else None)
         results = []
         for aid in assignments:
             if aid in present:
-                run = run_checks(aid, root, run_dir, options)
+                run = run_checks(aid, root, run_dir, options, kernels)
             else:
                 run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
             results.append(score(aid, run, points.get(aid, {})))
@@ -231,6 +235,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
     return {"submission": str(source), "isolation": isolation,
+            "isolation_note": ISOLATION_NOTES[isolation],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
             "score": round(sum(a["score"] for a in results), 4),

@@ -15,7 +15,13 @@ Isolation, strongest available (:func:`detect_isolation`, the report says which 
 - ``user`` (root, namespaces refused, e.g. a container): same uid drop and rlimits, a new
   session; on close every process of the leased uid is killed. Files are not hidden.
 - ``session`` (not root): a new session, rlimits, process-group kill. Protects against
-  accidents (loops, crashes, exits, memory), not against a determined adversary.
+  accidents (loops, crashes, exits, memory), not against a determined adversary: the
+  worker runs as the grader's user and can read whatever the grader can, including dlkit's
+  data cache (~/.cache/dlkit or $DLKIT_DATA_DIR) and /usr/share/datasets with the test
+  labels, and the hidden checks. Its environment points at none of them (HOME is its
+  working copy, DLKIT_DATA_DIR is not passed) and a3's hidden data is loaded by the trusted
+  side before the worker starts; that is all that can be done without root. The report
+  says so (:data:`ISOLATION_NOTES`).
 
 Errors: :class:`StudentError` (the student's code raised), :class:`StudentTimeout`
 (no answer in time: the worker is killed), :class:`WorkerDied` (crash, exit, limit).
@@ -50,19 +56,55 @@ UID_RANGE = range(61000, 62000)
 UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
 ISOLATION_LEVELS = ("namespaces", "user", "session")
 
-# What each assignment may not use: BatchNorm is the student's own in a2 (NumPy), a3 (the
-# network is built from the student's a2 layer) and a4 (Numba kernels).
-_BATCHNORM = [
-    "dlkit.layers:BatchNormalization",
-    "dlkit.reference:BatchNormalization",
-    "dlkit.reference.layers:BatchNormalization",
-    "dlkit.kernels:batchnorm_forward_train",
-    "dlkit.kernels:batchnorm_backward",
-    "dlkit.kernels:batchnorm_forward_infer",
-    "dlkit.kernels:batchnorm_running_update",
-]
-BLOCKED_ATTRS = {"a2": _BATCHNORM, "a3": _BATCHNORM, "a4": _BATCHNORM}
+# What each assignment may not use from dlkit, where dlkit has the answer (the worker's
+# BLOCKED list; grader/worker.py ``_block``):
+# - "modules": blocked as a whole: never executed in the worker (a module that an allowed
+#   one imports, like dlkit.kernels.batchnorm for dlkit.kernels, is replaced by a stub of
+#   placeholders that raise while that import runs) and, under namespace isolation, their
+#   files are hidden, so that removing the import hook and importing again finds nothing.
+# - "attrs": "module:name" objects of an allowed module (dlkit.layers has Affine too):
+#   removed from every dlkit module, their methods replaced by ones that raise (so the class
+#   is useless even when found through gc or object.__subclasses__()).
+# a1: init_weight, layer activations and spread statistics are the task; dlkit's
+# initializers, its network (which builds weights with them) and its experiments (the
+# activation histograms) have the answers.  a2, a3 (the network uses the student's a2
+# layer) and a4 (Numba kernels): BatchNorm is the task.
+_INITIALIZATION = {"modules": ["dlkit.initializers", "dlkit.network", "dlkit.experiments"],
+                   "attrs": []}
+_BATCHNORM = {"modules": ["dlkit.kernels.batchnorm", "dlkit.reference"],
+              "attrs": ["dlkit.layers:BatchNormalization"]}
+BLOCKED = {"a1": _INITIALIZATION, "a2": _BATCHNORM, "a3": _BATCHNORM, "a4": _BATCHNORM}
 BLOCKED_MODULES = ["solutions", "grader"]
+_BLOCK_REASONS = {
+    "a1": ("in a1 you implement weight initialization and the activation statistics "
+           "yourself, so dlkit.initializers, dlkit.network, dlkit.experiments and the "
+           "solutions are not available to your code"),
+    "batchnorm": ("in {aid} you implement BatchNorm yourself, so dlkit's own BatchNorm "
+                  "(dlkit.layers.BatchNormalization, dlkit.reference, the batchnorm kernels of "
+                  "dlkit.kernels) and the solutions are not available to your code"),
+}
+
+
+def blocked_files(assignment: str | None) -> list[str]:
+    """Files and folders of dlkit that hold what ``assignment`` blocks as whole modules
+    (with their compiled caches): hidden from the worker under namespace isolation."""
+    spec = importlib.util.find_spec("dlkit")
+    if assignment not in BLOCKED or not spec or not spec.submodule_search_locations:
+        return []
+    root = Path(next(iter(spec.submodule_search_locations)))
+    paths = []
+    for module in BLOCKED[assignment]["modules"]:
+        parts = module.split(".")[1:]
+        base = root.joinpath(*parts)
+        if base.is_dir():
+            paths.append(base)
+        elif base.with_suffix(".py").is_file():
+            paths.append(base.with_suffix(".py"))
+            cache = base.parent / "__pycache__"  # .pyc, Numba's .nbi/.nbc of the module
+            if cache.is_dir():
+                paths += sorted(cache.glob(f"{base.name}.*"))
+    return [str(p) for p in paths]
+
 
 # World-writable directories replaced by a fresh private tmpfs in the worker.
 PRIVATE_DIRS = ["/tmp", "/var/tmp", "/dev/shm"]
@@ -170,6 +212,27 @@ def detect_isolation() -> str:
     return best
 
 
+# What each isolation level does NOT protect (the report shows it; grader/README.md).
+ISOLATION_NOTES = {
+    "namespaces": ("The worker ran in its own PID, network and mount namespace as an "
+                   "unprivileged user; the grader's files, solutions and hidden data were "
+                   "hidden from it."),
+    "user": ("No namespaces: the worker ran as an unprivileged user, but files that every "
+             "user may read were NOT hidden from it (world-readable datasets with the test "
+             "labels such as /usr/share/datasets, and the grader's hidden checks and the "
+             "solutions where they are world-readable), and it had network access."),
+    "session": ("WEAK ISOLATION (not root): the worker ran as the grader's own user, in a new "
+                "session with rlimits only. It could read every file the grader can read: "
+                "dlkit's data cache (~/.cache/dlkit or $DLKIT_DATA_DIR) and "
+                "/usr/share/datasets with the test labels, the hidden checks and the "
+                "solutions; it could use the network and signal the grader. Its environment "
+                "names none of these paths (HOME is its working copy, no DLKIT_DATA_DIR) and "
+                "the hidden data is loaded before it starts, but an adversarial submission "
+                "can still find them: grade as root with unshare available for scores that "
+                "must hold against cheating."),
+}
+
+
 class _UidLease:
     """An unprivileged uid without a passwd entry, held (flock) for one worker's lifetime."""
 
@@ -236,6 +299,19 @@ def default_masks() -> list[str]:
         paths.append(Path(os.environ["DLKIT_DATA_DIR"]))
     paths += [Path(p) for p in os.environ.get("DLKIT_GRADE_HIDE", "").split(os.pathsep) if p]
     return [str(p) for p in paths if p.exists()]
+
+
+def repository_view() -> list:
+    """``[[REPO_DIR, [kept, ...]]]`` when the grader runs from a source checkout: the worker
+    sees an empty read-only folder there holding only dlkit's package folder, so that
+    nothing else of the checkout (solutions, tests, a build/ or dist/ copy of the grader
+    with its hidden checks, ...) is readable, whatever new files appear in it."""
+    if not (REPO_DIR / "pyproject.toml").is_file():
+        return []  # an installed grader: site-packages, handled by the masks
+    spec = importlib.util.find_spec("dlkit")
+    keep = [p for p in (spec.submodule_search_locations or []) if spec
+            and Path(p).resolve().is_relative_to(REPO_DIR)] if spec else []
+    return [[str(REPO_DIR), [str(Path(p).resolve()) for p in keep]]]
 
 
 def _python_paths() -> list[str]:
@@ -349,7 +425,7 @@ class Remote:
 class Worker:
     """A sandboxed process running student code from ``submission`` (None: no student code).
 
-    ``assignment`` selects what is blocked (see BLOCKED_ATTRS); ``run_dir`` is a trusted
+    ``assignment`` selects what is blocked (see BLOCKED); ``run_dir`` is a trusted
     directory for working copies (a private temporary one when None).
     """
 
@@ -357,13 +433,22 @@ class Worker:
 
     def __init__(self, submission: str | Path | None = None, *, assignment: str | None = None,
                  run_dir: str | Path | None = None, limits: Limits = Limits(),
-                 isolation: str | None = None, masks: list[str] | None = None):
+                 isolation: str | None = None, masks: list[str] | None = None,
+                 kernel_cache: str | Path | None = None):
         self.submission = Path(submission).resolve() if submission else None
         if self.submission and not self.submission.is_dir():
             raise SandboxError(f"submission: expected a directory, got {submission}")
         self.assignment, self.limits = assignment, limits
         self.isolation = isolation or detect_isolation()
-        self.masks = default_masks() if masks is None else masks
+        self.masks = ((default_masks() if masks is None else masks)
+                      + blocked_files(assignment))
+        # dlkit's compiled kernels (grader.kernel_cache), copied into the worker's own
+        # NUMBA_CACHE_DIR; not under session isolation, where the worker could write the
+        # grader's copy (see grader/kernel_cache.py)
+        self.kernel_cache = (Path(kernel_cache) if kernel_cache and self.isolation != "session"
+                             else None)
+        if self.kernel_cache:
+            self.masks.append(str(self.kernel_cache))
         self._own_run_dir = run_dir is None
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="dlkit-grade-"))
         os.chmod(self.run_dir, 0o711)
@@ -401,8 +486,11 @@ class Worker:
                "mask": self.masks if self.isolation == "namespaces" else [],
                "drop_path": [str(REPO_DIR)], "expose": _python_paths(),
                "private": PRIVATE_DIRS,
+               "views": repository_view() if self.isolation == "namespaces" else [],
+               "kernel_cache": self._kernel_cache_files(),
                "block": {"modules": BLOCKED_MODULES,
-                         "attrs": BLOCKED_ATTRS.get(self.assignment, []),
+                         "dlkit_modules": BLOCKED.get(self.assignment, {}).get("modules", []),
+                         "attrs": BLOCKED.get(self.assignment, {}).get("attrs", []),
                          "reason": self._block_reason()}}
         if self.isolation in ("namespaces", "user"):
             self._lease = _UidLease()
@@ -506,10 +594,19 @@ class Worker:
             env[var] = "1"  # fair, repeatable timings; 2 cores shared by parallel jobs
         return env
 
+    def _kernel_cache_files(self) -> list:
+        if self.kernel_cache is None or not self.kernel_cache.is_dir():
+            return []
+        from grader import kernel_cache
+
+        return kernel_cache.files(self.kernel_cache,
+                                  BLOCKED.get(self.assignment, {}).get("modules", []))
+
     def _block_reason(self) -> str:
-        if self.assignment in BLOCKED_ATTRS:
-            return (f"in {self.assignment} you implement BatchNorm yourself, so dlkit's own "
-                    f"BatchNorm and the solutions are not available to your code")
+        if self.assignment == "a1":
+            return _BLOCK_REASONS["a1"]
+        if self.assignment in BLOCKED:
+            return _BLOCK_REASONS["batchnorm"].format(aid=self.assignment)
         return "the solutions and the grader are not available to your code"
 
     # -- messages

@@ -153,10 +153,16 @@ def setup(cfg: dict) -> None:
     if cfg.get("submission"):
         _copy_submission(cfg["submission"], workdir)
     os.makedirs(os.path.join(workdir, ".tmp"), exist_ok=True)
+    for rel, src in cfg.get("kernel_cache", []):  # dlkit's compiled kernels: a private copy
+        dst = os.path.join(workdir, ".numba_cache", rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(src, dst)
     if uid is not None:
         _chown_tree(workdir, uid, gid)
     if cfg.get("namespaces"):
         _expose(cfg.get("expose", []), cfg.get("private", []), workdir)
+        for top, keep in cfg.get("views", []):  # the source checkout: only dlkit/ is left
+            _replace_with_tmpfs(top, keep, "size=64k,mode=755", readonly=True)
         for path in cfg.get("mask", []):
             _mask(path)
     for name, value in cfg.get("rlimits", {}).items():
@@ -192,38 +198,99 @@ class _BlockedFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def _block(block: dict) -> None:
-    """Block modules (``block["modules"]``) and dlkit objects (``block["attrs"]``, "mod:name").
+def _placeholder(qualname: str, reason: str):
+    """A stand-in for a blocked function or class: raises when called, names the reason."""
 
-    Every dlkit module attribute that *is* a blocked object is removed and replaced by a
-    module ``__getattr__`` that raises ImportError naming the reason, so both
-    ``from dlkit.layers import BatchNormalization`` and ``dlkit.layers.BatchNormalization``
-    fail clearly. The module that defines a blocked BatchNorm kernel is blocked as a whole.
+    def blocked(*args, **kwargs):
+        raise ImportError(f"BLOCKED: {qualname} is not available here: {reason}",
+                          name=qualname.rpartition(".")[0])
+
+    blocked.__name__ = blocked.__qualname__ = qualname.rpartition(".")[2]
+    blocked._grader_blocked = qualname
+    return blocked
+
+
+class _StubModule(type(sys)):
+    """Stands in for a blocked module while an allowed module imports from it: every name
+    is a placeholder that raises when called (the real module never runs here)."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        value = _placeholder(f"{self.__name__}.{name}", self._grader_reason)
+        setattr(self, name, value)
+        return value
+
+
+def _neuter(cls, qualname: str, reason: str) -> None:
+    """Replace every method of a blocked class by a placeholder, in place: an instance
+    reached through gc or ``object.__subclasses__()`` can do nothing."""
+    for key, value in list(vars(cls).items()):
+        if key == "__new__" or isinstance(value, staticmethod | classmethod | property) or \
+                callable(value):
+            setattr(cls, key, _placeholder(f"{qualname}.{key}", reason))
+    cls.__new__ = staticmethod(_placeholder(qualname, reason))
+
+
+def _is_dlkit(name: str) -> bool:
+    return name == "dlkit" or name.startswith("dlkit.")
+
+
+def _under(name: str, modules: list[str]) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in modules)
+
+
+def _block(block: dict) -> None:
+    """Block modules and dlkit objects (the lists of ``grader.sandbox.BLOCKED``).
+
+    - ``modules`` (solutions, grader) and ``dlkit_modules``: refused by an import hook,
+      removed from ``sys.modules`` and from their parent package.  A blocked dlkit module
+      never runs here: while the modules of ``attrs`` are imported (now, before any student
+      code), it is a stub of placeholders.
+    - ``attrs`` ("module:name"): the object is neutered in place (its methods raise) and
+      removed from every dlkit module; like every placeholder, a name that referred to it
+      is replaced by a module ``__getattr__`` raising ImportError with the reason, so both
+      ``from dlkit.layers import BatchNormalization`` and ``dlkit.layers.BatchNormalization``
+      fail clearly, whether reached by an import statement, importlib, ``__import__`` or
+      ``sys.modules``.
     """
     reason = block.get("reason", "")
-    modules = list(block.get("modules", []))
+    dlkit_modules = list(block.get("dlkit_modules", []))
+    modules = list(block.get("modules", [])) + dlkit_modules
+    for name in [n for n in sys.modules if _under(n, modules)]:
+        del sys.modules[name]
+    stubs = {}
+    for name in dlkit_modules:
+        stub = _StubModule(name)
+        stub._grader_reason = reason
+        stubs[name] = sys.modules[name] = stub
     blocked = {}
-    for spec in block.get("attrs", []):
-        mod_name, _, attr = spec.partition(":")
-        try:
-            obj = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError):
-            continue  # this dlkit version does not have it: nothing to block
-        blocked[id(obj)] = (obj, spec)
-        home = getattr(getattr(obj, "py_func", obj), "__module__", "") or ""
-        if "batchnorm" in home.rsplit(".", 1)[-1].lower() and home not in modules:
-            modules.append(home)
-    for name in list(sys.modules):
-        if name in modules or any(name.startswith(m + ".") for m in modules):
-            del sys.modules[name]
+    try:
+        for spec in block.get("attrs", []):
+            mod_name, _, attr = spec.partition(":")
+            try:
+                obj = getattr(importlib.import_module(mod_name), attr)
+            except (ImportError, AttributeError):
+                continue  # this dlkit version does not have it: nothing to block
+            qualname = f"{mod_name}.{attr}"
+            if isinstance(obj, type):
+                _neuter(obj, qualname, reason)
+            blocked[id(obj)] = (obj, qualname)
+    finally:
+        for name, stub in stubs.items():
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
     for mod_name, module in list(sys.modules.items()):
-        if not (mod_name == "dlkit" or mod_name.startswith("dlkit.")) or module is None:
+        if not _is_dlkit(mod_name) or module is None:
             continue
         hidden = {}
         for key, value in list(vars(module).items()):
             if id(value) in blocked and blocked[id(value)][0] is value:
                 hidden[key] = blocked[id(value)][1]
-            elif getattr(value, "__name__", None) in modules and type(value) is type(sys):
+            elif getattr(value, "_grader_blocked", None) and callable(value):
+                hidden[key] = value._grader_blocked
+            elif type(value) in (type(sys), _StubModule) and _under(
+                    getattr(value, "__name__", ""), modules):
                 hidden[key] = value.__name__
         if hidden:
             for key in hidden:

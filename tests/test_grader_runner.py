@@ -201,6 +201,55 @@ def test_blocked_batchnorm_only_where_it_is_the_task():
             "BatchNormalization"
 
 
+# route -> what the a3 worker (BatchNorm is the task) does with it: "blocked" (ImportError
+# naming dlkit's BatchNorm), or the text of the error/result when nothing usable is found.
+A3_ROUTES = {
+    "layers_bn_sys_modules": "blocked", "reference_bn": "blocked", "kernels_bn": "blocked",
+    "multilayernet_bn": "blocked", "bn_subclass": "blocked", "bn_kernel_gc": "nothing found",
+}
+
+
+def test_a3_worker_has_no_dlkit_batchnorm_by_any_route():
+    """The a3 network must use the student's a2 layer: dlkit's BatchNorm class is neutered,
+    dlkit.reference and the batchnorm kernels never run in the worker (so neither
+    object.__subclasses__() nor gc finds a working one), whatever the import route."""
+    with Worker(PROBE, assignment="a3") as w:
+        for route, want in A3_ROUTES.items():
+            if want == "blocked":
+                with pytest.raises(StudentError) as info:
+                    w.call(f"{MOD}:reach_dlkit", route, timeout=60)
+                assert info.value.blocked, (route, info.value)
+                assert "implement BatchNorm yourself" in info.value.message, route
+            else:
+                assert w.call(f"{MOD}:reach_dlkit", route, timeout=60) == want, route
+        assert w.call(f"{MOD}:dlkit_attr", "dlkit.layers", "Affine") == "Affine"
+        assert w.call(f"{MOD}:reach_dlkit", "init_weight") == "function"  # a1's, allowed
+
+
+def test_a1_worker_has_no_dlkit_initializers_or_histograms():
+    with Worker(PROBE, assignment="a1") as w:
+        for route, module in [("init_weight", "dlkit.initializers"),
+                              ("histograms", "dlkit.experiments"),
+                              ("multilayernet_bn", "dlkit.network")]:
+            with pytest.raises(StudentError, match=f"BLOCKED: {module} ") as info:
+                w.call(f"{MOD}:reach_dlkit", route, timeout=60)
+            assert info.value.blocked and "weight initialization" in info.value.message
+
+
+@pytest.mark.skipif(detect_isolation() != "namespaces", reason="needs namespace isolation")
+@pytest.mark.parametrize("aid", ["a1", "a3"])
+def test_removing_the_import_hook_finds_no_blocked_code(aid):
+    """Under namespaces the blocked modules' files are hidden from the worker: dropping the
+    grader's import hook and importing dlkit afresh gets nothing of them."""
+    with Worker(PROBE, assignment=aid) as w:
+        route = "reimport_without_hook" if aid == "a3" else "init_weight"
+        if aid == "a1":
+            w.call(f"{MOD}:reach_dlkit", "reimport_without_hook", timeout=60)  # drops the hook
+        with pytest.raises(StudentError, match="No module named 'dlkit.(kernels.batchnorm|"
+                                               "initializers)'"):
+            w.call(f"{MOD}:reach_dlkit", route, timeout=60)
+
+
 @pytest.mark.skipif(detect_isolation() != "namespaces", reason="needs namespace isolation")
 def test_namespace_worker_is_unprivileged_offline_and_alone(worker):
     facts = worker.call(f"{MOD}:facts", str(GRADER_DIR))
@@ -208,6 +257,9 @@ def test_namespace_worker_is_unprivileged_offline_and_alone(worker):
     assert facts["pids"] == [1]  # no other process visible: the grader is out of reach
     assert not facts["network"]
     assert facts["grader_files"] == [] and facts["cwd_is_private"]
+    # Of the source checkout only dlkit/ is visible (not solutions/, tests/, nor a build/
+    # copy of the grader with its hidden checks, which once appeared there).
+    assert worker.call(f"{MOD}:listdir", str(GRADER_DIR.parent)) == ["dlkit"]
 
 
 def test_session_fallback_still_limits_time_and_survives_crashes(monkeypatch):
@@ -219,6 +271,28 @@ def test_session_fallback_still_limits_time_and_survives_crashes(monkeypatch):
         with pytest.raises(StudentTimeout):
             w.call(f"{MOD}:spin", timeout=1)
         assert w.call(f"{MOD}:answer") == 42
+
+
+def test_session_fallback_points_nowhere_near_the_data_and_says_what_it_cannot_hide(
+        monkeypatch, tmp_path):
+    """Without root the worker could read dlkit's data cache (the test labels): its
+    environment does not point there, and the report says plainly that it is readable."""
+    from grader.report import formats
+
+    monkeypatch.setenv("DLKIT_GRADE_ISOLATION", "session")
+    monkeypatch.setenv("DLKIT_DATA_DIR", str(tmp_path / "dlkit-data"))
+    with Worker(PROBE) as w:
+        env = w.call(f"{MOD}:environ")
+        assert "DLKIT_DATA_DIR" not in env
+        assert env["HOME"] != os.path.expanduser("~") and "work-" in env["HOME"]
+    record = runner.grade(CASES / "hostile" / "sys_exit", ["a1"],
+                          runner.Options(checks_dir=CASES / "fake_checks"))
+    assert record["isolation"] == "session"
+    for text in ("~/.cache/dlkit", "$DLKIT_DATA_DIR", "test labels", "hidden checks"):
+        assert text in record["isolation_note"]
+    report = formats.text(record)
+    assert "WEAK ISOLATION" in report and "test labels" in report
+    assert "WEAK ISOLATION" in json.loads(formats.gradescope(record))["output"]
 
 
 # ------------------------------------------------------------------------- scoring

@@ -5,6 +5,7 @@ against the tiny check set in tests/grader_cases/fake_checks (points in its poin
 
     a1: test_shape 1, test_he_std 2, test_zeros 1, test_spread_stats 1     (5)
     a2: test_forward_train 2, test_backward 2, test_no_static_import_... 1  (5)
+    a3: test_predict_shape 1                                                (1)
     a4: test_forward_matches 2, test_speed 2                                (4)
 
 The cases are graded concurrently once per session (they mostly wait on timeouts and
@@ -59,6 +60,18 @@ CASES = {
     "a4_imports_dlkit_kernels": (["a4"], {"a4": 0}, {
         "test_forward_matches": "Not allowed: your code uses dlkit.kernels.batchnorm_"}),
     "crash_a1_good_a2": (["a1", "a2"], {"a1": 0, "a2": 5}, {"test_shape": "SIGSEGV"}),
+    # dlkit's own answers where they are the task (grader.sandbox.BLOCKED)
+    "a1_imports_dlkit_initializers": (["a1"], {"a1": 0}, {
+        "test_shape": "Not allowed: your code uses dlkit.initializers",
+        "test_spread_stats": "Not allowed: your code uses dlkit.initializers"}),
+    "a1_sneaks_dlkit_answers": (["a1"], {"a1": 1}, {
+        "test_he_std": "Not allowed: your code uses dlkit.initializers"}),
+    "a3_multilayernet_batchnorm": (["a3"], {"a3": 0}, {
+        "test_predict_shape": "Not allowed: your code uses dlkit.layers.BatchNormalization"}),
+    "a3_uses_dlkit_batchnorm": (["a3"], {"a3": 0}, {
+        "test_predict_shape": "Not allowed: your code uses dlkit.layers.BatchNormalization"}),
+    "a4_finds_dlkit_kernels": (["a4"], {"a4": 0}, {
+        "test_forward_matches": "no loaded kernel named batchnorm_forward_train"}),
 }
 # Wall-clock bound per case (s): generous for a loaded 2-core machine; what it guards
 # against is a timeout or a crash costing minutes, or one case waiting on another.
@@ -153,7 +166,8 @@ def test_fake_results_files_stay_inside_the_sandbox(hostile_records):
 # Not the fork bomb: as root in this mode nothing limits the number of processes.
 SESSION_CASES = ["sys_exit", "os_exit", "raise_at_import", "segfault", "loop_forever",
                  "memory_bomb", "fake_output", "monkeypatch", "import_solutions",
-                 "a2_imports_dlkit_batchnorm", "crash_a1_good_a2"]
+                 "a2_imports_dlkit_batchnorm", "crash_a1_good_a2",
+                 "a1_imports_dlkit_initializers", "a3_multilayernet_batchnorm"]
 
 
 @pytest.mark.slow

@@ -238,3 +238,70 @@ def test_batchnorm_statistics_survive_a_large_mean(dtype, loc, tol):
     var = ((x64 - x64.mean(axis=0)) ** 2).mean(axis=0)
     np.testing.assert_allclose(1.0 / invstd.astype(np.float64) ** 2, var, rtol=tol)
     np.testing.assert_allclose(mean, x64.mean(axis=0), rtol=tol)
+
+
+# ---------------------------------------------------------------- helpers of the hot path
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_affine_backward_params_is_affine_backward_without_dx(layout, dtype):
+    rng = np.random.default_rng(40)
+    x, dout = make(rng, (9, 6), dtype, layout), make(rng, (9, 4), dtype, layout)
+    W = make(rng, (6, 4), dtype, "C")
+    _, dW, db = K.affine_backward(dout, x, W, np.empty((9, 6), dtype), np.empty((6, 4), dtype),
+                                  np.empty(4, dtype))
+    dW_only, db_only = K.affine_backward_params(dout, x, np.empty((6, 4), dtype),
+                                                np.empty(4, dtype))
+    np.testing.assert_array_equal(dW_only, dW)
+    np.testing.assert_array_equal(db_only, db)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sgd_update_in_place(layout, dtype):
+    rng = np.random.default_rng(41)
+    p, g = make(rng, (7, 5), dtype, layout), make(rng, (7, 5), dtype, layout)
+    expected = p - dtype(0.1) * g
+    keep = frozen(g)
+    assert K.sgd_update(p, g, 0.1) is p
+    close(p, expected, dtype)
+    assert p.dtype == dtype
+    assert_unchanged([g], keep)
+    b = np.arange(4.0)
+    K.sgd_update(b, np.ones(4), 0.5)  # 1-D, as the biases
+    np.testing.assert_array_equal(b, [-0.5, 0.5, 1.5, 2.5])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dropout_apply_mask_is_the_product_with_the_mask(layout, dtype):
+    rng = np.random.default_rng(42)
+    a = make(rng, (6, 5), dtype, layout)
+    a[0, 0] = np.nan  # NaN·0 stays NaN (a diverging network stays diverged, as the book's)
+    mask = rng.random((6, 5)) > 0.4
+    mask[0, 0] = False
+    out = K.dropout_apply_mask(a, mask, np.empty((6, 5), dtype))
+    np.testing.assert_array_equal(out, a * mask)
+    assert out.dtype == dtype
+    y = K.dropout_apply_mask(a[0], mask[0], np.empty(5, dtype))  # any shape
+    np.testing.assert_array_equal(y, a[0] * mask[0])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_all_finite(layout):
+    x = make(np.random.default_rng(43), (5, 7), np.float64, layout)
+    assert K.all_finite(x)
+    x[1, 1] = 1e308  # large but finite
+    assert K.all_finite(x)
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        y[4, 6] = bad
+        assert not K.all_finite(y), bad
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_labels_in_range(dtype):
+    t = np.array([0, 3, 9, 2], dtype=dtype)
+    assert K.labels_in_range(t, 10)
+    assert not K.labels_in_range(t, 9)  # 9 is not in [0, 9)
+    if np.dtype(dtype).kind == "i":
+        assert not K.labels_in_range(np.array([1, -1], dtype=dtype), 10)

@@ -64,6 +64,27 @@ def test_affine_gradients_match_central_differences(shape):
     assert rel_error(layer.db.copy(), numerical_gradient(f, b)) < 1e-8
 
 
+@pytest.mark.parametrize("shape", [(1, 6), (4, 3, 2)])
+def test_affine_backward_params_gives_dW_db_of_backward_without_dx(shape):
+    rng = np.random.default_rng(13)
+    D, M = int(np.prod(shape[1:])), 5
+    x, dout = rng.standard_normal(shape), rng.standard_normal((shape[0], M))
+    full = L.Affine(rng.standard_normal((D, M)), rng.standard_normal(M))
+    params_only = L.Affine(full.W, full.b)
+    with pytest.raises(RuntimeError, match="before Affine.forward"):
+        params_only.backward_params(dout)
+    full.forward(x)
+    full.backward(dout)
+    params_only.forward(x)
+    dW, db = params_only.backward_params(dout)
+    assert dW is params_only.dW and db is params_only.db
+    np.testing.assert_array_equal(dW, full.dW)
+    np.testing.assert_array_equal(db, full.db)
+    assert params_only._dx is None  # no dx buffer made, no dout·Wᵀ computed
+    with pytest.raises(ValueError, match="dout must have the shape"):
+        params_only.backward_params(dout[:, :3])
+
+
 @pytest.mark.parametrize("Layer", [L.Relu, L.Sigmoid, L.Tanh])
 def test_activation_gradients_match_central_differences(Layer):
     rng = np.random.default_rng(12)

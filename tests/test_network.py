@@ -168,6 +168,19 @@ def test_numba_and_numpy_backends_agree(use_batchnorm):
     assert a.accuracy(x, t) == b.accuracy(x, t)
 
 
+def test_gradient_skips_the_datas_gradient_only_where_the_layer_can():
+    """∂L/∂x of the first Affine is unused: the Numba backend does not compute it (a third of
+    that layer's matrix work); the book's reference Affine has no way to skip it."""
+    x, t = _data()
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, seed=8)
+    net.gradient(x, t)
+    assert net.layers["Affine1"]._dx is None
+    assert net.layers["Affine2"]._dx is not None
+    plain = MultiLayerNet(**SMALL, use_batchnorm=True, seed=8, backend="numpy")
+    assert not hasattr(plain.layers["Affine1"], "backward_params")
+    plain.gradient(x, t)  # takes the book's backward
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_same_seed_bit_identical_runs(backend):
     x, t = _data(n=16)
@@ -351,11 +364,13 @@ def test_diverging_training_does_not_crash(backend):
 
 
 # ------------------------------------------------------------------ allocation
-def test_training_step_does_not_allocate_arrays():
+@pytest.mark.parametrize("use_dropout", [False, True], ids=["bn", "bn+dropout"])
+def test_training_step_does_not_allocate_arrays(use_dropout):
     """After the first step the layers and the optimizer reuse their buffers."""
     rng = np.random.default_rng(0)
     x, t = rng.random((128, 784)), rng.integers(0, 10, 128)
-    net = MultiLayerNet(784, [100] * 4, 10, use_batchnorm=True, weight_decay_lambda=0.1, seed=0)
+    net = MultiLayerNet(784, [100] * 4, 10, use_batchnorm=True, weight_decay_lambda=0.1,
+                        use_dropout=use_dropout, seed=0)
     opt = SGD(0.01)
     for _ in range(2):
         opt.update(net.params, net.gradient(x, t))

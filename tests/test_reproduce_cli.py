@@ -57,7 +57,8 @@ def test_reproduce_quick_writes_figures_results_and_report(quick_run):
     for c in claims:
         verdict = "PASS" if c["passed"] else "FAIL"
         assert c["statement"] in report and c["evidence"] in report
-        assert f"{c['statement']} | {sum(c['held'])}/{len(c['held'])} | **{verdict}**" in report
+        cell = c["statement"].replace("|", "\\|")  # escaped inside the Markdown table
+        assert f"{cell} | {sum(c['held'])}/{len(c['held'])} | **{verdict}**" in report
         assert f"{c['statement']}" in proc.stdout
     for name in FIGURES:
         assert f"({name}.png)" in report  # the report shows each figure

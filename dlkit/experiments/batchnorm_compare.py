@@ -112,9 +112,9 @@ def batchnorm_compare(
                     d["train_acc"][s, k, 0] = net.accuracy(x, t)
                     for epoch in range(epochs):
                         steps = slice(epoch * iter_per_epoch, (epoch + 1) * iter_per_epoch)
-                        sgd_steps(net, optimizer, batches, indices[steps], d["loss"][s, k, steps])
+                        sgd_steps(net, optimizer, batches, indices[steps], d["loss"][s, k, steps],
+                                  bar)
                         d["train_acc"][s, k, epoch + 1] = net.accuracy(x, t)
-                        bar.update(iter_per_epoch)
                     if x_test is not None:
                         d["test_acc"][s, k] = net.accuracy(x_test, t_test)
 

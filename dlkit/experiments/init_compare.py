@@ -108,10 +108,9 @@ def init_compare(
                                     activation=activation, weight_init_std=scheme, seed=seed,
                                     dtype=x_train.dtype, backend=backend)
                 d = data[label]
-                sgd_steps(net, SGD(lr), batches, indices, d["loss"][s])
+                sgd_steps(net, SGD(lr), batches, indices, d["loss"][s], bar)
                 d["train_acc"][s] = net.accuracy(x_train[:n_eval], t_train[:n_eval])
                 d["test_acc"][s] = net.accuracy(x_test, t_test)
-                bar.update(iterations)
 
     settings = {
         "dataset": dataset,

@@ -47,7 +47,8 @@ def render_report(results: dict, claims: list[Claim], figures: dict[str, list[st
     lines += ["", f"**{n_pass} of {len(claims)} claims PASS.**", "",
               "| # | claim | seeds held | verdict |", "|---|---|---|---|"]
     for i, c in enumerate(claims, 1):
-        lines.append(f"| {i} | {c.statement} | {sum(c.held)}/{len(c.held)} | **{c.verdict}** |")
+        cell = c.statement.replace("|", "\\|")  # a bare | would end the table cell
+        lines.append(f"| {i} | {cell} | {sum(c.held)}/{len(c.held)} | **{c.verdict}** |")
     lines.append("")
     numbered = list(enumerate(claims, 1))
     for name, title in _TITLES.items():

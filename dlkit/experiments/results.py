@@ -18,7 +18,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,13 +174,15 @@ def load_results(path: str | os.PathLike) -> dict[str, Result]:
 
 
 def _write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write to a temporary file beside ``path``, then rename it: readers see the old file or
+    the whole new one, never a half-written file."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise

@@ -108,10 +108,9 @@ def symmetry(
                         )
                     if step < steps:
                         sgd_steps(net, optimizer, batches, indices[step:step + 1],
-                                  d["loss"][s, step:step + 1])
+                                  d["loss"][s, step:step + 1], bar)
                 for layer in range(n_hidden):
                     d["moved"][s, layer] = np.abs(net.params[f"W{layer + 1}"] - W0[layer]).max()
-                bar.update(steps)
 
     settings = {
         "dataset": dataset,

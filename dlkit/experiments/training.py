@@ -57,16 +57,19 @@ class MiniBatches:
 
 
 def sgd_steps(network, optimizer, batches: MiniBatches, indices: np.ndarray,
-              losses: np.ndarray) -> None:
+              losses: np.ndarray, bar: tqdm | None = None) -> None:
     """One training step per row of ``indices``; ``losses[i]`` gets step i's mini-batch loss.
 
-    ``losses`` is written in place (a preallocated float array of len(indices)).
+    ``losses`` is written in place (a preallocated float array of len(indices)); ``bar``, a
+    progress bar, advances by one per step.
     """
     for i in range(len(indices)):
         x, t = batches.fill(indices[i])
         grads = network.gradient(x, t)
         losses[i] = network.last_layer.loss
         optimizer.update(network.params, grads)
+        if bar is not None:
+            bar.update(1)
 
 
 def progress(total: int, desc: str) -> tqdm:

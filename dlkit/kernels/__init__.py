@@ -21,6 +21,7 @@ from dlkit.kernels.batchnorm import (
     batchnorm_running_update,
 )
 from dlkit.kernels.checks import all_finite, labels_in_range
+from dlkit.kernels.dropout import dropout_apply_mask
 from dlkit.kernels.sgd import sgd_update
 from dlkit.kernels.softmax import (
     softmax_cross_entropy_backward,
@@ -38,6 +39,7 @@ __all__ = [
     "batchnorm_forward_infer",
     "batchnorm_forward_train",
     "batchnorm_running_update",
+    "dropout_apply_mask",
     "labels_in_range",
     "relu_backward",
     "relu_forward",

@@ -1,6 +1,6 @@
 """Affine (fully connected) layer kernels: out = x·W + b.
 
-The matrix products stay in BLAS (``np.dot`` with an ``out=`` buffer, outside Numba, so no
+The matrix products stay in BLAS (``np.matmul`` with an ``out=`` buffer, outside Numba, so no
 SciPy is needed); the parts BLAS does not do (adding the bias, summing ``dout`` over the
 batch) are small Numba kernels.  Shapes: x (N, D), W (D, M), b (M,), out and dout (N, M).
 """
@@ -38,7 +38,7 @@ def affine_forward(x, W, b, out):
     x (N, D), W (D, M), b (M,), out (N, M) C-contiguous, all of one float dtype.
     Returns ``out``.
     """
-    np.dot(x, W, out=out)
+    np.matmul(x, W, out=out)
     return _add_bias(out, b)
 
 
@@ -48,7 +48,7 @@ def affine_backward_params(dout, x, dW, db):
     dW must be C-contiguous. Returns ``(dW, db)``.  A network's first layer needs only
     these: its dx would be the gradient with respect to the data, which nothing uses.
     """
-    np.dot(x.T, dout, out=dW)
+    np.matmul(x.T, dout, out=dW)
     _sum_rows(dout, db)
     return dW, db
 
@@ -59,6 +59,6 @@ def affine_backward(dout, x, W, dx, dW, db):
     dx = dout·Wᵀ (N, D), dW = xᵀ·dout (D, M), db = Σ_n dout (M,).
     dx and dW must be C-contiguous. Returns ``(dx, dW, db)``.
     """
-    np.dot(dout, W.T, out=dx)
+    np.matmul(dout, W.T, out=dx)
     affine_backward_params(dout, x, dW, db)
     return dx, dW, db

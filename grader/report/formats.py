@@ -57,6 +57,8 @@ def text(record: dict, lang: str = "en") -> str:
     w = _WORDS[lang]
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
+    if record.get("isolation") != "namespaces" and record.get("isolation_note"):
+        lines[1:1] = textwrap.wrap(record["isolation_note"], 92) + [""]
     for a in record["assignments"]:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
         lines.append(f"{a['id']} {a['title']}: {_num(a['score'])} / {_num(a['max_score'])}"
@@ -89,7 +91,9 @@ def gradescope(record: dict, lang: str = "en") -> str:
                 "execution_time": round(c.get("duration", 0.0), 3)})
     result = {"score": record["score"], "max_score": record["max_score"],
               "execution_time": record["seconds"], "output":
-              f"{_WORDS[lang]['isolation']}: {record['isolation']}", "visibility": "visible",
+              f"{_WORDS[lang]['isolation']}: {record['isolation']}"
+              + (f"\n{record['isolation_note']}" if record.get("isolation") != "namespaces"
+                 and record.get("isolation_note") else ""), "visibility": "visible",
               "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
 
