@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 
 STAMP = "stamp.json"
+# The assignments whose workers run dlkit's kernels (a3 trains with dlkit.layers).
+USED_BY = {"a3"}
 WARMUP_TIMEOUT = 600.0
 
 

@@ -221,9 +221,10 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         root = submission.prepare(source, _private_dir(run_dir / "trusted"))
         present = submission.present(root)
         isolation = detect_isolation()
-        # dlkit's kernels compiled once by the trusted side (not timed in any budget)
+        # dlkit's kernels compiled once by the trusted side (not timed in any budget), for
+        # the assignments whose workers run them
         kernels = (kernel_cache.prepare() if isolation != "session" and present
-                   & set(assignments) else None)
+                   & set(assignments) & kernel_cache.USED_BY else None)
         results = []
         for aid in assignments:
             if aid in present:

@@ -295,6 +295,24 @@ def test_session_fallback_points_nowhere_near_the_data_and_says_what_it_cannot_h
     assert "WEAK ISOLATION" in json.loads(formats.gradescope(record))["output"]
 
 
+@pytest.mark.skipif(detect_isolation() == "session", reason="no kernel cache in session mode")
+def test_worker_loads_dlkit_kernels_compiled_by_the_trusted_side_but_not_blocked_ones():
+    """grader.kernel_cache: the trusted side compiles dlkit's kernels once; an a3 worker
+    gets a private copy without the BatchNorm kernels (blocked there) and loads the rest
+    instead of compiling (a cache hit).  The first call compiles ~64 kernels (~20 s), later
+    runs reuse them (~/.cache/dlkit-grade)."""
+    from grader import kernel_cache
+
+    folder = kernel_cache.prepare()
+    assert folder is not None and any(n.startswith("batchnorm.") for _, n in
+                                      [p.split("/") for p, _ in kernel_cache.files(folder, [])])
+    with Worker(PROBE, assignment="a3", kernel_cache=folder) as w:
+        use = w.call(f"{MOD}:kernel_cache_use", timeout=60)
+    assert any(n.startswith("activations.relu_forward") for n in use["entries"])
+    assert not any(n.startswith("batchnorm.") for n in use["entries"])
+    assert use["hits"] == 1 and use["misses"] == 0, use
+
+
 # ------------------------------------------------------------------------- scoring
 
 
