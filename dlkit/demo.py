@@ -13,22 +13,14 @@ import argparse
 import sys
 import time
 
+from dlkit.argtypes import positive_int
+
 DATASETS = ("fashion-mnist", "mnist")
 HIDDEN = [100, 100, 100, 100]
 LR = 0.01
 BATCH_SIZE = 128
 PRINT_EVERY = 50
 EVAL_SIZE = 10_000  # training images scored at the end (all 60 000 would need ~0.5 GB)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
-    return n
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -44,7 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist",
                    help="training data (default: %(default)s)")
-    p.add_argument("--steps", type=_positive_int, default=300,
+    p.add_argument("--steps", type=positive_int, default=300,
                    help="SGD steps (mini-batches) to train (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the one random generator (default: %(default)s)")

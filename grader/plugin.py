@@ -13,7 +13,8 @@ with these environment variables (all set by the runner, never by the student):
     DLKIT_GRADE_KERNELS     optional: dlkit's compiled kernels (grader.kernel_cache)
 
 Fixtures (the interface of the hidden checks, see grader/checks/conftest.py):
-``worker``, ``feedback``, ``reference_timer``, ``submission_files``, ``hidden_data``.
+``worker``, ``feedback``, ``reference_timer``, ``trusted_benchmark``, ``submission_files``,
+``hidden_data``.
 
 Every finished check is written to the results file at once (atomically), so a run stopped
 by the time budget keeps the checks it finished. A check's record: name, outcome, the
@@ -110,6 +111,62 @@ def reference_timer():
         yield w
     finally:
         w.close()
+
+
+class TrustedBenchmark:
+    """Time steps in a worker with pytest-benchmark, on the trusted side.
+
+    ``seconds = trusted_benchmark(worker, steps, name="student")`` -> seconds per call of
+    the steps (``worker.time``'s list of ``(target, args, kwargs)``).  Student code cannot
+    run here, so pytest-benchmark cannot time it directly.  Instead its ``pedantic`` mode
+    times, with its own clock in this process, a target that asks the worker for one round
+    of ``number`` calls and returns when the worker reports them done
+    (:meth:`grader.sandbox.Worker.timing`).  ``number`` is calibrated so that a round lasts
+    ``round_seconds`` (50 ms): the round trip of the request (~0.1–0.2 ms) is then < 0.5 %
+    of a round, the same for every worker timed so, and a ratio of two such timings (the
+    student's kernel against the reference in a clean worker) is the ratio of the work.
+    Each call makes a new benchmark (pytest-benchmark allows one per fixture), shown in
+    the checks process's benchmark table; the result is the fastest round / ``number``.
+    """
+
+    MAX_NUMBER = 2000
+
+    def __init__(self, request):
+        self.request = request
+
+    def __call__(self, w: Worker, steps: list, *, name: str, rounds: int = 5,
+                 round_seconds: float = 0.05, timeout: float = 60.0,
+                 return_result: bool = False):
+        first = w.time(steps, number=1, repeat=1, warmup=1, timeout=timeout)
+        number = int(min(self.MAX_NUMBER, max(1, round_seconds / max(first, 1e-7))))
+        bench = self._benchmark(name)
+        with w.timing(steps, number=number, repeat=rounds, warmup=0,
+                      timeout=timeout) as session:
+            bench.pedantic(session.round, rounds=rounds, iterations=1, warmup_rounds=0)
+            result = session.finish()
+        seconds = bench.stats.stats.min / number
+        return (seconds, result) if return_result else seconds
+
+    def _benchmark(self, name: str):
+        """A new pytest-benchmark fixture, made as pytest-benchmark's own ``benchmark``."""
+        from pytest_benchmark.fixture import BenchmarkFixture
+
+        bs = getattr(self.request.config, "_benchmarksession", None)
+        if bs is None or bs.disabled or bs.skip:
+            raise RuntimeError("pytest-benchmark is not active in the checks process (the "
+                               "runner loads it with -p benchmark)")
+        node = self.request.node
+        bench = BenchmarkFixture(node, add_stats=bs.benchmarks.append, logger=bs.logger,
+                                 warner=node.warn, disabled=False,
+                                 **dict(bs.options, group=node.name))
+        bench.name, bench.fullname = f"{node.name}[{name}]", f"{node.nodeid}[{name}]"
+        self.request.addfinalizer(bench._cleanup)
+        return bench
+
+
+@pytest.fixture
+def trusted_benchmark(request):
+    return TrustedBenchmark(request)
 
 
 @pytest.fixture

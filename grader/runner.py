@@ -109,6 +109,7 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
     cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
+           "-p", "benchmark",  # pytest-benchmark (the speed checks), also without autoload
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = options.budgets.get(aid, DEFAULT_BUDGETS[aid])

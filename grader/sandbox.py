@@ -30,6 +30,7 @@ After a timeout or death the next call starts a fresh worker; refs from the old 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import importlib.util
@@ -220,12 +221,16 @@ ISOLATION_NOTES = {
     "user": ("No namespaces: the worker ran as an unprivileged user, but files that every "
              "user may read were NOT hidden from it (world-readable datasets with the test "
              "labels such as /usr/share/datasets, and the grader's hidden checks and the "
-             "solutions where they are world-readable), and it had network access."),
+             "solutions where they are world-readable), and it had network access. The "
+             "dlkit modules an assignment blocks are refused by an import hook only: code "
+             "that removes the hook can import them."),
     "session": ("WEAK ISOLATION (not root): the worker ran as the grader's own user, in a new "
                 "session with rlimits only. It could read every file the grader can read: "
                 "dlkit's data cache (~/.cache/dlkit or $DLKIT_DATA_DIR) and "
                 "/usr/share/datasets with the test labels, the hidden checks and the "
-                "solutions; it could use the network and signal the grader. Its environment "
+                "solutions; it could use the network, signal the grader and import the "
+                "dlkit modules an assignment blocks (after removing the import hook that "
+                "refuses them). Its environment "
                 "names none of these paths (HOME is its working copy, no DLKIT_DATA_DIR) and "
                 "the hidden data is loaded before it starts, but an adversarial submission "
                 "can still find them: grade as root with unshare available for scores that "
@@ -784,6 +789,24 @@ class Worker:
         ``return_result`` also returns the last round's results (a list, one per step,
         of ``(result, args_after)``) so that a check can verify what was timed.
         """
+        with self.timing(target, args, kwargs, number=number, repeat=repeat, warmup=warmup,
+                         timeout=timeout) as session:
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                session.round()
+                best = min(best, time.perf_counter() - t0)
+            result = session.finish()
+        return (best / number, result) if return_result else best / number
+
+    def timing(self, target, args=(), kwargs=None, *, number: int = 10, repeat: int = 3,
+               warmup: int = 1, timeout: float = 60.0) -> TimingSession:
+        """Start a timing session (what :meth:`time` does, with the clock left to the
+        caller): ``session.round()`` exactly ``repeat`` times, each running ``number``
+        calls of the steps in the worker and returning when the worker reports them done;
+        then ``session.finish()`` -> the last round's results.  Use it as a context
+        manager: a session left unfinished (an error between rounds) stops the worker,
+        whose next request starts a fresh one."""
         steps = target if isinstance(target, list) else [(target, args, kwargs or {})]
         if number < 1 or repeat < 1:
             raise ValueError(f"time(): number and repeat must be >= 1, got {number}, {repeat}")
@@ -802,35 +825,79 @@ class Worker:
         wire = [{k: (protocol.encode(v, buffers, register=self._ref_id)
                      if k in ("args", "kwargs") else self._ref_id(v) if k == "ref" else v)
                  for k, v in step.items()} for step in encoded]
-        mark = self.output.total
-        deadline = time.monotonic() + timeout
-        self._sent_at = time.monotonic()
-        try:
+        what = f"timing {steps[0][0] if isinstance(steps[0][0], str) else 'a method'}"
+        session = TimingSession(self, what, repeat, time.monotonic() + timeout)
+        with session._guard():
             protocol.send(self._req, {"op": "time", "steps": wire, "number": number,
                                       "repeat": repeat, "warmup": warmup,
                                       "return_args": True}, buffers)
-            what = f"timing {steps[0][0] if isinstance(steps[0][0], str) else 'a method'}"
-            reply, bufs = self._recv(deadline, what)
-            if not reply.get("ok"):
-                self.output.sync()
-                return self._decode_reply(reply, bufs, what, self._log(self.output.since(mark)))
-            best = float("inf")
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                protocol.send(self._req, {"op": "go"})
-                reply, bufs = self._recv(deadline, what)
-                best = min(best, time.perf_counter() - t0)
-                if not reply.get("ok") or reply.get("state") != "done":
-                    self.output.sync()
-                    return self._decode_reply(reply, bufs, what, self._log(self.output.since(mark)))
-            reply, bufs = self._recv(deadline, what)
+            session._expect("ready")
+        return session
+
+
+class TimingSession:
+    """One timing request in progress (see :meth:`Worker.timing`)."""
+
+    def __init__(self, worker: Worker, what: str, repeat: int, deadline: float):
+        self.worker, self.what, self.left, self.deadline = worker, what, repeat, deadline
+        self.mark = worker.output.total
+        worker._sent_at = time.monotonic()
+        self.done = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self.done:  # the worker still waits for "go": it cannot serve anything else
+            self.worker._kill()
+
+    @contextlib.contextmanager
+    def _guard(self):
+        w = self.worker
+        try:
+            yield
+        except OSError:  # a send to a worker that is gone
+            w._kill()
+            self.done = True
+            raise WorkerDied(w._death_reason(self.what),
+                             w._log(w.output.since(self.mark))) from None
         except (StudentTimeout, WorkerDied) as exc:
-            self.output.sync(0.2)
-            exc.output = self._log(self.output.since(mark))
+            w.output.sync(0.2)
+            exc.output = w._log(w.output.since(self.mark))
+            self.done = True
             raise
-        self.output.sync()
-        result = self._decode_reply(reply, bufs, what, self._log(self.output.since(mark)))
-        return (best / number, result) if return_result else best / number
+
+    def _expect(self, state: str):
+        """Read the worker's reply; an error reply raises (StudentError...)."""
+        w = self.worker
+        reply, bufs = w._recv(self.deadline, self.what)
+        if not reply.get("ok") or reply.get("state") != state:
+            self.done = True  # the worker left its timing loop
+            w.output.sync()
+            w._decode_reply(reply, bufs, self.what, w._log(w.output.since(self.mark)))
+            w._kill()  # "ok" but not the expected state: not our worker's protocol
+            raise WorkerDied(f"{self.what}: the worker sent a malformed message "
+                             f"(expected {state!r})")
+
+    def round(self) -> None:
+        """Run one round in the worker; returns when the worker says it is done."""
+        if self.left <= 0:
+            raise RuntimeError("timing: every round of this session has been run")
+        self.left -= 1
+        with self._guard():
+            protocol.send(self.worker._req, {"op": "go"})
+            self._expect("done")
+
+    def finish(self):
+        """The last round's results (a list, one ``(result, args_after)`` per step)."""
+        if self.left:
+            raise RuntimeError(f"timing: {self.left} round(s) not run yet")
+        w = self.worker
+        with self._guard():
+            reply, bufs = w._recv(self.deadline, self.what)
+        self.done = True
+        w.output.sync()
+        return w._decode_reply(reply, bufs, self.what, w._log(w.output.since(self.mark)))
 
 
 class _Deadline(Exception):

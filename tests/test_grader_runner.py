@@ -313,6 +313,39 @@ def test_worker_loads_dlkit_kernels_compiled_by_the_trusted_side_but_not_blocked
     assert use["hits"] == 1 and use["misses"] == 0, use
 
 
+def test_trusted_benchmark_times_worker_rounds_with_pytest_benchmark(tmp_path):
+    """The speed checks' timer: pytest-benchmark's pedantic rounds, in the trusted checks
+    process, around requests that make the worker run `number` calls (rounds ≥ 50 ms)."""
+    sub = tmp_path / "sub" / "a1_initialization"
+    sub.mkdir(parents=True)
+    (sub / "initializers.py").write_text("import time\n\ndef nap(s):\n    time.sleep(s)\n")
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "points.toml").write_text("[a1]\ntest_bench = 1\n")
+    (checks / "conftest.py").write_text(
+        "from grader.plugin import feedback, trusted_benchmark, worker  # noqa: F401\n")
+    (checks / "test_a1.py").write_text(
+        "def test_bench(worker, trusted_benchmark, request):\n"
+        "    steps = [('a1_initialization.initializers:nap', (0.005,), {})]\n"
+        "    seconds = trusted_benchmark(worker, steps, name='nap', rounds=3)\n"
+        "    assert 0.005 <= seconds < 0.0075, seconds\n"
+        "    (bench,) = request.config._benchmarksession.benchmarks\n"
+        "    assert bench.name == 'test_bench[nap]' and bench.stats.rounds == 3\n"
+        "    number = round(bench.stats.min / seconds)\n"
+        "    assert number >= 5 and bench.stats.min >= 5 * 0.005, (number, bench.stats.min)\n")
+    record = runner.grade(tmp_path / "sub", ["a1"], runner.Options(checks_dir=checks))
+    (check,) = record["assignments"][0]["checks"]
+    assert check["score"] == 1, check["message"]["en"]
+
+
+def test_abandoned_timing_session_restarts_the_worker():
+    with Worker(PROBE) as w:
+        with w.timing(f"{MOD}:answer", number=2, repeat=3) as session:
+            session.round()  # two rounds are never run, finish() never called
+        assert not w.alive  # the worker waited for "go": it was stopped
+        assert w.call(f"{MOD}:answer") == 42 and w.starts == 2
+
+
 # ------------------------------------------------------------------------- scoring
 
 

@@ -90,6 +90,9 @@ def hostile_records():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", IMPORT_TIMEOUT)
         mp.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
+        # independent of grader.kernel_cache (tested in test_grader_runner.py): a cold
+        # cache would compile dlkit's kernels first, inside this fixture
+        mp.setenv("DLKIT_GRADE_KERNEL_CACHE", "off")
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             futures = {case: pool.submit(_grade, case) for case in CASES}
             return {case: f.result() for case, f in futures.items()}

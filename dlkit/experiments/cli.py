@@ -10,27 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dlkit.argtypes import positive_int, seed
+
 DATASETS = ("mnist", "fashion-mnist")
-
-
-def _seed(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {n}")
-    return n
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
-    return n
 
 
 def _common(p: argparse.ArgumentParser, out: str, data: bool = True) -> None:
@@ -38,7 +20,7 @@ def _common(p: argparse.ArgumentParser, out: str, data: bool = True) -> None:
                    help="folder for the PNG figures, results.json and report.md, created if "
                         "needed; existing files of the same names are replaced "
                         "(default: %(default)s)")
-    p.add_argument("--seeds", metavar="SEED", type=_seed, nargs="+", default=None,
+    p.add_argument("--seeds", metavar="SEED", type=seed, nargs="+", default=None,
                    help="seeds to run, e.g. --seeds 0 1 2; figures show the mean and the "
                         "min–max band over seeds, and a claim PASSes only if it holds on every "
                         "seed (default: 0 1 2; 0 with --quick)")
@@ -93,7 +75,7 @@ def add_parser(sub) -> None:
                     "training loss per iteration (smoothed), with final accuracies.",
     )
     _common(p, "results/init-compare")
-    p.add_argument("--iterations", type=_positive_int, default=None,
+    p.add_argument("--iterations", type=positive_int, default=None,
                    help="SGD steps per network (default: 2000, the book's; 300 with --quick)")
     p.set_defaults(func=_single, experiment="init_compare", overrides=("iterations",))
 
@@ -106,7 +88,7 @@ def add_parser(sub) -> None:
                     "final accuracy against the scale.",
     )
     _common(p, "results/batchnorm")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per network (default: 20, the book's; 8 with --quick)")
     p.set_defaults(func=_single, experiment="batchnorm_compare", overrides=("epochs",))
 
@@ -118,7 +100,7 @@ def add_parser(sub) -> None:
                     "hidden layer are (0 = identical).",
     )
     _common(p, "results/symmetry")
-    p.add_argument("--steps", type=_positive_int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None,
                    help="SGD steps per network (default: 200; 60 with --quick)")
     p.set_defaults(func=_single, experiment="symmetry", overrides=("steps",))
 

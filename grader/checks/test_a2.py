@@ -343,8 +343,7 @@ SPEED_SHAPE = (128, 100)
 # 0.92× – 0.97×; a vectorized answer with a few extra temporaries stays ≤ 2×; loops over the
 # batch in Python are ≈ 100× and more.  3× leaves room for timing noise on a shared machine.
 MAX_SLOWDOWN = 3.0
-ROUND_SECONDS = 0.05  # each timed round lasts ≥ 50 ms: the round trip (~0.1 ms) is noise
-ROUNDS = 5
+ROUNDS = 5  # timed as in a4: pytest-benchmark on the trusted side, rounds of ≥ 50 ms
 SPEED_GATE = 1e-2
 _SPEED_GATE_HINT = (
     "Speed is only graded for a forward that computes the batch normalization (within 1 %).",
@@ -352,15 +351,7 @@ _SPEED_GATE_HINT = (
 )
 
 
-def _time_steps(w, steps, *, return_result=False):
-    """Seconds per forward + backward: calibrate the number of calls, then best of ROUNDS."""
-    first = w.time(steps, number=1, repeat=1, warmup=1, timeout=60)
-    number = int(min(2000, max(1, ROUND_SECONDS / max(first, 1e-7))))
-    return w.time(steps, number=number, repeat=ROUNDS, warmup=0, timeout=60,
-                  return_result=return_result)
-
-
-def test_speed(worker, reference_timer, feedback):
+def test_speed(worker, reference_timer, trusted_benchmark, feedback):
     """forward + backward within MAX_SLOWDOWN × the NumPy reference (and still correct)."""
     N, D = SPEED_SHAPE
     rng = np.random.default_rng(48)
@@ -372,13 +363,15 @@ def test_speed(worker, reference_timer, feedback):
     bn = worker.create(BN, gamma, beta, timeout=10)
     ref = reference_timer.create("dlkit.reference:BatchNormalization", gamma, beta, timeout=30)
     times = {"student": [], "reference": []}
-    for _ in range(2):  # alternate, so that a burst of load hits both
-        times["reference"].append(_time_steps(
+    for i in range(2):  # alternate, so that a burst of load hits both
+        times["reference"].append(trusted_benchmark(
             reference_timer, [(ref.method("forward"), (x,), {"train_flg": True}),
-                              (ref.method("backward"), (dout,), {})]))
-        seconds, ((out, _), (dx, _)) = _time_steps(
+                              (ref.method("backward"), (dout,), {})],
+            name=f"reference-{i}", rounds=ROUNDS))
+        seconds, ((out, _), (dx, _)) = trusted_benchmark(
             worker, [(bn.method("forward"), (x,), {"train_flg": True}),
-                     (bn.method("backward"), (dout,), {})], return_result=True)
+                     (bn.method("backward"), (dout,), {})],
+            name=f"student-{i}", rounds=ROUNDS, return_result=True)
         times["student"].append(seconds)
         # The timed run must compute a batch normalization: within SPEED_GATE of the
         # reference (exactness is what the other checks grade; a mistake such as ddof=1,

@@ -9,7 +9,8 @@ output arrays are sent filled with NaN, so an output that is never written shows
 Correctness is compared with dlkit.kernels run here, on the trusted side; speed with
 dlkit.reference.BatchNormalization (the book's NumPy layer) forward + backward at (128, 100)
 float64, timed in a clean worker (no student code) and the student's kernels in the
-student's worker, both on the trusted clock, best of several rounds, alternating.
+student's worker, both with pytest-benchmark on the trusted side (``trusted_benchmark``),
+best of several rounds, alternating.
 """
 
 from __future__ import annotations
@@ -175,8 +176,12 @@ SPEED_SHAPE = (128, 100)
 # here (2 shared cores, 4 gradings): the solution 7.4× – 8.9×, a plain two-pass Numba kernel
 # 6.9× – 7.7×, the same loops without @njit 0.01× (tests/grader_cases/buggy/a4_python_loops).
 FULL_SPEEDUP, NO_SPEEDUP = 3.0, 1.0
-ROUND_SECONDS = 0.05  # each timed round lasts ≥ 50 ms: the round trip (~0.1 ms) is noise
-ROUNDS = 5  # best of 5 rounds, and the whole measurement twice, alternating
+# Timing: pytest-benchmark's pedantic mode on the trusted side (the ``trusted_benchmark``
+# fixture, grader/plugin.py): each timed round is one request to the worker running the
+# kernels ``number`` times, calibrated to last ≥ 50 ms, so that the request's round trip
+# (~0.1–0.2 ms, against ~20 µs per kernel call) is < 0.5 % of a round, as for the
+# reference; best of ROUNDS rounds, and the whole measurement twice, alternating.
+ROUNDS = 5
 SPEED_GATE = 1e-2
 _SPEED_GATE_HINT = (
     " Speed points are only given to kernels that compute the batch normalization (within 1 %).",
@@ -184,15 +189,7 @@ _SPEED_GATE_HINT = (
 )
 
 
-def _time_steps(w, steps, *, return_result=False):
-    """Seconds per call of the steps (fwd + bwd): calibrate number, then best of ROUNDS."""
-    first = w.time(steps, number=1, repeat=1, warmup=1, timeout=TIMEOUT)
-    number = int(min(2000, max(1, ROUND_SECONDS / max(first, 1e-7))))
-    return w.time(steps, number=number, repeat=ROUNDS, warmup=0, timeout=TIMEOUT,
-                  return_result=return_result)
-
-
-def test_speed(worker, reference_timer, feedback):
+def test_speed(worker, reference_timer, trusted_benchmark, feedback):
     """Speed-up of forward + backward over the NumPy reference: 0 at ≤ 1×, full at ≥ 3×.
 
     Only for kernels that are correct: the timed run's outputs are checked as well.
@@ -212,9 +209,12 @@ def test_speed(worker, reference_timer, feedback):
                  (ref.method("backward"), (dout,), {})]
 
     ref_times, student_times = [], []
-    for _ in range(2):
-        ref_times.append(_time_steps(reference_timer, ref_steps))
-        seconds, results = _time_steps(worker, student_steps, return_result=True)
+    for i in range(2):
+        ref_times.append(trusted_benchmark(reference_timer, ref_steps, name=f"reference-{i}",
+                                           rounds=ROUNDS, timeout=TIMEOUT))
+        seconds, results = trusted_benchmark(worker, student_steps, name=f"student-{i}",
+                                             rounds=ROUNDS, timeout=TIMEOUT,
+                                             return_result=True)
         student_times.append(seconds)
         (fwd_result, fwd_args), (bwd_result, bwd_args) = results
         # The timed run must compute batch normalization: every output within SPEED_GATE of
