@@ -4,8 +4,6 @@ Each test skips, saying why, when its files are absent; set ``DLKIT_REQUIRE_DATA
 does) to turn those skips into failures, so that CI cannot pass without running them.
 """
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,34 +16,20 @@ from dlkit.data.registry import FASHION_MNIST, MNIST
 from dlkit.data.verify import sha256_payload, verify
 
 DEBIAN = FASHION_MNIST.system_dirs[0]
-MNIST_T10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 
 # The MNIST test set's label counts (digits 0..9), as published with the dataset.
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def need(folder: Path, files, why: str):
-    missing = [f for f in files if not (folder / f).is_file()]
-    if missing:
-        message = f"{why}: {', '.join(missing)} not in {folder}"
-        if os.environ.get("DLKIT_REQUIRE_DATA") == "1":
-            pytest.fail(f"DLKIT_REQUIRE_DATA=1 but {message}")
-        pytest.skip(message)
+
+@pytest.fixture
+def debian(fashion_mnist_dir):
+    return fashion_mnist_dir
 
 
 @pytest.fixture
-def debian():
-    need(DEBIAN, [s.name for s in FASHION_MNIST.files.values()],
-         "Debian package dataset-fashion-mnist not installed (apt-get install "
-         "dataset-fashion-mnist)")
-    return DEBIAN
-
-
-@pytest.fixture
-def t10k():
-    need(MNIST_T10K, [MNIST.files[r].name for r in ("test_images", "test_labels")],
-         "the MNIST test set folder ../shared/data/mnist-t10k is absent")
-    return MNIST_T10K
+def t10k(mnist_t10k_dir):
+    return mnist_t10k_dir
 
 
 @pytest.fixture(autouse=True)

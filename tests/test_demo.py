@@ -11,11 +11,9 @@ import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
-FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 def run_demo(*argv, env=None, timeout=600):
     return subprocess.run(
@@ -31,10 +29,7 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("dlkit-data")
 
 
-@pytest.mark.skipif(
-    not FASHION_SYSTEM_DIR.is_dir(), reason=f"Fashion-MNIST not installed at {FASHION_SYSTEM_DIR}"
-)
-def test_demo_trains_on_fashion_mnist(data_dir):
+def test_demo_trains_on_fashion_mnist(data_dir, fashion_mnist_dir):
     env = {"DLKIT_DATA_DIR": str(data_dir)}
     argv = ["--dataset", "fashion-mnist", "--steps", "50", "--seed", "3"]
     first = run_demo(*argv, env=env)
@@ -49,10 +44,7 @@ def test_demo_trains_on_fashion_mnist(data_dir):
 
 
 
-@pytest.mark.skipif(
-    not FASHION_SYSTEM_DIR.is_dir(), reason=f"Fashion-MNIST not installed at {FASHION_SYSTEM_DIR}"
-)
-def test_demo_same_seed_same_numbers(data_dir, monkeypatch, capsys):
+def test_demo_same_seed_same_numbers(fashion_mnist_dir, data_dir, monkeypatch, capsys):
     """In-process (the subprocess path is tested above): the seed fixes batches and weights."""
     from dlkit import demo
 

@@ -6,7 +6,6 @@ where that folder does not exist.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,17 +15,11 @@ from dlkit.experiments.claims import final_loss
 from dlkit.experiments.init_compare import init_compare
 from dlkit.experiments.symmetry import symmetry
 
-MNIST_T10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
-if not MNIST_T10K.is_dir():
-    MNIST_T10K = Path("/work/shared/data/mnist-t10k")
-
 
 @pytest.fixture(scope="module")
-def mnist():
-    images = MNIST_T10K / "t10k-images-idx3-ubyte.gz"
-    labels = MNIST_T10K / "t10k-labels-idx1-ubyte.gz"
-    if not (images.exists() and labels.exists()):
-        pytest.skip(f"the MNIST test-set files are not in {MNIST_T10K} (t10k-*-idx*-ubyte.gz)")
+def mnist(mnist_t10k_dir):
+    images = mnist_t10k_dir / "t10k-images-idx3-ubyte.gz"
+    labels = mnist_t10k_dir / "t10k-labels-idx1-ubyte.gz"
     from dlkit.data import read_idx
 
     x = read_idx(images).reshape(10_000, 784) / 255.0

@@ -6,7 +6,6 @@ as the book does on MNIST. A few minutes on two cores.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,15 +15,11 @@ from dlkit.experiments.reproduce import run_all
 
 pytestmark = pytest.mark.slow
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 SEEDS = [0, 1, 2]
 
 
 @pytest.fixture(scope="module")
-def book():
-    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"Fashion-MNIST is not installed at {FASHION} "
-                    "(apt-get install dataset-fashion-mnist)")
+def book(fashion_mnist_dir):
     from dlkit.experiments.reproduce import load_data
 
     results, _ = run_all(load_data("fashion-mnist", download=False), seeds=SEEDS,

@@ -6,7 +6,6 @@ The full book settings are checked in test_experiments_slow.py (``pytest -m slow
 
 import math
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,18 +19,12 @@ from dlkit.experiments.training import MiniBatches, batch_indices, sgd_steps
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 SEEDS = [0, 1]
 
 
 @pytest.fixture(scope="module")
-def fashion():
-    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"Fashion-MNIST is not installed at {FASHION} "
-                    "(apt-get install dataset-fashion-mnist)")
-    from dlkit.data import load_mnist
-
-    (x_train, t_train), (x_test, t_test) = load_mnist(dataset="fashion-mnist", download=False)
+def fashion(fashion_mnist):
+    (x_train, t_train), (x_test, t_test) = fashion_mnist
     return x_train, t_train, x_test, t_test
 
 

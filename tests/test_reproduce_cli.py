@@ -11,7 +11,6 @@ import pytest
 
 from dlkit.experiments.results import load_results
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 FIGURES = ["symmetry", "activation_histograms", "init_compare", "batchnorm_grid",
            "batchnorm_summary"]
 
@@ -29,10 +28,7 @@ def _run(*args, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    if not (FASHION / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"Fashion-MNIST is not installed at {FASHION} "
-                    "(apt-get install dataset-fashion-mnist)")
+def quick_run(tmp_path_factory, fashion_mnist_dir):
     out = tmp_path_factory.mktemp("reproduce")
     proc = _run("reproduce", "--quick", "--dataset", "fashion-mnist", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
