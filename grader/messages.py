@@ -63,3 +63,20 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                        f"未実行: 提出物を読み込めません: {detail}"),
     }
     return table[reason]
+
+
+def timed_run_mismatch(probe: str, error: float, tol: float) -> tuple[str, str]:
+    """A speed check whose timed calls did not compute the results for the inputs given
+    (a memoizing kernel, or a worker that answered "done" without doing the work)."""
+    seen_en = (f"relative error {error:.3g}, allowed {tol:g}" if error != float("inf") else
+               "no valid value came back with the timed round")
+    seen_ja = (f"相対誤差 {error:.3g}、許容 {tol:g}" if error != float("inf") else
+               "計測した回の値が正しく返されませんでした")
+    return (f"No speed points: the timed calls did not compute BatchNorm for the inputs "
+            f"given. Each timed call gets a slightly changed input; the results must be "
+            f"computed from that input, not remembered from an earlier call ({probe}: "
+            f"{seen_en}).",
+            f"速度の得点なし: 時間を計測した呼び出しが、与えた入力に対する BatchNorm を計算して"
+            f"いませんでした。計測では呼び出しごとに入力を少し変えます。結果は以前の呼び出しから"
+            f"覚えておくのではなく、その入力から計算してください（{probe}: "
+            f"{seen_ja}）。")

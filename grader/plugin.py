@@ -136,16 +136,44 @@ class TrustedBenchmark:
 
     def __call__(self, w: Worker, steps: list, *, name: str, rounds: int = 5,
                  round_seconds: float = 0.05, timeout: float = 60.0,
-                 return_result: bool = False):
+                 return_result: bool = False, vary=None, replay=None):
+        """``vary`` (:class:`grader.varied.Vary`) with ``replay`` (one trusted callable per
+        step, called like the step): every timed call gets a changed input and the probe
+        values of every round must match the same calls replayed here, or the check fails
+        (a memoizing kernel, or a worker answering "done" early, gets no time)."""
         first = w.time(steps, number=1, repeat=1, warmup=1, timeout=timeout)
         number = int(min(self.MAX_NUMBER, max(1, round_seconds / max(first, 1e-7))))
         bench = self._benchmark(name)
-        with w.timing(steps, number=number, repeat=rounds, warmup=0,
-                      timeout=timeout) as session:
+        with w.timing(steps, number=number, repeat=rounds, warmup=0, timeout=timeout,
+                      vary=vary) as session:
             bench.pedantic(session.round, rounds=rounds, iterations=1, warmup_rounds=0)
             result = session.finish()
+        if vary is not None:
+            self._verify(w, steps, session, vary, replay, number)
         seconds = bench.stats.stats.min / number
         return (seconds, result) if return_result else seconds
+
+    @staticmethod
+    def _verify(w: Worker, steps: list, session, vary, replay, number: int) -> None:
+        """Replay every timed call here and compare the probes (see grader.varied)."""
+        import numpy as np
+
+        from grader import varied
+
+        copies = [(fn, tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args),
+                   dict(kwargs or {})) for fn, (_t, args, kwargs) in zip(replay, steps,
+                                                                          strict=True)]
+        prepared = varied.prepare(session.plan)
+        for r, got in enumerate(session.probes):
+            _, want = varied.run_round(copies, prepared, r * number, number)
+            bad = varied.mismatch(got, want, vary.tol)
+            if bad is None:
+                continue
+            p, err = bad
+            if w.submission is None:
+                raise RuntimeError(f"grader bug: the reference's timed run differs from its "
+                                   f"replay ({vary.names[p]}, relative error {err:.3g})")
+            raise CheckFailed(*messages.timed_run_mismatch(vary.names[p], err, vary.tol[p]))
 
     def _benchmark(self, name: str):
         """A new pytest-benchmark fixture, made as pytest-benchmark's own ``benchmark``."""

@@ -800,13 +800,19 @@ class Worker:
         return (best / number, result) if return_result else best / number
 
     def timing(self, target, args=(), kwargs=None, *, number: int = 10, repeat: int = 3,
-               warmup: int = 1, timeout: float = 60.0) -> TimingSession:
+               warmup: int = 1, timeout: float = 60.0, vary=None) -> TimingSession:
         """Start a timing session (what :meth:`time` does, with the clock left to the
         caller): ``session.round()`` exactly ``repeat`` times, each running ``number``
         calls of the steps in the worker and returning when the worker reports them done;
         then ``session.finish()`` -> the last round's results.  Use it as a context
         manager: a session left unfinished (an error between rounds) stops the worker,
-        whose next request starts a fresh one."""
+        whose next request starts a fresh one.
+
+        ``vary`` (a :class:`grader.varied.Vary`): every call sees a slightly changed input
+        and each round's "done" carries probe values of its outputs (``session.probes``,
+        one array per round, None when the worker sent none; ``session.plan`` is what was
+        sent), for the caller to check against a trusted replay; ``finish()`` then returns
+        the results of one more call with the inputs as given."""
         steps = target if isinstance(target, list) else [(target, args, kwargs or {})]
         if number < 1 or repeat < 1:
             raise ValueError(f"time(): number and repeat must be >= 1, got {number}, {repeat}")
@@ -827,10 +833,13 @@ class Worker:
                  for k, v in step.items()} for step in encoded]
         what = f"timing {steps[0][0] if isinstance(steps[0][0], str) else 'a method'}"
         session = TimingSession(self, what, repeat, time.monotonic() + timeout)
+        request = {"op": "time", "steps": wire, "number": number, "repeat": repeat,
+                   "warmup": warmup, "return_args": True}
+        if vary is not None:
+            session.plan = vary.plan([step[1] for step in steps], number * repeat)
+            request["vary"] = protocol.encode(session.plan, buffers)
         with session._guard():
-            protocol.send(self._req, {"op": "time", "steps": wire, "number": number,
-                                      "repeat": repeat, "warmup": warmup,
-                                      "return_args": True}, buffers)
+            protocol.send(self._req, request, buffers)
             session._expect("ready")
         return session
 
@@ -843,6 +852,8 @@ class TimingSession:
         self.mark = worker.output.total
         worker._sent_at = time.monotonic()
         self.done = False
+        self.plan: dict | None = None
+        self.probes: list = []
 
     def __enter__(self):
         return self
@@ -878,6 +889,7 @@ class TimingSession:
             w._kill()  # "ok" but not the expected state: not our worker's protocol
             raise WorkerDied(f"{self.what}: the worker sent a malformed message "
                              f"(expected {state!r})")
+        return reply, bufs
 
     def round(self) -> None:
         """Run one round in the worker; returns when the worker says it is done."""
@@ -886,7 +898,12 @@ class TimingSession:
         self.left -= 1
         with self._guard():
             protocol.send(self.worker._req, {"op": "go"})
-            self._expect("done")
+            reply, bufs = self._expect("done")
+        if self.plan is not None:  # checked later, against a trusted replay
+            try:
+                self.probes.append(protocol.decode(reply.get("probes"), bufs))
+            except protocol.ProtocolError:
+                self.probes.append(None)
 
     def finish(self):
         """The last round's results (a list, one ``(result, args_after)`` per step)."""

@@ -31,7 +31,7 @@ import sys
 import traceback
 from builtins import getattr, isinstance, len, repr, setattr, str, type  # noqa: F401, UP029
 
-from grader import protocol
+from grader import protocol, varied
 
 # (The builtins above are bound here, before student code runs, so that a submission
 # patching builtins cannot break how this loop reports its results.)
@@ -393,23 +393,37 @@ class Server:
         """Warm up, then for each repeat wait for "go" and run ``number`` rounds of the steps.
 
         The trusted side measures from sending "go" to reading "done"; the worker's own
-        clock is never used. The last round's results come back for checking.
+        clock is never used.  With ``vary`` (``grader.varied``) each call sees a slightly
+        changed input and the round's probe values travel in its "done" message, and the
+        results returned at the end are those of one more, untimed call with the inputs as
+        given; without, the last round's results come back for checking.
         """
         steps = [(self.lookup(s, buffers), self.decode(s.get("args", []), buffers),
                   self.decode(s.get("kwargs", {"$t": "dict", "v": []}), buffers))
                  for s in req["steps"]]
+        plan = req.get("vary")
+        plan = varied.prepare(self.decode(plan, buffers)) if plan is not None else None
         results = None
         for _ in range(req.get("warmup", 1)):
             results = [fn(*a, **k) for fn, a, k in steps]
         self.reply({"ok": True, "state": "ready"})
         number = req["number"]
-        for _ in range(req["repeat"]):
+        for r in range(req["repeat"]):
             go, _bufs = protocol.recv(self.req_fd)
             if go.get("op") != "go":
                 raise ValueError("timing: expected 'go'")
-            for _ in range(number):
-                results = [fn(*a, **k) for fn, a, k in steps]
-            protocol.send(self.resp_fd, {"ok": True, "state": "done"})
+            if plan is None:
+                for _ in range(number):
+                    results = [fn(*a, **k) for fn, a, k in steps]
+                protocol.send(self.resp_fd, {"ok": True, "state": "done"})
+            else:
+                results, probes = varied.run_round(steps, plan, r * number, number)
+                bufs: list = []
+                header = {"ok": True, "state": "done",
+                          "probes": protocol.encode(probes, bufs)}
+                protocol.send(self.resp_fd, header, bufs)
+        if plan is not None:
+            results = [fn(*a, **k) for fn, a, k in steps]
         out = [(r, a) for r, (_fn, a, _k) in zip(results, steps, strict=True)]
         self.reply({"ok": True}, out if req.get("return_args") else results)
 

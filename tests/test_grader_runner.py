@@ -535,3 +535,87 @@ def test_check_stopped_during_its_call_scores_zero(tmp_path, stop):
     assert "stopped before it completed" in stopped["message"]["en"]
     assert by_name["test_never_reached"]["outcome"] == "not-run"
     assert a1["score"] == 1
+
+
+# ------------------------------------------------- timed runs with varied inputs (grader.varied)
+
+_BN_VARY = dict(perturb=((0, 0), (1, 0)),
+                probes=((0, 4, 0, 2), (0, 7, 0, 1), (1, 4, 1, 2), (1, 5, 1, 1)),
+                tol=(1e-12,) * 4, names=("out", "invstd", "dx", "dgamma"))
+
+
+def _bn_steps(fwd, bwd, N=16, D=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x, dout = rng.normal(1.0, 2.0, (N, D)), rng.standard_normal((N, D))
+    gamma, beta = rng.uniform(0.5, 2.0, D), rng.uniform(-1.0, 1.0, D)
+    xhat, invstd = rng.standard_normal((N, D)), rng.uniform(0.5, 2.0, D)
+    return [(fwd, (x, gamma, beta, 1e-5, np.empty((N, D)), np.empty((N, D)), np.empty(D),
+                   np.empty(D)), {}),
+            (bwd, (dout, xhat, gamma, invstd, np.empty((N, D)), np.empty(D), np.empty(D)), {})]
+
+
+def _copies(steps):
+    return [(fn, tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args), kw)
+            for fn, args, kw in steps]
+
+
+def test_varied_run_puts_inputs_back_and_catches_a_memoizing_kernel():
+    from dlkit import kernels
+    from grader import varied
+
+    vary = varied.Vary(**_BN_VARY, seed=3)
+    steps = _bn_steps(kernels.batchnorm_forward_train, kernels.batchnorm_backward)
+    before = _copies(steps)
+    prepared = varied.prepare(vary.plan([s[1] for s in steps], 40))
+    _, want = varied.run_round(_copies(steps), prepared, 0, 40)
+    _, got = varied.run_round(steps, prepared, 0, 40)
+    assert got.shape == (40, 4) and varied.mismatch(got, want, vary.tol) is None
+    for (_f, args, _k), (_g, orig, _l) in zip(steps, before, strict=True):
+        assert np.array_equal(args[0], orig[0])  # the varied inputs are back, bit for bit
+    # every call really differs: the perturbed out entries are not those of the plain call
+    plain = varied.prepare({"perturb": [],
+                            "probes": vary.plan([s[1] for s in steps], 40)["probes"]})
+    _, unvaried = varied.run_round(_copies(steps), plain, 0, 40)
+    assert varied.mismatch(unvaried, want, vary.tol) is not None
+
+    calls = []
+
+    def memo_forward(*args):  # returns what the first call wrote
+        if not calls:
+            calls.append(kernels.batchnorm_forward_train(*args))
+        return args[4]
+
+    memo = [(memo_forward, *steps[0][1:]), steps[1]]
+    _, cheated = varied.run_round(memo, prepared, 0, 40)
+    probe, err = varied.mismatch(cheated, want, vary.tol)
+    assert vary.names[probe] == "out" and err > 0.1
+    assert varied.mismatch(None, want, vary.tol) == (0, float("inf"))
+    assert varied.mismatch(want[:5], want, vary.tol) == (0, float("inf"))
+
+
+def test_timing_with_vary_sends_probes_with_every_done_and_returns_a_plain_call():
+    """In a clean worker, dlkit's kernels timed with varied inputs: each round's probes equal
+    the trusted replay; the results returned are those of the inputs as given."""
+    from dlkit import kernels
+    from grader import varied
+
+    target_f, target_b = ("dlkit.kernels:batchnorm_forward_train",
+                          "dlkit.kernels:batchnorm_backward")
+    steps = _bn_steps(target_f, target_b)
+    vary = varied.Vary(**_BN_VARY, seed=5)
+    with Worker(None) as w, w.timing(steps, number=30, repeat=3, warmup=1,
+                                     timeout=60, vary=vary) as session:
+        for _ in range(3):
+            session.round()
+        (fwd_out, fwd_args), (bwd_out, bwd_args) = session.finish()
+    assert len(session.probes) == 3
+    replay = _copies(_bn_steps(kernels.batchnorm_forward_train, kernels.batchnorm_backward))
+    prepared = varied.prepare(session.plan)
+    for r, got in enumerate(session.probes):
+        _, want = varied.run_round(replay, prepared, 30 * r, 30)
+        assert varied.mismatch(got, want, vary.tol) is None, r
+    fresh = _copies(_bn_steps(kernels.batchnorm_forward_train, kernels.batchnorm_backward))
+    kernels.batchnorm_forward_train(*fresh[0][1])
+    kernels.batchnorm_backward(*fresh[1][1])
+    assert np.array_equal(fwd_out, fresh[0][1][4]) and np.array_equal(bwd_out, fresh[1][1][4])
+    assert np.array_equal(fwd_args[0], fresh[0][1][0])  # x as given, not perturbed

@@ -182,3 +182,48 @@ def test_hostile_case_in_session_fallback(case, monkeypatch):
     assert record["isolation"] == "session"
     assert {a["id"]: a["score"] for a in record["assignments"]} == CASES[case][1]
     assert seconds < CASE_BUDGET * len(CASES[case][0])
+
+
+# ------------------------------------------------------------------ the speed checks
+# Graded with the REAL hidden checks (grader/checks, grader/points.toml): these cases attack
+# how a4's and a2's test_speed time the student's code (grader.varied).  Each is correct, so
+# it keeps every correctness point, and must get exactly 0 speed points, with the reason.
+REAL_CHECKS = Path(__file__).resolve().parents[1] / "grader" / "checks"
+TIMED_RUN = "the timed calls did not compute BatchNorm for the inputs given"
+SPEED_CASES = {
+    # returns the last outputs when called again with the same array objects
+    "a4_memoizes": ("a4", 16.0, "out: relative error"),
+    # copies the outputs cached for the same (shape, dtype)
+    "a4_caches_by_shape": ("a4", 16.0, "out: relative error"),
+    # at import, replaces the worker's timing loop by one that answers "done" at once
+    "a4_fakes_timing_loop": ("a4", 16.0, "no valid value came back with the timed round"),
+    # a2 layer returning the last out / dx for the same x / dout object
+    "a2_memoizes": ("a2", 27.0, "forward: out: relative error"),
+}
+
+
+@pytest.fixture(scope="session")
+def speed_records():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {case: pool.submit(runner.grade, HOSTILE / case, [aid],
+                                         runner.Options(checks_dir=REAL_CHECKS))
+                       for case, (aid, _total, _text) in SPEED_CASES.items()}
+            return {case: f.result() for case, f in futures.items()}
+
+
+@pytest.mark.parametrize("case", sorted(SPEED_CASES))
+def test_speed_check_cannot_be_gamed(speed_records, case):
+    aid, total, text = SPEED_CASES[case]
+    (result,) = speed_records[case]["assignments"]
+    assert result["status"] == "graded", result.get("log")
+    checks = {c["name"]: c for c in result["checks"]}
+    assert checks["test_speed"]["score"] == 0, checks["test_speed"]
+    assert checks["test_speed"]["outcome"] == "failed"
+    message = checks["test_speed"]["message"]
+    assert TIMED_RUN in message["en"] and text in message["en"], message
+    assert "BatchNorm を計算していませんでした" in message["ja"], message
+    others = {name: c["outcome"] for name, c in checks.items() if name != "test_speed"}
+    assert set(others.values()) == {"passed"}, others
+    assert result["score"] == total
