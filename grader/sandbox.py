@@ -518,6 +518,7 @@ class Worker:
         finally:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
+        os.set_blocking(req_w, False)  # writes wait with a deadline (_write)
         self._req, self._resp = req_w, resp_r
         self.output = _Output(out_r, self.limits.output_bytes)
         mark = self.output.total
@@ -670,11 +671,29 @@ class Worker:
             else:
                 data[key] = value
         self._sent_at = time.monotonic()
+        what = header.get("op", "request")
         try:
-            protocol.send(self._req, data, buffers)
+            self._write(data, buffers, self._sent_at + self.default_timeout, what)
         except OSError:  # the worker died before reading
             self._kill()
-            raise WorkerDied(self._death_reason(header.get("op", "request"))) from None
+            raise WorkerDied(self._death_reason(what)) from None
+
+    def _write(self, header: dict, buffers: list, deadline: float, what: str) -> None:
+        """Send one message; a worker that stops reading (while it is blocked writing a
+        reply nobody reads, say) is killed at ``deadline`` instead of hanging the grader."""
+        view = memoryview(protocol.pack(header, list(buffers)))
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._kill()
+                raise StudentTimeout(round(deadline - self._sent_at, 1),
+                                     f"{what} (the worker stopped reading requests)")
+            _, ready, _ = select.select([], [self._req], [], min(left, 0.25))
+            if ready:
+                try:
+                    view = view[os.write(self._req, view):]
+                except BlockingIOError:
+                    continue
 
     def _ref_id(self, value) -> int:
         if isinstance(value, Remote):
@@ -839,7 +858,7 @@ class Worker:
             session.plan = vary.plan([step[1] for step in steps], number * repeat)
             request["vary"] = protocol.encode(session.plan, buffers)
         with session._guard():
-            protocol.send(self._req, request, buffers)
+            self._write(request, buffers, session.deadline, what)
             session._expect("ready")
         return session
 
@@ -897,7 +916,7 @@ class TimingSession:
             raise RuntimeError("timing: every round of this session has been run")
         self.left -= 1
         with self._guard():
-            protocol.send(self.worker._req, {"op": "go"})
+            self.worker._write({"op": "go"}, [], self.deadline, self.what)
             reply, bufs = self._expect("done")
         if self.plan is not None:  # checked later, against a trusted replay
             try:
@@ -912,6 +931,10 @@ class TimingSession:
         w = self.worker
         with self._guard():
             reply, bufs = w._recv(self.deadline, self.what)
+            if "state" in reply:  # a "done" more than rounds were run: forged by its code
+                w._kill()
+                raise WorkerDied(f"{self.what}: the worker answered out of turn (an extra "
+                                 f"'done': the timed rounds were not the grader's)")
         self.done = True
         w.output.sync()
         return w._decode_reply(reply, bufs, self.what, w._log(w.output.since(self.mark)))

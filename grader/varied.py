@@ -78,6 +78,7 @@ def prepare(plan: dict) -> dict:
 
 def run_round(steps, prepared: dict, start: int, number: int):
     """Calls ``start .. start+number-1`` of the plan; returns (last results, probe values).
+    The varied inputs are as given again afterwards (also if the steps modify them).
 
     ``steps``: ``[(fn, args, kwargs), ...]``.  The probe values are a float64 array of
     shape (number, len(probes)); a probe that cannot be read (not an array) is NaN.
@@ -85,6 +86,7 @@ def run_round(steps, prepared: dict, start: int, number: int):
     perturb = [(steps[s][1][a], at, delta) for s, a, at, delta in prepared["perturb"]]
     probes = [(s, steps[s][1][a] if a != RESULT else None, a, at)
               for s, a, at in prepared["probes"]]
+    originals = [arr.copy() for arr, _at, _delta in perturb]
     values: list[float] = []
     record = values.append
     nan = math.nan
@@ -103,6 +105,8 @@ def run_round(steps, prepared: dict, start: int, number: int):
                 record((results[s] if a == RESULT else src).item(at[i]))
             except Exception:  # noqa: BLE001 - a result that is not an array
                 record(nan)
+    for (arr, _at, _delta), original in zip(perturb, originals, strict=True):
+        arr[...] = original  # code that modifies its inputs must not carry that over
     values = np.array(values, dtype=np.float64).reshape(number, len(probes))
     return results, values
 

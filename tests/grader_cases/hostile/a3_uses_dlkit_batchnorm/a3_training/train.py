@@ -36,7 +36,7 @@ class _Net:
     def __init__(self, D, scale, use_batchnorm, rng):
         BN = _dlkit_batchnorm()
         self.layers, sizes = [], [D, 100, 100, 100, 100, 100]
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
             self.layers.append(Affine(scale * rng.standard_normal((n_in, n_out)), np.zeros(n_out)))
             if use_batchnorm:
                 self.layers.append(BN(np.ones(n_out), np.zeros(n_out)))
