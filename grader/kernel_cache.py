@@ -50,7 +50,7 @@ def cache_dir() -> Path | None:
 
 
 def _sources_digest() -> str:
-    """sha256 of dlkit's kernel sources, Numba's and Python's versions."""
+    """sha256 of dlkit's kernel sources (content, path, mtime), Numba's and Python's versions."""
     import importlib.util
 
     import numba
@@ -58,7 +58,11 @@ def _sources_digest() -> str:
     spec = importlib.util.find_spec("dlkit.kernels")
     digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
     for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        # Numba keys each cache entry on its source file's path, mtime and size: a cache
+        # built from another checkout (same code, other place or time) would only miss.
+        st = path.stat()
+        digest.update(f"{path.resolve()}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

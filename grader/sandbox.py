@@ -110,7 +110,9 @@ def blocked_files(assignment: str | None) -> list[str]:
 # World-writable directories replaced by a fresh private tmpfs in the worker.
 PRIVATE_DIRS = ["/tmp", "/var/tmp", "/dev/shm"]
 # Directories with the hidden data (labels) the worker must not read.
-HIDDEN_DATA_DIRS = ["/usr/share/datasets", "/work/shared/data"]
+# Data folders with test labels: Debian's datasets and the course's shared data next to the
+# checkout (../shared/data). Under namespaces every non-system top-level folder is hidden too.
+HIDDEN_DATA_DIRS = ["/usr/share/datasets", str(REPO_DIR.parent / "shared" / "data")]
 
 
 class StudentError(Exception):

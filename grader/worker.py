@@ -98,22 +98,41 @@ def _minimal(paths) -> list[str]:
     return [p for p in paths if not any(_inside(p, q) for q in paths if q != p)]
 
 
+# Top-level folders of the system, left as they are (read-only for the worker's uid anyway).
+SYSTEM_TOP = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run",
+              "sbin", "sys", "usr", "var"}
+
+
 def _expose(paths: list[str], private: list[str], workdir: str) -> None:
     """Make the Python installation reachable for the worker uid, and give it private
     temporary directories.
 
-    When Python lives under a directory others cannot enter (pyenv in /root), that
-    directory is replaced by a read-only tmpfs holding only bind mounts of the needed
-    paths (the rest of root's home stays hidden). Each of ``private`` (/tmp, /var/tmp,
-    /dev/shm) becomes a small fresh tmpfs holding only what the worker needs from it
-    (its working copy, a virtualenv under /tmp): nothing written there outlives the worker
-    and nothing of the grader's own temporary files is visible.
+    Every top-level folder outside the system's (SYSTEM_TOP) is replaced by a read-only
+    tmpfs holding only bind mounts of the needed paths (e.g. pyenv's Python in /root: the
+    rest of root's home stays hidden), and so is a folder others cannot enter elsewhere.
+    Each of ``private`` (/tmp, /var/tmp, /dev/shm) becomes a small fresh tmpfs holding only
+    what the worker needs from it (its working copy, a virtualenv under /tmp): nothing
+    written there outlives the worker and nothing of the grader's own temporary files is
+    visible.
     """
     needed = _minimal(paths)
+    # Every top-level folder that is not part of the system (/home, /root, /srv, /opt, a
+    # CI work folder, ...) becomes an empty read-only tmpfs holding only what Python needs:
+    # another copy of the course on this machine (a checkout with solutions/ and the hidden
+    # checks, a data folder with the test labels) is never readable, wherever it lies.
+    replaced = []
+    for name in sorted(os.listdir("/")):
+        top = os.sep + name
+        if (name in SYSTEM_TOP or top in private or os.path.islink(top)
+                or not os.path.isdir(top) or top in needed):
+            continue
+        keep = _minimal([p for p in [*needed, workdir] if _inside(p, top)])
+        _replace_with_tmpfs(top, keep, "size=64k,mode=755", readonly=True)
+        replaced.append(top)
     plan: dict[str, list[str]] = {}
     for path in needed:
         top = _blocker(path)
-        if top and top != path:
+        if top and top != path and not any(top == r or _inside(top, r) for r in replaced):
             plan.setdefault(top, []).append(path)
     for top, keep in plan.items():
         _replace_with_tmpfs(top, keep, "size=64k,mode=755", readonly=True)
@@ -297,7 +316,13 @@ def _block(block: dict) -> None:
                 delattr(module, key)
             module.__getattr__ = _blocked_getattr(mod_name, hidden, reason,
                                                   getattr(module, "__getattr__", None))
+    # Keep the neutered objects alive: otherwise whether object.__subclasses__() still lists
+    # a neutered class depends on when the garbage collector runs; found, it says why it fails.
+    _NEUTERED.extend(obj for obj, _ in blocked.values())
     sys.meta_path.insert(0, _BlockedFinder(modules, reason))
+
+
+_NEUTERED: list = []
 
 
 def _blocked_getattr(mod_name, hidden, reason, previous):
