@@ -350,20 +350,25 @@ class _Output:
         self.thread.start()
 
     def _run(self):
-        """Read until EOF (every writer gone), then close the pipe: the thread owns it."""
+        """Read until EOF (every writer gone), then close the pipe: the thread owns it.
+
+        Each read happens under the lock, so once the pipe is empty and the lock is free,
+        everything written so far is in ``buf`` (what ``sync`` relies on).
+        """
         while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                os.close(self.fd)
-                return
+            select.select([self.fd], [], [])  # wait, without the lock, for data or EOF
             with self.lock:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:
+                    chunk = b""
                 self.buf += chunk
                 self.total += len(chunk)
                 if len(self.buf) > self.cap:
                     del self.buf[: len(self.buf) - self.cap]
+            if not chunk:
+                os.close(self.fd)
+                return
 
     def sync(self, wait: float = 0.5) -> None:
         """Wait (briefly) until everything written so far has been read."""
