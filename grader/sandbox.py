@@ -315,10 +315,11 @@ def repository_view() -> list:
     with its hidden checks, ...) is readable, whatever new files appear in it."""
     if not (REPO_DIR / "pyproject.toml").is_file():
         return []  # an installed grader: site-packages, handled by the masks
-    spec = importlib.util.find_spec("dlkit")
-    keep = [p for p in (spec.submodule_search_locations or []) if spec
-            and Path(p).resolve().is_relative_to(REPO_DIR)] if spec else []
-    return [[str(REPO_DIR), [str(Path(p).resolve()) for p in keep]]]
+    # dlkit's package folder, and Python's own folders when they live in the checkout
+    # (a virtual environment in ./.venv, as many users make it).
+    inside = [Path(p).resolve() for p in _python_paths()]
+    keep = [p for p in inside if p.is_relative_to(REPO_DIR) and p != REPO_DIR]
+    return [[str(REPO_DIR), [str(p) for p in keep]]]
 
 
 def _python_paths() -> list[str]:
