@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -258,8 +259,12 @@ def test_namespace_worker_is_unprivileged_offline_and_alone(worker):
     assert not facts["network"]
     assert facts["grader_files"] == [] and facts["cwd_is_private"]
     # Of the source checkout only dlkit/ is visible (not solutions/, tests/, nor a build/
-    # copy of the grader with its hidden checks, which once appeared there).
-    assert worker.call(f"{MOD}:listdir", str(GRADER_DIR.parent)) == ["dlkit"]
+    # copy of the grader with its hidden checks, which once appeared there), and Python's
+    # own folder when a virtual environment lives in the checkout (./.venv).
+    repo = GRADER_DIR.parent.resolve()
+    venvs = {Path(p).resolve().relative_to(repo).parts[0] for p in (sys.prefix, sys.exec_prefix)
+             if Path(p).resolve().is_relative_to(repo)}
+    assert worker.call(f"{MOD}:listdir", str(GRADER_DIR.parent)) == sorted({"dlkit"} | venvs)
 
 
 def test_session_fallback_still_limits_time_and_survives_crashes(monkeypatch):
