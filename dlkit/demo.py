@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from dlkit.argtypes import positive_int
+from dlkit.argtypes import positive_int, seed
 
 DATASETS = ("fashion-mnist", "mnist")
 HIDDEN = [100, 100, 100, 100]
@@ -38,7 +38,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="training data (default: %(default)s)")
     p.add_argument("--steps", type=positive_int, default=300,
                    help="SGD steps (mini-batches) to train (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seed of the one random generator (default: %(default)s)")
     p.set_defaults(func=run)
     return p

@@ -274,7 +274,7 @@ class BatchNormalization:
             raise _not_called(where, "a training forward (train_flg=True)")
         xhat, gamma = self.xhat, self.gamma
         _check_dout(where, dout, self.input_shape, gamma.dtype)
-        dout2 = dout if dout.ndim == 2 else dout.reshape(xhat.shape)
+        dout2 = _like(dout, xhat.shape)
         dx = self._dx
         if dx is None or dx.shape != xhat.shape or dx.dtype != xhat.dtype:
             self._dx = dx = np.empty_like(xhat)  # dgamma, dbeta: (D,) follow dx's (N, D)

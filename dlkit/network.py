@@ -27,6 +27,7 @@ from collections import OrderedDict
 import numpy as np
 
 from dlkit import gradcheck
+from dlkit.initializers import _check_size as _positive_int
 from dlkit.initializers import init_weight
 from dlkit.kernels.checks import all_finite, labels_in_range
 
@@ -47,14 +48,6 @@ def _layer_module(backend: str):
     else:
         from dlkit.reference import layers
     return layers
-
-
-def _positive_int(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(n).__name__} {n!r}")
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
-    return int(n)
 
 
 def _fraction(name: str, value) -> float:

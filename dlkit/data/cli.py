@@ -63,15 +63,18 @@ def _datasets(choice: str):
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from dlkit.data import cache
     from dlkit.data.fetch import DownloadError
-    from dlkit.data.locate import DatasetNotFoundError, locate
-    from dlkit.data.mnist import load_arrays
+    from dlkit.data.locate import DatasetNotFoundError, dataset_dir, locate
+    from dlkit.data.mnist import _parse
 
     status = 0
     for ds in _datasets(args.dataset):
         try:
-            sources = locate(ds, args.root, timeout=args.timeout)
-            arrays = load_arrays(ds, args.root, timeout=args.timeout)
+            sources = locate(ds, args.root, timeout=args.timeout)  # verifies each file once
+            arrays = cache.load(cache.cache_path(dataset_dir(ds, args.root), ds), ds)
+            if arrays is None:
+                arrays = _parse(ds, args.root, sources)
         except (DownloadError, DatasetNotFoundError, ValueError) as exc:
             print(f"{ds.name}: FAILED\n{exc}", file=sys.stderr)
             status = 1

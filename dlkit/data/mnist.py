@@ -32,19 +32,23 @@ def load_arrays(
     ``role`` is one of ``registry.ROLES``. Uses and refreshes the parsed-array cache.
     """
     ds = get_dataset(dataset)
-    path = cache.cache_path(dataset_dir(ds, root), ds)
-    arrays = cache.load(path, ds)
+    arrays = cache.load(cache.cache_path(dataset_dir(ds, root), ds), ds)
     if arrays is not None:
         return arrays
-    sources = locate(ds, root, download_missing=download, timeout=timeout)
-    fingerprint = cache.fingerprint(ds, sources)
+    return _parse(ds, root, locate(ds, root, download_missing=download, timeout=timeout))
+
+
+def _parse(ds: Dataset, root, sources: dict) -> dict[str, np.ndarray]:
+    """Parse the verified ``sources`` ({role: path}, from ``locate``), check them and write
+    the parsed-array cache; return the arrays."""
+    fingerprint = cache.fingerprint(ds, sources)  # before parsing: see cache.save
     arrays = {role: read_idx(p) for role, p in sources.items()}
-    _check(ds, arrays, sources)
-    cache.save(path, arrays, fingerprint)
+    _check(arrays, sources)
+    cache.save(cache.cache_path(dataset_dir(ds, root), ds), arrays, fingerprint)
     return arrays
 
 
-def _check(ds: Dataset, arrays: dict[str, np.ndarray], sources: dict) -> None:
+def _check(arrays: dict[str, np.ndarray], sources: dict) -> None:
     """Images (N, H, W) uint8 and labels (N,) uint8 in [0, 10) with the same N, per split."""
     for split in ("train", "test"):
         x, t = arrays[f"{split}_images"], arrays[f"{split}_labels"]

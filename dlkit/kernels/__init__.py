@@ -32,9 +32,9 @@ from dlkit.kernels.softmax import (
 
 __all__ = [
     "affine_backward",
-    "all_finite",
     "affine_backward_params",
     "affine_forward",
+    "all_finite",
     "batchnorm_backward",
     "batchnorm_forward_infer",
     "batchnorm_forward_train",
