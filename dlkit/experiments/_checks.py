@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_seeds", "positive_int", "check_data"]
+from dlkit.initializers import init_std
+
+__all__ = ["check_seeds", "positive_int", "positive_float", "check_schemes", "check_data"]
 
 
 def positive_int(name: str, value) -> int:
@@ -17,6 +19,7 @@ def positive_int(name: str, value) -> int:
 
 
 def positive_float(name: str, value) -> float:
+    """``value`` as a float; ValueError naming ``name`` unless it is a real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
@@ -33,6 +36,17 @@ def check_seeds(seeds) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {given!r}")
     return [int(s) for s in seeds]
+
+
+def check_schemes(name: str, schemes: dict) -> dict:
+    """``schemes`` (label -> ``weight_init_std``) unchanged; ValueError naming ``name`` unless
+    it is a non-empty dict whose every scheme :func:`dlkit.initializers.init_std` accepts."""
+    if not isinstance(schemes, dict) or not schemes:
+        raise ValueError(f"{name} must be a non-empty dict label -> weight_init_std, "
+                         f"got {schemes!r}")
+    for scheme in schemes.values():
+        init_std(1, 1, scheme)  # raises on an unknown scheme
+    return schemes
 
 
 def _check_xt(x, t, xname, tname):

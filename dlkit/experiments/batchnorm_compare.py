@@ -21,6 +21,7 @@ from dlkit.experiments.results import Result
 from dlkit.experiments.training import (
     MiniBatches,
     batch_indices,
+    net_settings,
     one_blas_thread,
     progress,
     sgd_steps,
@@ -118,21 +119,8 @@ def batchnorm_compare(
                     if x_test is not None:
                         d["test_acc"][s, k] = net.accuracy(x_test, t_test)
 
-    settings = {
-        "dataset": dataset,
-        "train_size": train_size,
-        "test_size": 0 if x_test is None else len(x_test),
-        "input_size": x.shape[1],
-        "hidden_size_list": hidden_size_list,
-        "output_size": n_classes,
-        "activation": activation,
-        "optimizer": "SGD",
-        "lr": lr,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "iter_per_epoch": iter_per_epoch,
-        "weight_scales": scales.tolist(),
-        "backend": backend,
-        "dtype": x.dtype.name,
-    }
+    settings = net_settings(dataset, x, n_classes, hidden_size_list, activation, lr, batch_size,
+                            backend, train_size=train_size,
+                            test_size=0 if x_test is None else len(x_test), epochs=epochs,
+                            iter_per_epoch=iter_per_epoch, weight_scales=scales.tolist())
     return Result("batchnorm_compare", settings, seeds, data)

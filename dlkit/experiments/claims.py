@@ -160,18 +160,14 @@ def _histogram_claims(r: Result) -> list[Claim]:
         lambda d: (d["std"] < PILED_STD).all(axis=1)
         & (np.abs(d["mean"] - 0.5) < PILED_MEAN_TOL).all(axis=1),
         lambda d: f"largest std over layers per seed: {_fmt(d['std'].max(axis=1))}")
-    add("sigmoid, Xavier",
-        f"the spread is kept: std ≥ {SIGMOID_XAVIER_STD} in every layer and less than "
-        f"{XAVIER_SATURATED_MAX:.0%} saturated after layer 1.",
-        lambda d: (d["std"] >= SIGMOID_XAVIER_STD).all(axis=1)
-        & (d["saturated"][:, 1:] < XAVIER_SATURATED_MAX).all(axis=1),
-        lambda d: f"smallest std over layers per seed: {_fmt(d['std'].min(axis=1))}")
-    add("tanh, Xavier",
-        f"the spread is kept: std ≥ {TANH_XAVIER_STD} in every layer and less than "
-        f"{XAVIER_SATURATED_MAX:.0%} saturated (|z| > 0.9) after layer 1.",
-        lambda d: (d["std"] >= TANH_XAVIER_STD).all(axis=1)
-        & (d["saturated"][:, 1:] < XAVIER_SATURATED_MAX).all(axis=1),
-        lambda d: f"smallest std over layers per seed: {_fmt(d['std'].min(axis=1))}")
+    for name, min_std, saturated in (("sigmoid, Xavier", SIGMOID_XAVIER_STD, "saturated"),
+                                     ("tanh, Xavier", TANH_XAVIER_STD, "saturated (|z| > 0.9)")):
+        add(name,
+            f"the spread is kept: std ≥ {min_std} in every layer and less than "
+            f"{XAVIER_SATURATED_MAX:.0%} {saturated} after layer 1.",
+            lambda d, min_std=min_std: (d["std"] >= min_std).all(axis=1)
+            & (d["saturated"][:, 1:] < XAVIER_SATURATED_MAX).all(axis=1),
+            lambda d: f"smallest std over layers per seed: {_fmt(d['std'].min(axis=1))}")
     add("ReLU, σ=0.01",
         f"activations collapse toward 0: std(layer 5) < {COLLAPSE_RATIO:g} × std(layer 1).",
         lambda d: ratio(d) < COLLAPSE_RATIO,
@@ -213,22 +209,23 @@ def _init_compare_claims(r: Result) -> list[Claim]:
         ))
     if {"std=0.01", "Xavier", "He"} <= set(s):
         he, xa, small = final["He"], final["Xavier"], final["std=0.01"]
+        losses = (f"final loss per seed: He {_fmt(he, '.4f')}, Xavier {_fmt(xa, '.4f')}, "
+                  f"std=0.01 {_fmt(small, '.4f')}")
+        numbers = {"final_loss": {"He": he, "Xavier": xa, "std=0.01": small}}
         claims.append(Claim(
             "init_compare",
             "He learns fastest: its final loss is the lowest of the three.",
             [bool(h < x and h < m) for h, x, m in zip(he, xa, small, strict=True)],
-            f"final loss per seed: He {_fmt(he, '.4f')}, Xavier {_fmt(xa, '.4f')}, "
-            f"std=0.01 {_fmt(small, '.4f')}; test accuracy He {_fmt(acc['He'], '.3f')}, "
+            f"{losses}; test accuracy He {_fmt(acc['He'], '.3f')}, "
             f"Xavier {_fmt(acc['Xavier'], '.3f')}",
-            {"final_loss": {k: final[k] for k in ("He", "Xavier", "std=0.01")}},
+            numbers,
         ))
         claims.append(Claim(
             "init_compare",
             "Xavier is close behind He: its final loss is nearer He's than std=0.01's.",
             [bool(abs(x - h) < abs(m - x)) for h, x, m in zip(he, xa, small, strict=True)],
-            f"final loss per seed: He {_fmt(he, '.4f')}, Xavier {_fmt(xa, '.4f')}, "
-            f"std=0.01 {_fmt(small, '.4f')}",
-            {"final_loss": {k: final[k] for k in ("He", "Xavier", "std=0.01")}},
+            losses,
+            numbers,
         ))
     return claims
 

@@ -41,6 +41,45 @@ def _common(p: argparse.ArgumentParser, out: str, data: bool = True) -> None:
                             "(default: %(default)s)")
 
 
+#: command -> (experiment, help, description, default --out, the command's own option or None
+#: as (name, help)); the option overrides the experiment's setting of the same name.
+_SINGLE = {
+    "histograms": (
+        "activation_histograms",
+        "activation histograms of 5 layers for 7 weight scales (no training)",
+        "Forward 1000 x 100 N(0, 1) input through 5 layers of 100 units for "
+        "sigmoid (sigma = 1, 0.01, Xavier), tanh (Xavier) and ReLU (sigma = 0.01, "
+        "Xavier, He) and draw each layer's histogram (one row per configuration).",
+        None,
+    ),
+    "init-compare": (
+        "init_compare",
+        "train 784-100x4-10 ReLU from std=0.01, Xavier and He; loss curves",
+        "Train a 784-100-100-100-100-10 ReLU network with SGD (lr 0.01, batch 128) "
+        "from three initial weight scales (std 0.01, Xavier, He) and plot the "
+        "training loss per iteration (smoothed), with final accuracies.",
+        ("iterations", "SGD steps per network (default: 2000, the book's; 300 with --quick)"),
+    ),
+    "batchnorm": (
+        "batchnorm_compare",
+        "with vs without BatchNorm for 16 weight scales; the book's 4x4 grid",
+        "Train a network of 5 hidden layers of 100 ReLU units on 1000 samples "
+        "(SGD lr 0.01, batch 100) from 16 weight scales logspace(0, -4, 16), with "
+        "and without Batch Normalization; plot accuracy per epoch (4x4 grid) and "
+        "final accuracy against the scale.",
+        ("epochs", "epochs per network (default: 20, the book's; 5 with --quick)"),
+    ),
+    "symmetry": (
+        "symmetry",
+        "all-zero / constant vs random initial weights: do hidden units stay identical?",
+        "Train a small sigmoid network from all-zero, constant and Xavier initial "
+        "weights and measure, after every step, how different the units of each "
+        "hidden layer are (0 = identical).",
+        ("steps", "SGD steps per network (default: 200; 60 with --quick)"),
+    ),
+}
+
+
 def add_parser(sub) -> None:
     """Register the experiments' commands on the ``sub`` subparsers object."""
     p = sub.add_parser(
@@ -57,52 +96,15 @@ def add_parser(sub) -> None:
     _common(p, "results")
     p.set_defaults(func=_reproduce)
 
-    p = sub.add_parser(
-        "histograms",
-        help="activation histograms of 5 layers for 7 weight scales (no training)",
-        description="Forward 1000 x 100 N(0, 1) input through 5 layers of 100 units for "
-                    "sigmoid (sigma = 1, 0.01, Xavier), tanh (Xavier) and ReLU (sigma = 0.01, "
-                    "Xavier, He) and draw each layer's histogram (one row per configuration).",
-    )
-    _common(p, "results/histograms", data=False)
-    p.set_defaults(func=_single, experiment="activation_histograms", overrides=())
-
-    p = sub.add_parser(
-        "init-compare",
-        help="train 784-100x4-10 ReLU from std=0.01, Xavier and He; loss curves",
-        description="Train a 784-100-100-100-100-10 ReLU network with SGD (lr 0.01, batch 128) "
-                    "from three initial weight scales (std 0.01, Xavier, He) and plot the "
-                    "training loss per iteration (smoothed), with final accuracies.",
-    )
-    _common(p, "results/init-compare")
-    p.add_argument("--iterations", type=positive_int, default=None,
-                   help="SGD steps per network (default: 2000, the book's; 300 with --quick)")
-    p.set_defaults(func=_single, experiment="init_compare", overrides=("iterations",))
-
-    p = sub.add_parser(
-        "batchnorm",
-        help="with vs without BatchNorm for 16 weight scales; the book's 4x4 grid",
-        description="Train a network of 5 hidden layers of 100 ReLU units on 1000 samples "
-                    "(SGD lr 0.01, batch 100) from 16 weight scales logspace(0, -4, 16), with "
-                    "and without Batch Normalization; plot accuracy per epoch (4x4 grid) and "
-                    "final accuracy against the scale.",
-    )
-    _common(p, "results/batchnorm")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="epochs per network (default: 20, the book's; 8 with --quick)")
-    p.set_defaults(func=_single, experiment="batchnorm_compare", overrides=("epochs",))
-
-    p = sub.add_parser(
-        "symmetry",
-        help="all-zero / constant vs random initial weights: do hidden units stay identical?",
-        description="Train a small sigmoid network from all-zero, constant and Xavier initial "
-                    "weights and measure, after every step, how different the units of each "
-                    "hidden layer are (0 = identical).",
-    )
-    _common(p, "results/symmetry")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help="SGD steps per network (default: 200; 60 with --quick)")
-    p.set_defaults(func=_single, experiment="symmetry", overrides=("steps",))
+    for command, (experiment, help_, description, option) in _SINGLE.items():
+        p = sub.add_parser(command, help=help_, description=description)
+        _common(p, f"results/{command}", data=experiment != "activation_histograms")
+        overrides = ()
+        if option is not None:
+            name, option_help = option
+            p.add_argument(f"--{name}", type=positive_int, default=None, help=option_help)
+            overrides = (name,)
+        p.set_defaults(func=_single, experiment=experiment, overrides=overrides)
 
 
 def _load(args):
@@ -133,8 +135,8 @@ def _finish(results, seconds, args) -> int:
         "backend": getattr(args, "backend", "numpy (no training)"),
         "seconds": {name: round(s, 2) for name, s in seconds.items()},
     }
-    written = write_outputs(results, args.out, meta)
     claims = evaluate_claims(results)
+    written = write_outputs(results, args.out, meta, claims)
     for c in claims:
         print(f"{c.verdict}  {sum(c.held)}/{len(c.held)} seeds  {c.statement}")
     print(f"{sum(c.passed for c in claims)} of {len(claims)} claims PASS; "

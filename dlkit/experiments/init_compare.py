@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.experiments._checks import check_data, check_seeds, positive_float, positive_int
+from dlkit.experiments._checks import (
+    check_data,
+    check_schemes,
+    check_seeds,
+    positive_float,
+    positive_int,
+)
 from dlkit.experiments.results import Result
 from dlkit.experiments.training import (
     MiniBatches,
     batch_indices,
+    net_settings,
     one_blas_thread,
     progress,
     sgd_steps,
 )
-from dlkit.initializers import init_std
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
 
@@ -76,11 +82,7 @@ def init_compare(
     x_train, t_train, x_test, t_test, n_classes = check_data(x_train, t_train, x_test, t_test)
     if x_test is None:
         raise ValueError("init_compare needs x_test and t_test for the final test accuracy")
-    if not isinstance(schemes, dict) or not schemes:
-        raise ValueError(f"schemes must be a non-empty dict label -> weight_init_std, "
-                         f"got {schemes!r}")
-    for scheme in schemes.values():
-        init_std(1, 1, scheme)  # raises on an unknown scheme
+    schemes = check_schemes("schemes", schemes)
     lr = positive_float("lr", lr)
     batch_size = positive_int("batch_size", batch_size)
     iterations = positive_int("iterations", iterations)
@@ -112,21 +114,7 @@ def init_compare(
                 d["train_acc"][s] = net.accuracy(x_train[:n_eval], t_train[:n_eval])
                 d["test_acc"][s] = net.accuracy(x_test, t_test)
 
-    settings = {
-        "dataset": dataset,
-        "train_size": len(x_train),
-        "test_size": len(x_test),
-        "input_size": x_train.shape[1],
-        "hidden_size_list": hidden_size_list,
-        "output_size": n_classes,
-        "activation": activation,
-        "optimizer": "SGD",
-        "lr": lr,
-        "batch_size": batch_size,
-        "iterations": iterations,
-        "train_eval_size": n_eval,
-        "backend": backend,
-        "dtype": x_train.dtype.name,
-        "schemes": schemes,
-    }
+    settings = net_settings(dataset, x_train, n_classes, hidden_size_list, activation, lr,
+                            batch_size, backend, test_size=len(x_test), iterations=iterations,
+                            train_eval_size=n_eval, schemes=schemes)
     return Result("init_compare", settings, seeds, {"schemes": data})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from dlkit.experiments.claims import Claim
+from dlkit.experiments.results import _write_atomic
 
 __all__ = ["render_report", "write_report"]
 
@@ -65,9 +66,5 @@ def render_report(results: dict, claims: list[Claim], figures: dict[str, list[st
 
 
 def write_report(path, results, claims, figures, meta) -> None:
-    """Write :func:`render_report` to ``path`` (UTF-8)."""
-    text = render_report(results, claims, figures, meta)
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write :func:`render_report` to ``path`` (UTF-8, atomically)."""
+    _write_atomic(path, render_report(results, claims, figures, meta))

@@ -77,9 +77,13 @@ def run_all(data, *, seeds, quick: bool = False, backend: str = "numba",
     return results, seconds
 
 
-def write_outputs(results: dict, out: str | os.PathLike, meta: dict) -> list[str]:
+def write_outputs(results: dict, out: str | os.PathLike, meta: dict,
+                  claims: list | None = None) -> list[str]:
     """Write one PNG per figure, ``results.json`` (every number, the claims, ``meta``) and
-    ``report.md`` into the folder ``out`` (created if needed); return the paths written."""
+    ``report.md`` into the folder ``out`` (created if needed); return the paths written.
+
+    ``claims``: ``evaluate_claims(results)`` when the caller already has them (else computed).
+    """
     from dlkit import plots
 
     os.makedirs(out, exist_ok=True)
@@ -91,7 +95,8 @@ def write_outputs(results: dict, out: str | os.PathLike, meta: dict) -> list[str
             plots.save_png(fig, path)
             figures[name].append(f"{fig_name}.png")
             written.append(path)
-    claims = evaluate_claims(results)
+    if claims is None:
+        claims = evaluate_claims(results)
     path = os.path.join(out, "results.json")
     save_results(results, path, meta=meta, claims=[c.to_dict() for c in claims])
     written.append(path)

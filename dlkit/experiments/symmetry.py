@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.experiments._checks import check_data, check_seeds, positive_float, positive_int
+from dlkit.experiments._checks import (
+    check_data,
+    check_schemes,
+    check_seeds,
+    positive_float,
+    positive_int,
+)
 from dlkit.experiments.results import Result
 from dlkit.experiments.training import (
     MiniBatches,
     batch_indices,
+    net_settings,
     one_blas_thread,
     progress,
     sgd_steps,
 )
-from dlkit.initializers import init_std
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
 
@@ -69,10 +75,7 @@ def symmetry(
     ``moved`` (S, n_hidden_layers) max |W_final − W_initial|: the hidden weights did change.
     """
     x_train, t_train, _, _, n_classes = check_data(x_train, t_train)
-    if not isinstance(inits, dict) or not inits:
-        raise ValueError(f"inits must be a non-empty dict label -> weight_init_std, got {inits!r}")
-    for scheme in inits.values():
-        init_std(1, 1, scheme)  # raises on an unknown scheme
+    inits = check_schemes("inits", inits)
     lr = positive_float("lr", lr)
     batch_size = positive_int("batch_size", batch_size)
     steps = positive_int("steps", steps)
@@ -112,19 +115,6 @@ def symmetry(
                 for layer in range(n_hidden):
                     d["moved"][s, layer] = np.abs(net.params[f"W{layer + 1}"] - W0[layer]).max()
 
-    settings = {
-        "dataset": dataset,
-        "train_size": len(x_train),
-        "input_size": x_train.shape[1],
-        "hidden_size_list": hidden_size_list,
-        "output_size": n_classes,
-        "activation": activation,
-        "optimizer": "SGD",
-        "lr": lr,
-        "batch_size": batch_size,
-        "steps": steps,
-        "backend": backend,
-        "dtype": x_train.dtype.name,
-        "inits": inits,
-    }
+    settings = net_settings(dataset, x_train, n_classes, hidden_size_list, activation, lr,
+                            batch_size, backend, steps=steps, inits=inits)
     return Result("symmetry", settings, seeds, {"inits": data})

@@ -28,7 +28,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-__all__ = ["batch_indices", "MiniBatches", "sgd_steps", "progress", "one_blas_thread"]
+__all__ = ["batch_indices", "MiniBatches", "sgd_steps", "progress", "one_blas_thread",
+           "net_settings"]
 
 
 def batch_indices(rng: np.random.Generator, train_size: int, batch_size: int,
@@ -81,3 +82,29 @@ def progress(total: int, desc: str) -> tqdm:
 def one_blas_thread() -> threadpool_limits:
     """Context manager: BLAS (NumPy's matrix products) on a single thread inside the block."""
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def net_settings(dataset: str, x: np.ndarray, n_classes: int, hidden_size_list, activation: str,
+                 lr: float, batch_size: int, backend: str, **specific) -> dict:
+    """The settings every training experiment records, in one order: data, network, SGD,
+    then the experiment's own ``specific`` settings, then ``backend`` and ``dtype``.
+
+    ``specific`` may hold ``train_size`` / ``test_size``, which are placed with the data
+    (``train_size`` defaults to ``len(x)``).
+    """
+    data = {"dataset": dataset, "train_size": specific.pop("train_size", len(x))}
+    if "test_size" in specific:
+        data["test_size"] = specific.pop("test_size")
+    return {
+        **data,
+        "input_size": x.shape[1],
+        "hidden_size_list": list(hidden_size_list),
+        "output_size": n_classes,
+        "activation": activation,
+        "optimizer": "SGD",
+        "lr": lr,
+        "batch_size": batch_size,
+        **specific,
+        "backend": backend,
+        "dtype": x.dtype.name,
+    }
