@@ -45,6 +45,15 @@ def _positive(value: str) -> float:
     return x
 
 
+def _add_grading_options(p: argparse.ArgumentParser) -> None:
+    """--assignment, --budget and the hidden --checks-dir: shared by grading and batch."""
+    p.add_argument("--assignment", "-a", type=_assignments, default="all",
+                   help="a1, a2, a3, a4, a comma list, or all (default)")
+    p.add_argument("--budget", type=_positive,
+                   help="wall-clock seconds per assignment (default: per assignment)")
+    p.add_argument("--checks-dir", type=Path, help=argparse.SUPPRESS)
+
+
 def _grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dlkit-grade", description="Grade a submission of the dlkit assignments. "
@@ -52,15 +61,11 @@ def _grade_parser() -> argparse.ArgumentParser:
         epilog="A folder named like a command: write ./batch.")
     p.add_argument("submission", type=Path, help="folder like assignments/, one "
                    "assignment's folder, or a .zip of either")
-    p.add_argument("--assignment", "-a", type=_assignments, default="all",
-                   help="a1, a2, a3, a4, a comma list, or all (default)")
+    _add_grading_options(p)
     p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit"),
                    default="text")
     p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="feedback language")
-    p.add_argument("--budget", type=_positive,
-                   help="wall-clock seconds per assignment (default: per assignment)")
-    p.add_argument("--checks-dir", type=Path, help=argparse.SUPPRESS)
     return p
 
 
@@ -70,8 +75,6 @@ def grade_main(argv: list[str]) -> int:
     from grader.submission import SubmissionError
 
     args = _grade_parser().parse_args(argv)
-    if isinstance(args.assignment, str):
-        args.assignment = _assignments(args.assignment)
     if not args.submission.exists():
         print(f"dlkit-grade: error: submission {args.submission} does not exist",
               file=sys.stderr)
@@ -111,12 +114,8 @@ def batch_main(argv: list[str]) -> int:
     p.add_argument("dir", type=Path)
     p.add_argument("--jobs", "-j", type=int, default=1, help="students graded in parallel")
     p.add_argument("--out", "-o", type=Path, required=True, help="the CSV gradebook")
-    p.add_argument("--assignment", "-a", type=_assignments, default="all")
-    p.add_argument("--budget", type=_positive, help="seconds per assignment")
-    p.add_argument("--checks-dir", type=Path, help=argparse.SUPPRESS)
+    _add_grading_options(p)
     args = p.parse_args(argv)
-    if isinstance(args.assignment, str):
-        args.assignment = _assignments(args.assignment)
     if not args.dir.is_dir():
         p.error(f"DIR: expected a folder of submissions, got {args.dir}")
     if args.jobs < 1:

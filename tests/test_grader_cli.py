@@ -117,7 +117,7 @@ def test_cli_exit_codes_and_an_unreadable_zip(tmp_path, capsys):
     assert "expected a1, a2, a3, a4, all" in capsys.readouterr().err
 
 
-def test_console_entry_point_runs_as_module(tmp_path):
+def test_console_entry_point_runs_as_module():
     proc = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and "--assignment" in proc.stdout

@@ -133,9 +133,8 @@ def test_forward_inference(worker, feedback):
         close(feedback, got, expected, what=label, tol=TOL64 if dtype == np.float64 else TOL32,
               hint_en=hint[0], hint_ja=hint[1])
         # One sample at a time must give the same rows (nothing depends on the batch).
-        one = array(feedback, bn.call("forward", x[:1], train_flg=False, timeout=10),
-                    what=f"forward(x[:1], train_flg=False), x {x.dtype}", shape=(1, D))
-        close(feedback, one, expected[:1], what=f"forward(x[:1], train_flg=False), {x.dtype}",
+        one = bn.call("forward", x[:1], train_flg=False, timeout=10)
+        close(feedback, one, expected[:1], what=f"forward(x[:1], train_flg=False), x {x.dtype}",
               tol=TOL64 if dtype == np.float64 else TOL32,
               hint_en="At inference the output of a sample must not depend on the other samples.",
               hint_ja="推論時、あるサンプルの出力が他のサンプルに依存してはいけません。")

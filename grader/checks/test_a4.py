@@ -114,8 +114,8 @@ def _check_forward_result(feedback, result, args, expected, label, tol, dtype, e
     _check_outputs(feedback, args, expected, FWD_NAMES, ("mean", "invstd", "xhat", "out"), label,
                    tol, dtype, _FWD_HINT, extra)
     what = f"{label}: the value returned (out)"
-    close(feedback, array(feedback, result, what=what, shape=expected[0].shape), expected[0],
-          what=what, tol=tol, hint_en="Return out, the array you wrote." + extra[0],
+    close(feedback, result, expected[0], what=what, tol=tol,
+          hint_en="Return out, the array you wrote." + extra[0],
           hint_ja="書き込んだ配列 out を返してください。" + extra[1])
 
 
@@ -124,8 +124,8 @@ def _check_backward_result(feedback, result, args, expected, label, tol, dtype, 
     _check_outputs(feedback, args, expected, BWD_NAMES, ("dbeta", "dgamma", "dx"), label, tol,
                    dtype, _BWD_HINT, extra)
     what = f"{label}: the value returned (dx)"
-    close(feedback, array(feedback, result, what=what, shape=expected[0].shape), expected[0],
-          what=what, tol=tol, hint_en="Return dx, the array you wrote." + extra[0],
+    close(feedback, result, expected[0], what=what, tol=tol,
+          hint_en="Return dx, the array you wrote." + extra[0],
           hint_ja="書き込んだ配列 dx を返してください。" + extra[1])
 
 
