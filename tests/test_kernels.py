@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dlkit import kernels as K
+from dlkit.kernels.affine import _add_bias, _sum_rows
 from dlkit.reference import layers as ref
 
 DTYPES = [np.float64, np.float32]
@@ -305,3 +306,88 @@ def test_labels_in_range(dtype):
     assert not K.labels_in_range(t, 9)  # 9 is not in [0, 9)
     if np.dtype(dtype).kind == "i":
         assert not K.labels_in_range(np.array([1, -1], dtype=dtype), 10)
+
+
+
+# ---------------------------------------------------------------- fused hidden blocks
+def _block_layer_by_layer(z, b, gamma, beta, dh, eps):
+    """Bias, [BatchNorm], ReLU forward and backward with one kernel per layer, as the layers
+    run them; gamma None means no BatchNorm.  Returns every array the fused kernels write."""
+    N, D = z.shape
+    z = z.copy()
+    _add_bias(z, b)
+    h, dz, db = np.empty_like(z), np.empty_like(z), np.empty_like(b)
+    if gamma is None:
+        K.relu_forward(z, h)
+        K.relu_backward(dh, h, dz)
+        _sum_rows(dz, db)
+        return dict(z=z, h=h, dz=dz, db=db)
+    y, xhat, dy = np.empty_like(z), np.empty_like(z), np.empty_like(z)
+    mean, invstd, dgamma, dbeta = (np.empty_like(b) for _ in range(4))
+    K.batchnorm_forward_train(z, gamma, beta, eps, y, xhat, mean, invstd)
+    K.relu_forward(y, h)
+    K.relu_backward(dh, h, dy)
+    K.batchnorm_backward(dy, xhat, gamma, invstd, dz, dgamma, dbeta)
+    _sum_rows(dz, db)
+    return dict(z=z, h=h, xhat=xhat, mean=mean, invstd=invstd, dz=dz, dgamma=dgamma,
+                dbeta=dbeta, db=db)
+
+
+def _block_fused(z, b, gamma, beta, dh, eps):
+    z = z.copy()
+    h, dz, db = np.empty_like(z), np.empty_like(z), np.empty_like(b)
+    if gamma is None:
+        K.bias_relu_forward(z, b, h)
+        K.relu_bias_backward(dh, h, dz, db)
+        return dict(z=z, h=h, dz=dz, db=db)
+    xhat = np.empty_like(z)
+    mean, invstd, dgamma, dbeta = (np.empty_like(b) for _ in range(4))
+    K.bias_batchnorm_relu_forward_train(z, b, gamma, beta, eps, xhat, mean, invstd, h)
+    K.relu_batchnorm_bias_backward(dh, h, xhat, gamma, invstd, dz, dgamma, dbeta, db)
+    return dict(z=z, h=h, xhat=xhat, mean=mean, invstd=invstd, dz=dz, dgamma=dgamma,
+                dbeta=dbeta, db=db)
+
+
+def _block_reference(z, b, gamma, beta, dh, eps):
+    """The same with the book-style layers of dlkit.reference."""
+    z = z + b
+    relu = ref.Relu()
+    if gamma is None:
+        h = relu.forward(z)
+        dz = relu.backward(dh)
+        return dict(z=z, h=h, dz=dz, db=dz.sum(axis=0))
+    bn = ref.BatchNormalization(gamma, beta, eps=eps)
+    h = relu.forward(bn.forward(z, train_flg=True))
+    dz = bn.backward(relu.backward(dh))
+    return dict(z=z, h=h, xhat=bn.xn, dz=dz, dgamma=bn.dgamma, dbeta=bn.dbeta,
+                db=dz.sum(axis=0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(("batchnorm", "shape"),
+                         [(False, s) for s in SHAPES] + [(True, s) for s in BN_SHAPES])
+def test_fused_block_kernels_equal_the_layer_kernels_bit_for_bit(batchnorm, shape, layout,
+                                                                 dtype):
+    """bias (+ BatchNorm) + ReLU in one kernel per direction gives exactly the numbers of the
+    layer kernels run one after the other (so MultiLayerNet may use either), and matches
+    the book-style reference layers."""
+    rng = np.random.default_rng(11)
+    N, D = shape
+    z = make(rng, shape, dtype, layout, loc=0.5, scale=3.0)  # the Affine's x·W
+    dh = make(rng, shape, dtype, layout)
+    b = make(rng, (D,), dtype, "C")
+    gamma = (1.0 + 0.5 * make(rng, (D,), dtype, "C")) if batchnorm else None
+    beta = make(rng, (D,), dtype, "C") if batchnorm else None
+    keep = frozen(z, dh, b)
+    fused = _block_fused(z, b, gamma, beta, dh, 1e-5)
+    layered = _block_layer_by_layer(z, b, gamma, beta, dh, 1e-5)
+    assert fused.keys() == layered.keys()
+    for name, value in layered.items():
+        np.testing.assert_array_equal(fused[name], value, err_msg=name)
+        assert fused[name].dtype == dtype
+    reference = _block_reference(z.astype(np.float64), b, gamma, beta,
+                                 dh.astype(np.float64), 1e-5)
+    for name, value in reference.items():
+        close(fused[name], value, dtype)
+    assert_unchanged([z, dh, b], keep)

@@ -181,6 +181,60 @@ def test_gradient_skips_the_datas_gradient_only_where_the_layer_can():
     plain.gradient(x, t)  # takes the book's backward
 
 
+_LAYER_STATE = {
+    "Affine": ("x", "dW", "db"),
+    "BatchNorm": ("running_mean", "running_var", "xhat", "mean", "invstd", "dgamma", "dbeta"),
+    "Activation_function": ("out",),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("use_batchnorm", [True, False])
+def test_fused_blocks_train_exactly_as_the_layers(use_batchnorm, dtype):
+    """backend='numba' with ReLU trains through dlkit.blocks (one fused kernel per hidden layer
+    and direction); the same network forced through its layers one by one gives the same
+    gradients, parameters and losses bit for bit, and the layers end in the same state."""
+    x, t = _data(n=9)
+    x = x.astype(dtype)
+    fused = MultiLayerNet(**SMALL, use_batchnorm=use_batchnorm, seed=3, dtype=dtype)
+    layered = MultiLayerNet(**SMALL, use_batchnorm=use_batchnorm, seed=3, dtype=dtype)
+    assert fused._blocks is not None
+    layered._blocks = None  # the book's loop over net.layers
+    for _ in range(4):
+        g_fused, g_layered = fused.gradient(x, t), layered.gradient(x, t)
+        assert g_fused.keys() == g_layered.keys()
+        for k in g_fused:
+            np.testing.assert_array_equal(g_fused[k], g_layered[k], err_msg=k)
+        for net, grads in ((fused, g_fused), (layered, g_layered)):
+            SGD(0.1).update(net.params, grads)
+    for k in fused.params:
+        np.testing.assert_array_equal(fused.params[k], layered.params[k], err_msg=k)
+    for name, layer in fused.layers.items():
+        for attr in _LAYER_STATE.get(name.rstrip("0123456789"), ()):
+            np.testing.assert_array_equal(getattr(layer, attr),
+                                          getattr(layered.layers[name], attr),
+                                          err_msg=f"{name}.{attr}")
+    assert fused.loss(x, t, train_flg=True) == layered.loss(x, t, train_flg=True)
+    assert fused.accuracy(x, t) == layered.accuracy(x, t)
+
+
+@pytest.mark.parametrize(("kwargs", "fused"), [
+    (dict(), True),
+    (dict(use_batchnorm=True), True),
+    (dict(use_batchnorm=True, activation="sigmoid"), False),
+    (dict(activation="tanh"), False),
+    (dict(use_batchnorm=True, use_dropout=True), False),
+    (dict(use_batchnorm=True, backend="numpy"), False),
+])
+def test_blocks_are_used_for_relu_without_dropout_on_numba_only(kwargs, fused):
+    net = MultiLayerNet(**SMALL, seed=0, **kwargs)
+    assert (net._blocks is not None) == fused
+    if fused:
+        assert len(net._blocks) == len(SMALL["hidden_size_list"])
+        assert net._blocks[0].affine is net.layers["Affine1"]
+        assert net._blocks[0].relu is net.layers["Activation_function1"]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_same_seed_bit_identical_runs(backend):
     x, t = _data(n=16)
