@@ -9,18 +9,25 @@ load of a shared machine does not favour either side::
 
 Target (issue 2): steps/second of backend='numba' ≥ 2 × that of backend='numpy' (the same
 network built from the book-style ``dlkit.reference`` layers), asserted by
-``test_step_numba_at_least_twice_as_fast`` on the fastest of many interleaved rounds.
+``test_step_numba_at_least_twice_as_fast``.  Steps per second is the rate of consecutive
+steps, as a training loop runs them, so that test times blocks of ``BLOCK`` consecutive steps
+of one backend, the backends' blocks taking turns (a change of machine load hits both alike),
+and takes each backend's fastest block.  Timing single steps in turn instead would charge
+each step with the cache footprint of the other backend's step just before it: the NumPy
+step leaves megabytes of temporaries behind, and a Numba step right after one was measured
+7–17 % slower than right after another Numba step.
 
 What the comparison includes, honestly stated: the matrix products go to the same BLAS in
-both backends.  The reference step makes the book's twelve products; the Numba step makes
-eleven, because ``MultiLayerNet.gradient`` skips the first Affine's dx = dout·W1ᵀ (the
+both backends.  The reference step makes the book's fifteen products; the Numba step makes
+fourteen, because ``MultiLayerNet.gradient`` skips the first Affine's dx = dout·W1ᵀ (the
 gradient with respect to the data, which nothing uses) where the layer can
 (``dlkit.layers.Affine.backward_params``).  The book's reference Affine, kept unoptimised,
-computes it.  That product is (128·100·784) multiply-adds, about a quarter of the step's
+computes it.  That product is (128·100·784) multiply-adds, about a quarter of the book's
 BLAS work; ``test_matmuls_alone`` times both sets of products and the summary prints the
 bound they put on the ratio (Amdahl: no backend can beat its own matrix products).
 """
 
+import os
 import time
 
 import numpy as np
@@ -35,8 +42,9 @@ SIZES = [784, 100, 100, 100, 100, 10]
 BATCH = 128
 REQUIRED_SPEEDUP = 2.0  # the issue's target, not loosened: see the summary for how close
 ROUNDS = 200  # the minimum over many rounds: a busy machine only ever adds time
+BLOCK = 5  # consecutive steps per timed block in the steps/second comparison
 NUMPY, NUMBA = "backend='numpy' (reference)", "backend='numba'"
-BOOK_PRODUCTS, NUMBA_PRODUCTS = "matmuls of the book's step (12)", "matmuls of the numba step (11)"
+BOOK_PRODUCTS, NUMBA_PRODUCTS = "matmuls of the book's step (15)", "matmuls of the numba step (14)"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -107,15 +115,16 @@ def test_matmuls_alone(benchmark, report, with_first_dx):
     _time(benchmark, report, name, _matmuls(with_first_dx))
 
 
-def _fastest_interleaved(fns, rounds):
-    """Fastest round of each function, the functions taking turns (so a change of machine
-    load during the measurement hits both alike)."""
+def _fastest_interleaved(fns, rounds, block):
+    """Seconds per call of each function in its fastest block of ``block`` consecutive calls,
+    the functions' blocks taking turns (so a change of machine load hits all alike)."""
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
+            for _ in range(block):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - t0) / block)
     return best
 
 
@@ -125,15 +134,41 @@ def test_step_numba_at_least_twice_as_fast(benchmark, report):
     fns = [_training_step("numpy"), _training_step("numba"), _matmuls(with_first_dx=False)]
     best = []
     benchmark.group = "the interleaved measurement as a whole"
-    benchmark.pedantic(lambda: best.extend(_fastest_interleaved(fns, 2 * ROUNDS)), rounds=1,
-                       iterations=1)
+    benchmark.pedantic(lambda: best.extend(_fastest_interleaved(fns, ROUNDS, BLOCK)),
+                       rounds=1, iterations=1)
     numpy_s, numba_s, floor_s = best
     ratio = numpy_s / numba_s
-    note = (f"training step (1 BLAS thread, fastest of {2 * ROUNDS} interleaved rounds): "
-            f"numpy {numpy_s * 1e6:.0f} us, numba {numba_s * 1e6:.0f} us = {ratio:.2f}x the "
-            f"steps/s of the NumPy reference (target >= {REQUIRED_SPEEDUP:g}x); its 11 "
+    note = (f"training step (1 BLAS thread, fastest of {ROUNDS} interleaved blocks of {BLOCK} "
+            f"steps): numpy {numpy_s * 1e6:.0f} us, numba {numba_s * 1e6:.0f} us = {ratio:.2f}x "
+            f"the steps/s of the NumPy reference (target >= {REQUIRED_SPEEDUP:g}x); its 14 "
             f"matmuls are {floor_s / numba_s:.0%} of the numba step, so at most "
             f"{numpy_s / floor_s:.2f}x is possible with this BLAS")
     report.note(note)
     print("\n" + note)
     assert ratio >= REQUIRED_SPEEDUP, note
+
+
+def test_step_ratio_with_numpys_default_blas_threads(benchmark, report):
+    """The same comparison with BLAS on every core, as NumPy runs it by default.
+
+    Reported, not asserted: the target is asserted above on one thread, which a shared
+    machine's other load disturbs far less (dlkit's experiments train on one thread too,
+    see dlkit.experiments.training).  More BLAS threads shrink the products both backends
+    share, so the ratio rises; it must still show the Numba step ahead.
+    """
+    if benchmark.disabled:
+        pytest.skip("a timing (run with benchmarks enabled)")
+    threads = os.cpu_count()
+    best = []
+    with threadpool_limits(limits=threads, user_api="blas"):
+        fns = [_training_step("numpy"), _training_step("numba")]
+        benchmark.group = "the interleaved measurement as a whole"
+        benchmark.pedantic(lambda: best.extend(_fastest_interleaved(fns, ROUNDS // 2, BLOCK)),
+                           rounds=1, iterations=1)
+    numpy_s, numba_s = best
+    note = (f"training step with {threads} BLAS threads (NumPy's default here; reported, not "
+            f"asserted): numpy {numpy_s * 1e6:.0f} us, numba {numba_s * 1e6:.0f} us = "
+            f"{numpy_s / numba_s:.2f}x")
+    report.note(note)
+    print("\n" + note)
+    assert numba_s < numpy_s, note

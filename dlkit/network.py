@@ -11,6 +11,12 @@ Hidden layer l computes a_l = h_{l−1}·W_l + b_l, then (with BN) γ_l x̂_l + 
 activation. The loss is the mean softmax cross-entropy plus the weight decay
 ½ λ Σ_l ‖W_l‖² (Frobenius norm, every Affine layer), so ∂L/∂W_l gets + λ W_l.
 
+With ``backend='numba'``, ReLU and no Dropout (the lesson's network), training runs each
+hidden layer Affine → [BatchNorm] → ReLU as one block (:mod:`dlkit.blocks`): one fused
+kernel per direction after the matrix product, with the layers' own numbers bit for bit and
+the layers left in the state their own calls would leave. Inference and every other
+configuration go through ``layers`` one by one, as the book's loop does.
+
 Randomness (initial weights, dropout masks) comes only from one
 ``numpy.random.Generator`` built from ``seed``: the same seed gives bit-identical
 parameters and losses. Inputs are validated at the entry points ``predict``, ``loss``,
