@@ -102,11 +102,8 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01):
         super().__init__(lr)
 
-    def update(self, params: dict, grads: dict) -> None:
-        self._check(params, grads)
-        lr = self.lr
-        for key, p in params.items():
-            sgd_update(p, grads[key], lr)  # p −= lr·g in one pass, without a temporary
+    def _step(self, key, p, g):
+        sgd_update(p, g, self.lr)  # p −= lr·g in one pass, without a temporary
 
 
 class Momentum(Optimizer):
