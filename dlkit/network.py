@@ -172,8 +172,10 @@ class MultiLayerNet:
         self.params = {k: self.params[k] for k in self._param_keys()}
         self._decay_grads = {}  # buffers for dW + λW, made on first use
         # Training through fused blocks (dlkit.blocks) where the lesson's network allows it:
-        # the Numba layers with ReLU and without Dropout. Same numbers, fewer passes.
+        # the Numba layers with ReLU and without Dropout. Same numbers, fewer passes. They
+        # run while net.layers holds the layers they were built on (a user may swap one).
         self._blocks = None
+        self._fused = False  # whether the last forward went through the blocks
         if backend == "numba" and activation == "relu" and not self.use_dropout:
             from dlkit.blocks import ReluBlock
 
@@ -182,6 +184,7 @@ class MultiLayerNet:
                           self.layers[f"Activation_function{i}"])
                 for i in range(1, self.hidden_layer_num + 1)
             ] or None
+            self._block_layers = tuple(self.layers.values())
 
     def _param_keys(self):
         keys = []
@@ -254,7 +257,9 @@ class MultiLayerNet:
 
     # ---------------------------------------------------------------- book API
     def _forward(self, x, train_flg):
-        if train_flg and self._blocks:
+        self._fused = bool(train_flg and self._blocks
+                           and tuple(self.layers.values()) == self._block_layers)
+        if self._fused:
             for block in self._blocks:
                 x = block.forward_train(x)
             return self.layers[f"Affine{self.hidden_layer_num + 1}"].forward(x)
@@ -311,7 +316,7 @@ class MultiLayerNet:
         with np.errstate(**_QUIET):
             self._loss(x, t, True)
             dout = self.last_layer.backward(1)
-            if self._blocks:
+            if self._fused:
                 self._backward_blocks(dout)
             else:
                 self._backward_layers(dout)

@@ -202,6 +202,7 @@ def test_fused_blocks_train_exactly_as_the_layers(use_batchnorm, dtype):
     layered._blocks = None  # the book's loop over net.layers
     for _ in range(4):
         g_fused, g_layered = fused.gradient(x, t), layered.gradient(x, t)
+        assert fused._fused and not layered._fused
         assert g_fused.keys() == g_layered.keys()
         for k in g_fused:
             np.testing.assert_array_equal(g_fused[k], g_layered[k], err_msg=k)
@@ -216,6 +217,22 @@ def test_fused_blocks_train_exactly_as_the_layers(use_batchnorm, dtype):
                                           err_msg=f"{name}.{attr}")
     assert fused.loss(x, t, train_flg=True) == layered.loss(x, t, train_flg=True)
     assert fused.accuracy(x, t) == layered.accuracy(x, t)
+
+
+def test_a_layer_swapped_into_net_layers_is_used():
+    """The blocks run the layers they were built on; once net.layers holds another layer
+    object, training goes through net.layers one by one, as the book's loop does."""
+    x, t = _data(n=9)
+    swapped = MultiLayerNet(**SMALL, use_batchnorm=True, seed=4)
+    reference = MultiLayerNet(**SMALL, use_batchnorm=True, seed=4)
+    reference._blocks = None
+    for net in (swapped, reference):
+        net.layers["Activation_function2"] = layers.Sigmoid()
+    g_swapped, g_reference = swapped.gradient(x, t), reference.gradient(x, t)
+    assert not swapped._fused
+    for k in g_swapped:
+        np.testing.assert_array_equal(g_swapped[k], g_reference[k], err_msg=k)
+    assert swapped.layers["Activation_function2"].out is not None  # the Sigmoid ran
 
 
 @pytest.mark.parametrize(("kwargs", "fused"), [
