@@ -435,13 +435,16 @@ def test_diverging_training_does_not_crash(backend):
 
 
 # ------------------------------------------------------------------ allocation
-@pytest.mark.parametrize("use_dropout", [False, True], ids=["bn", "bn+dropout"])
-def test_training_step_does_not_allocate_arrays(use_dropout):
-    """After the first step the layers and the optimizer reuse their buffers."""
+@pytest.mark.parametrize(("use_batchnorm", "use_dropout"), [(True, False), (False, False),
+                                                           (True, True)],
+                         ids=["bn", "plain", "bn+dropout"])
+def test_training_step_does_not_allocate_arrays(use_batchnorm, use_dropout):
+    """After the first step the layers (or the fused blocks) and the optimizer reuse their
+    buffers."""
     rng = np.random.default_rng(0)
     x, t = rng.random((128, 784)), rng.integers(0, 10, 128)
-    net = MultiLayerNet(784, [100] * 4, 10, use_batchnorm=True, weight_decay_lambda=0.1,
-                        use_dropout=use_dropout, seed=0)
+    net = MultiLayerNet(784, [100] * 4, 10, use_batchnorm=use_batchnorm,
+                        weight_decay_lambda=0.1, use_dropout=use_dropout, seed=0)
     opt = SGD(0.01)
     for _ in range(2):
         opt.update(net.params, net.gradient(x, t))
