@@ -9,9 +9,9 @@ The layers in ``net.layers`` stay the source of truth: a block runs on their par
 their buffers and leaves each layer in the state its own ``forward``/``backward`` would
 (``Affine.x``, ``BatchNormalization.xhat``, ``mean``, ``invstd``, running statistics,
 ``dgamma``, ``dbeta``, ``Affine.dW``, ``db``, ``Relu.out``), so everything a student inspects
-is where the book puts it.  With BatchNorm, two intermediate arrays are never written:
+is where the book puts it.  With BatchNorm, two intermediate arrays are not kept:
 BatchNorm's output y = gamma·xhat + beta (ReLU takes it straight from registers) and ReLU's
-dx (BatchNorm's backward takes it the same way).
+dx (it passes through BatchNorm's dx buffer, which then receives BatchNorm's dx).
 
 A block checks nothing: the network validates x and t at its entry points and every other
 array here is a layer's own buffer.
@@ -34,7 +34,7 @@ class ReluBlock:
         self.affine, self.batchnorm, self.relu = affine, batchnorm, relu
 
     def forward_train(self, x: np.ndarray) -> np.ndarray:
-        """h = relu(bn(x·W + b)) in training mode, for x (N, D) C-contiguous; returns h."""
+        """h = relu(bn(x·W + b)) in training mode, for x (N, D); returns h."""
         affine, bn, relu = self.affine, self.batchnorm, self.relu
         W, b = affine.W, affine.b
         shape = (x.shape[0], W.shape[1])
