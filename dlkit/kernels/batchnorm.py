@@ -46,19 +46,7 @@ def batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd):
             c = x[n, d] - k[d]
             s1[d] += c
             s2[d] += c * c
-    mu = np.empty(D)
-    istd = np.empty(D)
-    g = np.empty(D)
-    b = np.empty(D)
-    for d in range(D):
-        m1 = s1[d] / N
-        var = max(s2[d] / N - m1 * m1, 0.0)
-        mu[d] = k[d] + m1
-        istd[d] = 1.0 / np.sqrt(var + eps)
-        mean[d] = mu[d]
-        invstd[d] = istd[d]
-        g[d] = gamma[d]
-        b[d] = beta[d]
+    mu, istd, g, b = _statistics(k, s1, s2, N, eps, gamma, beta, mean, invstd)
     for n in range(N):  # pass 2: normalise, scale and shift
         for d in range(D):
             h = (x[n, d] - mu[d]) * istd[d]
@@ -114,6 +102,39 @@ def batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta):
             g = dout[n, d]
             sb[d] += g
             sg[d] += g * xhat[n, d]
+    c0, c1, c2 = _backward_constants(sb, sg, N, gamma, invstd, dgamma, dbeta)
+    for n in range(N):  # pass 2: dx
+        for d in range(D):
+            dx[n, d] = c1[d] * dout[n, d] + c0[d] + c2[d] * xhat[n, d]
+    return dx
+
+
+@njit(cache=True, error_model="numpy")
+def _statistics(k, s1, s2, N, eps, gamma, beta, mean, invstd):
+    """From the shifted sums s1 = Σ(x − k), s2 = Σ(x − k)² over N rows: writes mean and invstd
+    (D,) and returns float64 copies (mu, invstd, gamma, beta) for the normalising pass."""
+    D = k.shape[0]
+    mu = np.empty(D)
+    istd = np.empty(D)
+    g = np.empty(D)
+    b = np.empty(D)
+    for d in range(D):
+        m1 = s1[d] / N
+        var = max(s2[d] / N - m1 * m1, 0.0)
+        mu[d] = k[d] + m1
+        istd[d] = 1.0 / np.sqrt(var + eps)
+        mean[d] = mu[d]
+        invstd[d] = istd[d]
+        g[d] = gamma[d]
+        b[d] = beta[d]
+    return mu, istd, g, b
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_constants(sb, sg, N, gamma, invstd, dgamma, dbeta):
+    """From sb = Σ dout and sg = Σ dout·xhat: writes dbeta, dgamma (D,) and returns the
+    per-feature constants (c0, c1, c2) of dx = c1·dout + c0 + c2·xhat."""
+    D = sb.shape[0]
     c0 = np.empty(D)
     c1 = np.empty(D)
     c2 = np.empty(D)
@@ -123,7 +144,4 @@ def batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta):
         c1[d] = gamma[d] * invstd[d]
         c0[d] = -c1[d] * sb[d] / N
         c2[d] = -c1[d] * sg[d] / N
-    for n in range(N):  # pass 2: dx
-        for d in range(D):
-            dx[n, d] = c1[d] * dout[n, d] + c0[d] + c2[d] * xhat[n, d]
-    return dx
+    return c0, c1, c2

@@ -23,6 +23,8 @@ The matrix products (z = x·W, dW = xᵀ·dz, dx = dz·Wᵀ) stay in BLAS, outsi
 import numpy as np
 from numba import njit
 
+from dlkit.kernels.batchnorm import _backward_constants, _statistics
+
 
 @njit(cache=True, error_model="numpy")
 def bias_relu_forward(z, b, h):
@@ -70,19 +72,7 @@ def bias_batchnorm_relu_forward_train(z, b, gamma, beta, eps, xhat, mean, invstd
             c = v - k[d]
             s1[d] += c
             s2[d] += c * c
-    mu = np.empty(D)
-    istd = np.empty(D)
-    g = np.empty(D)
-    be = np.empty(D)
-    for d in range(D):
-        m1 = s1[d] / N
-        var = max(s2[d] / N - m1 * m1, 0.0)
-        mu[d] = k[d] + m1
-        istd[d] = 1.0 / np.sqrt(var + eps)
-        mean[d] = mu[d]
-        invstd[d] = istd[d]
-        g[d] = gamma[d]
-        be[d] = beta[d]
+    mu, istd, g, be = _statistics(k, s1, s2, N, eps, gamma, beta, mean, invstd)
     for n in range(N):  # pass 2: normalise, scale and shift, ReLU
         for d in range(D):
             x_hat = (z[n, d] - mu[d]) * istd[d]
@@ -108,15 +98,7 @@ def relu_batchnorm_bias_backward(dh, h, xhat, gamma, invstd, dz, dgamma, dbeta, 
             dy = dz[n, d]
             sb[d] += dy
             sg[d] += dy * xhat[n, d]
-    c0 = np.empty(D)
-    c1 = np.empty(D)
-    c2 = np.empty(D)
-    for d in range(D):
-        dbeta[d] = sb[d]
-        dgamma[d] = sg[d]
-        c1[d] = gamma[d] * invstd[d]
-        c0[d] = -c1[d] * sb[d] / N
-        c2[d] = -c1[d] * sg[d] / N
+    c0, c1, c2 = _backward_constants(sb, sg, N, gamma, invstd, dgamma, dbeta)
     acc = np.zeros(D)
     for n in range(N):  # pass 2: dz, db
         for d in range(D):
