@@ -44,37 +44,27 @@ class ReluBlock:
         np.matmul(x, W, out=z)
         if bn is None:
             return K.bias_relu_forward(z, b, h)
-        rm, rv = bn.running_mean, bn.running_var
-        if not (type(rm) is np.ndarray and type(rv) is np.ndarray and rm.shape == rv.shape
-                == bn.gamma.shape):
-            bn._check_running("BatchNormalization.forward")  # zeros(D) on first use
-        xhat = bn.xhat
-        if xhat is None or xhat.shape != shape or xhat.dtype != W.dtype:
-            bn.xhat = np.empty(shape, W.dtype)
-            bn.mean, bn.invstd = np.empty(shape[1], W.dtype), np.empty(shape[1], W.dtype)
-        K.bias_batchnorm_relu_forward_train(z, b, bn.gamma, bn.beta, bn.eps, bn.xhat, bn.mean,
-                                            bn.invstd, h)
-        K.batchnorm_running_update(bn.running_mean, bn.running_var, bn.mean, bn.invstd,
-                                   bn.eps, bn.momentum)
+        rm, rv = bn._running("BatchNormalization.forward")
+        xhat, mean, invstd = bn._train_buffers(shape)
+        K.bias_batchnorm_relu_forward_train(z, b, bn.gamma, bn.beta, bn.eps, xhat, mean, invstd,
+                                            h)
+        K.batchnorm_running_update(rm, rv, mean, invstd, bn.eps, bn.momentum)
         bn.input_shape, bn.batch_size = shape, shape[0]
         return h
 
     def backward(self, dh: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """From dh = ∂L/∂h: the parameters' gradients, and dx = ∂L/∂x when ``need_dx``."""
         affine, bn, relu = self.affine, self.batchnorm, self.relu
-        W, x = affine.W, affine.x
-        affine.dW = dW = _empty_if_changed(affine.dW, W.shape, W.dtype)
-        affine.db = db = _empty_if_changed(affine.db, affine.b.shape, W.dtype)
+        affine._grad_buffers(dh)  # dz, whose place dh takes here, has dh's shape
+        W, x, db = affine.W, affine.x, affine.db
         if bn is None:
             relu._dx = dz = _empty_if_changed(relu._dx, dh.shape, dh.dtype)
             K.relu_bias_backward(dh, relu.out, dz, db)
         else:
-            bn._dx = dz = _empty_if_changed(bn._dx, dh.shape, dh.dtype)
-            bn.dgamma = _empty_if_changed(bn.dgamma, bn.gamma.shape, W.dtype)
-            bn.dbeta = _empty_if_changed(bn.dbeta, bn.gamma.shape, W.dtype)
+            dz, dgamma, dbeta = bn._grad_buffers()
             K.relu_batchnorm_bias_backward(dh, relu.out, bn.xhat, bn.gamma, bn.invstd, dz,
-                                           bn.dgamma, bn.dbeta, db)
-        np.matmul(x.T, dz, out=dW)
+                                           dgamma, dbeta, db)
+        np.matmul(x.T, dz, out=affine.dW)
         if not need_dx:
             return None
         affine._dx = dx = _empty_if_changed(affine._dx, x.shape, W.dtype)

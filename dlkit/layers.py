@@ -230,41 +230,54 @@ class BatchNormalization:
                              f"got {a.shape}")
         return np.array(a, dtype=self.gamma.dtype)  # our own copy, updated in place
 
-    def _check_running(self, where):
-        """running_mean/var: zeros(D) on first use (as the book); (D,) arrays afterwards."""
+    def _running(self, where):
+        """(running_mean, running_var): zeros(D) on first use (as the book); after that they
+        must be (D,) arrays."""
         rm, rv, shape = self.running_mean, self.running_var, self.gamma.shape
+        if (type(rm) is np.ndarray and type(rv) is np.ndarray and rm.shape == shape
+                and rv.shape == shape):
+            return rm, rv  # the common case
         if rm is None and rv is None:
             self.running_mean = np.zeros(shape, dtype=self.gamma.dtype)
             self.running_var = np.zeros(shape, dtype=self.gamma.dtype)
-            return
+            return self.running_mean, self.running_var
         for name, r in (("running_mean", rm), ("running_var", rv)):
             if not isinstance(r, np.ndarray) or r.shape != shape:
                 raise ValueError(f"{where}: {name} must be an ndarray of shape {shape}, got "
                                  f"{getattr(r, 'shape', type(r).__name__)}")
+        return rm, rv
+
+    def _train_buffers(self, shape):
+        """(xhat, mean, invstd) for a training forward on an (N, D) batch of ``shape``."""
+        xhat, dtype = self.xhat, self.gamma.dtype
+        if xhat is None or xhat.shape != shape or xhat.dtype != dtype:
+            self.xhat = np.empty(shape, dtype)  # mean, invstd: (D,) follow xhat's (N, D)
+            self.mean, self.invstd = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
+        return self.xhat, self.mean, self.invstd
+
+    def _grad_buffers(self):
+        """(dx, dgamma, dbeta) for a backward after the last training forward."""
+        dx, xhat = self._dx, self.xhat
+        if dx is None or dx.shape != xhat.shape or dx.dtype != xhat.dtype:
+            self._dx = np.empty_like(xhat)  # dgamma, dbeta: (D,) follow dx's (N, D)
+            self.dgamma, self.dbeta = np.empty_like(self.gamma), np.empty_like(self.gamma)
+        return self._dx, self.dgamma, self.dbeta
 
     def forward(self, x, train_flg=True):
         where = "BatchNormalization.forward"
         gamma, beta = self.gamma, self.beta
         D, dtype = gamma.shape[0], gamma.dtype
         x2 = _batch(where, x, D, "gamma", gamma, min_rows=2 if train_flg else 1)
-        rm, rv = self.running_mean, self.running_var
-        if not (type(rm) is np.ndarray and type(rv) is np.ndarray and rm.shape == gamma.shape
-                and rv.shape == gamma.shape):
-            self._check_running(where)
-            rm, rv = self.running_mean, self.running_var
+        rm, rv = self._running(where)
         N = x2.shape[0]
         self.input_shape = x.shape
         self._out = out = _empty_if_changed(self._out, x2.shape, dtype)
         if not train_flg:
             K.batchnorm_forward_infer(x2, gamma, beta, rm, rv, self.eps, out)
             return _like(out, x.shape)
-        xhat = self.xhat
-        if xhat is None or xhat.shape != x2.shape or xhat.dtype != dtype:
-            self.xhat = np.empty(x2.shape, dtype)  # mean, invstd: (D,) follow xhat's (N, D)
-            self.mean, self.invstd = np.empty(D, dtype), np.empty(D, dtype)
-        K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, self.xhat, self.mean,
-                                  self.invstd)
-        K.batchnorm_running_update(rm, rv, self.mean, self.invstd, self.eps, self.momentum)
+        xhat, mean, invstd = self._train_buffers(x2.shape)
+        K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, xhat, mean, invstd)
+        K.batchnorm_running_update(rm, rv, mean, invstd, self.eps, self.momentum)
         self.batch_size = N
         return _like(out, x.shape)
 
@@ -274,12 +287,9 @@ class BatchNormalization:
             raise _not_called(where, "a training forward (train_flg=True)")
         xhat, gamma = self.xhat, self.gamma
         _check_dout(where, dout, self.input_shape, gamma.dtype)
-        dout2 = _like(dout, xhat.shape)
-        dx = self._dx
-        if dx is None or dx.shape != xhat.shape or dx.dtype != xhat.dtype:
-            self._dx = dx = np.empty_like(xhat)  # dgamma, dbeta: (D,) follow dx's (N, D)
-            self.dgamma, self.dbeta = np.empty_like(gamma), np.empty_like(gamma)
-        K.batchnorm_backward(dout2, xhat, gamma, self.invstd, dx, self.dgamma, self.dbeta)
+        dx, dgamma, dbeta = self._grad_buffers()
+        K.batchnorm_backward(_like(dout, xhat.shape), xhat, gamma, self.invstd, dx, dgamma,
+                             dbeta)
         return _like(dx, self.input_shape)
 
 
