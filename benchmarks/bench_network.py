@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 import pytest
+from _products import step_products
 from threadpoolctl import threadpool_limits
 
 from dlkit.network import MultiLayerNet
@@ -73,26 +74,6 @@ def _training_step(backend):
     return step
 
 
-def _matmuls(with_first_dx):
-    """Only the BLAS products of one step, into preallocated outputs."""
-    rng = np.random.default_rng(0)
-    xs = [rng.random((BATCH, n)) for n in SIZES[:-1]]
-    Ws = [rng.standard_normal((a, b)) for a, b in zip(SIZES[:-1], SIZES[1:], strict=True)]
-    outs = [np.empty((BATCH, b)) for b in SIZES[1:]]
-    dxs = [np.empty_like(x) for x in xs]
-    dWs = [np.empty_like(W) for W in Ws]
-
-    def matmuls():
-        for x, W, out in zip(xs, Ws, outs, strict=True):
-            np.matmul(x, W, out=out)
-        for i, (x, W, dout, dx, dW) in enumerate(zip(xs, Ws, outs, dxs, dWs, strict=True)):
-            if i > 0 or with_first_dx:
-                np.matmul(dout, W.T, out=dx)
-            np.matmul(x.T, dout, out=dW)
-
-    return matmuls
-
-
 def _time(benchmark, report, name, fn, baseline=False):
     benchmark.group = GROUP
     benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=5)
@@ -112,7 +93,7 @@ def test_step_numba(benchmark, report):
 def test_matmuls_alone(benchmark, report, with_first_dx):
     """The floor of each backend: its matrix products alone."""
     name = BOOK_PRODUCTS if with_first_dx else NUMBA_PRODUCTS
-    _time(benchmark, report, name, _matmuls(with_first_dx))
+    _time(benchmark, report, name, step_products(SIZES, BATCH, with_first_dx))
 
 
 def _fastest_interleaved(fns, rounds, block):
@@ -133,7 +114,8 @@ def _fastest_interleaved(fns, rounds, block):
 def test_step_numba_at_least_twice_as_fast(benchmark, report):
     if benchmark.disabled:
         pytest.skip("a timing (run with benchmarks enabled)")
-    fns = [_training_step("numpy"), _training_step("numba"), _matmuls(with_first_dx=False)]
+    fns = [_training_step("numpy"), _training_step("numba"),
+           step_products(SIZES, BATCH, with_first_dx=False)]
     best = []
     benchmark.group = "the interleaved measurement as a whole"
     benchmark.pedantic(lambda: best.extend(_fastest_interleaved(fns, ROUNDS, BLOCK)),

@@ -12,15 +12,22 @@ minute. Each run takes about a minute: one round each.
 
 Both backends do their matrix products in the same BLAS (on one thread, see
 ``dlkit.experiments.training``); those products are most of the work of these small
-networks, which bounds the ratio (see benchmarks/bench_network.py, ``test_matmuls_alone``).
+networks, which bounds the ratio. ``test_reproduce_matrix_products_alone`` measures that
+bound in the same run: it times the products of one training step and of one evaluation
+pass of each training experiment's network, counts how many of each the book settings make,
+and prints their total (a floor under any backend that uses this BLAS) and the largest ratio
+it leaves possible.
 """
 
+import inspect
 import time
 from pathlib import Path
 
 import pytest
+from _products import forward_products, step_products
+from threadpoolctl import threadpool_limits
 
-from dlkit.experiments.reproduce import load_data, run_all, run_experiment
+from dlkit.experiments.reproduce import EXPERIMENTS, SETTINGS, load_data, run_all, run_experiment
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 GROUP = "dlkit reproduce, book settings, 1 seed"
@@ -68,3 +75,74 @@ def test_reproduce_numba(benchmark, report, data):
         report.note("  speed-up per experiment: " + ", ".join(
             f"{name} {_SECONDS['numpy'][name] / s:.2f}x"
             for name, s in _SECONDS["numba"].items()))
+
+
+def _book_settings(name):
+    """The settings ``run_all`` gives experiment ``name``: its defaults and SETTINGS['book']."""
+    defaults = {k: p.default for k, p in inspect.signature(EXPERIMENTS[name]).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **SETTINGS["book"][name]}
+
+
+def _product_counts(data):
+    """Per training experiment at book settings and one seed: (layer sizes, batch size,
+    number of training steps, [(n, number of forward passes over n samples), ...])."""
+    x_train, t_train, x_test, _ = data
+    n_in, n_out = x_train.shape[1], int(t_train.max()) + 1
+    s = _book_settings("init_compare")
+    nets = len(s["schemes"])  # one network per scheme; train and test accuracy at the end
+    init = ([n_in, *s["hidden_size_list"], n_out], s["batch_size"], nets * s["iterations"],
+            [(min(s["train_eval_size"], len(x_train)), nets), (len(x_test), nets)])
+    s = _book_settings("batchnorm_compare")
+    nets = 2 * len(s["weight_scales"])  # with and without BatchNorm
+    steps = s["epochs"] * -(-s["train_size"] // s["batch_size"])
+    # training accuracy before training and after every epoch, test accuracy at the end
+    bn = ([n_in, *s["hidden_size_list"], n_out], s["batch_size"], nets * steps,
+          [(s["train_size"], nets * (s["epochs"] + 1)), (len(x_test), nets)])
+    return {"init_compare": init, "batchnorm_compare": bn}
+
+
+def _fastest(fn, rounds=10):
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def test_reproduce_matrix_products_alone(benchmark, report, data):
+    """The floor under the ratio: the training experiments' matrix products alone.
+
+    The Numba layers' products (no first-layer dx, see bench_network.py), each timed at its
+    fastest, times how often the book settings make it. symmetry and activation_histograms
+    are left out (about a second together), so the floor is lower than the true one and the
+    ratio it allows is, if anything, too generous.
+    """
+    if benchmark.disabled:
+        pytest.skip("a timing (run with benchmarks enabled)")
+    floors = {}
+
+    def run():
+        with threadpool_limits(limits=1, user_api="blas"):
+            for name, (sizes, batch, steps, passes) in _product_counts(data).items():
+                floors[name] = steps * _fastest(step_products(sizes, batch, False)) + sum(
+                    count * _fastest(forward_products(sizes, n)) for n, count in passes)
+
+    benchmark.group = "the matrix products of dlkit reproduce, alone"
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    floor = sum(floors.values())
+    line = f"  matrix products alone (init_compare, batchnorm_compare): {floor:.1f} s"
+    numpy_s, numba_s = _SECONDS.get("numpy"), _SECONDS.get("numba")
+    if numba_s:
+        line += f", {floor / sum(numba_s.values()):.0%} of the numba run"
+    if numpy_s:
+        total = sum(numpy_s.values())
+        line += (f"; so at most {total / floor:.2f}x is possible with this BLAS (per "
+                 "experiment: " + ", ".join(f"{name} {numpy_s[name] / s:.2f}x"
+                                             for name, s in floors.items()) + ")")
+    report.note(line)
+    print("\n" + line)
+    if numba_s:  # the products are a part of the run: a floor above it would be mismeasured
+        assert floor < sum(numba_s.values()), line
