@@ -102,7 +102,7 @@ def _product_counts(data):
     return {"init_compare": init, "batchnorm_compare": bn}
 
 
-def _fastest(fn, rounds=10):
+def _fastest(fn, rounds=30):
     fn()
     best = float("inf")
     for _ in range(rounds):
