@@ -11,6 +11,8 @@ arrays, so the benchmarks can time them next to the real runs:
 - ``forward_products(sizes, n)``: one forward pass over n samples (predict, accuracy).
 """
 
+from functools import partial
+
 import numpy as np
 
 
@@ -22,6 +24,11 @@ def _arrays(sizes, n):
     return xs, Ws, outs
 
 
+def _forward(xs, Ws, outs):
+    for x, W, out in zip(xs, Ws, outs, strict=True):
+        np.matmul(x, W, out=out)
+
+
 def step_products(sizes, batch, with_first_dx):
     """A function that makes one training step's matrix products (float64, into buffers)."""
     xs, Ws, outs = _arrays(sizes, batch)
@@ -29,8 +36,7 @@ def step_products(sizes, batch, with_first_dx):
     dWs = [np.empty_like(W) for W in Ws]
 
     def products():
-        for x, W, out in zip(xs, Ws, outs, strict=True):
-            np.matmul(x, W, out=out)
+        _forward(xs, Ws, outs)
         for i, (x, W, dout, dx, dW) in enumerate(zip(xs, Ws, outs, dxs, dWs, strict=True)):
             if i > 0 or with_first_dx:
                 np.matmul(dout, W.T, out=dx)
@@ -41,10 +47,4 @@ def step_products(sizes, batch, with_first_dx):
 
 def forward_products(sizes, n):
     """A function that makes one forward pass's matrix products over n samples."""
-    xs, Ws, outs = _arrays(sizes, n)
-
-    def products():
-        for x, W, out in zip(xs, Ws, outs, strict=True):
-            np.matmul(x, W, out=out)
-
-    return products
+    return partial(_forward, *_arrays(sizes, n))
