@@ -123,10 +123,10 @@ def _paired_ratio(slow, fast):
     shared machine a block's median time is 30–40 % above its fastest, for the bare matrix
     products as much as for either step, so each backend's fastest block is a rare quiet
     moment of its own, and their ratio carries the scatter of two rare events.  Measured on
-    2026-11-26 in 22 runs of this comparison, the ratio of fastest blocks scattered over
-    1.97–2.13, while the median of paired ratios gave 2.09–2.20 and, in the 9 runs that also
+    2026-11-26 in 28 runs of this comparison, the ratio of fastest blocks scattered over
+    1.97–2.17, while the median of paired ratios gave 2.05–2.20 and, in the 15 runs that also
     computed it, the ratio of total times (steps per second over the whole run, which is
-    what the target speaks of) 2.08–2.13.  Of the estimates that use every round, the paired
+    what the target speaks of) 2.06–2.13.  Of the estimates that use every round, the paired
     median is the one that a single burst of load on one block cannot move.
     """
     return float(np.median(slow / fast))
