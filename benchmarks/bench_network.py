@@ -137,11 +137,10 @@ def test_step_numba_at_least_twice_as_fast(benchmark, report):
         pytest.skip("a timing (run with benchmarks enabled)")
     fns = [_training_step("numpy"), _training_step("numba"),
            step_products(SIZES, BATCH, with_first_dx=False)]
-    runs = []
     benchmark.group = "the interleaved measurement as a whole"
-    benchmark.pedantic(lambda: runs.append(_interleaved_blocks(fns, ROUNDS, BLOCK)),
-                       rounds=1, iterations=1)
-    numpy_s, numba_s, floor_s = runs[0].T
+    seconds = benchmark.pedantic(_interleaved_blocks, args=(fns, ROUNDS, BLOCK), rounds=1,
+                                 iterations=1)
+    numpy_s, numba_s, floor_s = seconds.T
     ratio = _paired_ratio(numpy_s, numba_s)
     note = (f"training step (1 BLAS thread, {ROUNDS} rounds of interleaved blocks of {BLOCK} "
             f"steps, each after an untimed one): median numpy {np.median(numpy_s) * 1e6:.0f} "
@@ -167,13 +166,12 @@ def test_step_ratio_with_numpys_default_blas_threads(benchmark, report):
     if benchmark.disabled:
         pytest.skip("a timing (run with benchmarks enabled)")
     threads = os.cpu_count()
-    runs = []
     with threadpool_limits(limits=threads, user_api="blas"):
         fns = [_training_step("numpy"), _training_step("numba")]
         benchmark.group = "the interleaved measurement as a whole"
-        benchmark.pedantic(lambda: runs.append(_interleaved_blocks(fns, ROUNDS // 2, BLOCK)),
-                           rounds=1, iterations=1)
-    numpy_s, numba_s = runs[0].T
+        seconds = benchmark.pedantic(_interleaved_blocks, args=(fns, ROUNDS // 2, BLOCK),
+                                     rounds=1, iterations=1)
+    numpy_s, numba_s = seconds.T
     ratio = _paired_ratio(numpy_s, numba_s)
     note = (f"training step with {threads} BLAS threads (NumPy's default here; reported, not "
             f"asserted): median numpy {np.median(numpy_s) * 1e6:.0f} us, numba "

@@ -122,16 +122,15 @@ def test_reproduce_matrix_products_alone(benchmark, report, data):
     """
     if benchmark.disabled:
         pytest.skip("a timing (run with benchmarks enabled)")
-    floors = {}
 
-    def run():
+    def measure():
         with threadpool_limits(limits=1, user_api="blas"):
-            for name, (sizes, batch, steps, passes) in _product_counts(data).items():
-                floors[name] = steps * _fastest(step_products(sizes, batch, False)) + sum(
-                    count * _fastest(forward_products(sizes, n)) for n, count in passes)
+            return {name: steps * _fastest(step_products(sizes, batch, False)) + sum(
+                        count * _fastest(forward_products(sizes, n)) for n, count in passes)
+                    for name, (sizes, batch, steps, passes) in _product_counts(data).items()}
 
     benchmark.group = "the matrix products of dlkit reproduce, alone"
-    benchmark.pedantic(run, rounds=1, iterations=1)
+    floors = benchmark.pedantic(measure, rounds=1, iterations=1)
     floor = sum(floors.values())
     line = f"  matrix products alone (init_compare, batchnorm_compare): {floor:.1f} s"
     numpy_s, numba_s = _SECONDS.get("numpy"), _SECONDS.get("numba")
