@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlkit.tasks import TASKS
 from grader import kernel_cache, messages, submission
 from grader.sandbox import ISOLATION_NOTES, detect_isolation
 
@@ -42,8 +43,7 @@ GRADER_DIR = Path(__file__).resolve().parent
 ASSIGNMENTS = submission.ASSIGNMENTS
 # Wall-clock budget per assignment (s): the checks + every worker start-up and call.
 DEFAULT_BUDGETS = {"a1": 120.0, "a2": 120.0, "a3": 300.0, "a4": 180.0}
-TITLES = {"a1": "Weight initialization", "a2": "Batch Normalization (NumPy)",
-          "a3": "Training with Batch Normalization", "a4": "Batch Normalization in Numba"}
+TITLES = {tid: task.title["en"] for tid, task in TASKS.items()}
 
 
 class GraderError(RuntimeError):

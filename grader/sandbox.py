@@ -49,6 +49,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlkit.tasks import ALWAYS_BLOCKED, TASKS
 from grader import protocol
 
 GRADER_DIR = Path(__file__).resolve().parent
@@ -57,8 +58,8 @@ UID_RANGE = range(61000, 62000)
 UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
 ISOLATION_LEVELS = ("namespaces", "user", "session")
 
-# What each assignment may not use from dlkit, where dlkit has the answer (the worker's
-# BLOCKED list; grader/worker.py ``_block``):
+# What each assignment may not use from dlkit, where dlkit has the answer (dlkit.tasks; the
+# worker's BLOCKED list, grader/worker.py ``_block``):
 # - "modules": blocked as a whole: never executed in the worker (a module that an allowed
 #   one imports, like dlkit.kernels.batchnorm for dlkit.kernels, is replaced by a stub of
 #   placeholders that raise while that import runs) and, under namespace isolation, their
@@ -66,24 +67,9 @@ ISOLATION_LEVELS = ("namespaces", "user", "session")
 # - "attrs": "module:name" objects of an allowed module (dlkit.layers has Affine too):
 #   removed from every dlkit module, their methods replaced by ones that raise (so the class
 #   is useless even when found through gc or object.__subclasses__()).
-# a1: init_weight, layer activations and spread statistics are the task; dlkit's
-# initializers, its network (which builds weights with them) and its experiments (the
-# activation histograms) have the answers.  a2, a3 (the network uses the student's a2
-# layer) and a4 (Numba kernels): BatchNorm is the task.
-_INITIALIZATION = {"modules": ["dlkit.initializers", "dlkit.network", "dlkit.experiments"],
-                   "attrs": []}
-_BATCHNORM = {"modules": ["dlkit.kernels.batchnorm", "dlkit.reference"],
-              "attrs": ["dlkit.layers:BatchNormalization"]}
-BLOCKED = {"a1": _INITIALIZATION, "a2": _BATCHNORM, "a3": _BATCHNORM, "a4": _BATCHNORM}
-BLOCKED_MODULES = ["solutions", "grader"]
-_BLOCK_REASONS = {
-    "a1": ("in a1 you implement weight initialization and the activation statistics "
-           "yourself, so dlkit.initializers, dlkit.network, dlkit.experiments and the "
-           "solutions are not available to your code"),
-    "batchnorm": ("in {aid} you implement BatchNorm yourself, so dlkit's own BatchNorm "
-                  "(dlkit.layers.BatchNormalization, dlkit.reference, the batchnorm kernels of "
-                  "dlkit.kernels) and the solutions are not available to your code"),
-}
+BLOCKED = {tid: {"modules": list(task.blocked_modules), "attrs": list(task.blocked_attrs)}
+           for tid, task in TASKS.items()}
+BLOCKED_MODULES = list(ALWAYS_BLOCKED)
 
 
 def blocked_files(assignment: str | None) -> list[str]:
@@ -617,10 +603,8 @@ class Worker:
                                   BLOCKED.get(self.assignment, {}).get("modules", []))
 
     def _block_reason(self) -> str:
-        if self.assignment == "a1":
-            return _BLOCK_REASONS["a1"]
-        if self.assignment in BLOCKED:
-            return _BLOCK_REASONS["batchnorm"].format(aid=self.assignment)
+        if self.assignment in TASKS:
+            return TASKS[self.assignment].block_reason["en"]
         return "the solutions and the grader are not available to your code"
 
     # -- messages
