@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dlkit.experiments.batchnorm_compare import batchnorm_compare
-from dlkit.experiments.claims import evaluate_claims, final_loss
+from dlkit.experiments.claims import IDENTICAL_TOL, evaluate_claims, final_loss
 from dlkit.experiments.init_compare import init_compare
 from dlkit.experiments.reproduce import QUICK_DATA, run_experiment
 from dlkit.experiments.symmetry import symmetry
@@ -32,8 +32,9 @@ def test_symmetric_starts_keep_units_identical_random_breaks_them(fashion):
     r = run_experiment("symmetry", fashion, seeds=SEEDS, quick=True, dataset="fashion-mnist")
     d = r.data["inits"]
     for label in ("zeros", "constant 0.01"):
-        # the same arithmetic on equal numbers: the units' weights stay *exactly* equal
-        assert d[label]["spread"].max() == 0.0, label
+        # the same arithmetic on equal numbers: the units' weights stay equal (up to the
+        # claim's IDENTICAL_TOL: OpenBLAS may sum one column in another order on some CPUs)
+        assert d[label]["spread"].max() <= IDENTICAL_TOL, label
         # ... although training did change them (sigmoid passes gradient at z = 0.5)
         assert (d[label]["moved"] > 1e-5).all(), (label, d[label]["moved"])
     # Xavier's units differ by ~0.26 (layer 1) and ~0.8 (layer 2) from the start
