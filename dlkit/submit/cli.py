@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from dlkit.submit.public_tests import run_public_tests
 
     try:
-        root = find_handout(Path(args.path)).resolve()
+        root = find_handout(Path(args.path).resolve())
     except HandoutError as exc:
-        print(f"dlkit submit: error: {exc}", file=sys.stderr)
+        print(f"dlkit submit: error: {exc} (no zip written)", file=sys.stderr)
         return 1
     out = Path(args.out).resolve()
     tasks, warnings = _chosen(args.task)

@@ -59,7 +59,8 @@ def collect(root: Path, tasks: list[Task], limits: SizeLimits = SUBMISSION_LIMIT
     """Every file of the tasks' folders under ``root``, checked against ``limits``."""
     contents = Contents()
     for task in tasks:
-        _walk(Path(root) / task.folder, task.folder, contents)
+        if (Path(root) / task.folder).is_dir():  # a missing folder is the layout's to report
+            _walk(Path(root) / task.folder, task.folder, contents)
     if len(contents.files) > limits.max_files:
         contents.errors.append(f"{len(contents.files)} files in the task folders: the grader "
                                f"refuses more than {limits.max_files}; remove what is not code")
