@@ -1,9 +1,11 @@
 """``dlkit-grade release OUT``: the student handout.
 
-Copies dlkit/ and assignments/ (stubs, public tests, READMEs in English and Japanese, the
-public tests' conftest) and writes a README and a pyproject.toml that installs dlkit only
-(no grader, no ``dlkit-grade``). Nothing from solutions/, grader/ or tests/ goes in; the
-copy is checked afterwards: no file may equal a file of solutions/ or of the hidden checks.
+Copies dlkit/ and assignments/ (stubs, public tests, lab notebooks and READMEs in English and
+Japanese, the public tests' conftest) and writes a README and a pyproject.toml that installs
+dlkit only (no grader, no ``dlkit-grade``), with its extras (``[jupyter]`` for the notebooks);
+``dlkit submit`` and the notebooks' helpers are part of dlkit.  Nothing from solutions/,
+grader/ or tests/ goes in; the copy is checked afterwards: no file may equal a file of
+solutions/ or of the hidden checks.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ README = """\
 Start with [assignments/README.md](assignments/README.md)
 ([日本語](assignments/README.ja.md)).
 
-    pip install -e .
+    pip install -e .                          # ".[jupyter]" to open the lab notebooks too
     pytest assignments/a1_initialization      # the public tests of one task
+    cd assignments && dlkit submit            # check your work, write submission.zip
+
+Each task folder has a lab notebook (`lab.ipynb`, `lab.ja.ipynb`) to run in Jupyter or Colab.
 """
 
 
@@ -56,8 +61,12 @@ def pyproject(source: Path) -> str:
     for key in ("name", "version", "description", "requires-python"):
         if key in project:
             lines.append(f"{key} = {_toml(project[key])}")
-    lines += ['readme = "README.md"', f"dependencies = {_toml(project.get('dependencies', []))}",
-              "", "[project.scripts]"]
+    lines += ['readme = "README.md"', f"dependencies = {_toml(project.get('dependencies', []))}"]
+    extras = project.get("optional-dependencies", {})
+    if extras:  # [jupyter] for the lab notebooks, [dev] for the tools the README names
+        lines += ["", "[project.optional-dependencies]"]
+        lines += [f"{_toml(name)} = {_toml(deps)}" for name, deps in extras.items()]
+    lines += ["", "[project.scripts]"]
     for name, target in project.get("scripts", {}).items():
         if not target.startswith("grader"):
             lines.append(f"{_toml(name)} = {_toml(target)}")
