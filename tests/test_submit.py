@@ -210,23 +210,48 @@ def test_a_zip_the_grader_would_call_a_bomb_is_not_written(tmp_path):
 # ------------------------------------------------------------------------ end to end
 
 
+def grade(archive: Path, record: Path) -> dict:
+    """``dlkit-grade`` (the real hidden checks) on ``archive``, in a subprocess; the record."""
+    env = {k: v for k, v in os.environ.items() if k != "DLKIT_GRADE_CHECKS_DIR"}
+    proc = subprocess.run([sys.executable, "-m", "grader", str(archive), "--format", "json",
+                           "--out", str(record)], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(record.read_text())
+
+
 @pytest.mark.slow
-def test_stub_to_full_marks(tmp_path):
-    """The handout's path: the stubs, the model answers written in, dlkit submit, dlkit-grade."""
-    root = handout(tmp_path / "assignments")
-    refused(submit(cwd=root), "every task is still the stub")
+def test_a_student_following_the_handout_readme_gets_full_marks(tmp_path):
+    """The handout as `dlkit-grade release` builds it, a fresh virtual environment, the
+    README's install, the stubs refused, the model answers written in, `dlkit submit`, and
+    the zip graded by `dlkit-grade` with the real hidden checks: full marks."""
+    from grader import release
+
+    top = tmp_path / "handout"
+    release.build(top)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env |= {"PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            "OPENBLAS_NUM_THREADS": "1"}
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-e", "."],
+                             cwd=top, env=env, capture_output=True, text=True, timeout=1800)
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    root = top / "assignments"
+
+    def student(*args):
+        return subprocess.run([*args], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=900)
+
+    tests = student("pytest", "-q", "-p", "no:cacheprovider")
+    assert tests.returncode == 1 and "NotImplementedError: TODO (task 1)" in tests.stdout
+    refused(student("dlkit", "submit"), "every task is still the stub")
     for task in TASKS.values():
         shutil.copy2(SOLUTIONS / task.path, root / task.path)
-    proc = submit(cwd=root)
+    proc = student("dlkit", "submit")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    record = tmp_path / "grade.json"
-    env = {k: v for k, v in os.environ.items() if k != "DLKIT_GRADE_CHECKS_DIR"}
-    grade = subprocess.run([sys.executable, "-m", "grader", str(root / "submission.zip"),
-                            "--format", "json", "--out", str(record)], env=env,
-                           capture_output=True, text=True, timeout=900)
-    assert grade.returncode == 0, grade.stdout + grade.stderr
-    rec = json.loads(record.read_text())
-    lost = [(a["id"], c["name"], c["message"]["en"][:200]) for a in rec["assignments"]
+    record = grade(root / "submission.zip", tmp_path / "grade.json")
+    lost = [(a["id"], c["name"], c["message"]["en"][:200]) for a in record["assignments"]
             for c in a["checks"] if c["score"] < c["max_score"]]
-    assert [a["id"] for a in rec["assignments"]] == list(TASKS)
-    assert rec["score"] == rec["max_score"] > 0, lost
+    assert [a["id"] for a in record["assignments"]] == list(TASKS)
+    assert record["score"] == record["max_score"] > 0, lost

@@ -1,6 +1,6 @@
 """Helpers for the lab notebooks of the handout (``assignments/aN_*/lab.ipynb``).
 
-- :func:`setup` (:mod:`dlkit.lab.setup`): find the student's task folder, locally or in Colab;
+- :func:`setup` (:mod:`dlkit.lab.locate`): find the student's task folder, locally or in Colab;
 - :func:`task` (:mod:`dlkit.lab.student`): ``with lab.task("a2") as a2: ...`` imports the
   student's module afresh and, when their code raises (a stub's TODO, a bug), prints the
   error instead of stopping the notebook;
@@ -10,7 +10,7 @@
 
 from dlkit.lab.compare import spread_table
 from dlkit.lab.figures import before_after, histograms_beside, training_curves
-from dlkit.lab.setup import setup
+from dlkit.lab.locate import setup
 from dlkit.lab.student import task
 
 __all__ = ["setup", "task", "histograms_beside", "before_after", "training_curves",

@@ -19,7 +19,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from dlkit.lab.setup import handout_root
+from dlkit.lab.locate import handout_root
 from dlkit.tasks import TASKS
 
 __all__ = ["task", "describe"]
@@ -49,7 +49,7 @@ def describe(error: BaseException, root: Path) -> str:
     the deepest line of the handout's files it passed through."""
     message = f"{type(error).__name__}: {error}"
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if Path(f.filename).resolve().is_relative_to(root)]
+              if Path(f.filename).is_file() and Path(f.filename).resolve().is_relative_to(root)]
     where = ""
     if frames:
         f = frames[-1]
