@@ -255,3 +255,15 @@ def test_a_student_following_the_handout_readme_gets_full_marks(tmp_path):
             for c in a["checks"] if c["score"] < c["max_score"]]
     assert [a["id"] for a in record["assignments"]] == list(TASKS)
     assert record["score"] == record["max_score"] > 0, lost
+
+
+def test_dlkit_does_not_import_the_grader():
+    """One-way architecture: the grader uses dlkit, never the reverse."""
+    code = ("import sys, dlkit.cli, dlkit.submit.cli, dlkit.submit.layout, dlkit.submit.source, "
+            "dlkit.submit.probe, dlkit.submit.public_tests, dlkit.submit.pack, dlkit.lab; "
+            "dlkit.cli.build_parser(); print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] == 'grader'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parent)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
