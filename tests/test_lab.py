@@ -108,3 +108,13 @@ def test_expected_range_and_table():
     lines = table.splitlines()[1:]
     assert [line.split()[1] for line in lines] == ["mean", "std", "zero"]
     assert [line.split()[-1] for line in lines] == ["ok", "OUTSIDE", "ok"]
+
+
+def test_training_curves_cut_off_a_diverged_run():
+    fig = lab.training_curves({(1.0, True): [2.3, 2.0, 1.5],
+                               (1.0, False): [2.3, 1e30, np.nan],
+                               (0.1, True): [2.3, 2.2, 2.1]})
+    assert [ax.get_title() for ax in fig.axes] == ["weight scale 1", "weight scale 0.1"]
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["with BatchNorm", "without (diverged)"]
+    assert np.nanmax(fig.axes[0].get_lines()[1].get_ydata()) == 2.3

@@ -10,7 +10,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["histograms_beside", "before_after", "training_curves"]
+__all__ = ["DIVERGED", "histograms_beside", "before_after", "training_curves"]
+
+#: A cross-entropy loss above this has diverged (ln 10 ≈ 2.3 is chance for 10 classes).
+DIVERGED = 1e3
 
 
 def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
@@ -76,16 +79,22 @@ def before_after(x, out) -> Figure:
 def training_curves(runs: dict) -> Figure:
     """One panel per weight scale: the training loss per step with and without BatchNorm.
 
-    runs: {(weight_scale, use_batchnorm): list of losses per step}.
+    runs: {(weight_scale, use_batchnorm): list of losses per step}.  Losses that are not
+    finite or above :data:`DIVERGED` are left out, and the curve's label says "diverged".
     """
     scales = sorted({scale for scale, _ in runs}, reverse=True)
     fig = _figure(3.2 * len(scales), 3)
     for ax, scale in zip(fig.subplots(1, len(scales), squeeze=False)[0], scales, strict=True):
         for use_bn, style in ((True, "-"), (False, "--")):
             loss = runs.get((scale, use_bn))
-            if loss is not None and len(loss):
-                ax.plot(np.asarray(loss, dtype=np.float64), style,
-                        label="with BatchNorm" if use_bn else "without")
+            if loss is None or not len(loss):
+                continue
+            loss = np.asarray(loss, dtype=np.float64)
+            # a run that diverged (overflow, NaN) would squash the other curve: cut it off
+            kept = np.isfinite(loss) & (loss < DIVERGED)
+            label = "with BatchNorm" if use_bn else "without"
+            ax.plot(np.where(kept, loss, np.nan), style,
+                    label=label if kept.all() else f"{label} (diverged)")
         ax.set_title(f"weight scale {scale:g}", fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.legend(fontsize=7)
