@@ -189,3 +189,14 @@ def test_a_module_that_does_not_import_is_reported_in_every_cell(tmp_path):
     assert len(task_cells) == 3
     for text in task_cells:
         assert text.startswith("[a1] SyntaxError: ") and "initializers.py" in text, text
+
+
+@pytest.mark.parametrize("tid", TASKS)
+def test_japanese_notebooks_on_the_model_answers(answers, tid, request):
+    """The Japanese notebooks share the English code (test above); here they run through."""
+    if tid == "a3":
+        request.getfixturevalue("fashion_mnist_dir")
+    cells = execute(answers, tid, "ja")
+    text = "".join("".join(t) for _, t, _ in cells)
+    assert f"[{tid}]" not in text, text  # no cell reported an error of the student's code
+    assert sum(images(outputs) for _, _, outputs in cells) == {"a4": 0}.get(tid, 1)
