@@ -160,6 +160,24 @@ def test_the_stubs_are_not_packed(tmp_path):
 # ------------------------------------------------------------------------ packing
 
 
+def test_without_the_public_tests_the_zip_is_still_written(tmp_path):
+    root = handout(tmp_path / "assignments", answered=["a1"])
+    (root / "conftest.py").unlink()
+    proc = submit("--task", "a1", "--out", tmp_path / "a1.zip", cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "warning: public tests not run" in proc.stdout
+    assert "conftest.py is missing" in proc.stdout
+    assert set(zipfile.ZipFile(tmp_path / "a1.zip").namelist()) >= {TASKS["a1"].path}
+
+
+def test_the_zip_may_not_go_into_a_task_folder(tmp_path):
+    root = handout(tmp_path / "assignments", answered=["a1"])
+    out = root / TASKS["a1"].folder / "submission.zip"
+    refused(submit("--task", "a1", "--out", out, cwd=root), "write the zip outside the task")
+    assert not out.exists()
+
+
+
 def test_the_model_answers_are_packed_as_the_grader_reads_them(tmp_path):
     root = handout(tmp_path / "assignments", answered=TASKS)
     (root / "a1_initialization" / "__pycache__").mkdir()
