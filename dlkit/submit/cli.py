@@ -67,6 +67,27 @@ def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
+def _print_summary(tasks, errors: dict, tests: dict) -> None:
+    """Per task: its title and file, what stops the grader, the public tests' outcome."""
+    for task in tasks:
+        _say(f"{task.id}  {task.title['en']} ({task.path})")
+        for problem in errors[task.id]:
+            _say(f"    ERROR: {problem}")
+        summary = tests.get(task.id)
+        if summary is None:
+            continue
+        line = f"    public tests: {summary.passed}/{summary.total} passed"
+        line += f", {summary.skipped} skipped" if summary.skipped else ""
+        if summary.not_started:
+            _say(line + " (still the stub: every test stops at its TODO; this task scores 0)")
+            continue
+        _say(line)
+        for name, message in summary.failures[:5]:
+            _say(f"      failed {name}: {message[:160]}")
+        if len(summary.failures) > 5:
+            _say(f"      ... and {len(summary.failures) - 5} more failed")
+
+
 def run(args: argparse.Namespace) -> int:
     from dlkit.submit.layout import HandoutError, find_handout
     from dlkit.submit.pack import collect, write_zip
@@ -97,22 +118,7 @@ def run(args: argparse.Namespace) -> int:
     warnings += contents.warnings
 
     _say()
-    for task in tasks:
-        _say(f"{task.id}  {task.title['en']} ({task.path})")
-        for problem in errors[task.id]:
-            _say(f"    ERROR: {problem}")
-        summary = tests.get(task.id)
-        if summary is not None:
-            line = f"    public tests: {summary.passed}/{summary.total} passed"
-            line += f", {summary.skipped} skipped" if summary.skipped else ""
-            if summary.not_started:
-                line += " (still the stub: every test stops at its TODO; this task scores 0)"
-            _say(line)
-            if not summary.not_started:
-                for name, message in summary.failures[:5]:
-                    _say(f"      failed {name}: {message[:160]}")
-                if len(summary.failures) > 5:
-                    _say(f"      ... and {len(summary.failures) - 5} more failed")
+    _print_summary(tasks, errors, tests)
     overall = list(contents.errors)
     if tests and all(s.not_started for s in tests.values()):
         overall.append("every task is still the stub: this zip would score 0; fill in the "
@@ -123,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
         _say(f"ERROR: {problem}")
     failed = sum(len(p) for p in errors.values()) + len(overall)
     if failed:
-        print(f"dlkit submit: error: {failed} problem(s) above would make the grader score "
-              f"0; fix them and run dlkit submit again (no zip written)", file=sys.stderr)
+        print(f"dlkit submit: error: {failed} problem(s) above would cost points for nothing; "
+              f"fix them and run dlkit submit again (no zip written)", file=sys.stderr)
         return 1
     try:
         write_zip(contents, out)
