@@ -170,6 +170,22 @@ def test_release_ships_the_handout_and_nothing_secret(tmp_path):
     assert any(d.startswith("jupyterlab") for d in project["optional-dependencies"]["jupyter"])
 
 
+def test_release_writes_the_course_repository_into_the_notebooks(tmp_path):
+    import nbformat
+
+    url = "https://github.com/example-course/dlkit-2026"
+    assert main(["release", str(tmp_path / "handout"), "--course-repo", url]) == 0
+    notebooks = sorted((tmp_path / "handout" / "assignments").glob("*/lab*.ipynb"))
+    assert len(notebooks) == 2 * len(TASKS)
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        first = next(c for c in nb.cells if c.cell_type == "code").source
+        assert first.startswith(f'COURSE_REPO = "{url}"  # '), first[:120]
+    assert main(["release", str(tmp_path / "bad"), "--course-repo", 'x"; import os']) == 2
+    assert not (tmp_path / "bad").exists()
+
+
 def test_release_refuses_to_ship_a_solution(tmp_path):
     repo = tmp_path / "repo"
     for name in ("dlkit", "assignments", "solutions"):
