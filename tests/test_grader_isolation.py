@@ -18,6 +18,7 @@ import pytest
 
 from grader import confine
 from grader.isolation import isolation_note
+from grader.sandbox import StudentError
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "grader_cases"
@@ -47,6 +48,24 @@ def test_container_root_is_detected_as_such_and_gets_landlock():
     out = subprocess.run([*CONTAINER, sys.executable, "-c", code], capture_output=True,
                          text=True, cwd=ROOT, check=True).stdout.split()
     assert out == ["0", "False", "landlock"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or confine.landlock_abi() < 1,
+                    reason="needs root and a kernel with Landlock")
+def test_landlock_worker_is_unprivileged_offline_and_reads_only_what_it_needs():
+    from grader.sandbox import GRADER_DIR, Worker
+
+    probe = CASES / "worker_probe"
+    with Worker(probe, isolation="landlock", assignment="a2") as w:
+        facts = w.call("probe.code:facts", str(GRADER_DIR))
+        assert facts["uid"] != 0 and not facts["network"] and facts["cwd_is_private"]
+        assert facts["grader_files"] == []
+        for secret in (GRADER_DIR / "points.toml", ROOT / "solutions" / "README.md",
+                       Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")):
+            if secret.exists():
+                with pytest.raises(StudentError, match="Permission denied"):
+                    w.call("probe.code:read_bytes", str(secret))
+        assert w.call("probe.code:import_module", "numba") is None  # the installation works
 
 
 @needs_container
