@@ -274,6 +274,13 @@ class Worker:
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
+    def cpu_clock(self):
+        """A callable giving the CPU seconds spent so far by this worker's processes
+        (grader.timing.cpu_seconds: its leased uid, or its session)."""
+        self._ensure_started()
+        return functools.partial(timing.cpu_seconds, self._lease.uid if self._lease else None,
+                                 self.proc.pid)
+
     # -- messages
     def ref_id(self, value) -> int:
         """The id of a Remote of this worker's current generation (what crosses the pipe)."""

@@ -12,17 +12,21 @@ on the trusted side (:func:`verify`), so that a memoizing kernel or a worker tha
 :func:`paired_speedup` is what the speed checks use: the student's steps and the
 reference's (in a clean worker) are timed in *paired, interleaved rounds* — a round of
 one, then a round of the other, the order alternating — and the speed-up is the median
-over the pairs of ``t_reference / t_student``.  Load on a shared machine comes in bursts
-of tens of milliseconds to seconds: a burst that slows one round slows its partner round
-next to it much the same, so each pair's ratio stays near the truth, and the median
-ignores the few pairs a burst split.  The spread reported is the middle half of the pairs'
-ratios (first to third quartile).
+over the pairs of ``t_reference / t_student``.  Each round's time is the CPU time the
+worker's processes spent in it (:func:`cpu_seconds`, read by the trusted side from the
+kernel before "go" and after "done"), not the wall clock: on a shared machine a round
+waits for a core for as long as the others take, which says nothing about the code.  What
+load still changes (caches, frequency) comes in bursts that slow a round and its partner
+next to it alike, so each pair's ratio stays near the truth, and the median ignores the
+pairs a burst split.  The spread reported is the middle half of the pairs' ratios (first
+to third quartile).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -179,6 +183,7 @@ class Speedup:
 
 
 MAX_NUMBER = 5000
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
@@ -200,10 +205,13 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
         sessions = [stack.enter_context(side.worker.timing(
             side.steps, number=n, repeat=pairs, warmup=1, timeout=timeout, vary=side.vary))
             for side, n in zip(sides, numbers, strict=True)]
+        clocks = [side.worker.cpu_clock() for side in sides]
         for i in range(pairs):
             order = (0, 1) if i % 2 == 0 else (1, 0)  # neither side always goes first
             for k in order:
-                times[k].append(sessions[k].round() / numbers[k])
+                before = clocks[k]()
+                sessions[k].round()
+                times[k].append((clocks[k]() - before) / numbers[k])
         results = [s.finish() for s in sessions]
     for k, side in enumerate(sides):
         if side.vary is not None:
@@ -218,6 +226,33 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
     return Speedup(median=_quantile(ratios, 0.5), low=_quantile(ratios, 0.25),
                    high=_quantile(ratios, 0.75), student_seconds=_quantile(sorted(times[1]), 0.5),
                    reference_seconds=_quantile(sorted(times[0]), 0.5), pairs=pairs), results[1]
+
+
+def cpu_seconds(uid: int | None, sid: int) -> float:
+    """CPU time, in seconds, of every thread of every process running as ``uid`` (a worker's
+    own leased uid: whatever it started counts too) or, for a worker without a uid of its
+    own, of every process in its session ``sid``; from the kernel's per-thread schedstat
+    (nanoseconds), which the worker cannot change, and the children each process waited
+    for.  Not counted: a process that exits without being waited for by one of them."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if uid is not None and entry.stat().st_uid != uid:
+                continue
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                after_name = f.read().rsplit(b")", 1)[1].split()
+            if uid is None and int(after_name[3]) != sid:  # state, ppid, pgrp, session, …
+                continue
+            # children it waited for (cutime + cstime, clock ticks)
+            total += (int(after_name[13]) + int(after_name[14])) / _TICKS
+            for task in os.scandir(f"/proc/{entry.name}/task"):
+                with open(f"/proc/{entry.name}/task/{task.name}/schedstat", "rb") as f:
+                    total += int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
