@@ -274,12 +274,11 @@ class Worker:
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
-    def cpu_clock(self):
-        """A callable giving the CPU seconds spent so far by this worker's processes
-        (grader.timing.cpu_seconds: its leased uid, or its session)."""
+    def owner(self) -> tuple[int | None, int]:
+        """(leased uid or None, session id): what identifies this worker's processes
+        (grader.timing: their CPU time, the core they run on)."""
         self._ensure_started()
-        return functools.partial(timing.cpu_seconds, self._lease.uid if self._lease else None,
-                                 self.proc.pid)
+        return (self._lease.uid if self._lease else None, self.proc.pid)
 
     # -- messages
     def ref_id(self, value) -> int:

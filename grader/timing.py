@@ -15,7 +15,9 @@ one, then a round of the other, the order alternating — and the speed-up is th
 over the pairs of ``t_reference / t_student``.  Each round's time is the CPU time the
 worker's processes spent in it (:func:`cpu_seconds`, read by the trusted side from the
 kernel before "go" and after "done"), not the wall clock: on a shared machine a round
-waits for a core for as long as the others take, which says nothing about the code.  What
+waits for a core for as long as the others take, which says nothing about the code.  Both
+rounds of a pair run on the same core (:func:`pin`), the core changing every two pairs:
+the cores of a shared or virtual machine differ in speed with the load next to them.  What
 load still changes (caches, frequency) comes in bursts that slow a round and its partner
 next to it alike, so each pair's ratio stays near the truth, and the median ignores the
 pairs a burst split.  The spread reported is the middle half of the pairs' ratios (first
@@ -205,13 +207,20 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
         sessions = [stack.enter_context(side.worker.timing(
             side.steps, number=n, repeat=pairs, warmup=1, timeout=timeout, vary=side.vary))
             for side, n in zip(sides, numbers, strict=True)]
-        clocks = [side.worker.cpu_clock() for side in sides]
-        for i in range(pairs):
-            order = (0, 1) if i % 2 == 0 else (1, 0)  # neither side always goes first
-            for k in order:
-                before = clocks[k]()
-                sessions[k].round()
-                times[k].append((clocks[k]() - before) / numbers[k])
+        owners = [side.worker.owner() for side in sides]
+        cpus = sorted(os.sched_getaffinity(0))
+        try:
+            for i in range(pairs):
+                order = (0, 1) if i % 2 == 0 else (1, 0)  # neither side always goes first
+                core = {cpus[i // 2 % len(cpus)]}  # both orders on each core in turn
+                for k in order:
+                    pin(owners[k], core)
+                    before = cpu_seconds(owners[k])
+                    sessions[k].round()
+                    times[k].append((cpu_seconds(owners[k]) - before) / numbers[k])
+        finally:
+            for owner in owners:
+                pin(owner, set(cpus))
         results = [s.finish() for s in sessions]
     for k, side in enumerate(sides):
         if side.vary is not None:
@@ -228,13 +237,10 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
                    reference_seconds=_quantile(sorted(times[0]), 0.5), pairs=pairs), results[1]
 
 
-def cpu_seconds(uid: int | None, sid: int) -> float:
-    """CPU time, in seconds, of every thread of every process running as ``uid`` (a worker's
-    own leased uid: whatever it started counts too) or, for a worker without a uid of its
-    own, of every process in its session ``sid``; from the kernel's per-thread schedstat
-    (nanoseconds), which the worker cannot change, and the children each process waited
-    for.  Not counted: a process that exits without being waited for by one of them."""
-    total = 0.0
+def _processes(owner: tuple[int | None, int]):
+    """(pid, fields of /proc/pid/stat after the name) of a worker's processes: those of its
+    own leased uid, or, for a worker without one (``owner[0]`` None), of its session."""
+    uid, sid = owner
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -245,14 +251,38 @@ def cpu_seconds(uid: int | None, sid: int) -> float:
                 after_name = f.read().rsplit(b")", 1)[1].split()
             if uid is None and int(after_name[3]) != sid:  # state, ppid, pgrp, session, …
                 continue
-            # children it waited for (cutime + cstime, clock ticks)
-            total += (int(after_name[13]) + int(after_name[14])) / _TICKS
-            for task in os.scandir(f"/proc/{entry.name}/task"):
-                with open(f"/proc/{entry.name}/task/{task.name}/schedstat", "rb") as f:
+        except (OSError, ValueError, IndexError):
+            continue
+        yield entry.name, after_name
+
+
+def cpu_seconds(owner: tuple[int | None, int]) -> float:
+    """CPU time, in seconds, of every thread of a worker's processes (:func:`_processes`:
+    whatever it started counts too) from the kernel's per-thread schedstat (nanoseconds),
+    which the worker cannot change, and of the children each process waited for.  Not
+    counted: a process that exits without being waited for by one of them."""
+    total = 0.0
+    for pid, stat in _processes(owner):
+        try:
+            total += (int(stat[13]) + int(stat[14])) / _TICKS  # cutime + cstime
+            for task in os.scandir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task.name}/schedstat", "rb") as f:
                     total += int(f.read().split()[0]) / 1e9
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def pin(owner: tuple[int | None, int], cpus: set[int]) -> None:
+    """Run every thread of a worker's processes on ``cpus`` only (both sides of a pair on
+    the same core: the cores of a shared or virtual machine differ in speed by the load
+    next to them)."""
+    for pid, _stat in _processes(owner):
+        try:
+            for task in os.scandir(f"/proc/{pid}/task"):
+                os.sched_setaffinity(int(task.name), cpus)
+        except OSError:
+            continue
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
