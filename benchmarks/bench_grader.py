@@ -153,7 +153,8 @@ def _speed_note(record) -> str:
             if c["name"] == "test_speed":
                 text = c["message"]["en"]
                 start = text.find("speed-up ")
-                notes.append(f"{a['id']} {text[start:text.find(')', start) + 1]}")
+                notes.append(f"{a['id']} {text[start:text.find(')', start) + 1]}"
+                             if start >= 0 else f"{a['id']} {c['outcome']}: {text[:300]}")
     return "; ".join(notes)
 
 
