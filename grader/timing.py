@@ -20,8 +20,9 @@ rounds of a pair run on the same core (:func:`pin`), the core changing every two
 the cores of a shared or virtual machine differ in speed with the load next to them.  What
 load still changes (caches, frequency) comes in bursts that slow a round and its partner
 next to it alike, so each pair's ratio stays near the truth, and the median ignores the
-pairs a burst split.  The spread reported is the middle half of the pairs' ratios (first
-to third quartile).
+pairs a burst split.  Of a few such blocks, the least disturbed one counts (see
+:func:`paired_speedup`).  The spread reported is the middle half of that block's pairs'
+ratios (first to third quartile).
 """
 
 from __future__ import annotations
@@ -188,12 +189,18 @@ MAX_NUMBER = 5000
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
+def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15, blocks: int = 3,
                    round_seconds: float = 0.02, timeout: float = 120.0):
-    """Time ``student`` against ``reference`` in ``pairs`` interleaved pairs of rounds of
-    about ``round_seconds`` each (the calls per round calibrated per side, so the round trip
-    of a request, ~0.1–0.2 ms, is ≤ 1 % of a round); returns ``(Speedup, results)`` with
-    the results of the student's steps (``TimingSession.finish``).
+    """Time ``student`` against ``reference`` in ``blocks`` blocks of ``pairs`` interleaved
+    pairs of rounds of about ``round_seconds`` each (the calls per round calibrated per
+    side, so the round trip of a request, ~0.1–0.2 ms, is ≤ 1 % of a round); returns
+    ``(Speedup, results)``: the block with the highest median speed-up, and the results of
+    the student's steps (``TimingSession.finish``).
+
+    Why the best block: load from other jobs only ever slows code down, and it slows a
+    compiled loop (the student's Numba kernel) more than NumPy's calls, so a block run
+    while the core is disturbed understates the speed-up for its whole duration, pairing or
+    not; of blocks spread over a few seconds, the fastest is the least disturbed.
 
     Raises :class:`TimedRunMismatch` when a side's timed calls did not compute what its
     replay computes (for the reference: a grader bug, raised as RuntimeError)."""
@@ -202,6 +209,17 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
     for side in sides:
         first = side.worker.time(side.steps, number=1, repeat=3, warmup=1, timeout=timeout)
         numbers.append(int(min(MAX_NUMBER, max(1, round_seconds / max(first, 1e-7)))))
+    best, results = None, None
+    for _ in range(blocks):
+        speed, results = _paired_block(sides, numbers, pairs, timeout)
+        if best is None or speed.median > best.median:
+            best = speed
+    return best, results
+
+
+def _paired_block(sides: tuple[Timed, Timed], numbers: list[int], pairs: int,
+                  timeout: float) -> tuple[Speedup, list]:
+    reference = sides[0]
     times: list[list[float]] = [[], []]
     with contextlib.ExitStack() as stack:
         sessions = [stack.enter_context(side.worker.timing(
@@ -217,6 +235,7 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15,
                     pin(owners[k], core)
                     before = cpu_seconds(owners[k])
                     sessions[k].round()
+                    settle(owners[k])
                     times[k].append((cpu_seconds(owners[k]) - before) / numbers[k])
         finally:
             for owner in owners:
@@ -271,6 +290,17 @@ def cpu_seconds(owner: tuple[int | None, int]) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def settle(owner: tuple[int | None, int], wait: float = 0.1) -> None:
+    """Wait (at most ``wait`` s) until none of a worker's processes is running: the kernel
+    adds a running thread's latest stretch to its schedstat only when it stops (after
+    sending "done", the worker still runs until it waits for the next request)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not any(stat[0] == b"R" for _pid, stat in _processes(owner)):
+            return
+        time.sleep(0.0002)
 
 
 def pin(owner: tuple[int | None, int], cpus: set[int]) -> None:
