@@ -70,6 +70,19 @@ def test_protocol_roundtrip_keeps_types_dtypes_and_shapes():
     assert got["rng"] == Rng(4)
 
 
+def test_protocol_puts_a_messages_arrays_at_fixed_places_within_a_page():
+    """The same arguments land at the same offsets within a page in every worker (a timed
+    kernel's speed must not depend on the allocator's history)."""
+    rng = np.random.default_rng(0)
+    value = [rng.random((32, 100)), rng.random(100), np.arange(3.0), rng.random((16, 64))]
+    got = _roundtrip(value)
+    offsets = [a.ctypes.data % 4096 for a in got]
+    assert offsets[0] == 0 and offsets[1] == 128 and offsets[3] == 3 * 128
+    for a, b in zip(got, value, strict=True):
+        assert np.array_equal(a, b) and a.flags.c_contiguous and a.flags.writeable
+        assert a.dtype == b.dtype and a.shape == b.shape
+
+
 @pytest.mark.parametrize("value", [object(), np.array([object()]), {1, 2}, b"bytes",
                                    np.zeros(2, dtype=[("a", "f8")])])
 def test_protocol_refuses_what_is_not_plain_data(value):
