@@ -18,6 +18,7 @@ After a timeout or death the next call starts a fresh worker; refs from the old 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -154,6 +155,7 @@ class Worker:
         namespaces = level == "namespaces"
         landlock = level in ("landlock", "landlock-same-uid")
         dlkit = isolation_module.dlkit_root()
+        python = isolation_module.python_paths()
         return WorkerConfig(
             isolation=self.isolation, workdir=str(workdir),
             submission=str(self.submission) if self.submission else None,
@@ -162,12 +164,11 @@ class Worker:
             uid=self._lease.uid if self._lease else None, namespaces=namespaces,
             disk_mb=self.limits.disk_mb, mask=self.masks if namespaces else [],
             views=isolation_module.repository_view() if namespaces else [],
-            expose=isolation_module.python_paths(), private=isolation_module.PRIVATE_DIRS,
+            expose=python, private=isolation_module.PRIVATE_DIRS,
             landlock=(isolation_module.landlock_rules(self.assignment, str(workdir),
                                                       self.masks) if landlock else None),
             deny_network=not isolation_module.network_open(self.isolation) and not namespaces,
-            reach=(isolation_module.python_paths()
-                   if level in ("landlock", "user-no-landlock") else []),
+            reach=python if level in ("landlock", "user-no-landlock") else [],
             drop_path=[str(REPO_DIR)], dlkit_path=str(dlkit.parent) if dlkit else None,
             prove=list(REQUIRED_MODULES[:1]) + ["dlkit"],
             kernel_cache=self._kernel_cache_files())
@@ -188,7 +189,7 @@ class Worker:
         out_r, out_w = os.pipe()
         cfg = self.config(workdir, (req_r, resp_w))
         if prove:
-            cfg = WorkerConfig(**{**cfg.__dict__, "prove": cfg.prove + list(prove)})
+            cfg = dataclasses.replace(cfg, prove=cfg.prove + list(prove))
         cmd = [sys.executable, "-I", "-B", "-c", _BOOT, str(REPO_DIR), cfg.to_json()]
         if cfg.namespaces:
             cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net",
