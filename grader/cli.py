@@ -112,11 +112,8 @@ def grade_main(argv: list[str]) -> int:
     options = runner.Options(checks_dir=args.checks_dir, total_budget=args.total_budget)
     if args.budget:
         options.budgets = dict.fromkeys(runner.ASSIGNMENTS, args.budget)
-    written = []
-
     def progress(rec: dict) -> None:  # the report so far, after every finished check
         _write(args.out, render(rec, args.format, args.lang))
-        written.append(True)
 
     try:
         record = runner.grade(args.submission, args.assignment, options,
@@ -125,7 +122,7 @@ def grade_main(argv: list[str]) -> int:
         record = runner.unreadable(args.submission, args.assignment, str(exc), options)
     except runner.GraderError as exc:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
-        if written:  # a report of part of the run is no result
+        if args.out:  # neither part of this run nor an earlier report is its result
             args.out.unlink(missing_ok=True)
         return 3
     report = render(record, args.format, args.lang)
