@@ -112,6 +112,7 @@ def grade_main(argv: list[str]) -> int:
     options = runner.Options(checks_dir=args.checks_dir, total_budget=args.total_budget)
     if args.budget:
         options.budgets = dict.fromkeys(runner.ASSIGNMENTS, args.budget)
+
     def progress(rec: dict) -> None:  # the report so far, after every finished check
         _write(args.out, render(rec, args.format, args.lang))
 
@@ -126,14 +127,13 @@ def grade_main(argv: list[str]) -> int:
             args.out.unlink(missing_ok=True)
         return 3
     report = render(record, args.format, args.lang)
+    note = record.get("instructor", {}).get("isolation_note")
+    if note:  # the grader's log, for the instructor; never in the report a student sees
+        print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
     if args.out:
         _write(args.out, report)
-        # the report may be the student's; what the isolation did not protect is for
-        # whoever runs the grader (on Gradescope: the instructor-only stdout)
         print(f"dlkit-grade: {record['submission']}: {record['score']:g} / "
-              f"{record['max_score']:g}; isolation {record['isolation']}"
-              + (f": {record['isolation_note']}" if record.get("isolation_note") else ""),
-              file=sys.stderr)
+              f"{record['max_score']:g}", file=sys.stderr)
     else:
         sys.stdout.write(report)
     if any(a["status"] == "grader" for a in record["assignments"]):

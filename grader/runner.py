@@ -39,7 +39,8 @@ from pathlib import Path
 
 from dlkit.tasks import TASKS
 from grader import kernel_cache, messages, submission
-from grader.sandbox import ISOLATION_NOTES, detect_isolation
+from grader.isolation import base_level, detect_isolation, isolation_note
+from grader.sandbox import SandboxError, Worker, installation_modules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -146,7 +147,6 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
     cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
-           "-p", "benchmark",  # pytest-benchmark (the speed checks), also without autoload
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = budget or options.budgets.get(aid, DEFAULT_BUDGETS[aid])
@@ -172,6 +172,8 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
         data = _verified(results, key.encode())
         if data is None:
             status, data = "tampered", {"checks": [], "complete": False}
+    if data.get("grader_fault"):  # no worker could start: the installation's fault
+        raise GraderError(f"{aid}: {data['grader_fault']}")
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
     return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
@@ -259,6 +261,23 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {})}
 
 
+def prove_installation(run_dir: Path, isolation: str) -> None:
+    """Start a worker at ``isolation`` (no student code) that imports numpy, numba and every
+    dlkit module from the installation in use; GraderError (exit 3) naming cause and fix
+    if it cannot, before any student is graded."""
+    try:
+        with Worker(None, run_dir=run_dir, isolation=isolation) as w:
+            w.prove(installation_modules())
+    except SandboxError as exc:
+        raise GraderError(
+            f"the sandboxed worker ({isolation}) cannot import what the checks need, so no "
+            f"submission was graded.\nCause: {exc}\nFix: run dlkit-grade with a Python whose "
+            f"numpy, numba and dlkit import for every user (a virtual environment made from "
+            f"a system Python, with dlkit installed by `pip install .` or `pip install -e "
+            f"CHECKOUT` of the checkout whose grader you run), and whose folders other "
+            f"users may enter.") from None
+
+
 def grade(source: str | Path, assignments: list[str] | None = None,
           options: Options | None = None,
           progress: Callable[[dict], None] | None = None) -> dict:
@@ -283,11 +302,13 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         root = submission.prepare(source, _private_dir(run_dir / "trusted"))
         present = submission.present(root)
         isolation = detect_isolation()
+        if present & set(assignments):
+            prove_installation(run_dir, isolation)
         # dlkit's kernels compiled once by the trusted side (not timed in any budget), for
         # the assignments whose workers run them
         warmup = (kernel_cache.WARMUP_TIMEOUT if not options.total_budget
                   else min(kernel_cache.WARMUP_TIMEOUT, options.total_budget / 4))
-        kernels = (kernel_cache.prepare(warmup) if isolation != "session" and present
+        kernels = (kernel_cache.prepare(warmup) if base_level(isolation) != "session" and present
                    & set(assignments) & kernel_cache.USED_BY else None)
         budgets = {aid: options.budgets.get(aid, DEFAULT_BUDGETS[aid])
                    for aid in assignments if aid in present}
@@ -324,7 +345,9 @@ def grade(source: str | Path, assignments: list[str] | None = None,
 
 def _record(source: str | Path, isolation: str, started: float, results: list[dict]) -> dict:
     return {"submission": str(source), "isolation": isolation,
-            "isolation_note": ISOLATION_NOTES[isolation],
+            # for the instructor only (logs, extra_data, the batch record), never shown to
+            # a student: what this isolation level does not protect
+            "instructor": {"isolation_note": isolation_note(isolation)},
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
             "score": round(sum(a["score"] for a in results), 4),

@@ -73,7 +73,7 @@ def test_gradescope_format(record):
     assert "a1 Weight initialization: 0 / 5" in data["output"]
     # what the isolation did not protect is for the instructor only
     assert data["extra_data"]["isolation"] == record["isolation"]
-    assert data["extra_data"]["isolation_note"] == record["isolation_note"]
+    assert data["extra_data"]["isolation_note"] == record["instructor"]["isolation_note"]
     assert "isolation" not in student_visible(data).lower()
 
 

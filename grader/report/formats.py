@@ -114,8 +114,8 @@ def gradescope(record: dict, lang: str = "en") -> str:
 def instructor_notes(record: dict) -> dict:
     """What the instructor needs and the student must not see: the isolation used and
     what it does not protect, each assignment's status and time, the grader's warnings."""
-    return {"isolation": record.get("isolation"), "isolation_note":
-            record.get("isolation_note", ""), "error": record.get("error", ""),
+    return {"isolation": record.get("isolation"), **record.get("instructor", {}),
+            "error": record.get("error", ""),
             "assignments": [{"id": a["id"], "status": a["status"], "seconds": a["seconds"],
                              "budget": a.get("budget"), "warnings": a.get("warnings", [])}
                             for a in record["assignments"]]}
