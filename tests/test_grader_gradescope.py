@@ -257,3 +257,18 @@ def test_worst_case_stays_inside_the_platform_timeout():
         assert len(run.results["tests"]) == sum(len(v) for v in points.values())
     finally:
         ag.remove()
+
+
+def test_a_grader_failure_leaves_no_results_and_no_score(autograder):
+    """A timeout too short for the budgets is the course's mistake, not the student's:
+    exit 3, no results.json (Gradescope records no score), the cause in the stdout."""
+    settings = autograder.root / "source" / "settings.env"
+    saved = settings.read_text()
+    autograder.submit(REPO / "solutions")
+    try:
+        settings.write_text(saved.replace("TIMEOUT=600", "TIMEOUT=90"))
+        run = autograder.run()
+    finally:
+        settings.write_text(saved)
+    assert run.returncode == 3 and run.results is None
+    assert "total budget" in run.stdout and "no score was recorded" in run.stdout
