@@ -1,15 +1,20 @@
 """``dlkit-grade``: grade submissions, grade a class, build the handout and autograder bundle.
 
-    dlkit-grade SUBMISSION [--assignment a1|a2|a3|a4|all] [--format text|json|gradescope|junit]
-                [--out PATH] [--lang en|ja]
+    dlkit-grade SUBMISSION [--assignment a1|a2|a3|a4|all]
+                [--format text|json|gradescope|junit|classroom] [--out PATH] [--lang en|ja]
+                [--total-budget SECONDS] [--fail-under SCORE]
     dlkit-grade batch DIR --jobs N --out grades.csv
     dlkit-grade release OUT
-    dlkit-grade gradescope-bundle OUT.zip
+    dlkit-grade gradescope-bundle OUT.zip [--timeout SECONDS] [--lang en|ja]
 
 Exit status of grading: 0 whenever grading completed (whatever the score, also for a
-submission that cannot be read: it scores 0 with the reason); 2 for a usage error
-(e.g. the path does not exist); 3 when the grader itself failed on an assignment (the
-report is still written and says which).
+submission that cannot be read: it scores 0 with the reason); 1 when ``--fail-under`` is
+given and the total score is below it (for plain CI); 2 for a usage error (e.g. the path
+does not exist); 3 when the grader itself failed on an assignment (the report is still
+written and says which).
+
+``--out`` is rewritten after every finished check (atomically), so a run that a platform
+stops at its time limit leaves the feedback of every check it finished.
 """
 
 from __future__ import annotations
@@ -45,6 +50,16 @@ def _positive(value: str) -> float:
     return x
 
 
+def _score(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"expected a score >= 0, got {value!r}")
+    return x
+
+
 def _add_grading_options(p: argparse.ArgumentParser) -> None:
     """--assignment, --budget and the hidden --checks-dir: shared by grading and batch."""
     p.add_argument("--assignment", "-a", type=_assignments, default="all",
@@ -62,11 +77,26 @@ def _grade_parser() -> argparse.ArgumentParser:
     p.add_argument("submission", type=Path, help="folder like assignments/, one "
                    "assignment's folder, or a .zip of either")
     _add_grading_options(p)
-    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit"),
-                   default="text")
+    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit",
+                                              "classroom"), default="text",
+                   help="classroom: the runner result GitHub Classroom's grading reporter "
+                   "reads (base64-encode it into a step output named result)")
     p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="feedback language")
+    p.add_argument("--total-budget", type=_positive, metavar="SECONDS",
+                   help="the platform's time limit for the whole run: the assignments' "
+                   "budgets are scaled down to fit it (Gradescope: its timeout)")
+    p.add_argument("--fail-under", type=_score, metavar="SCORE",
+                   help="exit with status 1 when the total score is below SCORE")
     return p
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a reader never sees half a report)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def grade_main(argv: list[str]) -> int:
@@ -79,31 +109,41 @@ def grade_main(argv: list[str]) -> int:
         print(f"dlkit-grade: error: submission {args.submission} does not exist",
               file=sys.stderr)
         return 2
-    options = runner.Options(checks_dir=args.checks_dir)
+    options = runner.Options(checks_dir=args.checks_dir, total_budget=args.total_budget)
     if args.budget:
         options.budgets = dict.fromkeys(runner.ASSIGNMENTS, args.budget)
+
+    def progress(rec: dict) -> None:  # the report so far, after every finished check
+        _write(args.out, render(rec, args.format, args.lang))
+
     try:
-        record = runner.grade(args.submission, args.assignment, options)
+        record = runner.grade(args.submission, args.assignment, options,
+                              progress if args.out else None)
     except SubmissionError as exc:
         record = runner.unreadable(args.submission, args.assignment, str(exc), options)
     except runner.GraderError as exc:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
+        if args.out:  # neither part of this run nor an earlier report is its result
+            args.out.unlink(missing_ok=True)
         return 3
     report = render(record, args.format, args.lang)
     note = record.get("instructor", {}).get("isolation_note")
     if note:  # the grader's log, for the instructor; never in the report a student sees
         print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(args.out.name + ".part")
-        tmp.write_text(report, encoding="utf-8")
-        tmp.replace(args.out)
+        _write(args.out, report)
+        print(f"dlkit-grade: {record['submission']}: {record['score']:g} / "
+              f"{record['max_score']:g}", file=sys.stderr)
     else:
         sys.stdout.write(report)
     if any(a["status"] == "grader" for a in record["assignments"]):
         print("dlkit-grade: the grader failed on: " + ", ".join(
             a["id"] for a in record["assignments"] if a["status"] == "grader"), file=sys.stderr)
         return 3
+    if args.fail_under is not None and record["score"] < args.fail_under:
+        print(f"dlkit-grade: score {record['score']:g} is below --fail-under "
+              f"{args.fail_under:g}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -159,8 +199,13 @@ def bundle_main(argv: list[str]) -> int:
         prog="dlkit-grade gradescope-bundle", description="Build the Gradescope autograder "
         "zip (setup.sh, run_autograder, dlkit and the grader).")
     p.add_argument("out", type=Path, help="the zip file to write")
+    p.add_argument("--timeout", type=_positive, default=bundle.DEFAULT_TIMEOUT,
+                   metavar="SECONDS", help="the assignment's autograder timeout on "
+                   "Gradescope (default: %(default)s, Gradescope's default): every check's "
+                   "budget is fitted inside it")
+    p.add_argument("--lang", choices=bundle.LANGS, default="en", help="feedback language")
     args = p.parse_args(argv)
-    names = bundle.build(args.out)
+    names = bundle.build(args.out, timeout=args.timeout, lang=args.lang)
     print(f"wrote {args.out} ({len(names)} files)")
     return 0
 

@@ -43,7 +43,7 @@ def sandbox_error(exc: Exception) -> tuple[str, str]:
 
 
 def not_run(reason: str, detail: str = "") -> tuple[str, str]:
-    """A check that did not run at all (budget used up, grader problem)."""
+    """A check that did not run at all (budget used up, grader problem, run stopped)."""
     table = {
         "budget": ("Not run: the time budget of this assignment was used up by earlier "
                    "checks.", "未実行: この課題の制限時間を前の検査で使い切りました。"),
@@ -59,6 +59,10 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                      "the checks ran, so none of its results can be trusted.",
                      "採点不可: 検査中に結果ファイルが改ざんされたため、この課題の結果は"
                      "信頼できません。"),
+        "stopped": ("Not run: grading stopped before this check (the platform's time limit "
+                    "ended the run).",
+                    "未実行: この検査の前に採点が止まりました (プラットフォームの制限時間で"
+                    "実行が終了しました)。"),
         "unreadable": (f"Not run: the submission cannot be read: {detail}",
                        f"未実行: 提出物を読み込めません: {detail}"),
     }

@@ -10,6 +10,12 @@ The runner then applies the points (``points.toml``: ``[a1]`` ``test_name = poin
 parametrized check ``test_x[...]`` shares the points of ``test_x`` equally unless listed by
 its full name) and lists every check of the points file, run or not, with the reason.
 
+A platform that kills the whole run at a time limit (Gradescope: 10 minutes by default)
+is given as ``Options.total_budget``: the budgets of the assignments to grade are then
+scaled down to fit it (:func:`fit_budgets`). ``grade(..., progress=f)`` calls ``f(record)``
+with the record so far after every finished check, so that a report rewritten each time
+keeps every finished check's feedback if the platform stops the run.
+
 ``DLKIT_GRADE_CHECKS_DIR`` (or ``checks_dir=``) points the runner at another checks folder
 (with its own ``points.toml``): the project's tests use a tiny one under tests/grader_cases.
 """
@@ -27,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +51,13 @@ GRADER_DIR = Path(__file__).resolve().parent
 ASSIGNMENTS = submission.ASSIGNMENTS
 # Wall-clock budget per assignment (s): the checks + every worker start-up and call.
 DEFAULT_BUDGETS = {"a1": 120.0, "a2": 120.0, "a3": 300.0, "a4": 180.0}
+# Seconds of a run outside the assignments' budgets (start-up, unpacking the submission,
+# the isolation probe, the report), kept free within a total budget.
+RESERVE = 30.0
+# Budgets are never scaled below this fraction of what was asked: a total budget that
+# small is a configuration error, not the student's problem.
+MIN_SCALE = 0.25
+POLL = 0.5  # seconds between looks at the results file while the checks run
 TITLES = {tid: task.title["en"] for tid, task in TASKS.items()}
 
 
@@ -57,6 +71,7 @@ class Options:
     points_file: Path | None = None
     budgets: dict = field(default_factory=dict)
     keep_run_dir: bool = False
+    total_budget: float | None = None  # the platform's limit on the whole run (s)
 
     def resolved_checks_dir(self) -> Path:
         path = (self.checks_dir or os.environ.get("DLKIT_GRADE_CHECKS_DIR")
@@ -88,6 +103,23 @@ def load_points(path: Path) -> dict[str, dict[str, float]]:
     return points
 
 
+def fit_budgets(budgets: dict[str, float], total: float) -> dict[str, float]:
+    """``budgets`` scaled down by one factor (never up) so that they add up to ``total``.
+
+    Raises GraderError when that factor would be below MIN_SCALE.
+    """
+    asked = sum(budgets.values())
+    if asked <= total:
+        return dict(budgets)
+    scale = total / asked
+    if scale < MIN_SCALE:
+        raise GraderError(
+            f"total budget: {total:.0f} s left for {', '.join(budgets)}, which ask for "
+            f"{asked:.0f} s; at least {MIN_SCALE * asked + RESERVE:.0f} s are needed in all "
+            f"(raise the platform's time limit, or grade fewer assignments per run)")
+    return {aid: seconds * scale for aid, seconds in budgets.items()}
+
+
 def _private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700)
     os.chmod(path, 0o700)
@@ -95,8 +127,13 @@ def _private_dir(path: Path) -> Path:
 
 
 def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
-               kernels: Path | None = None) -> dict:
-    """Run the checks of one assignment; returns ``{"status", "checks", "log", "seconds"}``."""
+               kernels: Path | None = None, budget: float | None = None,
+               progress: Callable[[list], None] | None = None) -> dict:
+    """Run the checks of one assignment; returns ``{"status", "checks", "log", "seconds"}``.
+
+    ``progress(checks)`` is called with the verified checks so far each time the checks
+    process rewrites its results file.
+    """
     checks_file = options.resolved_checks_dir() / f"test_{aid}.py"
     if not checks_file.is_file():
         raise GraderError(f"no checks for {aid}: {checks_file} does not exist")
@@ -112,7 +149,7 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
     cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
-    budget = options.budgets.get(aid, DEFAULT_BUDGETS[aid])
+    budget = budget or options.budgets.get(aid, DEFAULT_BUDGETS[aid])
     start = time.monotonic()
     log_path = results_dir / "pytest.log"
     with open(log_path, "wb") as log:
@@ -127,13 +164,7 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
             os.close(key_r)
         os.write(key_w, key.encode())
         os.close(key_w)
-        try:
-            rc = proc.wait(timeout=budget)
-            status = "graded"
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its workers die with it (pdeathsig)
-            rc = proc.wait()
-            status = "budget"
+        rc, status = _wait(proc, start + budget, results, key.encode(), progress)
     seconds = time.monotonic() - start
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
     data = {"checks": [], "complete": False}
@@ -147,6 +178,32 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
         status = "grader"  # collection error, internal error, no tests
     return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
             "seconds": seconds, "budget": budget}
+
+
+def _wait(proc: subprocess.Popen, deadline: float, results: Path, key: bytes,
+          progress: Callable[[list], None] | None) -> tuple[int, str]:
+    """Wait for the checks process until ``deadline`` (monotonic); kill it there.
+
+    Returns ``(returncode, "graded" | "budget")``; reports each new results file."""
+    seen = None
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(POLL, deadline - time.monotonic()))), "graded"
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            os.killpg(proc.pid, signal.SIGKILL)  # its workers die with it (pdeathsig)
+            return proc.wait(), "budget"
+        if progress is not None:
+            try:
+                st = results.stat()
+            except FileNotFoundError:
+                continue
+            if (st.st_mtime_ns, st.st_size) != seen:
+                seen = (st.st_mtime_ns, st.st_size)
+                data = _verified(results, key)
+                if data is not None:
+                    progress(data.get("checks", []))
 
 
 def _verified(path: Path, key: bytes) -> dict | None:
@@ -193,7 +250,7 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
     reason = {"graded": "no-result", "budget": "budget", "grader": "grader",
               "missing": "missing", "unreadable": "unreadable",
-              "tampered": "tampered"}[run["status"]]
+              "tampered": "tampered", "stopped": "stopped"}[run["status"]]
     for name, max_score in points.items():
         if name not in seen:
             en, ja = messages.not_run(reason, run.get("detail", ""))
@@ -204,7 +261,8 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             "status": run["status"],
             "score": _points(sum(c["score"] for c in checks)),
             "max_score": _points(sum(c["max_score"] for c in checks)),
-            "seconds": round(run.get("seconds", 0.0), 2), "checks": checks,
+            "seconds": round(run.get("seconds", 0.0), 2),
+            "budget": round(run.get("budget", 0.0), 1), "checks": checks,
             "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {})}
 
 
@@ -226,10 +284,13 @@ def prove_installation(run_dir: Path, isolation: str) -> None:
 
 
 def grade(source: str | Path, assignments: list[str] | None = None,
-          options: Options | None = None) -> dict:
+          options: Options | None = None,
+          progress: Callable[[dict], None] | None = None) -> dict:
     """Grade ``source`` (folder or zip) on ``assignments`` (default: all four).
 
     Returns the full record: submission, isolation, per-assignment scores and checks.
+    ``progress(record)`` gets the record so far after every finished check: the checks not
+    yet run are listed as "stopped" (what they stay if the platform ends the run there).
     Raises SubmissionError for an unreadable submission, GraderError for a broken grader.
     """
     options = options or Options()
@@ -250,18 +311,44 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             prove_installation(run_dir, isolation)
         # dlkit's kernels compiled once by the trusted side (not timed in any budget), for
         # the assignments whose workers run them
-        kernels = (kernel_cache.prepare() if base_level(isolation) != "session" and present
+        warmup = (kernel_cache.WARMUP_TIMEOUT if not options.total_budget
+                  else min(kernel_cache.WARMUP_TIMEOUT, options.total_budget / 4))
+        kernels = (kernel_cache.prepare(warmup) if base_level(isolation) != "session" and present
                    & set(assignments) & kernel_cache.USED_BY else None)
+        budgets = {aid: options.budgets.get(aid, DEFAULT_BUDGETS[aid])
+                   for aid in assignments if aid in present}
+        if options.total_budget:
+            left = options.total_budget - RESERVE - (time.time() - started)
+            budgets = fit_budgets(budgets, left)
         results = []
+
+        def partial(aid: str, checks: list) -> None:
+            now = [*results, score(aid, {"status": "stopped", "checks": checks}, points.get(
+                aid, {}))]
+            now += [score(b, {"status": "stopped" if b in present else "missing",
+                              "checks": []}, points.get(b, {}))
+                    for b in assignments[len(now):]]
+            progress(_record(source, isolation, started, now))
+
+        if progress:
+            partial(assignments[0], [])
+
         for aid in assignments:
             if aid in present:
-                run = run_checks(aid, root, run_dir, options, kernels)
+                run = run_checks(aid, root, run_dir, options, kernels, budgets[aid],
+                                 progress and (lambda checks, aid=aid: partial(aid, checks)))
             else:
                 run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
             results.append(score(aid, run, points.get(aid, {})))
+            if progress and len(results) < len(assignments):
+                partial(assignments[len(results)], [])
     finally:
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
+    return _record(source, isolation, started, results)
+
+
+def _record(source: str | Path, isolation: str, started: float, results: list[dict]) -> dict:
     return {"submission": str(source), "isolation": isolation,
             # for the instructor only (logs, extra_data, the batch record), never shown to
             # a student: what this isolation level does not protect

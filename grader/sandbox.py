@@ -169,7 +169,10 @@ class Worker:
                                                       self.masks) if landlock else None),
             deny_network=not isolation_module.network_open(self.isolation) and not namespaces,
             reach=python if level in ("landlock", "user-no-landlock") else [],
-            drop_path=[str(REPO_DIR)], dlkit_path=str(dlkit.parent) if dlkit else None,
+            # a checkout's folder leaves the worker's path; an installed grader's
+            # site-packages stays (numpy and numba are there)
+            drop_path=[str(REPO_DIR)] if (REPO_DIR / "pyproject.toml").is_file() else [],
+            dlkit_path=str(dlkit.parent) if dlkit else None,
             prove=list(REQUIRED_MODULES[:1]) + ["dlkit"],
             kernel_cache=self._kernel_cache_files())
 

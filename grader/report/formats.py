@@ -1,4 +1,5 @@
-"""Render a grading record as a text table, JSON, Gradescope results.json or JUnit XML.
+"""Render a grading record as a text table, JSON, Gradescope results.json, JUnit XML or
+the runner result GitHub Classroom's grading reporter reads.
 
 The record is the dict returned by :func:`grader.runner.grade`; every check has
 ``name, score, max_score, outcome, message{en,ja}, output, duration``.
@@ -11,7 +12,7 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
-FORMATS = ("text", "json", "gradescope", "junit")
+FORMATS = ("text", "json", "gradescope", "junit", "classroom")
 OUTPUT_SHOWN = 1500
 
 _WORDS = {
@@ -19,11 +20,13 @@ _WORDS = {
            "missing": "not submitted", "budget": "time budget used up",
            "grader": "GRADER ERROR (not your fault)", "graded": "graded",
            "unreadable": "submission unreadable", "tampered": "results tampered with",
+           "stopped": "grading stopped",
            "check": "check", "points": "points"},
     "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
            "missing": "未提出", "budget": "制限時間超過",
            "grader": "採点エラー (あなたの責任ではありません)",
            "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
+           "stopped": "採点停止",
            "graded": "採点済み", "check": "検査", "points": "点数"},
 }
 
@@ -78,24 +81,86 @@ def text(record: dict, lang: str = "en") -> str:
 
 
 def gradescope(record: dict, lang: str = "en") -> str:
-    """Gradescope's results.json: score, tests[] (name, score, max_score, status, output,
-    visibility, execution_time)."""
+    """Gradescope's results.json, as its autograder specification defines it.
+
+    Top level: ``score``, ``execution_time`` (s), ``output`` + ``output_format`` (a summary
+    per assignment, shown to the student), ``stdout_visibility`` (hidden: the grader's own
+    output is for the instructor), ``extra_data`` (stored, never shown to students: the
+    isolation used and what it does not protect, per-assignment status and time), ``tests``.
+    Per check: ``name``, ``number`` ("2.3": assignment 2, third check), ``score``,
+    ``max_score``, ``status``, ``output`` + ``output_format``, ``visibility``, ``tags``.
+    """
+    w = _WORDS[lang]
+    tests, summary = [], []
+    for a in record["assignments"]:
+        status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
+        summary.append(f"{a['id']} {a['title']}: {_num(a['score'])} / {_num(a['max_score'])}"
+                       f"{status}")
+        for j, c in enumerate(a["checks"], 1):
+            tests.append({
+                "name": f"{a['id']} {c['name']}", "number": f"{a['id'][1:]}.{j}",
+                "score": c["score"], "max_score": c["max_score"],
+                "status": "passed" if _full(c) else "failed",
+                "output": _feedback(c, lang), "output_format": "text",
+                "visibility": "visible", "tags": [a["id"], a["folder"]]})
+    summary.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
+    result = {"score": record["score"], "execution_time": round(record["seconds"]),
+              "output": "\n".join(summary), "output_format": "text",
+              "stdout_visibility": "hidden", "extra_data": instructor_notes(record),
+              "tests": tests}
+    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+
+
+def instructor_notes(record: dict) -> dict:
+    """What the instructor needs and the student must not see: the isolation used and
+    what it does not protect, each assignment's status and time, the grader's warnings."""
+    return {"isolation": record.get("isolation"), **record.get("instructor", {}),
+            "error": record.get("error", ""),
+            "assignments": [{"id": a["id"], "status": a["status"], "seconds": a["seconds"],
+                             "budget": a.get("budget"), "warnings": a.get("warnings", [])}
+                            for a in record["assignments"]]}
+
+
+def _full(check: dict) -> bool:
+    return check["outcome"] == "passed" and check["score"] >= check["max_score"]
+
+
+# GitHub Classroom's grading reporter gets each runner's JSON through an environment
+# variable (base64): one variable cannot exceed 128 KiB on Linux, so messages are cut.
+CLASSROOM_MESSAGE = 600
+
+
+def classroom(record: dict, lang: str = "en") -> str:
+    """The runner result of GitHub Classroom's autograding actions, which
+    classroom-resources/autograding-grading-reporter reads (base64 of this JSON in a step
+    output named ``result``).
+
+    ``{"version": 1, "status": "pass"|"fail"|"error", "max_score", "tests": [{"name",
+    "status", "score", "message", "test_code", "filename", "line_no", "duration"}]}``.
+    Classroom records the sum of the tests' ``score`` out of ``max_score``, so partial
+    points are kept. ``status`` is "fail" when a point was lost (the reporter then marks
+    the job failed, as Classroom's own graders do) and "error" when the grader failed on
+    an assignment: then ``max_score`` is 0, so that Classroom records no points.
+    """
     tests = []
     for a in record["assignments"]:
         for c in a["checks"]:
+            message = _feedback(c, lang)
+            if len(message) > CLASSROOM_MESSAGE:
+                message = message[:CLASSROOM_MESSAGE - 1] + "…"
             tests.append({
                 "name": f"{a['id']} {c['name']}",
-                "score": c["score"], "max_score": c["max_score"],
-                "status": "passed" if c["score"] >= c["max_score"] else "failed",
-                "output": _feedback(c, lang), "visibility": "visible",
-                "execution_time": round(c.get("duration", 0.0), 3)})
-    result = {"score": record["score"], "max_score": record["max_score"],
-              "execution_time": record["seconds"], "output":
-              f"{_WORDS[lang]['isolation']}: {record['isolation']}"
-              + (f"\n{record['isolation_note']}" if record.get("isolation") != "namespaces"
-                 and record.get("isolation_note") else ""), "visibility": "visible",
-              "stdout_visibility": "hidden", "tests": tests}
-    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+                "status": "pass" if _full(c) else "fail", "score": c["score"],
+                "message": message, "test_code": "", "filename": a["folder"], "line_no": 0,
+                "duration": round(1000 * c.get("duration", 0.0))})
+    if any(a["status"] == "grader" for a in record["assignments"]):
+        status = "error"
+    else:
+        status = "pass" if all(t["status"] == "pass" for t in tests) else "fail"
+    # max_score 0 after a grader failure: the reporter then records no points at all
+    result = {"version": 1, "status": status,
+              "max_score": 0 if status == "error" else record["max_score"], "tests": tests}
+    return json.dumps(result, ensure_ascii=False) + "\n"
 
 
 def junit(record: dict, lang: str = "en") -> str:
@@ -133,5 +198,5 @@ def render(record: dict, fmt: str = "text", lang: str = "en") -> str:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
     if lang not in _WORDS:
         raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
-    return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit}[fmt](
-        record, lang)
+    return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit,
+            "classroom": classroom}[fmt](record, lang)
