@@ -5,6 +5,8 @@ Each function returns ``(en, ja)``.
 
 from __future__ import annotations
 
+import re
+
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 TRACEBACK_TAIL = 1500
@@ -42,6 +44,43 @@ def sandbox_error(exc: Exception) -> tuple[str, str]:
     return str(exc), str(exc)
 
 
+def _where(traceback: str, path: str) -> str:
+    """" (file, line N)" of the deepest frame of the student's own files in a traceback."""
+    frames = re.findall(r'File "([^"<]+)", line (\d+)', traceback)
+    for file, line in reversed(frames):
+        if not file.startswith("/"):
+            return f" ({file}, line {line})"
+    return f" ({path})"
+
+
+def _own_frames(traceback: str) -> str:
+    """The traceback without the frames of Python's import machinery (absolute paths,
+    ``<frozen importlib...>``): what is left is the student's files."""
+    kept, skipping = [], False
+    for line in traceback.splitlines():
+        if line.startswith('  File "'):
+            skipping = line.startswith(('  File "/', '  File "<'))
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def load_error(path: str, exc: Exception) -> tuple[str, str]:
+    """The task's module ``path`` could not be imported: said once, for the whole task."""
+    if isinstance(exc, StudentError) and not exc.blocked:
+        where = _where(exc.traceback, path)
+        tb = _own_frames(exc.traceback)[-TRACEBACK_TAIL:]
+        return (f"Your code cannot be loaded: importing {path} raised {exc.type_name}: "
+                f"{exc.message}{where}.\n{tb}",
+                f"あなたのコードを読み込めません: {path} の import で {exc.type_name} が"
+                f"発生しました: {exc.message}{where}。\n{tb}")
+    en, ja = sandbox_error(exc)
+    return (f"Your code cannot be loaded ({path}): {en}",
+            f"あなたのコードを読み込めません ({path}): {ja}")
+
+
 def not_run(reason: str, detail: str = "") -> tuple[str, str]:
     """A check that did not run at all (budget used up, grader problem)."""
     table = {
@@ -53,6 +92,7 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                    "the course staff).",
                    "未実行: 採点プログラムの不具合です (あなたの責任ではありません。"
                    "担当者に連絡してください)。"),
+        "see-above": ("Not run: see above.", "未実行: 上記を参照してください。"),
         "no-result": ("Not run: the checks process ended before this check.",
                       "未実行: この検査の前に検査プロセスが終了しました。"),
         "tampered": ("Not graded: the results file of this assignment was modified while "

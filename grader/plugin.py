@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from dlkit.tasks import TASKS
 from grader import messages
 from grader.sandbox import StudentError, StudentTimeout, Worker, WorkerDied, limits_from_env
 
@@ -71,6 +72,10 @@ class Feedback:
 
     def note(self, en: str, ja: str | None = None) -> None:
         self.notes.append((en, ja or en))
+
+
+class TaskNotLoaded(Exception):
+    """A check not run: the task's module could not be imported (reported once, above)."""
 
 
 # ------------------------------------------------------------------------- fixtures
@@ -284,6 +289,26 @@ def hidden_data():
 
 
 @pytest.fixture(autouse=True)
+def _grader_task_loads(request):
+    """Import the task's module before its first check that uses the worker.
+
+    If that fails (an ImportError, an error at import time, a blocked import, a hang), the
+    error is the task's, reported once in the results (``task_error``); this check and every
+    later one are "not run: see above" instead of each repeating the same traceback."""
+    results: _Results = request.config._grader_results
+    aid = os.environ.get("DLKIT_GRADE_ASSIGNMENT")
+    if "worker" in request.fixturenames and aid in TASKS and not results.import_tried:
+        results.import_tried = True
+        try:
+            request.getfixturevalue("worker").import_module(TASKS[aid].import_name)
+        except (StudentError, StudentTimeout, WorkerDied) as exc:
+            en, ja = messages.load_error(TASKS[aid].path, exc)
+            results.task_error = {"en": en, "ja": ja}
+    if results.task_error is not None:
+        raise TaskNotLoaded()
+
+
+@pytest.fixture(autouse=True)
 def _grader_transcript():
     """Start each check with an empty transcript of the student's output."""
     for w in _workers:
@@ -306,12 +331,15 @@ class _Results:
         self.path, self.key = path, key
         self.checks: dict[str, dict] = {}
         self.complete = False
+        self.import_tried = False
+        self.task_error: dict | None = None  # {"en", "ja"}: the task's module did not load
 
     def write(self) -> None:
         if self.path is None:
             return
         payload = json.dumps({"assignment": os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
-                              "complete": self.complete, "checks": list(self.checks.values())})
+                              "complete": self.complete, "checks": list(self.checks.values()),
+                              "task_error": self.task_error})
         tag = hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps({"payload": payload, "hmac": tag}), encoding="utf-8")
@@ -379,7 +407,10 @@ def pytest_runtest_makereport(item, call):
         "message": dict(_UNFINISHED), "output": "", "duration": 0.0})
     record["duration"] = round(record["duration"] + report.duration, 4)
     fb: Feedback | None = getattr(item, "_grader_feedback", None)
-    if report.failed:
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(TaskNotLoaded):
+        en, ja = messages.not_run("see-above")
+        record.update(outcome="not-run", fraction=0.0, message={"en": en, "ja": ja})
+    elif report.failed:
         if call.excinfo is not None:
             en, ja, _ = _describe(call.excinfo)
         else:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader import kernel_cache, messages, submission
+from grader import kernel_cache, messages, preflight, submission
 from grader.sandbox import ISOLATION_NOTES, detect_isolation
 
 if sys.version_info >= (3, 11):
@@ -143,8 +143,12 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
             status, data = "tampered", {"checks": [], "complete": False}
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
+    problem = data.get("task_error")
+    if status == "graded" and problem:
+        status = "not-loaded"  # the student's module failed to import: said once
     return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
-            "seconds": seconds, "budget": budget}
+            "seconds": seconds, "budget": budget,
+            **({"problem": problem} if problem else {})}
 
 
 def _verified(path: Path, key: bytes) -> dict | None:
@@ -185,7 +189,7 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
                        "message": rec.get("message", {"en": "", "ja": ""}),
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
     reason = {"graded": "no-result", "budget": "budget", "grader": "grader",
-              "missing": "missing", "unreadable": "unreadable",
+              "missing": "missing", "unreadable": "unreadable", "not-loaded": "see-above",
               "tampered": "tampered"}[run["status"]]
     for name, max_score in points.items():
         if name not in seen:
@@ -198,7 +202,8 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             "score": round(sum(c["score"] for c in checks), 4),
             "max_score": round(sum(c["max_score"] for c in checks), 4),
             "seconds": round(run.get("seconds", 0.0), 2), "checks": checks,
-            "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {})}
+            "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {}),
+            **({"problem": run["problem"]} if run.get("problem") else {})}
 
 
 def grade(source: str | Path, assignments: list[str] | None = None,
@@ -219,7 +224,8 @@ def grade(source: str | Path, assignments: list[str] | None = None,
     run_dir = Path(tempfile.mkdtemp(prefix="dlkit-grade-"))
     try:
         os.chmod(run_dir, 0o711)  # workers pass through to their own work-* folder only
-        root = submission.prepare(source, _private_dir(run_dir / "trusted"))
+        stray: list[str] = []
+        root = submission.prepare(source, _private_dir(run_dir / "trusted"), stray=stray)
         present = submission.present(root)
         isolation = detect_isolation()
         # dlkit's kernels compiled once by the trusted side (not timed in any budget), for
@@ -228,21 +234,26 @@ def grade(source: str | Path, assignments: list[str] | None = None,
                    & set(assignments) & kernel_cache.USED_BY else None)
         results = []
         for aid in assignments:
-            if aid in present:
-                run = run_checks(aid, root, run_dir, options, kernels)
-            else:
+            problem = preflight.problem(root, aid) if aid in present else None
+            if aid not in present:
                 run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
+            elif problem:
+                run = {"status": "not-loaded", "checks": [], "log": "", "seconds": 0.0,
+                       "problem": dict(zip(("en", "ja"), problem, strict=True))}
+            else:
+                run = run_checks(aid, root, run_dir, options, kernels)
             results.append(score(aid, run, points.get(aid, {})))
     finally:
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
-    return {"submission": str(source), "isolation": isolation,
-            "isolation_note": ISOLATION_NOTES[isolation],
+    return {"submission": str(source),
+            "status": "graded" if present & set(assignments) else "missing",
+            "isolation": isolation, "isolation_note": ISOLATION_NOTES[isolation],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
             "score": round(sum(a["score"] for a in results), 4),
             "max_score": round(sum(a["max_score"] for a in results), 4),
-            "assignments": results}
+            "assignments": results, "stray_files": stray}
 
 
 def unreadable(source: str | Path, assignments: list[str], reason: str,
@@ -252,7 +263,7 @@ def unreadable(source: str | Path, assignments: list[str], reason: str,
     points = load_points(options.resolved_points_file())
     run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason}
     results = [score(aid, run, points.get(aid, {})) for aid in assignments]
-    return {"submission": str(source), "isolation": "none (not run)",
+    return {"submission": str(source), "status": "unreadable", "isolation": "none (not run)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
             "max_score": round(sum(a["max_score"] for a in results), 4),
             "assignments": results, "error": reason}

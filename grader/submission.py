@@ -129,9 +129,33 @@ def _find_root(folder: Path) -> tuple[Path, str | None]:
     return folder, None
 
 
-def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMITS) -> Path:
+# Files of the handout that may come along with the task folders (not the student's code, not
+# stray either).
+HANDOUT_FILES = frozenset({"README.md", "README.ja.md", "conftest.py", "pytest.ini"})
+
+
+def _stray_files(staging: Path, found: Path, kind: str) -> list[str]:
+    """Files that are not part of any task: outside the task folders, or in a task folder but
+    neither Python nor the handout's READMEs (a notebook, data, a zip); paths as submitted."""
+    folders = ([found / name for name in ASSIGNMENTS.values()] if kind == "root" else [found])
+    stray = []
+    for path in sorted(staging.rglob("*")):
+        if not path.is_file():
+            continue
+        inside = any(folder in path.parents for folder in folders)
+        if path.name in HANDOUT_FILES or (inside and path.suffix == ".py"):
+            continue
+        stray.append(str(path.relative_to(staging)))
+    return stray
+
+
+def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMITS,
+            stray: list[str] | None = None) -> Path:
     """Copy (or extract) ``source`` into ``dest`` (created) and return the submission root:
-    a folder whose children are assignment folders. Raises SubmissionError."""
+    a folder whose children are assignment folders. Raises SubmissionError.
+
+    ``stray``, if given, receives the files that belong to no task (see ``_stray_files``),
+    for the TA: they are not graded and not an error."""
     source = Path(source)
     staging = dest / "staging"
     if source.is_file() and (source.suffix.lower() == ".zip" or zipfile.is_zipfile(source)):
@@ -145,10 +169,14 @@ def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMI
         raise SubmissionError(f"submission: {source} does not exist")
     found, kind = _find_root(staging)
     root = dest / "submission"
+    if not any(p.is_file() for p in staging.rglob("*")):
+        raise SubmissionError(f"{source}: the submission is empty (no files)")
     if kind is None:
         raise SubmissionError(
             f"{source}: found none of {', '.join(ASSIGNMENTS.values())} (nor one of their "
             f"files: {', '.join(MAIN_FILES.values())})")
+    if stray is not None:
+        stray.extend(_stray_files(staging, found, kind))
     if kind == "root":
         found.rename(root)
     else:

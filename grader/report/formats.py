@@ -19,12 +19,15 @@ _WORDS = {
            "missing": "not submitted", "budget": "time budget used up",
            "grader": "GRADER ERROR (not your fault)", "graded": "graded",
            "unreadable": "submission unreadable", "tampered": "results tampered with",
-           "check": "check", "points": "points"},
+           "check": "check", "points": "points", "not-loaded": "your code could not be loaded",
+           "unreadable_line": "The submission cannot be read, so nothing was graded"},
     "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
            "missing": "未提出", "budget": "制限時間超過",
            "grader": "採点エラー (あなたの責任ではありません)",
            "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
-           "graded": "採点済み", "check": "検査", "points": "点数"},
+           "graded": "採点済み", "check": "検査", "points": "点数",
+           "not-loaded": "コードを読み込めません",
+           "unreadable_line": "提出物を読み込めないため、採点していません"},
 }
 
 
@@ -40,9 +43,21 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def _message(check: dict, lang: str) -> str:
-    msg = check.get("message") or {}
+def _text(msg: dict | None, lang: str) -> str:
+    msg = msg or {}
     return msg.get(lang) or msg.get("en") or ""
+
+
+def _message(check: dict, lang: str) -> str:
+    return _text(check.get("message"), lang)
+
+
+def _title(assignment: dict, lang: str) -> str:
+    """The task's title in ``lang`` (dlkit.tasks), else the record's."""
+    from dlkit.tasks import TASKS
+
+    task = TASKS.get(assignment["id"])
+    return task.title[lang] if task else assignment["title"]
 
 
 def _feedback(check: dict, lang: str) -> str:
@@ -57,12 +72,22 @@ def text(record: dict, lang: str = "en") -> str:
     w = _WORDS[lang]
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
+    if record.get("status") == "unreadable":  # one line: nothing else to say
+        lines[-1:] = [f"{w['unreadable_line']}: {record.get('error', '')}", ""]
+        lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
+        return "\n".join(lines) + "\n"
     if record.get("isolation") != "namespaces" and record.get("isolation_note"):
         lines[1:1] = textwrap.wrap(record["isolation_note"], 92) + [""]
     for a in record["assignments"]:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        lines.append(f"{a['id']} {a['title']}: {_num(a['score'])} / {_num(a['max_score'])}"
-                     f"{status}")
+        lines.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
+                     f"{_num(a['max_score'])}{status}")
+        if a["status"] == "missing":
+            lines.append("")
+            continue
+        if a.get("problem"):
+            lines.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
+                                         "    ").splitlines())
         width = max([len(c["name"]) for c in a["checks"]] + [10])
         for c in a["checks"]:
             mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
@@ -93,7 +118,11 @@ def gradescope(record: dict, lang: str = "en") -> str:
               "execution_time": record["seconds"], "output":
               f"{_WORDS[lang]['isolation']}: {record['isolation']}"
               + (f"\n{record['isolation_note']}" if record.get("isolation") != "namespaces"
-                 and record.get("isolation_note") else ""), "visibility": "visible",
+                 and record.get("isolation_note") else "")
+              + "".join(f"\n\n{a['id']}: {_text(a['problem'], lang)}"
+                        for a in record["assignments"] if a.get("problem"))
+              + (f"\n\n{record['error']}" if record.get("error") else ""),
+              "visibility": "visible",
               "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
 
