@@ -1,5 +1,9 @@
 """Grade a whole class: one sub-folder or .zip per student, in parallel, into a gradebook.
 
+A row's status: ``graded``, ``missing`` (readable, but none of the graded tasks is in it),
+``unreadable`` (not a zip or folder of the tasks, empty, too large), ``timeout``, ``error``
+(no record) or ``grader-error``; ``stray_files`` lists files that belong to no task.
+
 Each student is graded by a separate ``dlkit-grade`` process (its own sandboxed workers,
 its own time limit), so one student's crash, hang or grader failure never loses another
 student's grade: that row says what went wrong and the others are complete. Writes the CSV
@@ -50,7 +54,7 @@ def grade_one(sid: str, path: Path, record_path: Path, assignments: list[str],
     if checks_dir:
         cmd += ["--checks-dir", str(checks_dir)]
     limit = sum(budget or DEFAULT_BUDGETS[a] for a in assignments) + MARGIN
-    row = {"student": sid, "status": "ok", "note": ""}
+    row = {"student": sid, "status": "graded", "note": ""}
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -68,7 +72,8 @@ def grade_one(sid: str, path: Path, record_path: Path, assignments: list[str],
     for a in record["assignments"]:
         row[a["id"]] = a["score"]
     row.update(total=record["score"], max_score=record["max_score"],
-               isolation=record["isolation"])
+               isolation=record["isolation"], status=record.get("status", "graded"),
+               stray_files=" ".join(record.get("stray_files", [])))
     if proc.returncode != 0:
         row.update(status="grader-error", note=err_text[-300:])
     elif record.get("error"):
@@ -86,7 +91,8 @@ def grade_all(folder: Path, out_csv: Path, *, jobs: int = 1, assignments: list[s
         futures = [pool.submit(grade_one, sid, path, records / f"{sid}.json", assignments,
                                budget, checks_dir) for sid, path in todo]
         rows = [f.result() for f in futures]
-    columns = ["student", *assignments, "total", "max_score", "status", "isolation", "note"]
+    columns = ["student", *assignments, "total", "max_score", "status", "isolation", "note",
+               "stray_files"]
     tmp = out_csv.with_name(out_csv.name + ".part")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")

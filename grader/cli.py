@@ -122,7 +122,8 @@ def batch_main(argv: list[str]) -> int:
         p.error(f"--jobs: expected >= 1, got {args.jobs}")
     rows = batch.grade_all(args.dir, args.out, jobs=args.jobs, assignments=args.assignment,
                            budget=args.budget, checks_dir=args.checks_dir)
-    failed = [r["student"] for r in rows if r["status"] != "ok"]
+    failed = [r["student"] for r in rows if r["status"] not in ("graded", "missing",
+                                                                 "unreadable")]
     print(f"graded {len(rows)} submissions -> {args.out}"
           + (f"; not graded: {', '.join(failed)}" if failed else ""))
     return 0

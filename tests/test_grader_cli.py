@@ -58,7 +58,9 @@ def test_json_record_has_scores_isolation_and_reasons(record):
     assert record["isolation"] in ("namespaces", "user", "session")
     a1, a2 = record["assignments"]
     assert (a1["id"], a1["score"], a2["id"], a2["score"]) == ("a1", 0, "a2", 5)
-    assert all("SIGSEGV" in c["message"]["en"] for c in a1["checks"])
+    # a crash at import is the task's: said once, each check "not run: see above"
+    assert a1["status"] == "not-loaded" and "SIGSEGV" in a1["problem"]["en"]
+    assert all(c["message"]["en"] == "Not run: see above." for c in a1["checks"])
 
 
 def test_gradescope_format(record):
@@ -70,7 +72,8 @@ def test_gradescope_format(record):
                              "execution_time"}
         assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
     failed = [t for t in data["tests"] if t["status"] == "failed"]
-    assert len(failed) == 4 and all("SIGSEGV" in t["output"] for t in failed)
+    assert len(failed) == 4 and all("see above" in t["output"] for t in failed)
+    assert data["output"].count("SIGSEGV") == 1
 
 
 def test_junit_format(record):
@@ -131,17 +134,26 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path):
     # carol hands in a zip of a wrapper folder holding the same files as alice
     _copy(REPO / "solutions", tmp_path / "carol" / "assignments", only={"a1_initialization"})
     shutil.make_archive(str(klass / "carol"), "zip", tmp_path / "carol")
+    (tmp_path / "carol" / "notes.txt").write_text("what I did")  # stray, listed for the TA
+    shutil.make_archive(str(klass / "carol"), "zip", tmp_path / "carol")
     (klass / "dave.zip").write_bytes(b"not a zip")
+    with zipfile.ZipFile(klass / "erin.zip", "w"):
+        pass  # an empty zip
+    _copy(REPO / "solutions", klass / "frank", only={"a2_batchnorm"})  # not a1: missing
     out = tmp_path / "grades.csv"
     assert main(["batch", str(klass), "--jobs", "2", "--out", str(out), "-a", "a1",
                  "--checks-dir", str(FAKE)]) == 0
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert {k: (float(v["a1"] or 0), v["status"]) for k, v in rows.items()} == {
-        "alice": (5.0, "ok"), "bob": (4.0, "ok"), "carol": (5.0, "ok"), "dave": (0.0, "ok")}
+        "alice": (5.0, "graded"), "bob": (4.0, "graded"), "carol": (5.0, "graded"),
+        "dave": (0.0, "unreadable"), "erin": (0.0, "unreadable"), "frank": (0.0, "missing")}
     assert "not a readable zip" in rows["dave"]["note"]
+    assert "the submission is empty" in rows["erin"]["note"]
+    assert rows["carol"]["stray_files"] == "notes.txt" and rows["alice"]["stray_files"] == ""
     records = tmp_path / "grades-records"
     assert sorted(p.name for p in records.iterdir()) == [
-        "alice.json", "bob.json", "carol.json", "dave.json"]
+        "alice.json", "bob.json", "carol.json", "dave.json", "erin.json", "frank.json"]
+    assert json.loads((records / "carol.json").read_text())["stray_files"] == ["notes.txt"]
     assert json.loads((records / "bob.json").read_text())["score"] == 4
 
 

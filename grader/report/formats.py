@@ -146,7 +146,8 @@ def junit(record: dict, lang: str = "en") -> str:
                 fail = ET.SubElement(case, "failure", message=f"{_num(c['score'])}/"
                                      f"{_num(c['max_score'])} points: "
                                      f"{_xml(_message(c, lang)[:200])}")
-                fail.text = _xml(_feedback(c, lang))
+                problem = _text(a.get("problem"), lang)  # "see above" has no above here
+                fail.text = _xml(_feedback(c, lang) + (f"\n{problem}" if problem else ""))
             if c.get("output"):
                 ET.SubElement(case, "system-out").text = _xml(c["output"])
     ET.indent(suites)
