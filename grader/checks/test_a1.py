@@ -96,7 +96,7 @@ def test_init_zeros(worker, feedback):
                 en=(f"init_weight({n_in}, {n_out}, 'zeros', rng): expected all zeros, got "
                     f"{int(np.sum(w != 0))} non-zero value(s) ({describe(w)})."),
                 ja=(f"init_weight({n_in}, {n_out}, 'zeros', rng): すべて 0 を期待しましたが、"
-                    f"0 でない値が {int(np.sum(w != 0))} 個ありました（{describe(w)}）。"),
+                    f"0 でない値が {int(np.sum(w != 0))} 個ありました（{describe(w, 'ja')}）。"),
             )
 
 
@@ -180,8 +180,8 @@ def _activations(worker, feedback, x, weights, activation):
                 f"matrices: expected a list of {len(weights)} arrays (one per layer), got "
                 f"{describe(zs)}."),
             ja=(f"layer_activations(x, weights, {activation!r})（重み行列 {len(weights)} 個）: "
-                f"層ごとに 1 つ、{len(weights)} 個の配列のリストを期待しましたが、{describe(zs)} "
-                f"が返されました。"),
+                f"層ごとに 1 つ、{len(weights)} 個の配列のリストを期待しましたが、"
+                f"{describe(zs, 'ja')} が返されました。"),
         )
     return [
         array(feedback, z, what=f"layer_activations(..., {activation!r})[{k}]",
@@ -269,7 +269,7 @@ def _check_stats(worker, feedback, activation):
                 f"{sorted(expected)}, got {describe(got)}."),
             ja=(f"spread_stats(z, {activation!r}): キー {sorted(expected)} を持つ dict を"
                 f"期待しましたが、"
-                f"{describe(got)} が返されました。"),
+                f"{describe(got, 'ja')} が返されました。"),
         )
     for key, value in expected.items():
         seen = got[key]
@@ -285,7 +285,7 @@ def _check_stats(worker, feedback, activation):
                     f"got {describe(seen)}."),
                 ja=(f"spread_stats(z, {activation!r})[{key!r}]: {value:.6g}（{rule_ja}）を"
                     f"期待しましたが、"
-                    f"{describe(seen)} でした。"),
+                    f"{describe(seen, 'ja')} でした。"),
             )
 
 

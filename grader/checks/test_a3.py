@@ -127,8 +127,8 @@ class _Trained:
                 en=(f"train(..., weight_scale={scale:.3g}, use_batchnorm={use_batchnorm}): "
                     f"expected a model object with predict(x), got {describe(model)}."),
                 ja=(f"train(..., weight_scale={scale:.3g}, use_batchnorm={use_batchnorm}): "
-                    f"predict(x) を持つモデルのオブジェクトを期待しましたが、{describe(model)} "
-                    f"が返されました。"),
+                    f"predict(x) を持つモデルのオブジェクトを期待しましたが、"
+                    f"{describe(model, 'ja')} が返されました。"),
             )
         self.models[key] = (model, worker.generation)
         return model
