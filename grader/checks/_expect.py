@@ -88,3 +88,18 @@ def grader_error(message: str):
     import pytest
 
     pytest.exit(f"GRADER ERROR (not the student's fault): {message}", returncode=3)
+
+
+def requires(feedback, main_en: str, main_ja: str, check, *args) -> None:
+    """Run ``check(*args)``, the main result a secondary check depends on; if it fails, the
+    secondary check scores 0 and says so (a do-nothing submission must not earn the points
+    of properties that only make sense for a working one)."""
+    from grader.plugin import CheckFailed
+
+    try:
+        check(*args)
+    except CheckFailed as exc:
+        feedback.fail(
+            en=f"Not scored: this check pays only when {main_en} is right, and it is not: {exc.en}",
+            ja=(f"採点対象外: この検査は{main_ja}が正しい場合にだけ得点になりますが、"
+                f"そうなっていません: {exc.ja}"))

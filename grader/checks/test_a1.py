@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 
-from grader.checks._expect import array, close, describe
+from grader.checks._expect import array, close, describe, requires
 from grader.protocol import Rng
+from grader.sandbox import StudentError
 
 INIT = "a1_initialization.initializers:init_weight"
 LAYERS = "a1_initialization.initializers:layer_activations"
@@ -88,7 +89,17 @@ def _guess_scale(ratio, shape):
     return ("", "")
 
 
+def _float_std_right(worker, feedback):
+    """The main result the secondary init_weight checks depend on: a float σ gives σ·N(0, 1)."""
+    w = _draw(worker, feedback, 100, 100, 0.1, 10)
+    _check_normal_std(feedback, w, 0.1, "init_weight(100, 100, 0.1, rng)")
+
+
+_FLOAT_STD = ("init_weight with a float σ", "浮動小数点数 σ を与えたときの init_weight ")
+
+
 def test_init_zeros(worker, feedback):
+    requires(feedback, *_FLOAT_STD, _float_std_right, worker, feedback)
     for n_in, n_out in [(100, 100), (20, 500)]:
         w = _draw(worker, feedback, n_in, n_out, "zeros", 0)
         if not np.all(w == 0):
@@ -128,6 +139,7 @@ def _seed_global_numpy(worker, seed):
 
 def test_init_uses_rng(worker, feedback):
     """Same Rng seed → same weights, whatever the global NumPy state; other seed → others."""
+    requires(feedback, *_FLOAT_STD, _float_std_right, worker, feedback)
     for scheme in ("he", 0.1):
         label = f"init_weight(50, 40, {scheme!r}, rng)"
         _seed_global_numpy(worker, 1)
@@ -155,6 +167,24 @@ def test_init_uses_rng(worker, feedback):
                     f"同一でした。"
                     f"固定シードの自前の生成器ではなく、渡された rng から乱数を引いてください。"),
             )
+
+
+def test_init_rejects_unknown_scheme(worker, feedback):
+    """A scheme that is none of "zeros", a float σ ≥ 0, "xavier", "he" raises ValueError."""
+    requires(feedback, *_FLOAT_STD, _float_std_right, worker, feedback)
+    for scheme in ("kaiming", "HE", -0.5, float("nan")):
+        try:
+            got = worker.call(INIT, 10, 10, scheme, Rng(0), timeout=20)
+        except StudentError as exc:
+            if exc.type_name == "ValueError":
+                continue
+            raise
+        feedback.fail(
+            en=(f"init_weight(10, 10, {scheme!r}, rng): expected ValueError for a scheme that "
+                f"is none of 'zeros', a float σ ≥ 0, 'xavier', 'he', got {describe(got)}."),
+            ja=(f"init_weight(10, 10, {scheme!r}, rng): 'zeros'・0 以上の浮動小数点数 σ・"
+                f"'xavier'・'he' のどれでもない scheme には ValueError を期待しましたが、"
+                f"{describe(got, 'ja')} が返されました。"))
 
 
 # ------------------------------------------------------------------ layer_activations
@@ -200,7 +230,7 @@ def _check_layer_activations(worker, feedback, activation):
     got = _activations(worker, feedback, x, weights, activation)
     for k, (g, e) in enumerate(zip(got, expected, strict=True)):
         close(feedback, g, e, what=f"layer_activations(x, weights, {activation!r}), layer {k + 1}",
-              tol=1e-10,
+              what_ja=f"layer_activations(x, weights, {activation!r}) の第 {k + 1} 層", tol=1e-10,
               hint_en="Each layer computes a = z·W (no bias) and z = f(a), starting from z = x.",
               hint_ja="各層は z = x から始めて a = z·W（バイアスなし）、z = f(a) を計算します。")
 
@@ -314,7 +344,19 @@ def test_spread_stats_relu(worker, feedback):
 # seed, ≈ 0.09 for three, and 0.5 lies ≈ 0.7 (in log) from both He (≈ 1) and Xavier (≈ 0.25).
 
 
+def _lesson_parts_right(worker, feedback, activation, scheme):
+    """The lesson's claims are reproduced with the student's init_weight and
+    layer_activations: they pay only when both are right for this setting."""
+    _check_layer_activations(worker, feedback, activation)
+    w = _draw(worker, feedback, 100, 100, scheme, 9)
+    sigma = {"he": math.sqrt(2.0 / 100)}.get(scheme, scheme)
+    _check_normal_std(feedback, w, sigma, f"init_weight(100, 100, {scheme!r}, rng)")
+
+
 def _lesson(worker, feedback, activation, scheme, seed):
+    requires(feedback, f"layer_activations({activation!r}) and init_weight({scheme!r})",
+             f" layer_activations({activation!r}) と init_weight({scheme!r}) ",
+             _lesson_parts_right, worker, feedback, activation, scheme)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1000, 100))
     weights = [_draw(worker, feedback, 100, 100, scheme, seed + 1 + k) for k in range(5)]
