@@ -89,17 +89,33 @@ def _guess_scale(ratio, shape):
     return ("", "")
 
 
-def _float_std_right(worker, feedback):
-    """The main result the secondary init_weight checks depend on: a float σ gives σ·N(0, 1)."""
+def _draws_random_weights(worker, feedback):
+    """The main result the secondary init_weight checks depend on: a float σ gives random
+    weights (not all equal; their exact std is test_init_float_std's to grade)."""
     w = _draw(worker, feedback, 100, 100, 0.1, 10)
-    _check_normal_std(feedback, w, 0.1, "init_weight(100, 100, 0.1, rng)")
+    if not np.std(w) > 0:
+        feedback.fail(en=f"init_weight(100, 100, 0.1, rng) gave {describe(w)}: all equal",
+                      ja=f"init_weight(100, 100, 0.1, rng) は {describe(w, 'ja')} で、すべて同じ値")
 
 
-_FLOAT_STD = ("init_weight with a float σ", "浮動小数点数 σ を与えたときの init_weight ")
+_FLOAT_STD = ("init_weight drawing random weights for a float σ",
+              "浮動小数点数 σ に対して init_weight が乱数の重みを返すこと")
+
+
+def test_init_shape_and_dtype(worker, feedback):
+    """W has shape (n_in, n_out) and dtype float64, for every scheme."""
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    for scheme in ("zeros", 0.05, "xavier", "he"):
+        w = _draw(worker, feedback, 30, 20, scheme, 14)
+        if w.dtype != np.float64:
+            feedback.fail(
+                en=f"init_weight(30, 20, {scheme!r}, rng): expected dtype float64, got {w.dtype}.",
+                ja=(f"init_weight(30, 20, {scheme!r}, rng): dtype float64 を期待しましたが、"
+                    f"{w.dtype} でした。"))
 
 
 def test_init_zeros(worker, feedback):
-    requires(feedback, *_FLOAT_STD, _float_std_right, worker, feedback)
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
     for n_in, n_out in [(100, 100), (20, 500)]:
         w = _draw(worker, feedback, n_in, n_out, "zeros", 0)
         if not np.all(w == 0):
@@ -139,7 +155,7 @@ def _seed_global_numpy(worker, seed):
 
 def test_init_uses_rng(worker, feedback):
     """Same Rng seed → same weights, whatever the global NumPy state; other seed → others."""
-    requires(feedback, *_FLOAT_STD, _float_std_right, worker, feedback)
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
     for scheme in ("he", 0.1):
         label = f"init_weight(50, 40, {scheme!r}, rng)"
         _seed_global_numpy(worker, 1)
@@ -171,7 +187,7 @@ def test_init_uses_rng(worker, feedback):
 
 def test_init_rejects_unknown_scheme(worker, feedback):
     """A scheme that is none of "zeros", a float σ ≥ 0, "xavier", "he" raises ValueError."""
-    requires(feedback, *_FLOAT_STD, _float_std_right, worker, feedback)
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
     for scheme in ("kaiming", "HE", -0.5, float("nan")):
         try:
             got = worker.call(INIT, 10, 10, scheme, Rng(0), timeout=20)

@@ -137,9 +137,22 @@ class _Trained:
 _TRAINED = _Trained()
 
 
+def _labels_as_scores(value, n):
+    """Predicted labels (n,) in 0..9 as one-hot scores (n, 10), else None: a predict that
+    returns labels instead of scores loses test_predict_returns_scores only."""
+    if (isinstance(value, np.ndarray) and value.shape == (n,) and value.dtype.kind in "iu"
+            and n and value.min() >= 0 and value.max() <= 9):
+        return np.eye(10)[value]
+    return None
+
+
 def _predict(feedback, model, x, label):
     scores = model.call("predict", x, timeout=PREDICT_TIMEOUT)
+    one_hot = _labels_as_scores(scores, x.shape[0])
+    if one_hot is not None:
+        return one_hot
     return array(feedback, scores, what=f"{label}: model.predict(x) for {x.shape[0]} images",
+                 what_ja=f"{label}: {x.shape[0]} 枚の画像に対する model.predict(x)",
                  shape=(x.shape[0], 10), finite=False)
 
 
@@ -286,6 +299,23 @@ def test_time_budget(worker, feedback, data):
 
 
 # ------------------------------------------------------------------ what the public tests test
+
+
+def test_predict_returns_scores(worker, feedback, data):
+    """model.predict(x) returns class scores (N, 10), as the handout says (1 point: predicted
+    labels instead still count for the accuracy checks)."""
+    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
+    model = _TRAINED.get(worker, feedback, data, CASES["mid"], True)
+    _, _, xe, _ = data
+    got = model.call("predict", xe[:7], timeout=PREDICT_TIMEOUT)
+    if not (isinstance(got, np.ndarray) and got.shape == (7, 10) and got.dtype.kind == "f"):
+        feedback.fail(
+            en=(f"model.predict(x) for 7 images: expected scores, a float array of shape "
+                f"(7, 10), got {describe(got)}. The other checks used your labels: this costs "
+                f"only this check's point."),
+            ja=(f"7 枚の画像に対する model.predict(x): 形状 (7, 10) の浮動小数点数の配列"
+                f"（スコア）を期待しましたが、{describe(got, 'ja')} が返されました。ほかの検査は"
+                f"返されたラベルで採点しました。減点はこの検査の 1 点だけです。"))
 
 SEED_RUN = dict(weight_scale=float(SCALES[CASES["mid"]]), use_batchnorm=True, epochs=2)
 
