@@ -85,7 +85,7 @@ def grade_main(argv: list[str]) -> int:
     try:
         record = runner.grade(args.submission, args.assignment, options)
     except SubmissionError as exc:
-        record = runner.unreadable(args.submission, args.assignment, str(exc), options)
+        record = runner.unreadable(args.submission, args.assignment, exc.en, options, exc.ja)
     except runner.GraderError as exc:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
         return 3

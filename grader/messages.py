@@ -16,6 +16,51 @@ _JA_BLOCK_REASON = ("この課題で自分で実装するものの dlkit 版（a
                     "使えません")
 
 
+# WorkerDied reasons (grader.sandbox) in Japanese: (English pattern, Japanese template).
+_CRASH_JA = "（ネイティブコードのクラッシュ）"
+_SIGNAL_JA = {
+    "a segmentation fault (crash in native code)": "セグメンテーション違反" + _CRASH_JA,
+    "a bus error (crash in native code)": "バスエラー" + _CRASH_JA,
+    "an abort (crash in native code)": "abort" + _CRASH_JA,
+    "a floating-point exception (crash in native code)": "浮動小数点例外" + _CRASH_JA,
+    "an illegal instruction (crash in native code)": "不正な命令" + _CRASH_JA,
+    "SIGKILL (a resource limit, or killed from outside)":
+        "SIGKILL（資源の上限、または外部からの停止）",
+}
+_DIED_JA = [
+    (r"(?P<what>.*): the worker was killed by (?P<sig>\w+): the CPU time limit \((?P<n>.*)\)",
+     "{what}: ワーカーが {sig} で停止されました: CPU 時間の上限（{n}）"),
+    (r"(?P<what>.*): the worker was killed by (?P<sig>\w+): the file size limit \((?P<n>.*)\)",
+     "{what}: ワーカーが {sig} で停止されました: ファイルサイズの上限（{n}）"),
+    (r"(?P<what>.*): the worker was killed by (?P<sig>\w+): (?P<why>.*)",
+     "{what}: ワーカーが {sig} で停止されました: {why}"),
+    (r"(?P<what>.*): the worker exited with status (?P<rc>-?\d+) .*",
+     "{what}: ワーカーが終了コード {rc} で終了しました（os._exit() または実行中のクラッシュ）"),
+    (r"(?P<what>.*): your code called sys\.exit\((?P<code>.*)\)",
+     "{what}: あなたのコードが sys.exit({code}) を呼びました"),
+    (r"(?P<what>.*): the worker stopped answering", "{what}: ワーカーが応答しなくなりました"),
+    (r"(?P<what>.*): the worker sent a malformed message.*",
+     "{what}: ワーカーが不正なメッセージを送りました"),
+    (r"(?P<what>.*): the worker answered out of turn.*",
+     "{what}: ワーカーが順番外に応答しました（計測した回は採点プログラムのものではありません）"),
+    (r"this object was lost.*",
+     "このオブジェクトは失われました: 前の失敗（時間切れ・クラッシュ・終了）の後でワーカーが"
+     "再起動されました"),
+]
+
+
+def _died_ja(reason: str) -> str:
+    """A WorkerDied reason in Japanese (the English one if no pattern knows it)."""
+    for pattern, template in _DIED_JA:
+        m = re.fullmatch(pattern, reason, flags=re.DOTALL)
+        if m:
+            fields = m.groupdict()
+            if "why" in fields:
+                fields["why"] = _SIGNAL_JA.get(fields["why"], fields["why"])
+            return template.format(**fields)
+    return reason
+
+
 def sandbox_error(exc: Exception) -> tuple[str, str]:
     """Why a check got 0 because of the student's code (error, block, timeout, crash)."""
     if isinstance(exc, StudentError):
@@ -40,7 +85,7 @@ def sandbox_error(exc: Exception) -> tuple[str, str]:
                 f"(無限ループ、または遅すぎます)。")
     if isinstance(exc, WorkerDied):
         return (f"Your code stopped the process that runs it: {exc.reason}",
-                f"あなたのコードが実行プロセスを停止させました: {exc.reason}")
+                f"あなたのコードが実行プロセスを停止させました: {_died_ja(exc.reason)}")
     return str(exc), str(exc)
 
 
@@ -81,7 +126,7 @@ def load_error(path: str, exc: Exception) -> tuple[str, str]:
             f"あなたのコードを読み込めません ({path}): {ja}")
 
 
-def not_run(reason: str, detail: str = "") -> tuple[str, str]:
+def not_run(reason: str, detail: str = "", detail_ja: str | None = None) -> tuple[str, str]:
     """A check that did not run at all (budget used up, grader problem)."""
     table = {
         "budget": ("Not run: the time budget of this assignment was used up by earlier "
@@ -100,7 +145,8 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                      "採点不可: 検査中に結果ファイルが改ざんされたため、この課題の結果は"
                      "信頼できません。"),
         "unreadable": (f"Not run: the submission cannot be read: {detail}",
-                       f"未実行: 提出物を読み込めません: {detail}"),
+                       f"未実行: 提出物を読み込めません: "
+                       f"{detail if detail_ja is None else detail_ja}"),
     }
     return table[reason]
 

@@ -193,7 +193,7 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
               "tampered": "tampered"}[run["status"]]
     for name, max_score in points.items():
         if name not in seen:
-            en, ja = messages.not_run(reason, run.get("detail", ""))
+            en, ja = messages.not_run(reason, run.get("detail", ""), run.get("detail_ja"))
             checks.append({"name": name, "score": 0.0, "max_score": max_score,
                            "outcome": "not-run", "message": {"en": en, "ja": ja},
                            "output": "", "duration": 0.0})
@@ -257,13 +257,15 @@ def grade(source: str | Path, assignments: list[str] | None = None,
 
 
 def unreadable(source: str | Path, assignments: list[str], reason: str,
-               options: Options | None = None) -> dict:
+               options: Options | None = None, reason_ja: str | None = None) -> dict:
     """The record of a submission that cannot be read (bad zip, too large): all zero."""
     options = options or Options()
     points = load_points(options.resolved_points_file())
-    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason}
+    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason,
+           "detail_ja": reason_ja}
     results = [score(aid, run, points.get(aid, {})) for aid in assignments]
     return {"submission": str(source), "status": "unreadable", "isolation": "none (not run)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
             "max_score": round(sum(a["max_score"] for a in results), 4),
-            "assignments": results, "error": reason}
+            "assignments": results, "error": reason,
+            "error_message": {"en": reason, "ja": reason_ja or reason}}

@@ -263,7 +263,9 @@ def test_predict_inference_mode(worker, feedback, data):
     for start, stop in ((0, 1), (0, 7), (190, 200)):
         got = _predict(feedback, model, xe[start:stop], label)
         close(feedback, got, full[start:stop], what=f"model.predict on {stop - start} image(s) "
-              f"alone vs in a batch of 200", tol=1e-8,
+              f"alone vs in a batch of 200",
+              what_ja=f"{stop - start} 枚だけでの model.predict と 200 枚のバッチでの結果の比較",
+              tol=1e-8,
               hint_en=("predict must run BatchNorm in inference mode (train_flg=False, the "
                        "running mean and variance), so that a sample's scores do not depend on "
                        "the other samples of the batch."),
@@ -272,7 +274,8 @@ def test_predict_inference_mode(worker, feedback, data):
                        "してください。"))
     again = _predict(feedback, model, xe[:200], label)
     close(feedback, again, full, what="model.predict called a second time on the same images",
-          tol=1e-8, hint_en="predict must not change the model (no updates of running statistics).",
+          what_ja="同じ画像で 2 回目に呼んだ model.predict", tol=1e-8,
+          hint_en="predict must not change the model (no updates of running statistics).",
           hint_ja="predict でモデルを変更してはいけません（running 統計量を更新しない）。")
 
 

@@ -73,7 +73,8 @@ def text(record: dict, lang: str = "en") -> str:
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
     if record.get("status") == "unreadable":  # one line: nothing else to say
-        lines[-1:] = [f"{w['unreadable_line']}: {record.get('error', '')}", ""]
+        why = _text(record.get("error_message"), lang) or record.get("error", "")
+        lines[-1:] = [f"{w['unreadable_line']}: {why}", ""]
         lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
         return "\n".join(lines) + "\n"
     if record.get("isolation") != "namespaces" and record.get("isolation_note"):
@@ -121,7 +122,8 @@ def gradescope(record: dict, lang: str = "en") -> str:
                  and record.get("isolation_note") else "")
               + "".join(f"\n\n{a['id']}: {_text(a['problem'], lang)}"
                         for a in record["assignments"] if a.get("problem"))
-              + (f"\n\n{record['error']}" if record.get("error") else ""),
+              + (f"\n\n{_text(record.get('error_message'), lang) or record['error']}"
+                 if record.get("error") else ""),
               "visibility": "visible",
               "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
