@@ -2,9 +2,10 @@
 
 The zip holds ``setup.sh`` and ``run_autograder`` (from grader/gradescope/) at its top,
 and the sources they install and run: pyproject.toml, README.md, dlkit/ and grader/ (with
-the hidden checks and points). Gradescope unpacks it to /autograder/source, runs setup.sh
-once, then run_autograder for each submission, which writes
-/autograder/results/results.json.
+the hidden checks and points), and the handout's stubs (for grader.similarity: starter code is
+not copying; the model answers are not shipped, so flags there compare with dlkit only).
+Gradescope unpacks it to /autograder/source, runs setup.sh once, then run_autograder for each
+submission, which writes /autograder/results/results.json.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import stat
 import zipfile
 from pathlib import Path
+
+from dlkit.tasks import TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "gradescope"
@@ -24,6 +27,10 @@ def _files(repo: Path):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (repo / name).is_file():
             yield repo / name, name
+    for task in TASKS.values():  # the stubs: starter code, not counted as copying
+        stub = repo / "assignments" / task.path
+        if stub.is_file():
+            yield stub, f"assignments/{task.path}"
     for package in ("dlkit", "grader"):
         for path in sorted((repo / package).rglob("*")):
             rel = path.relative_to(repo)

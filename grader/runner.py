@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader import kernel_cache, messages, preflight, submission
+from grader import kernel_cache, messages, preflight, similarity, submission
 from grader.sandbox import ISOLATION_NOTES, detect_isolation
 
 if sys.version_info >= (3, 11):
@@ -243,6 +243,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             else:
                 run = run_checks(aid, root, run_dir, options, kernels)
             results.append(score(aid, run, points.get(aid, {})))
+        flags = _similarity_flags(root, [a for a in assignments if a in present])
     finally:
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -253,7 +254,18 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             "seconds": round(time.time() - started, 2),
             "score": round(sum(a["score"] for a in results), 4),
             "max_score": round(sum(a["max_score"] for a in results), 4),
-            "assignments": results, "stray_files": stray}
+            "assignments": results, "stray_files": stray, **flags}
+
+
+def _similarity_flags(root: Path, assignments: list[str]) -> dict:
+    """``{"similarity": [...]}``: each task's overlap with dlkit's own code and the model
+    answers above the threshold (grader.similarity), for the TA; never part of a score.  A
+    failure of the comparison is recorded, not raised: it must not cost a grade."""
+    try:
+        return {"similarity": [flag for aid in assignments
+                               for flag in similarity.reference_flags(root, aid)]}
+    except Exception as exc:  # noqa: BLE001 - the grade stands without the flags
+        return {"similarity": [], "similarity_error": f"{type(exc).__name__}: {exc}"}
 
 
 def unreadable(source: str | Path, assignments: list[str], reason: str,

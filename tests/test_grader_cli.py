@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from dlkit.tasks import TASKS
 from grader import release
 from grader.cli import main
 from grader.report import render
@@ -153,7 +154,19 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path):
     records = tmp_path / "grades-records"
     assert sorted(p.name for p in records.iterdir()) == [
         "alice.json", "bob.json", "carol.json", "dave.json", "erin.json", "frank.json"]
-    assert json.loads((records / "carol.json").read_text())["stray_files"] == ["notes.txt"]
+    carol = json.loads((records / "carol.json").read_text())
+    assert carol["stray_files"] == ["notes.txt"]
+    # copying flagged, never penalized: alice and carol handed in the same file (the model
+    # answer's): each record carries both flags, the similarity table the pair, scores full
+    with open(tmp_path / "grades-similarity.csv", encoding="utf-8") as f:
+        pairs = list(csv.DictReader(f))
+    assert [(p["task"], p["student"], p["other"]) for p in pairs] == [("a1", "alice", "carol")]
+    assert float(pairs[0]["similarity"]) == 1.0 and "model answer" in pairs[0]["overlap"]
+    assert pairs[0]["lines"] == pairs[0]["lines_other"] != ""
+    flags = {f["with"] for f in carol["similarity"]}
+    assert flags == {"student alice: a1_initialization/initializers.py",
+                     "solutions/a1_initialization/initializers.py"}
+    assert int(rows["carol"]["flags"]) == 2 and int(rows["bob"]["flags"]) == 0
     assert json.loads((records / "bob.json").read_text())["score"] == 4
 
 
@@ -195,6 +208,9 @@ def test_gradescope_bundle_runs_autograder(tmp_path):
     assert {"setup.sh", "run_autograder", "pyproject.toml", "grader/runner.py",
             "grader/checks/conftest.py", "dlkit/layers.py"} <= names
     assert not any(n.startswith(("solutions/", "tests/")) for n in names)
+    # the stubs (starter code does not count as copying), nothing else of the handout
+    assert {n for n in names if n.startswith("assignments/")} == {
+        f"assignments/{t.path}" for t in TASKS.values()}
     assert mode & 0o111
     submission = _copy(REPO / "solutions", tmp_path / "submission", only={"a1_initialization"})
     results = tmp_path / "results"
