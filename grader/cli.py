@@ -90,6 +90,9 @@ def grade_main(argv: list[str]) -> int:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
         return 3
     report = render(record, args.format, args.lang)
+    note = record.get("instructor", {}).get("isolation_note")
+    if note:  # the grader's log, for the instructor; never in the report a student sees
+        print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(args.out.name + ".part")

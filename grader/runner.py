@@ -32,7 +32,8 @@ from pathlib import Path
 
 from dlkit.tasks import TASKS
 from grader import kernel_cache, messages, preflight, similarity, submission
-from grader.sandbox import ISOLATION_NOTES, detect_isolation
+from grader.isolation import base_level, detect_isolation, isolation_note
+from grader.sandbox import SandboxError, Worker, installation_modules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,7 +110,6 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
     cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
-           "-p", "benchmark",  # pytest-benchmark (the speed checks), also without autoload
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = options.budgets.get(aid, DEFAULT_BUDGETS[aid])
@@ -141,6 +141,8 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
         data = _verified(results, key.encode())
         if data is None:
             status, data = "tampered", {"checks": [], "complete": False}
+    if data.get("grader_fault"):  # no worker could start: the installation's fault
+        raise GraderError(f"{aid}: {data['grader_fault']}")
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
     problem = data.get("task_error")
@@ -206,6 +208,23 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             **({"problem": run["problem"]} if run.get("problem") else {})}
 
 
+def prove_installation(run_dir: Path, isolation: str) -> None:
+    """Start a worker at ``isolation`` (no student code) that imports numpy, numba and every
+    dlkit module from the installation in use; GraderError (exit 3) naming cause and fix
+    if it cannot, before any student is graded."""
+    try:
+        with Worker(None, run_dir=run_dir, isolation=isolation) as w:
+            w.prove(installation_modules())
+    except SandboxError as exc:
+        raise GraderError(
+            f"the sandboxed worker ({isolation}) cannot import what the checks need, so no "
+            f"submission was graded.\nCause: {exc}\nFix: run dlkit-grade with a Python whose "
+            f"numpy, numba and dlkit import for every user (a virtual environment made from "
+            f"a system Python, with dlkit installed by `pip install .` or `pip install -e "
+            f"CHECKOUT` of the checkout whose grader you run), and whose folders other "
+            f"users may enter.") from None
+
+
 def grade(source: str | Path, assignments: list[str] | None = None,
           options: Options | None = None) -> dict:
     """Grade ``source`` (folder or zip) on ``assignments`` (default: all four).
@@ -228,9 +247,11 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         root = submission.prepare(source, _private_dir(run_dir / "trusted"), stray=stray)
         present = submission.present(root)
         isolation = detect_isolation()
+        if present & set(assignments):
+            prove_installation(run_dir, isolation)
         # dlkit's kernels compiled once by the trusted side (not timed in any budget), for
         # the assignments whose workers run them
-        kernels = (kernel_cache.prepare() if isolation != "session" and present
+        kernels = (kernel_cache.prepare() if base_level(isolation) != "session" and present
                    & set(assignments) & kernel_cache.USED_BY else None)
         results = []
         for aid in assignments:
@@ -249,7 +270,10 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             shutil.rmtree(run_dir, ignore_errors=True)
     return {"submission": str(source),
             "status": "graded" if present & set(assignments) else "missing",
-            "isolation": isolation, "isolation_note": ISOLATION_NOTES[isolation],
+            "isolation": isolation,
+            # for the instructor only (logs, extra_data, the batch record), never shown to
+            # a student: what this isolation level does not protect
+            "instructor": {"isolation_note": isolation_note(isolation)},
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
             "score": round(sum(a["score"] for a in results), 4),
