@@ -188,7 +188,7 @@ def test_init_uses_rng(worker, feedback):
 def test_init_rejects_unknown_scheme(worker, feedback):
     """A scheme that is none of "zeros", a float σ ≥ 0, "xavier", "he" raises ValueError."""
     requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
-    for scheme in ("kaiming", "HE", -0.5, float("nan")):
+    for scheme in ("kaiming", "lecun", -0.5, float("nan")):
         try:
             got = worker.call(INIT, 10, 10, scheme, Rng(0), timeout=20)
         except StudentError as exc:
