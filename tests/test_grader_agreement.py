@@ -144,4 +144,5 @@ def test_public_test_and_hidden_check_both_fail_on_the_mistake(row, tmp_path, re
         assert assignment["status"] == "graded", assignment
         _graded[case] = {c["name"]: c for c in assignment["checks"]}
     result = _graded[case][check]
-    assert result["outcome"] == "failed" and result["score"] < result["max_score"], result
+    # failed, or passed with a fraction (a4's speed: 0 points at ≤ 1×)
+    assert result["score"] < result["max_score"], result
