@@ -134,7 +134,7 @@ def junit(record: dict, lang: str = "en") -> str:
         sum(len(a["checks"]) for a in record["assignments"])))
     for a in record["assignments"]:
         failed = [c for c in a["checks"] if c["score"] < c["max_score"]]
-        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {a['title']}",
+        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {_title(a, lang)}",
                               tests=str(len(a["checks"])), failures=str(len(failed)),
                               time=f"{a['seconds']:.3f}")
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="score",
