@@ -133,7 +133,13 @@ def similarity_table(todo: list[tuple[str, Path]], assignments: list[str],
                 roots[sid] = submission.prepare(path, Path(tmp) / sid)
             except submission.SubmissionError:
                 continue  # unreadable: nothing to compare (its row says why)
-        found = [pair for aid in assignments for pair in similarity.pairs(roots, aid)]
+        found = []
+        for aid in assignments:
+            try:
+                found += similarity.pairs(roots, aid)
+            except Exception as exc:  # noqa: BLE001 - the grades stand without the table
+                print(f"dlkit-grade batch: similarity of {aid} not compared: "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
     tmp_csv = out.with_name(out.name + ".part")
     with open(tmp_csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=SIMILARITY_COLUMNS, extrasaction="ignore")

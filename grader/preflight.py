@@ -62,7 +62,8 @@ def syntax_error(root: Path, rel: str) -> tuple[str, str] | None:
         where = f"{rel}, line {exc.lineno}" if exc.lineno else rel
         return (f"{where}: SyntaxError: {exc.msg}{shown}",
                 f"{where}: 構文エラー (SyntaxError): {exc.msg}{shown}")
-    except (ValueError, OSError) as exc:  # null bytes, unreadable file
+    except (ValueError, OSError, RecursionError, MemoryError) as exc:  # null bytes, unreadable
+        # file, nesting too deep for the parser
         return (f"{rel}: Python cannot read this file ({exc}).",
                 f"{rel}: Python がこのファイルを読めません ({exc})。")
     return None
