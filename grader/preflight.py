@@ -57,8 +57,9 @@ def syntax_error(root: Path, rel: str) -> tuple[str, str] | None:
         source = (root / rel).read_bytes()
         ast.parse(source, filename=rel)
     except SyntaxError as exc:
-        line = (exc.text or "").rstrip("\n")
-        shown = f"\n    {line.strip()}" if line.strip() else ""
+        line = (exc.text or "").strip()
+        line = line if len(line) <= 160 else line[:160] + " …"
+        shown = f"\n    {line}" if line else ""
         where = f"{rel}, line {exc.lineno}" if exc.lineno else rel
         return (f"{where}: SyntaxError: {exc.msg}{shown}",
                 f"{where}: 構文エラー (SyntaxError): {exc.msg}{shown}")
