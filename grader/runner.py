@@ -166,6 +166,11 @@ def _verified(path: Path, key: bytes) -> dict | None:
         return None
 
 
+def _points(x: float) -> float:
+    """Points as recorded and reported: at most two decimals."""
+    return round(x, 2)
+
+
 def score(aid: str, run: dict, points: dict[str, float]) -> dict:
     """Apply the points to one assignment's results; lists unrun checks with the reason."""
     checks = []
@@ -186,7 +191,7 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             warnings.append(f"{aid}: check {name} has no points in points.toml")
         seen.update((name, base))
         fraction = float(rec.get("fraction", 0.0)) if rec.get("outcome") == "passed" else 0.0
-        checks.append({"name": name, "score": round(max_score * fraction, 4),
+        checks.append({"name": name, "score": _points(max_score * fraction),
                        "max_score": max_score, "outcome": rec.get("outcome", "failed"),
                        "message": rec.get("message", {"en": "", "ja": ""}),
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
@@ -201,8 +206,8 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
                            "output": "", "duration": 0.0})
     return {"id": aid, "folder": ASSIGNMENTS[aid], "title": TITLES[aid],
             "status": run["status"],
-            "score": round(sum(c["score"] for c in checks), 4),
-            "max_score": round(sum(c["max_score"] for c in checks), 4),
+            "score": _points(sum(c["score"] for c in checks)),
+            "max_score": _points(sum(c["max_score"] for c in checks)),
             "seconds": round(run.get("seconds", 0.0), 2), "checks": checks,
             "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {}),
             **({"problem": run["problem"]} if run.get("problem") else {})}
@@ -276,8 +281,8 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             "instructor": {"isolation_note": isolation_note(isolation)},
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
-            "score": round(sum(a["score"] for a in results), 4),
-            "max_score": round(sum(a["max_score"] for a in results), 4),
+            "score": _points(sum(a["score"] for a in results)),
+            "max_score": _points(sum(a["max_score"] for a in results)),
             "assignments": results, "stray_files": stray, **flags}
 
 
@@ -302,6 +307,6 @@ def unreadable(source: str | Path, assignments: list[str], reason: str,
     results = [score(aid, run, points.get(aid, {})) for aid in assignments]
     return {"submission": str(source), "status": "unreadable", "isolation": "none (not run)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
-            "max_score": round(sum(a["max_score"] for a in results), 4),
+            "max_score": _points(sum(a["max_score"] for a in results)),
             "assignments": results, "error": reason,
             "error_message": {"en": reason, "ja": reason_ja or reason}}

@@ -274,6 +274,12 @@ class Worker:
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
+    def owner(self) -> tuple[int | None, int]:
+        """(leased uid or None, session id): what identifies this worker's processes
+        (grader.timing: their CPU time, the core they run on)."""
+        self._ensure_started()
+        return (self._lease.uid if self._lease else None, self.proc.pid)
+
     # -- messages
     def ref_id(self, value) -> int:
         """The id of a Remote of this worker's current generation (what crosses the pipe)."""

@@ -18,6 +18,7 @@ import pytest
 
 from grader import confine
 from grader.isolation import isolation_note
+from grader.sandbox import StudentError
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "grader_cases"
@@ -49,6 +50,24 @@ def test_container_root_is_detected_as_such_and_gets_landlock():
     assert out == ["0", "False", "landlock"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or confine.landlock_abi() < 1,
+                    reason="needs root and a kernel with Landlock")
+def test_landlock_worker_is_unprivileged_offline_and_reads_only_what_it_needs():
+    from grader.sandbox import GRADER_DIR, Worker
+
+    probe = CASES / "worker_probe"
+    with Worker(probe, isolation="landlock", assignment="a2") as w:
+        facts = w.call("probe.code:facts", str(GRADER_DIR))
+        assert facts["uid"] != 0 and not facts["network"] and facts["cwd_is_private"]
+        assert facts["grader_files"] == []
+        for secret in (GRADER_DIR / "points.toml", ROOT / "solutions" / "README.md",
+                       Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")):
+            if secret.exists():
+                with pytest.raises(StudentError, match="Permission denied"):
+                    w.call("probe.code:read_bytes", str(secret))
+        assert w.call("probe.code:import_module", "numba") is None  # the installation works
+
+
 @needs_container
 def test_hostile_submission_in_a_container_finds_nothing_and_loses_only_its_check():
     """probe_everything under Docker's capabilities: the hidden checks, points, grader,
@@ -59,7 +78,7 @@ def test_hostile_submission_in_a_container_finds_nothing_and_loses_only_its_chec
     record = json.loads(run.stdout)
     assert record["isolation"] == "landlock"
     checks = {c["name"]: c for a in record["assignments"] for c in a["checks"]}
-    assert "found 0: []" in checks["test_spread_stats"]["message"]["en"], checks
+    assert "found 0: {}" in checks["test_spread_stats"]["message"]["en"], checks
     assert record["score"] == 4
     # the instructor learns what the level does not protect (the grader's log); the JSON
     # record keeps it under "instructor"

@@ -50,7 +50,7 @@ CASES = {
     "monkeypatch": (["a1"], {"a1": 2}, {"test_he_std": "He std: expected 0.0707, got 0.49"}),
     "read_grader_files": (["a1"], {"a1": 4}, {}),
     # reads, lists, signals and connects to everything it should not (the message says
-    # what it got: "found 0: []" where the level hides it all)
+    # what it got: "found 0: {}" where the level hides it all)
     "probe_everything": (["a1"], {"a1": 4}, {"test_spread_stats": "RuntimeError: found "}),
     "import_solutions": (["a1"], {"a1": 0}, {
         "test_shape": "Not allowed: your code uses solutions",
@@ -183,7 +183,7 @@ def test_probing_finds_nothing_it_could_use(hostile_records):
     message = _checks(record)["test_spread_stats"]["message"]["en"]
     if not _hides():
         pytest.skip(f"{detect_isolation()} does not hide files (the instructor's note says so)")
-    assert "found 0: []" in message, message
+    assert "found 0: {}" in message, message
     assert record["score"] == 4
 
 

@@ -31,11 +31,26 @@ _ROOTS = ["/work", "/srv", "/opt", "/home", "/root", "/tmp", "/var/tmp", "/dev/s
           "/usr/share/datasets", "/autograder", "/root/.cache/dlkit", *sys.path]
 
 
+def _kind(path):
+    name = os.path.basename(path)
+    if os.sep + "solutions" + os.sep in path:
+        return "solutions"
+    if "labels" in name:
+        return "test labels"
+    if name in ("results.json", "pytest.log") or "/results-" in path:
+        return "results"
+    if name in ("points.toml", "_expect.py") or name.startswith("test_a"):
+        return "hidden checks"
+    if path.startswith("/proc/"):
+        return "grader environment"
+    return "grader sources"
+
+
 def _read(path, found):
     try:
         with open(path, "rb") as f:
             if f.read(64):
-                found.append(f"read {path}")
+                found.append((_kind(path), path))
     except OSError:
         pass
 
@@ -50,12 +65,12 @@ def _files(found):
                         or name in _GRADER_SOURCES and folder.endswith(os.sep + "grader")):
                     _read(os.path.join(folder, name), found)
     for path in glob.glob("/tmp/dlkit-grade-*/*") + glob.glob("/tmp/dlkit-grade-*/*/*"):
-        if "results" in path or "trusted" in path:
+        if "/results-" in path or "trusted" in path:
             _read(path, found)
             if os.path.isdir(path):
                 try:
                     if os.listdir(path):
-                        found.append(f"listed {path}")
+                        found.append(("results", path))
                 except OSError:
                     pass
 
@@ -76,7 +91,7 @@ def _signals(found):
     for pid in list(_graders()):
         try:
             os.kill(pid, 0)  # permission check only: nothing is stopped
-            found.append(f"may signal {pid}")
+            found.append(("signal the grader", pid))
         except OSError:
             pass
         _read(f"/proc/{pid}/environ", found)
@@ -100,12 +115,13 @@ def _network(found):
     for port in _listening_ports()[:20]:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                found.append(f"connected to 127.0.0.1:{port}")
+                found.append(("tcp", port))
         except OSError:
             pass
     try:
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
-        found.append("opened a UDP socket")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(b"x", ("127.0.0.1", 9))  # a datagram that leaves the process
+        found.append(("udp", "sent"))
     except OSError:
         pass
 
@@ -115,4 +131,7 @@ def spread_stats(z, activation):
     _files(found)
     _signals(found)
     _network(found)
-    raise RuntimeError(f"found {len(found)}: {found[:40]}")
+    kinds = {}
+    for kind, _what in found:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    raise RuntimeError(f"found {len(found)}: {kinds} e.g. {found[:10]}")
