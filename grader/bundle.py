@@ -3,9 +3,11 @@
 The zip holds ``setup.sh`` and ``run_autograder`` (from grader/gradescope/) at its top,
 ``settings.env`` (the assignment's settings on Gradescope that the grader must know: its
 timeout, the feedback language), and the sources they install and run: pyproject.toml,
-README.md, dlkit/ and grader/ (with the hidden checks and points). Gradescope unpacks it
-to /autograder/source, runs setup.sh once, copies run_autograder to /autograder, then runs
-it for each submission, which writes /autograder/results/results.json.
+README.md, dlkit/ and grader/ (with the hidden checks and points), and the handout's stubs
+(for grader.similarity: starter code is not copying; the model answers are not shipped, so
+flags there compare with dlkit only). Gradescope unpacks it to /autograder/source, runs
+setup.sh once, copies run_autograder to /autograder, then runs it for each submission, which
+writes /autograder/results/results.json.
 :func:`unpack` lays a bundle out the same way under another folder, to try it locally.
 """
 
@@ -16,6 +18,8 @@ import shutil
 import stat
 import zipfile
 from pathlib import Path
+
+from dlkit.tasks import TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "gradescope"
@@ -31,6 +35,10 @@ def _files(repo: Path):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (repo / name).is_file():
             yield repo / name, name
+    for task in TASKS.values():  # the stubs: starter code, not counted as copying
+        stub = repo / "assignments" / task.path
+        if stub.is_file():
+            yield stub, f"assignments/{task.path}"
     for package in ("dlkit", "grader"):
         for path in sorted((repo / package).rglob("*")):
             rel = path.relative_to(repo)

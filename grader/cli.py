@@ -120,7 +120,7 @@ def grade_main(argv: list[str]) -> int:
         record = runner.grade(args.submission, args.assignment, options,
                               progress if args.out else None)
     except SubmissionError as exc:
-        record = runner.unreadable(args.submission, args.assignment, str(exc), options)
+        record = runner.unreadable(args.submission, args.assignment, exc.en, options, exc.ja)
     except runner.GraderError as exc:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
         if args.out:  # neither part of this run nor an earlier report is its result
@@ -165,7 +165,8 @@ def batch_main(argv: list[str]) -> int:
         p.error(f"--jobs: expected >= 1, got {args.jobs}")
     rows = batch.grade_all(args.dir, args.out, jobs=args.jobs, assignments=args.assignment,
                            budget=args.budget, checks_dir=args.checks_dir)
-    failed = [r["student"] for r in rows if r["status"] != "ok"]
+    failed = [r["student"] for r in rows if r["status"] not in ("graded", "missing",
+                                                                 "unreadable")]
     print(f"graded {len(rows)} submissions -> {args.out}"
           + (f"; not graded: {', '.join(failed)}" if failed else ""))
     return 0

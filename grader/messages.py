@@ -5,6 +5,8 @@ Each function returns ``(en, ja)``.
 
 from __future__ import annotations
 
+import re
+
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 TRACEBACK_TAIL = 1500
@@ -12,6 +14,51 @@ _JA_BLOCK_REASON = ("この課題で自分で実装するものの dlkit 版（a
                     "dlkit.network・dlkit.experiments、BatchNorm を実装する課題では dlkit の "
                     "BatchNorm）は使えません。解答 (solutions) と採点プログラムはどの課題でも"
                     "使えません")
+
+
+# WorkerDied reasons (grader.sandbox) in Japanese: (English pattern, Japanese template).
+_CRASH_JA = "（ネイティブコードのクラッシュ）"
+_SIGNAL_JA = {
+    "a segmentation fault (crash in native code)": "セグメンテーション違反" + _CRASH_JA,
+    "a bus error (crash in native code)": "バスエラー" + _CRASH_JA,
+    "an abort (crash in native code)": "abort" + _CRASH_JA,
+    "a floating-point exception (crash in native code)": "浮動小数点例外" + _CRASH_JA,
+    "an illegal instruction (crash in native code)": "不正な命令" + _CRASH_JA,
+    "SIGKILL (a resource limit, or killed from outside)":
+        "SIGKILL（資源の上限、または外部からの停止）",
+}
+_DIED_JA = [
+    (r"(?P<what>.*): the worker was killed by (?P<sig>\w+): the CPU time limit \((?P<n>.*)\)",
+     "{what}: ワーカーが {sig} で停止されました: CPU 時間の上限（{n}）"),
+    (r"(?P<what>.*): the worker was killed by (?P<sig>\w+): the file size limit \((?P<n>.*)\)",
+     "{what}: ワーカーが {sig} で停止されました: ファイルサイズの上限（{n}）"),
+    (r"(?P<what>.*): the worker was killed by (?P<sig>\w+): (?P<why>.*)",
+     "{what}: ワーカーが {sig} で停止されました: {why}"),
+    (r"(?P<what>.*): the worker exited with status (?P<rc>-?\d+) .*",
+     "{what}: ワーカーが終了コード {rc} で終了しました（os._exit() または実行中のクラッシュ）"),
+    (r"(?P<what>.*): your code called sys\.exit\((?P<code>.*)\)",
+     "{what}: あなたのコードが sys.exit({code}) を呼びました"),
+    (r"(?P<what>.*): the worker stopped answering", "{what}: ワーカーが応答しなくなりました"),
+    (r"(?P<what>.*): the worker sent a malformed message.*",
+     "{what}: ワーカーが不正なメッセージを送りました"),
+    (r"(?P<what>.*): the worker answered out of turn.*",
+     "{what}: ワーカーが順番外に応答しました（計測した回は採点プログラムのものではありません）"),
+    (r"this object was lost.*",
+     "このオブジェクトは失われました: 前の失敗（時間切れ・クラッシュ・終了）の後でワーカーが"
+     "再起動されました"),
+]
+
+
+def _died_ja(reason: str) -> str:
+    """A WorkerDied reason in Japanese (the English one if no pattern knows it)."""
+    for pattern, template in _DIED_JA:
+        m = re.fullmatch(pattern, reason, flags=re.DOTALL)
+        if m:
+            fields = m.groupdict()
+            if "why" in fields:
+                fields["why"] = _SIGNAL_JA.get(fields["why"], fields["why"])
+            return template.format(**fields)
+    return reason
 
 
 def sandbox_error(exc: Exception) -> tuple[str, str]:
@@ -38,11 +85,48 @@ def sandbox_error(exc: Exception) -> tuple[str, str]:
                 f"(無限ループ、または遅すぎます)。")
     if isinstance(exc, WorkerDied):
         return (f"Your code stopped the process that runs it: {exc.reason}",
-                f"あなたのコードが実行プロセスを停止させました: {exc.reason}")
+                f"あなたのコードが実行プロセスを停止させました: {_died_ja(exc.reason)}")
     return str(exc), str(exc)
 
 
-def not_run(reason: str, detail: str = "") -> tuple[str, str]:
+def _where(traceback: str, path: str) -> str:
+    """" (file, line N)" of the deepest frame of the student's own files in a traceback."""
+    frames = re.findall(r'File "([^"<]+)", line (\d+)', traceback)
+    for file, line in reversed(frames):
+        if not file.startswith("/"):
+            return f" ({file}, line {line})"
+    return f" ({path})"
+
+
+def _own_frames(traceback: str) -> str:
+    """The traceback without the frames of Python's import machinery (absolute paths,
+    ``<frozen importlib...>``): what is left is the student's files."""
+    kept, skipping = [], False
+    for line in traceback.splitlines():
+        if line.startswith('  File "'):
+            skipping = line.startswith(('  File "/', '  File "<'))
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def load_error(path: str, exc: Exception) -> tuple[str, str]:
+    """The task's module ``path`` could not be imported: said once, for the whole task."""
+    if isinstance(exc, StudentError) and not exc.blocked:
+        where = _where(exc.traceback, path)
+        tb = _own_frames(exc.traceback)[-TRACEBACK_TAIL:]
+        return (f"Your code cannot be loaded: importing {path} raised {exc.type_name}: "
+                f"{exc.message}{where}.\n{tb}",
+                f"あなたのコードを読み込めません: {path} の import で {exc.type_name} が"
+                f"発生しました: {exc.message}{where}。\n{tb}")
+    en, ja = sandbox_error(exc)
+    return (f"Your code cannot be loaded ({path}): {en}",
+            f"あなたのコードを読み込めません ({path}): {ja}")
+
+
+def not_run(reason: str, detail: str = "", detail_ja: str | None = None) -> tuple[str, str]:
     """A check that did not run at all (budget used up, grader problem, run stopped)."""
     table = {
         "budget": ("Not run: the time budget of this assignment was used up by earlier "
@@ -53,6 +137,7 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                    "the course staff).",
                    "未実行: 採点プログラムの不具合です (あなたの責任ではありません。"
                    "担当者に連絡してください)。"),
+        "see-above": ("Not run: see above.", "未実行: 上記を参照してください。"),
         "no-result": ("Not run: the checks process ended before this check.",
                       "未実行: この検査の前に検査プロセスが終了しました。"),
         "tampered": ("Not graded: the results file of this assignment was modified while "
@@ -64,7 +149,8 @@ def not_run(reason: str, detail: str = "") -> tuple[str, str]:
                     "未実行: この検査の前に採点が止まりました (プラットフォームの制限時間で"
                     "実行が終了しました)。"),
         "unreadable": (f"Not run: the submission cannot be read: {detail}",
-                       f"未実行: 提出物を読み込めません: {detail}"),
+                       f"未実行: 提出物を読み込めません: "
+                       f"{detail if detail_ja is None else detail_ja}"),
     }
     return table[reason]
 

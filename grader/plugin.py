@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from dlkit.tasks import TASKS
 from grader import messages
 from grader.policy import ConfigError
 from grader.sandbox import (
@@ -83,6 +84,10 @@ class Feedback:
 
     def note(self, en: str, ja: str | None = None) -> None:
         self.notes.append((en, ja or en))
+
+
+class TaskNotLoaded(Exception):
+    """A check not run: the task's module could not be imported (reported once, above)."""
 
 
 # ------------------------------------------------------------------------- fixtures
@@ -212,6 +217,27 @@ def hidden_data():
 
 
 @pytest.fixture(autouse=True)
+def _grader_task_loads(request, _grader_transcript):
+    """Import the task's module before its first check that uses the worker.
+
+    If that fails (an ImportError, an error at import time, a blocked import, a hang), the
+    error is the task's, reported once in the results (``task_error``); this check and every
+    later one are "not run: see above" instead of each repeating the same traceback.  After
+    ``_grader_transcript``: what the module prints when imported is the first check's output."""
+    results: _Results = request.config._grader_results
+    aid = os.environ.get("DLKIT_GRADE_ASSIGNMENT")
+    if "worker" in request.fixturenames and aid in TASKS and not results.import_tried:
+        results.import_tried = True
+        try:
+            request.getfixturevalue("worker").import_module(TASKS[aid].import_name)
+        except (StudentError, StudentTimeout, WorkerDied) as exc:
+            en, ja = messages.load_error(TASKS[aid].path, exc)
+            results.task_error = {"en": en, "ja": ja}
+    if results.task_error is not None:
+        raise TaskNotLoaded()
+
+
+@pytest.fixture(autouse=True)
 def _grader_transcript():
     """Start each check with an empty transcript of the student's output."""
     for w in _workers:
@@ -234,6 +260,8 @@ class _Results:
         self.path, self.key = path, key
         self.checks: dict[str, dict] = {}
         self.complete = False
+        self.import_tried = False
+        self.task_error: dict | None = None  # {"en", "ja"}: the task's module did not load
         self.grader_fault = ""
 
     def write(self) -> None:
@@ -241,6 +269,7 @@ class _Results:
             return
         payload = json.dumps({"assignment": os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
                               "complete": self.complete, "checks": list(self.checks.values()),
+                              "task_error": self.task_error,
                               "grader_fault": self.grader_fault})
         tag = hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -312,7 +341,10 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and isinstance(call.excinfo.value, SandboxError | ConfigError):
         results.grader_fault = f"{name}: {type(call.excinfo.value).__name__}: {call.excinfo.value}"
         item.session.shouldstop = f"grader fault: {results.grader_fault}"
-    if report.failed:
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(TaskNotLoaded):
+        en, ja = messages.not_run("see-above")
+        record.update(outcome="not-run", fraction=0.0, message={"en": en, "ja": ja})
+    elif report.failed:
         if call.excinfo is not None:
             en, ja, _ = _describe(call.excinfo)
         else:

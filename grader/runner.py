@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader import kernel_cache, messages, submission
+from grader import kernel_cache, messages, preflight, similarity, submission
 from grader.isolation import base_level, detect_isolation, isolation_note
 from grader.sandbox import SandboxError, Worker, installation_modules
 
@@ -176,8 +176,12 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
         raise GraderError(f"{aid}: {data['grader_fault']}")
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
+    problem = data.get("task_error")
+    if status == "graded" and problem:
+        status = "not-loaded"  # the student's module failed to import: said once
     return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
-            "seconds": seconds, "budget": budget}
+            "seconds": seconds, "budget": budget,
+            **({"problem": problem} if problem else {})}
 
 
 def _wait(proc: subprocess.Popen, deadline: float, results: Path, key: bytes,
@@ -249,11 +253,11 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
                        "message": rec.get("message", {"en": "", "ja": ""}),
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
     reason = {"graded": "no-result", "budget": "budget", "grader": "grader",
-              "missing": "missing", "unreadable": "unreadable",
+              "missing": "missing", "unreadable": "unreadable", "not-loaded": "see-above",
               "tampered": "tampered", "stopped": "stopped"}[run["status"]]
     for name, max_score in points.items():
         if name not in seen:
-            en, ja = messages.not_run(reason, run.get("detail", ""))
+            en, ja = messages.not_run(reason, run.get("detail", ""), run.get("detail_ja"))
             checks.append({"name": name, "score": 0.0, "max_score": max_score,
                            "outcome": "not-run", "message": {"en": en, "ja": ja},
                            "output": "", "duration": 0.0})
@@ -263,7 +267,8 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             "max_score": _points(sum(c["max_score"] for c in checks)),
             "seconds": round(run.get("seconds", 0.0), 2),
             "budget": round(run.get("budget", 0.0), 1), "checks": checks,
-            "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {})}
+            "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {}),
+            **({"problem": run["problem"]} if run.get("problem") else {})}
 
 
 def prove_installation(run_dir: Path, isolation: str) -> None:
@@ -304,7 +309,8 @@ def grade(source: str | Path, assignments: list[str] | None = None,
     run_dir = Path(tempfile.mkdtemp(prefix="dlkit-grade-"))
     try:
         os.chmod(run_dir, 0o711)  # workers pass through to their own work-* folder only
-        root = submission.prepare(source, _private_dir(run_dir / "trusted"))
+        stray: list[str] = []
+        root = submission.prepare(source, _private_dir(run_dir / "trusted"), stray=stray)
         present = submission.present(root)
         isolation = detect_isolation()
         if present & set(assignments):
@@ -328,28 +334,36 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             now += [score(b, {"status": "stopped" if b in present else "missing",
                               "checks": []}, points.get(b, {}))
                     for b in assignments[len(now):]]
-            progress(_record(source, isolation, started, now))
+            progress(_record(source, isolation, started, now, stray))
 
         if progress:
             partial(assignments[0], [])
 
         for aid in assignments:
-            if aid in present:
+            problem = preflight.problem(root, aid) if aid in present else None
+            if aid not in present:
+                run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
+            elif problem:
+                run = {"status": "not-loaded", "checks": [], "log": "", "seconds": 0.0,
+                       "problem": dict(zip(("en", "ja"), problem, strict=True))}
+            else:
                 run = run_checks(aid, root, run_dir, options, kernels, budgets[aid],
                                  progress and (lambda checks, aid=aid: partial(aid, checks)))
-            else:
-                run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
             results.append(score(aid, run, points.get(aid, {})))
             if progress and len(results) < len(assignments):
                 partial(assignments[len(results)], [])
+        flags = _similarity_flags(root, [a for a in assignments if a in present])
     finally:
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
-    return _record(source, isolation, started, results)
+    return _record(source, isolation, started, results, stray, flags,
+                   graded=bool(present & set(assignments)))
 
 
-def _record(source: str | Path, isolation: str, started: float, results: list[dict]) -> dict:
-    return {"submission": str(source), "isolation": isolation,
+def _record(source: str | Path, isolation: str, started: float, results: list[dict],
+            stray: list[str], flags: dict | None = None, graded: bool = True) -> dict:
+    return {"submission": str(source), "status": "graded" if graded else "missing",
+            "isolation": isolation,
             # for the instructor only (logs, extra_data, the batch record), never shown to
             # a student: what this isolation level does not protect
             "instructor": {"isolation_note": isolation_note(isolation)},
@@ -357,17 +371,30 @@ def _record(source: str | Path, isolation: str, started: float, results: list[di
             "seconds": round(time.time() - started, 2),
             "score": _points(sum(a["score"] for a in results)),
             "max_score": _points(sum(a["max_score"] for a in results)),
-            "assignments": results}
+            "assignments": results, "stray_files": stray, **(flags or {})}
+
+
+def _similarity_flags(root: Path, assignments: list[str]) -> dict:
+    """``{"similarity": [...]}``: each task's overlap with dlkit's own code and the model
+    answers above the threshold (grader.similarity), for the TA; never part of a score.  A
+    failure of the comparison is recorded, not raised: it must not cost a grade."""
+    try:
+        return {"similarity": [flag for aid in assignments
+                               for flag in similarity.reference_flags(root, aid)]}
+    except Exception as exc:  # noqa: BLE001 - the grade stands without the flags
+        return {"similarity": [], "similarity_error": f"{type(exc).__name__}: {exc}"}
 
 
 def unreadable(source: str | Path, assignments: list[str], reason: str,
-               options: Options | None = None) -> dict:
+               options: Options | None = None, reason_ja: str | None = None) -> dict:
     """The record of a submission that cannot be read (bad zip, too large): all zero."""
     options = options or Options()
     points = load_points(options.resolved_points_file())
-    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason}
+    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason,
+           "detail_ja": reason_ja}
     results = [score(aid, run, points.get(aid, {})) for aid in assignments]
-    return {"submission": str(source), "isolation": "none (not run)",
+    return {"submission": str(source), "status": "unreadable", "isolation": "none (not run)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
             "max_score": _points(sum(a["max_score"] for a in results)),
-            "assignments": results, "error": reason}
+            "assignments": results, "error": reason,
+            "error_message": {"en": reason, "ja": reason_ja or reason}}

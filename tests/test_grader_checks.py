@@ -36,37 +36,71 @@ TOTALS = {"a1": 20.0, "a2": 30.0, "a3": 25.0, "a4": 25.0}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 # case -> (assignment, {check: fraction earned} for every check not at full marks, total)
+# One mistake costs its own checks (grader/checks: backward graded on the student's own forward
+# state, float32 against the student's float64, the return value a check of its own); the
+# secondary checks pay only when the main result is right, so a do-nothing submission gets 0.
+_ALL = None  # every check of the assignment at 0
 EXPECTED = {
     "a1_he_sqrt_1_over_n": ("a1", {"test_init_he": 0, "test_claim_relu_he_keeps_spread": 0},
-                            16.0),
+                            17.0),
     "a1_xavier_sqrt_2_over_n": ("a1", {"test_init_xavier": 0}, 18.0),
     "a1_global_np_random": ("a1", {"test_init_uses_rng": 0}, 18.0),
     "a1_relu_stats_wrong": ("a1", {"test_spread_stats_relu": 0}, 19.0),
-    # One mistake, many symptoms: the biased variance is in the output, its std, the running
-    # variance and both gradients that use xhat (dbeta = Σ dout does not).
-    "a2_unbiased_variance": ("a2", {"test_forward_train_float64": 0,
-                                    "test_forward_train_float32": 0, "test_output_mean_std": 0,
-                                    "test_running_stats": 0, "test_backward_dx": 0,
-                                    "test_backward_dgamma": 0}, 10.0),
+    "a1_float32_weights": ("a1", {"test_init_shape_and_dtype": 0}, 19.0),
+    "a1_zeros_wrong_call": ("a1", {"test_init_zeros": 0}, 19.0),
+    "a1_accepts_negative_std": ("a1", {"test_init_rejects_unknown_scheme": 0}, 19.0),
+    "a1_saturated_one_side": ("a1", {"test_spread_stats_sigmoid": 0}, 19.0),
+    # the lesson's claims are reproduced with the student's code: they need it right
+    "a1_sigmoid_sign_wrong": ("a1", {"test_layer_activations_sigmoid": 0,
+                                     "test_claim_sigmoid_std1_saturates": 0}, 18.0),
+    "a1_float_scheme_is_variance": ("a1", {"test_init_float_std": 0,
+                                           "test_claim_relu_001_collapses": 0}, 17.0),
+    "a1_does_nothing": ("a1", _ALL, 0.0),
+    # a forward with a slip loses the forward check, not the backward or running averages
+    "a2_unbiased_variance": ("a2", {"test_forward_train_float64": 0}, 24.0),
+    "a2_no_eps": ("a2", {"test_forward_train_float64": 0}, 24.0),
     "a2_no_running_update": ("a2", {"test_running_stats": 0}, 27.0),
-    "a2_batch_stats_at_inference": ("a2", {"test_forward_inference": 0}, 27.0),
+    "a2_batch_stats_at_inference": ("a2", {"test_forward_inference": 0}, 26.0),
     "a2_dx_missing_term": ("a2", {"test_backward_dx": 0}, 24.0),
     "a2_dgamma_wrong": ("a2", {"test_backward_dgamma": 0}, 27.0),
-    "a2_modifies_input": ("a2", {"test_inputs_not_modified": 0}, 28.0),
+    "a2_modifies_input": ("a2", {"test_inputs_not_modified": 0}, 29.0),
+    "a2_accepts_batch_of_one": ("a2", {"test_batch_of_one_rejected": 0}, 29.0),
+    "a2_does_nothing": ("a2", _ALL, 0.0),
+    # Without BatchNorm the network does not learn at these scales: the main result is wrong,
+    # so the secondary checks do not pay either; ten separated clusters it still learns.
     "a3_no_batchnorm": ("a3", {"test_bn_accuracy_large_scale": 0,
                                "test_bn_accuracy_mid_scale": 0, "test_bn_accuracy_small_scale": 0,
-                               "test_bn_beats_no_bn": 0}, 7.0),
+                               "test_bn_beats_no_bn": 0, "test_predict_inference_mode": 0,
+                               "test_time_budget": 0, "test_same_seed_same_model": 0,
+                               "test_predict_returns_scores": 0}, 2.0),
     # Accuracy on a batch of 2000 is fine with batch statistics; the batch-of-one check is not.
-    "a3_predict_in_train_mode": ("a3", {"test_predict_inference_mode": 0}, 22.0),
+    "a3_predict_in_train_mode": ("a3", {"test_predict_inference_mode": 0}, 23.0),
+    "a3_global_np_random": ("a3", {"test_same_seed_same_model": 0}, 23.0),
+    # Only the output layer learns: below the mid-scale threshold, and the clusters
+    "a3_batchnorm_backward_skipped": ("a3", {"test_bn_accuracy_mid_scale": 0,
+                                             "test_learns_separable_clusters": 0}, 18.0),
+    # labels instead of scores: the contract check only (the labels are graded)
+    "a3_predict_returns_labels": ("a3", {"test_predict_returns_scores": 0}, 24.0),
+    "a3_does_nothing": ("a3", _ALL, 0.0),
+    # invstd far off: the forward and what needs it (float32, batch of one, speed)
     "a4_wrong_invstd": ("a4", {"test_forward_float64": 0, "test_forward_float32": 0,
-                               "test_speed": 0}, 8.0),
+                               "test_batch_of_one_rejected": 0, "test_speed": 0}, 8.0),
+    "a4_backward_dx_missing_term": ("a4", {"test_backward_float64": 0,
+                                           "test_backward_float32": 0, "test_speed": 0}, 9.0),
     # Correct but plain Python: every correctness check passes, the speed-up is ≪ 1×.
     "a4_python_loops": ("a4", {"test_speed": 0}, 16.0),
+    # every output array right, no `return out`: the 1-point contract check only
+    "a4_missing_return": ("a4", {"test_returns_the_output_arrays": 0}, 24.0),
+    "a4_accepts_batch_of_one": ("a4", {"test_batch_of_one_rejected": 0}, 24.0),
+    "a4_does_nothing": ("a4", _ALL, 0.0),
 }
+for _case, (_aid, _fractions, _total) in EXPECTED.items():
+    if _fractions is _ALL:
+        EXPECTED[_case] = (_aid, dict.fromkeys(POINTS[_aid], 0.0), _total)
 # Checks that pass with a fraction (feedback.partial) instead of failing.
 PARTIAL_CHECKS = {("a4", "test_speed")}
 # The default run grades these; everything else is @pytest.mark.slow.
-FAST_CASES = {"a2_dx_missing_term", "a1_he_sqrt_1_over_n"}
+FAST_CASES = {"a2_unbiased_variance", "a1_does_nothing", "a4_missing_return"}
 
 
 def _grade(source: Path, aid: str, options: runner.Options | None = None) -> dict:

@@ -59,7 +59,9 @@ def test_json_record_has_scores_isolation_and_reasons(record):
     assert record["isolation"] in ("namespaces", "user", "session")
     a1, a2 = record["assignments"]
     assert (a1["id"], a1["score"], a2["id"], a2["score"]) == ("a1", 0, "a2", 5)
-    assert all("SIGSEGV" in c["message"]["en"] for c in a1["checks"])
+    # a crash at import is the task's: said once, each check "not run: see above"
+    assert a1["status"] == "not-loaded" and "SIGSEGV" in a1["problem"]["en"]
+    assert all(c["message"]["en"] == "Not run: see above." for c in a1["checks"])
 
 
 def test_gradescope_format(record):
@@ -70,7 +72,8 @@ def test_gradescope_format(record):
     assert [t["number"] for t in data["tests"]] == ["1.1", "1.2", "1.3", "1.4", "2.1", "2.2",
                                                     "2.3"]
     failed = [t for t in data["tests"] if t["status"] == "failed"]
-    assert len(failed) == 4 and all("SIGSEGV" in t["output"] for t in failed)
+    assert len(failed) == 4 and all("see above" in t["output"] for t in failed)
+    assert data["output"].count("SIGSEGV") == 1
     assert "a1 Weight initialization: 0 / 5" in data["output"]
     # what the isolation did not protect is for the instructor only
     assert data["extra_data"]["isolation"] == record["isolation"]
@@ -136,17 +139,38 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path):
     # carol hands in a zip of a wrapper folder holding the same files as alice
     _copy(REPO / "solutions", tmp_path / "carol" / "assignments", only={"a1_initialization"})
     shutil.make_archive(str(klass / "carol"), "zip", tmp_path / "carol")
+    (tmp_path / "carol" / "notes.txt").write_text("what I did")  # stray, listed for the TA
+    shutil.make_archive(str(klass / "carol"), "zip", tmp_path / "carol")
     (klass / "dave.zip").write_bytes(b"not a zip")
+    with zipfile.ZipFile(klass / "erin.zip", "w"):
+        pass  # an empty zip
+    _copy(REPO / "solutions", klass / "frank", only={"a2_batchnorm"})  # not a1: missing
     out = tmp_path / "grades.csv"
     assert main(["batch", str(klass), "--jobs", "2", "--out", str(out), "-a", "a1",
                  "--checks-dir", str(FAKE)]) == 0
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert {k: (float(v["a1"] or 0), v["status"]) for k, v in rows.items()} == {
-        "alice": (5.0, "ok"), "bob": (4.0, "ok"), "carol": (5.0, "ok"), "dave": (0.0, "ok")}
+        "alice": (5.0, "graded"), "bob": (4.0, "graded"), "carol": (5.0, "graded"),
+        "dave": (0.0, "unreadable"), "erin": (0.0, "unreadable"), "frank": (0.0, "missing")}
     assert "not a readable zip" in rows["dave"]["note"]
+    assert "the submission is empty" in rows["erin"]["note"]
+    assert rows["carol"]["stray_files"] == "notes.txt" and rows["alice"]["stray_files"] == ""
     records = tmp_path / "grades-records"
     assert sorted(p.name for p in records.iterdir()) == [
-        "alice.json", "bob.json", "carol.json", "dave.json"]
+        "alice.json", "bob.json", "carol.json", "dave.json", "erin.json", "frank.json"]
+    carol = json.loads((records / "carol.json").read_text())
+    assert carol["stray_files"] == ["notes.txt"]
+    # copying flagged, never penalized: alice and carol handed in the same file (the model
+    # answer's): each record carries both flags, the similarity table the pair, scores full
+    with open(tmp_path / "grades-similarity.csv", encoding="utf-8") as f:
+        pairs = list(csv.DictReader(f))
+    assert [(p["task"], p["student"], p["other"]) for p in pairs] == [("a1", "alice", "carol")]
+    assert float(pairs[0]["similarity"]) == 1.0 and "model answer" in pairs[0]["overlap"]
+    assert pairs[0]["lines"] == pairs[0]["lines_other"] != ""
+    flags = {f["with"] for f in carol["similarity"]}
+    assert flags == {"student alice: a1_initialization/initializers.py",
+                     "solutions/a1_initialization/initializers.py"}
+    assert int(rows["carol"]["flags"]) == 2 and int(rows["bob"]["flags"]) == 0
     assert json.loads((records / "bob.json").read_text())["score"] == 4
 
 
@@ -226,6 +250,19 @@ def test_out_is_rewritten_after_every_check(tmp_path):
     for partial in seen:
         check_results_json(partial)
     assert seen[-1] == json.loads(out.read_text())
+
+
+def test_gradescope_bundle_ships_the_stubs_not_the_solutions(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    assert main(["gradescope-bundle", str(bundle)]) == 0
+    with zipfile.ZipFile(bundle) as zf:
+        names = set(zf.namelist())
+    assert {"setup.sh", "run_autograder", "pyproject.toml", "grader/runner.py",
+            "grader/checks/conftest.py", "dlkit/layers.py"} <= names
+    assert not any(n.startswith(("solutions/", "tests/")) for n in names)
+    # the stubs (starter code does not count as copying), nothing else of the handout
+    assert {n for n in names if n.startswith("assignments/")} == {
+        f"assignments/{t.path}" for t in TASKS.values()}
 
 
 def test_total_budget_scales_the_budgets_down(tmp_path):

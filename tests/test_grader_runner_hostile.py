@@ -77,6 +77,11 @@ CASES = {
     "a4_finds_dlkit_kernels": (["a4"], {"a4": 0}, {
         "test_forward_matches": "no loaded kernel named batchnorm_forward_train"}),
 }
+# Cases whose module fails at import: that task is "not-loaded", the error said once.
+NOT_LOADED = {"raise_at_import": ("a1",), "loop_at_import": ("a1",),
+              "import_solutions": ("a1",), "a2_imports_dlkit_batchnorm": ("a2",),
+              "a4_imports_dlkit_kernels": ("a4",), "crash_a1_good_a2": ("a1",),
+              "a1_imports_dlkit_initializers": ("a1",)}
 # Wall-clock bound per case (s): generous for a loaded 2-core machine; what it guards
 # against is a timeout or a crash costing minutes, or one case waiting on another.
 CASE_BUDGET = 60
@@ -139,10 +144,19 @@ def test_hostile_case_scores_exactly(hostile_records, case):
     assignments, expected, reasons = CASES[case]
     scores = {a["id"]: a["score"] for a in record["assignments"]}
     assert scores == expected, _checks(record)
-    assert all(a["status"] == "graded" for a in record["assignments"])
+    for a in record["assignments"]:
+        # a module that cannot be imported is the task's error, said once ("problem"); its
+        # checks are then "not run: see above"
+        assert a["status"] == ("not-loaded" if a["id"] in NOT_LOADED.get(case, ()) else
+                               "graded"), (a["status"], a.get("problem"))
     checks = _checks(record)
+    problems = {c["name"]: a.get("problem", {}).get("en", "") for a in record["assignments"]
+                for c in a["checks"]}
     for name, text in reasons.items():
-        assert text in checks[name]["message"]["en"], checks[name]
+        message = checks[name]["message"]["en"]
+        if message == "Not run: see above.":
+            message = problems[name]
+        assert text in message, checks[name]
         assert checks[name]["score"] == 0
     assert seconds < CASE_BUDGET * len(assignments)
 
@@ -228,8 +242,9 @@ TIMED_RUN = "the timed calls did not compute BatchNorm for the inputs given"
 SPEED_CASES = {
     # returns the last outputs when called again with the same array objects
     "a4_memoizes": ("a4", 16.0, "out: relative error"),
-    # copies the outputs cached for the same (shape, dtype)
-    "a4_caches_by_shape": ("a4", 16.0, "out: relative error"),
+    # copies the outputs cached for the same (shape, dtype): also caught by the float32
+    # checks, which call the float64 kernel again on new numbers of the same shapes
+    "a4_caches_by_shape": ("a4", 12.0, "out: relative error"),
     # at import, replaces the worker's timing loop by one that answers "done" at once
     "a4_fakes_timing_loop": ("a4", 16.0, "no valid value came back with the timed round"),
     # writes a forged "done" to the worker's reply pipe on the first call of each round
@@ -237,6 +252,9 @@ SPEED_CASES = {
     # a2 layer returning the last out / dx for the same x / dout object
     "a2_memoizes": ("a2", 27.0, "forward: out: relative error"),
 }
+
+
+ALSO_CAUGHT = {"a4_caches_by_shape": ("test_forward_float32", "test_backward_float32")}
 
 
 @pytest.fixture(scope="session")
@@ -263,6 +281,7 @@ def test_speed_check_cannot_be_gamed(speed_records, case):
     if case != "a4_forges_done_reply":  # that one is stopped as a broken worker
         assert TIMED_RUN in message["en"], message
         assert "BatchNorm を計算していませんでした" in message["ja"], message
-    others = {name: c["outcome"] for name, c in checks.items() if name != "test_speed"}
+    others = {name: c["outcome"] for name, c in checks.items()
+              if name != "test_speed" and name not in ALSO_CAUGHT.get(case, ())}
     assert set(others.values()) == {"passed"}, others
     assert result["score"] == total

@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 
-from grader.checks._expect import array, close, describe
+from grader.checks._expect import array, close, describe, requires
 from grader.protocol import Rng
+from grader.sandbox import StudentError
 
 INIT = "a1_initialization.initializers:init_weight"
 LAYERS = "a1_initialization.initializers:layer_activations"
@@ -88,7 +89,34 @@ def _guess_scale(ratio, shape):
     return ("", "")
 
 
+def _draws_random_weights(worker, feedback):
+    """The main result the secondary init_weight checks depend on: a float σ gives random
+    weights (not all equal; their exact std is test_init_float_std's to grade)."""
+    w = _draw(worker, feedback, 100, 100, 0.1, 10)
+    if not np.std(w) > 0:
+        feedback.fail(en=f"init_weight(100, 100, 0.1, rng) gave {describe(w)}: all equal",
+                      ja=f"init_weight(100, 100, 0.1, rng) は {describe(w, 'ja')} で、すべて同じ値")
+
+
+_FLOAT_STD = ("init_weight drawing random weights for a float σ",
+              "浮動小数点数 σ に対して init_weight が乱数の重みを返すこと")
+
+
+def test_init_shape_and_dtype(worker, feedback):
+    """W has shape (n_in, n_out) and dtype float64, for the random schemes ("zeros" is
+    test_init_zeros's: one mistake there costs that check only)."""
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    for scheme in (0.05, "xavier", "he"):
+        w = _draw(worker, feedback, 30, 20, scheme, 14)
+        if w.dtype != np.float64:
+            feedback.fail(
+                en=f"init_weight(30, 20, {scheme!r}, rng): expected dtype float64, got {w.dtype}.",
+                ja=(f"init_weight(30, 20, {scheme!r}, rng): dtype float64 を期待しましたが、"
+                    f"{w.dtype} でした。"))
+
+
 def test_init_zeros(worker, feedback):
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
     for n_in, n_out in [(100, 100), (20, 500)]:
         w = _draw(worker, feedback, n_in, n_out, "zeros", 0)
         if not np.all(w == 0):
@@ -96,7 +124,7 @@ def test_init_zeros(worker, feedback):
                 en=(f"init_weight({n_in}, {n_out}, 'zeros', rng): expected all zeros, got "
                     f"{int(np.sum(w != 0))} non-zero value(s) ({describe(w)})."),
                 ja=(f"init_weight({n_in}, {n_out}, 'zeros', rng): すべて 0 を期待しましたが、"
-                    f"0 でない値が {int(np.sum(w != 0))} 個ありました（{describe(w)}）。"),
+                    f"0 でない値が {int(np.sum(w != 0))} 個ありました（{describe(w, 'ja')}）。"),
             )
 
 
@@ -128,6 +156,7 @@ def _seed_global_numpy(worker, seed):
 
 def test_init_uses_rng(worker, feedback):
     """Same Rng seed → same weights, whatever the global NumPy state; other seed → others."""
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
     for scheme in ("he", 0.1):
         label = f"init_weight(50, 40, {scheme!r}, rng)"
         _seed_global_numpy(worker, 1)
@@ -157,6 +186,24 @@ def test_init_uses_rng(worker, feedback):
             )
 
 
+def test_init_rejects_unknown_scheme(worker, feedback):
+    """A scheme that is none of "zeros", a float σ ≥ 0, "xavier", "he" raises ValueError."""
+    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    for scheme in ("kaiming", "lecun", -0.5, float("nan")):
+        try:
+            got = worker.call(INIT, 10, 10, scheme, Rng(0), timeout=20)
+        except StudentError as exc:
+            if exc.type_name == "ValueError":
+                continue
+            raise
+        feedback.fail(
+            en=(f"init_weight(10, 10, {scheme!r}, rng): expected ValueError for a scheme that "
+                f"is none of 'zeros', a float σ ≥ 0, 'xavier', 'he', got {describe(got)}."),
+            ja=(f"init_weight(10, 10, {scheme!r}, rng): 'zeros'・0 以上の浮動小数点数 σ・"
+                f"'xavier'・'he' のどれでもない scheme には ValueError を期待しましたが、"
+                f"{describe(got, 'ja')} が返されました。"))
+
+
 # ------------------------------------------------------------------ layer_activations
 
 
@@ -180,8 +227,8 @@ def _activations(worker, feedback, x, weights, activation):
                 f"matrices: expected a list of {len(weights)} arrays (one per layer), got "
                 f"{describe(zs)}."),
             ja=(f"layer_activations(x, weights, {activation!r})（重み行列 {len(weights)} 個）: "
-                f"層ごとに 1 つ、{len(weights)} 個の配列のリストを期待しましたが、{describe(zs)} "
-                f"が返されました。"),
+                f"層ごとに 1 つ、{len(weights)} 個の配列のリストを期待しましたが、"
+                f"{describe(zs, 'ja')} が返されました。"),
         )
     return [
         array(feedback, z, what=f"layer_activations(..., {activation!r})[{k}]",
@@ -200,7 +247,7 @@ def _check_layer_activations(worker, feedback, activation):
     got = _activations(worker, feedback, x, weights, activation)
     for k, (g, e) in enumerate(zip(got, expected, strict=True)):
         close(feedback, g, e, what=f"layer_activations(x, weights, {activation!r}), layer {k + 1}",
-              tol=1e-10,
+              what_ja=f"layer_activations(x, weights, {activation!r}) の第 {k + 1} 層", tol=1e-10,
               hint_en="Each layer computes a = z·W (no bias) and z = f(a), starting from z = x.",
               hint_ja="各層は z = x から始めて a = z·W（バイアスなし）、z = f(a) を計算します。")
 
@@ -269,7 +316,7 @@ def _check_stats(worker, feedback, activation):
                 f"{sorted(expected)}, got {describe(got)}."),
             ja=(f"spread_stats(z, {activation!r}): キー {sorted(expected)} を持つ dict を"
                 f"期待しましたが、"
-                f"{describe(got)} が返されました。"),
+                f"{describe(got, 'ja')} が返されました。"),
         )
     for key, value in expected.items():
         seen = got[key]
@@ -285,7 +332,7 @@ def _check_stats(worker, feedback, activation):
                     f"got {describe(seen)}."),
                 ja=(f"spread_stats(z, {activation!r})[{key!r}]: {value:.6g}（{rule_ja}）を"
                     f"期待しましたが、"
-                    f"{describe(seen)} でした。"),
+                    f"{describe(seen, 'ja')} でした。"),
             )
 
 
@@ -314,7 +361,19 @@ def test_spread_stats_relu(worker, feedback):
 # seed, ≈ 0.09 for three, and 0.5 lies ≈ 0.7 (in log) from both He (≈ 1) and Xavier (≈ 0.25).
 
 
+def _lesson_parts_right(worker, feedback, activation, scheme):
+    """The lesson's claims are reproduced with the student's init_weight and
+    layer_activations: they pay only when both are right for this setting."""
+    _check_layer_activations(worker, feedback, activation)
+    w = _draw(worker, feedback, 100, 100, scheme, 9)
+    sigma = {"he": math.sqrt(2.0 / 100)}.get(scheme, scheme)
+    _check_normal_std(feedback, w, sigma, f"init_weight(100, 100, {scheme!r}, rng)")
+
+
 def _lesson(worker, feedback, activation, scheme, seed):
+    requires(feedback, f"layer_activations({activation!r}) and init_weight({scheme!r})",
+             f" layer_activations({activation!r}) と init_weight({scheme!r}) ",
+             _lesson_parts_right, worker, feedback, activation, scheme)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1000, 100))
     weights = [_draw(worker, feedback, 100, 100, scheme, seed + 1 + k) for k in range(5)]

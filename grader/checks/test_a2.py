@@ -16,6 +16,17 @@ with an error: it is our bug, not the student's).  A numerical gradient of the *
 forward would accept a consistent pair of wrong forward and backward (e.g. a forward that
 returns zeros and a backward that returns zeros), and would need one worker round trip per
 perturbed entry; against the verified reference, one round trip checks the real thing.
+
+One mistake, its own points: a forward with a slip (the unbiased variance, no eps) loses the
+forward check, not the others.  Its state (xhat, the batch mean and invstd) is read back from
+its output (``_state``: out = gamma·xhat + beta with xhat affine in x per feature), and the
+backward and the running averages are also accepted when they are right for that state: the
+book's backward formula at the student's xhat and invstd, the moving average of the student's
+batch mean and variance.  Only for a forward within NEAR of a batch normalization, so a
+do-nothing layer (zeros forward, zeros backward) earns nothing.  The float32 check compares
+with the student's own float64 result (it grades the dtype, not the formula again), and the
+secondary checks (float32, inputs not modified, a batch of one rejected) pay only for such a
+forward.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import pytest
 
 from grader import messages, timing, varied
 from grader.checks._expect import array, close, describe, grader_error, rel_error
+from grader.sandbox import StudentError
 
 BN = "a2_batchnorm.batchnorm:BatchNormalization"
 
@@ -37,6 +49,11 @@ TOL32 = 1e-4
 GRAD_TOL = 1e-7  # the issue's bound for the gradient check (float64)
 
 FORWARD_SHAPES = [(2, 3), (16, 10), (128, 100), (50, 7)]
+# A forward "with a slip" is within NEAR (relative error, the CS231n definition) of the
+# reference.  Measured on the inputs graded here: the unbiased variance 0.0035 (N = 64) –
+# 0.0996 (N = 3), no eps ~1e-6; a forward returning zeros is 1 off, invstd without its square
+# root (the a4 mistake) 0.22 – 0.25.
+NEAR = 0.15
 
 
 def _params(rng, D, dtype=np.float64):
@@ -62,6 +79,60 @@ def _copy_or_none(a):
     return None if a is None else np.array(a, dtype=np.float64)
 
 
+class _State:
+    """What a training-mode forward computed, read back from its output (see the module
+    docstring): xhat (N, D) and, per feature, mean and invstd with xhat = (x − mean)·invstd."""
+
+    def __init__(self, xhat, mean, invstd):
+        self.xhat, self.mean, self.invstd = xhat, mean, invstd
+
+    @property
+    def var(self):
+        """The batch variance the forward used: invstd = 1/√(var + eps), eps the default."""
+        return 1.0 / self.invstd**2 - 1e-5
+
+    def backward(self, dout, gamma):
+        """The book's backward at this state: (dx, dgamma, dbeta)."""
+        N = dout.shape[0]
+        dbeta = dout.sum(axis=0)
+        dgamma = (dout * self.xhat).sum(axis=0)
+        dx = gamma * self.invstd / N * (N * dout - dbeta - self.xhat * dgamma)
+        return dx, dgamma, dbeta
+
+
+def _state(x, gamma, beta, out, expected) -> _State | None:
+    """The state of a forward within NEAR of the reference ``expected``, else None."""
+    x, out = x.astype(np.float64), np.asarray(out, dtype=np.float64)
+    if out.shape != x.shape or not np.all(np.isfinite(out)) or rel_error(out, expected) > NEAR:
+        return None
+    xhat = (out - beta) / gamma
+    xc = x - x.mean(axis=0)
+    invstd = np.sum(xc * xhat, axis=0) / np.sum(xc * xc, axis=0)  # least squares, per feature
+    mean = x.mean(axis=0) - xhat.mean(axis=0) / invstd
+    if np.any(invstd <= 0) or rel_error((x - mean) * invstd, xhat) > 1e-8:
+        return None
+    return _State(xhat, mean, invstd)
+
+
+def _require_batchnorm(worker, feedback):
+    """Fail (0 points) unless forward(x, train_flg=True) is within NEAR of a batch
+    normalization: the secondary checks pay only when the main result is (nearly) right."""
+    rng = np.random.default_rng(40)
+    gamma, beta = _params(rng, 6)
+    x = _batch(rng, 16, 6)
+    out = worker.create(BN, gamma, beta, timeout=10).call("forward", x, train_flg=True,
+                                                          timeout=10)
+    expected = _reference(gamma, beta).forward(x, train_flg=True)
+    if _state(x, gamma, beta, out, expected) is None:
+        feedback.fail(
+            en=("Not scored: this check pays only when forward(x, train_flg=True) computes a "
+                f"batch normalization (within relative error {NEAR:g}), and yours does not: "
+                f"see test_forward_train_float64."),
+            ja=("採点対象外: この検査は forward(x, train_flg=True) がバッチ正規化を（相対誤差 "
+                f"{NEAR:g} 以内で）計算している場合にだけ得点になりますが、そうなっていません。"
+                f"test_forward_train_float64 を見てください。"))
+
+
 def _forward_hint(x, gamma, beta, got):
     """Recognize common mistakes in a training-mode forward (en, ja)."""
     x = x.astype(np.float64)
@@ -84,27 +155,41 @@ def _forward_hint(x, gamma, beta, got):
     return ("", "")
 
 
-def _check_forward_train(worker, feedback, dtype, tol):
-    rng = np.random.default_rng(41 if dtype == np.float64 else 42)
-    for N, D in FORWARD_SHAPES:
-        gamma, beta = _params(rng, D, dtype)
-        x = _batch(rng, N, D, dtype)
-        bn = worker.create(BN, gamma, beta, timeout=10)
-        got = bn.call("forward", x, train_flg=True, timeout=10)
-        expected = _reference(gamma, beta).forward(x.astype(np.float64), train_flg=True)
-        got = array(feedback, got, what=f"forward(x, train_flg=True), x {N}×{D} {x.dtype}",
-                    shape=(N, D))
-        hint = _forward_hint(x, gamma.astype(np.float64), beta.astype(np.float64), got)
-        close(feedback, got, expected, what=f"forward(x, train_flg=True), x {N}×{D} {x.dtype}",
-              tol=tol, hint_en=hint[0], hint_ja=hint[1])
-
-
 def test_forward_train_float64(worker, feedback):
-    _check_forward_train(worker, feedback, np.float64, TOL64)
+    rng = np.random.default_rng(41)
+    for N, D in FORWARD_SHAPES:
+        gamma, beta = _params(rng, D)
+        x = _batch(rng, N, D)
+        bn = worker.create(BN, gamma, beta, timeout=10)
+        what = f"forward(x, train_flg=True), x {N}×{D} float64"
+        got = array(feedback, bn.call("forward", x, train_flg=True, timeout=10), what=what,
+                    shape=(N, D))
+        expected = _reference(gamma, beta).forward(x, train_flg=True)
+        hint = _forward_hint(x, gamma, beta, got)
+        close(feedback, got, expected, what=what, tol=TOL64, hint_en=hint[0], hint_ja=hint[1])
 
 
 def test_forward_train_float32(worker, feedback):
-    _check_forward_train(worker, feedback, np.float32, TOL32)
+    """float32 input: the same numbers as your float64 forward, to float32 precision."""
+    _require_batchnorm(worker, feedback)
+    rng = np.random.default_rng(42)
+    for N, D in FORWARD_SHAPES:
+        gamma, beta = _params(rng, D, np.float32)
+        x = _batch(rng, N, D, np.float32)
+        what = f"forward(x, train_flg=True), x {N}×{D} float32"
+        got = array(feedback, worker.create(BN, gamma, beta, timeout=10).call(
+            "forward", x, train_flg=True, timeout=10), what=what, shape=(N, D))
+        yours64 = array(feedback, worker.create(
+            BN, gamma.astype(np.float64), beta.astype(np.float64), timeout=10).call(
+            "forward", x.astype(np.float64), train_flg=True, timeout=10),
+            what=f"forward(x, train_flg=True), the same x {N}×{D} as float64",
+            what_ja=f"forward(x, train_flg=True)、同じ x {N}×{D} を float64 で", shape=(N, D))
+        close(feedback, got, yours64, what=f"{what} against your float64 result",
+              what_ja=f"{what}（あなたの float64 の結果との比較）", tol=TOL32,
+              hint_en="A float32 input must give the numbers of the float64 computation, to "
+              "float32 precision.",
+              hint_ja="float32 の入力でも、float64 で計算した値と（float32 の精度で）同じ値に"
+              "なる必要があります。")
 
 
 def test_forward_inference(worker, feedback):
@@ -141,45 +226,10 @@ def test_forward_inference(worker, feedback):
         for name, before in (("running_mean", running_mean), ("running_var", running_var)):
             after = bn.get(name, timeout=10)
             close(feedback, after, before.astype(np.float64),
-                  what=f"{name} after forward(x, train_flg=False)", tol=0.0,
+                  what=f"{name} after forward(x, train_flg=False)",
+                  what_ja=f"forward(x, train_flg=False) の後の {name}", tol=0.0,
                   hint_en="Inference must not change the running statistics.",
                   hint_ja="推論で running 統計量を変更してはいけません。")
-
-
-def test_output_mean_std(worker, feedback):
-    """Training mode: each output feature has mean ≈ beta and std ≈ gamma."""
-    rng = np.random.default_rng(44)
-    N, D = 32, 20
-    gamma, beta = _params(rng, D)
-    x = _batch(rng, N, D) * 3.0  # var ≥ 2.25 ≫ eps: std(out) = gamma·√(var/(var+eps)) ≈ gamma
-    bn = worker.create(BN, gamma, beta, timeout=10)
-    out = array(feedback, bn.call("forward", x, train_flg=True, timeout=10),
-                what=f"forward(x, train_flg=True), x {N}×{D}", shape=(N, D))
-    mean, std = out.mean(axis=0), out.std(axis=0)
-    # Tolerances: mean exact to rounding (1e-9); std within 1e-4 relative (eps makes it
-    # gamma·(1 − 2e-6)); the unbiased variance (ddof=1) at N = 32 gives 0.984·gamma.
-    if not np.max(np.abs(mean - beta)) <= 1e-9 * max(1.0, float(np.max(np.abs(beta)))):
-        k = int(np.argmax(np.abs(mean - beta)))
-        feedback.fail(
-            en=(f"forward(x, train_flg=True): expected the mean of each output feature to be "
-                f"beta, got feature {k}: mean {mean[k]:.6g}, beta {beta[k]:.6g}."),
-            ja=(f"forward(x, train_flg=True): 出力の各特徴の平均が beta になることを"
-                f"期待しましたが、"
-                f"特徴 {k} の平均は {mean[k]:.6g}、beta は {beta[k]:.6g} でした。"),
-        )
-    ratio = std / gamma
-    if not np.max(np.abs(ratio - 1)) <= 1e-4:
-        k = int(np.argmax(np.abs(ratio - 1)))
-        feedback.fail(
-            en=(f"forward(x, train_flg=True): expected the std of each output feature to be "
-                f"gamma (within 0.01 %), got feature {k}: std {std[k]:.6g}, gamma "
-                f"{gamma[k]:.6g} (ratio {ratio[k]:.5f}; √((N−1)/N) = {np.sqrt((N - 1) / N):.5f} "
-                f"would mean the unbiased variance)."),
-            ja=(f"forward(x, train_flg=True): 出力の各特徴の標準偏差が gamma（0.01 % 以内）になる"
-                f"ことを期待しましたが、特徴 {k} の標準偏差は {std[k]:.6g}、gamma は "
-                f"{gamma[k]:.6g} でした（比 {ratio[k]:.5f}。√((N−1)/N) = "
-                f"{np.sqrt((N - 1) / N):.5f} なら不偏分散を使っています）。"),
-        )
 
 
 def test_running_stats(worker, feedback):
@@ -195,14 +245,30 @@ def test_running_stats(worker, feedback):
         ref = _reference(gamma, beta, **{k: (v.copy() if isinstance(v, np.ndarray) else v)
                                          for k, v in kwargs.items()})
         bn = worker.create(BN, gamma, beta, timeout=10, **kwargs)
+        # the same moving averages of the statistics the student's forward used (its state),
+        # for a forward with a slip (see the module docstring); None once that is not known
+        m = 0.9 if momentum is None else momentum
+        own = {"running_mean": kwargs.get("running_mean", np.zeros(D)),
+               "running_var": kwargs.get("running_var", np.zeros(D))}
         for step in range(5):
             x = _batch(rng, 20 + step, D, shift=step)
-            bn.call("forward", x, train_flg=True, timeout=10)
-            ref.forward(x, train_flg=True)
-        label = f"momentum={0.9 if momentum is None else momentum}, 5 training steps"
+            out = bn.call("forward", x, train_flg=True, timeout=10)
+            state = _state(x, gamma, beta, out, ref.forward(x, train_flg=True).copy())
+            if own is not None and state is not None:
+                own = {"running_mean": m * own["running_mean"] + (1 - m) * state.mean,
+                       "running_var": m * own["running_var"] + (1 - m) * state.var}
+            else:
+                own = None
+        label = f"momentum={m}, 5 training steps"
+        label_ja = f"momentum={m}、学習 5 ステップの後の"
         for name in ("running_mean", "running_var"):
-            close(feedback, bn.get(name, timeout=10), getattr(ref, name),
-                  what=f"{name} after {label}", tol=TOL64,
+            got = array(feedback, bn.get(name, timeout=10), what=f"{name} after {label}",
+                        what_ja=f"{label_ja} {name}", shape=(D,))
+            if own is not None and rel_error(got, getattr(ref, name)) > TOL64 and rel_error(
+                    got, own[name]) <= TOL64:
+                continue  # right for the statistics your forward computed
+            close(feedback, got, getattr(ref, name),
+                  what=f"{name} after {label}", what_ja=f"{label_ja} {name}", tol=TOL64,
                   hint_en=("Each training forward must update running = momentum · running + "
                            "(1 − momentum) · batch statistic (batch variance with 1/N); "
                            "start from zeros when none is given."),
@@ -277,15 +343,22 @@ def gradient_cases():
 
 
 def _check_gradient(worker, feedback, gradient_cases, name):
+    k = ("dx", "dgamma", "dbeta").index(name)
     for (N, D), case in zip(GRAD_CASES, gradient_cases, strict=True):
         x, gamma, beta, dout, dx, dgamma, dbeta = case
-        expected = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}[name]
+        expected = (dx, dgamma, dbeta)[k]
         bn = worker.create(BN, gamma, beta, timeout=10)
-        bn.call("forward", x, train_flg=True, timeout=10)
+        out = bn.call("forward", x, train_flg=True, timeout=10)
         got_dx = bn.call("backward", dout, timeout=10)
         got = got_dx if name == "dx" else bn.get(name, timeout=10)
-        close(feedback, got, expected,
-              what=f"{name} (backward after forward(x, train_flg=True), x {N}×{D} float64)",
+        what = f"{name} (backward after forward(x, train_flg=True), x {N}×{D} float64)"
+        got = array(feedback, got, what=what, shape=expected.shape)
+        state = _state(x, gamma, beta, out, _reference(gamma, beta).forward(x, train_flg=True))
+        if (state is not None and rel_error(got, expected) > GRAD_TOL
+                and rel_error(got, state.backward(dout, gamma)[k]) <= GRAD_TOL):
+            continue  # right for what your forward computed: the forward check grades it
+        close(feedback, got, expected, what=what,
+              what_ja=f"{name}（forward(x, train_flg=True) の後の backward、x {N}×{D} float64）",
               tol=GRAD_TOL,
               hint_en=_GRAD_HINT[name][0] + " (If a forward check fails too, fix forward first: "
               "backward uses what forward computed.)",
@@ -307,31 +380,54 @@ def test_backward_dbeta(worker, feedback, gradient_cases):
 
 def test_inputs_not_modified(worker, feedback):
     """forward must not change x, gamma or beta; backward must not change dout."""
+    _require_batchnorm(worker, feedback)
     rng = np.random.default_rng(47)
     N, D = 16, 8
     gamma, beta = _params(rng, D)
     x, dout = _batch(rng, N, D), rng.standard_normal((N, D))
     bn = worker.create(BN, gamma, beta, timeout=10)
-    seen = {}
+    seen = {}  # what (en, ja): (after, before)
     for mode in (True, False):
         _out, (x_after,) = bn.call("forward", x, train_flg=mode, timeout=10, return_args=True)
-        seen[f"x after forward(x, train_flg={mode})"] = (x_after, x)
+        seen[(f"x after forward(x, train_flg={mode})",
+              f"forward(x, train_flg={mode}) の後の x")] = (x_after, x)
         if mode:
             _dx, (dout_after,) = bn.call("backward", dout, timeout=10, return_args=True)
-            seen["dout after backward(dout)"] = (dout_after, dout)
-    seen["gamma after forward and backward"] = (bn.get("gamma", timeout=10), gamma)
-    seen["beta after forward and backward"] = (bn.get("beta", timeout=10), beta)
-    for what, (after, before) in seen.items():
+            seen[("dout after backward(dout)", "backward(dout) の後の dout")] = (dout_after, dout)
+    seen[("gamma after forward and backward", "forward と backward の後の gamma")] = (
+        bn.get("gamma", timeout=10), gamma)
+    seen[("beta after forward and backward", "forward と backward の後の beta")] = (
+        bn.get("beta", timeout=10), beta)
+    for (what, what_ja), (after, before) in seen.items():
         if not (isinstance(after, np.ndarray) and after.shape == before.shape
                 and np.array_equal(after, before)):
             feedback.fail(
                 en=(f"{what}: expected the array unchanged, got {describe(after)} instead of "
                     f"{describe(before)}. Do not modify inputs in place (x -= mu changes the "
                     f"caller's x; write xc = x - mu)."),
-                ja=(f"{what}: 配列が変更されないことを期待しましたが、{describe(before)} が "
-                    f"{describe(after)} に変わりました。入力をその場で書き換えないでください"
-                    f"（x -= mu は呼び出し側の x を変えます。xc = x - mu と書きます）。"),
+                ja=(f"{what_ja}: 配列が変更されないことを期待しましたが、{describe(before, 'ja')} "
+                    f"が {describe(after, 'ja')} に変わりました。入力をその場で書き換えないで"
+                    f"ください（x -= mu は呼び出し側の x を変えます。xc = x - mu と書きます）。"),
             )
+
+
+def test_batch_of_one_rejected(worker, feedback):
+    """forward(x, train_flg=True) with one sample raises ValueError (its variance is 0:
+    every xhat would be 0, whatever x)."""
+    _require_batchnorm(worker, feedback)
+    bn = worker.create(BN, np.ones(5), np.zeros(5), timeout=10)
+    try:
+        got = bn.call("forward", np.ones((1, 5)), train_flg=True, timeout=10)
+    except StudentError as exc:
+        if exc.type_name == "ValueError":
+            return
+        raise
+    feedback.fail(
+        en=(f"forward(x, train_flg=True) with x of shape (1, 5): expected ValueError (one "
+            f"sample has no batch statistics), got {describe(got)}."),
+        ja=(f"形状 (1, 5) の x での forward(x, train_flg=True): ValueError を期待しましたが"
+            f"（1 サンプルではバッチの統計量がありません）、{describe(got, 'ja')} が"
+            f"返されました。"))
 
 
 # ------------------------------------------------------------------ speed

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from grader.checks._expect import array, close, describe, grader_error
+from grader.checks._expect import array, close, describe, grader_error, requires
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 TRAIN = "a3_training.train:train"
@@ -127,8 +127,8 @@ class _Trained:
                 en=(f"train(..., weight_scale={scale:.3g}, use_batchnorm={use_batchnorm}): "
                     f"expected a model object with predict(x), got {describe(model)}."),
                 ja=(f"train(..., weight_scale={scale:.3g}, use_batchnorm={use_batchnorm}): "
-                    f"predict(x) を持つモデルのオブジェクトを期待しましたが、{describe(model)} "
-                    f"が返されました。"),
+                    f"predict(x) を持つモデルのオブジェクトを期待しましたが、"
+                    f"{describe(model, 'ja')} が返されました。"),
             )
         self.models[key] = (model, worker.generation)
         return model
@@ -137,9 +137,22 @@ class _Trained:
 _TRAINED = _Trained()
 
 
+def _labels_as_scores(value, n):
+    """Predicted labels (n,) in 0..9 as one-hot scores (n, 10), else None: a predict that
+    returns labels instead of scores loses test_predict_returns_scores only."""
+    if (isinstance(value, np.ndarray) and value.shape == (n,) and value.dtype.kind in "iu"
+            and n and value.min() >= 0 and value.max() <= 9):
+        return np.eye(10)[value]
+    return None
+
+
 def _predict(feedback, model, x, label):
     scores = model.call("predict", x, timeout=PREDICT_TIMEOUT)
+    one_hot = _labels_as_scores(scores, x.shape[0])
+    if one_hot is not None:
+        return one_hot
     return array(feedback, scores, what=f"{label}: model.predict(x) for {x.shape[0]} images",
+                 what_ja=f"{label}: {x.shape[0]} 枚の画像に対する model.predict(x)",
                  shape=(x.shape[0], 10), finite=False)
 
 
@@ -221,9 +234,28 @@ def test_bn_beats_no_bn(worker, feedback, data):
         )
 
 
+# The secondary checks (predict in inference mode, time, same seed) pay for a network that
+# learns at all: with BatchNorm at the mid scale, a held-out accuracy of at least LEARNS
+# (chance is 0.10, the network without BatchNorm 0.11 – 0.17, see the calibration above).
+LEARNS = 0.25
+
+
+def _learns(worker, feedback, data):
+    """The main result the secondary checks depend on: BatchNorm at the mid scale learns."""
+    acc, _ = _held_out_accuracy(worker, feedback, data, CASES["mid"], True)
+    if not acc >= LEARNS:
+        feedback.fail(en=f"held-out accuracy {acc:.1%}, at least {LEARNS:.0%} needed",
+                      ja=f"評価データでの正解率は {acc:.1%}、{LEARNS:.0%} 以上が必要")
+
+
+_LEARNS = ("learning with BatchNorm (weight_scale=0.0464)",
+           "BatchNorm ありの学習（weight_scale=0.0464）")
+
+
 def test_predict_inference_mode(worker, feedback, data):
     """predict uses the running statistics: a sample's scores do not depend on its batch,
     and predicting does not change the model."""
+    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
     model = _TRAINED.get(worker, feedback, data, CASES[GAP_CASE], True)
     _, _, xe, _ = data
     label = "use_batchnorm=True"
@@ -231,7 +263,9 @@ def test_predict_inference_mode(worker, feedback, data):
     for start, stop in ((0, 1), (0, 7), (190, 200)):
         got = _predict(feedback, model, xe[start:stop], label)
         close(feedback, got, full[start:stop], what=f"model.predict on {stop - start} image(s) "
-              f"alone vs in a batch of 200", tol=1e-8,
+              f"alone vs in a batch of 200",
+              what_ja=f"{stop - start} 枚だけでの model.predict と 200 枚のバッチでの結果の比較",
+              tol=1e-8,
               hint_en=("predict must run BatchNorm in inference mode (train_flg=False, the "
                        "running mean and variance), so that a sample's scores do not depend on "
                        "the other samples of the batch."),
@@ -240,12 +274,14 @@ def test_predict_inference_mode(worker, feedback, data):
                        "してください。"))
     again = _predict(feedback, model, xe[:200], label)
     close(feedback, again, full, what="model.predict called a second time on the same images",
-          tol=1e-8, hint_en="predict must not change the model (no updates of running statistics).",
+          what_ja="同じ画像で 2 回目に呼んだ model.predict", tol=1e-8,
+          hint_en="predict must not change the model (no updates of running statistics).",
           hint_ja="predict でモデルを変更してはいけません（running 統計量を更新しない）。")
 
 
 def test_time_budget(worker, feedback, data):
     """One training run with BatchNorm (1000 images, 20 epochs) within TIME_BUDGET seconds."""
+    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
     runs = [s for (_, bn), s in _TRAINED.seconds.items() if bn]
     if not runs:  # the accuracy checks did not train (they failed early): train once here
         _TRAINED.get(worker, feedback, data, CASES["mid"], True)
@@ -263,3 +299,90 @@ def test_time_budget(worker, feedback, data):
     feedback.note(en=f"fastest training run {fastest:.1f} s (budget {TIME_BUDGET:g} s)",
                   ja=f"最速の学習 {fastest:.1f} 秒（上限 {TIME_BUDGET:g} 秒）")
 
+
+
+# ------------------------------------------------------------------ what the public tests test
+
+
+def test_predict_returns_scores(worker, feedback, data):
+    """model.predict(x) returns class scores (N, 10), as the handout says (1 point: predicted
+    labels instead still count for the accuracy checks)."""
+    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
+    model = _TRAINED.get(worker, feedback, data, CASES["mid"], True)
+    _, _, xe, _ = data
+    got = model.call("predict", xe[:7], timeout=PREDICT_TIMEOUT)
+    if not (isinstance(got, np.ndarray) and got.shape == (7, 10) and got.dtype.kind == "f"):
+        feedback.fail(
+            en=(f"model.predict(x) for 7 images: expected scores, a float array of shape "
+                f"(7, 10), got {describe(got)}. The other checks used your labels: this costs "
+                f"only this check's point."),
+            ja=(f"7 枚の画像に対する model.predict(x): 形状 (7, 10) の浮動小数点数の配列"
+                f"（スコア）を期待しましたが、{describe(got, 'ja')} が返されました。ほかの検査は"
+                f"返されたラベルで採点しました。減点はこの検査の 1 点だけです。"))
+
+SEED_RUN = dict(weight_scale=float(SCALES[CASES["mid"]]), use_batchnorm=True, epochs=2)
+
+
+def test_same_seed_same_model(worker, feedback, data):
+    """train(seed=s) twice gives the same model, another seed another one: every random
+    number comes from np.random.default_rng(seed) (never the global np.random)."""
+    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
+    x, t, xe, _ = data
+    scores = []
+    for seed in (3, 3, 4):
+        model = worker.call(TRAIN, x, t, seed=seed, **SEED_RUN, timeout=TRAIN_TIMEOUT)
+        scores.append(_predict(feedback, model, xe[:200], f"train(..., seed={seed})"))
+    if not np.array_equal(scores[0], scores[1]):
+        feedback.fail(
+            en=("train(..., seed=3) called twice: expected the same model (the same scores), "
+                "got different ones. Draw every random number (initial weights, shuffling) "
+                "from rng = np.random.default_rng(seed), never from np.random.*."),
+            ja=("train(..., seed=3) を 2 回呼ぶと同じモデル（同じスコア）になることを期待しました"
+                "が、異なりました。乱数（重みの初期値、シャッフル）はすべて rng = "
+                "np.random.default_rng(seed) から引き、np.random.* は使わないでください。"))
+    if np.array_equal(scores[0], scores[2]):
+        feedback.fail(
+            en=("train(..., seed=3) and train(..., seed=4): expected different models, got the "
+                "same scores. Build the generator from the seed argument."),
+            ja=("train(..., seed=3) と train(..., seed=4): 異なるモデルを期待しましたが、"
+                "スコアが同じでした。引数 seed から生成器を作ってください。"))
+
+
+# Ten well separated Gaussian clusters (centres 3σ apart per coordinate, 20 dimensions), drawn
+# here with a hidden seed: any network whose every layer learns separates them.  Measured on
+# the model answer (seeds 0–9 of train): held-out accuracy 1.00; with BatchNorm's backward
+# skipped (tests/grader_cases/buggy/a3_batchnorm_backward_skipped, only the output layer
+# learns) 0.20 – 0.78.
+CLUSTERS_SEED = 7_051_931
+CLUSTERS_NEED = 0.9
+
+
+def _clusters(n_per_class, seed_offset):
+    rng = np.random.default_rng(CLUSTERS_SEED)
+    centres = rng.normal(scale=3.0, size=(10, 20))
+    rng = np.random.default_rng(CLUSTERS_SEED + seed_offset)
+    t = np.repeat(np.arange(10), n_per_class)
+    x = centres[t] + rng.normal(size=(t.size, 20))
+    order = rng.permutation(t.size)
+    return x[order], t[order]
+
+
+def test_learns_separable_clusters(worker, feedback):
+    """With BatchNorm the network learns ten separated clusters (lr 0.1, 30 epochs): every
+    layer, gamma and beta included, must get its gradient."""
+    x, t = _clusters(30, 1)
+    xe, te = _clusters(50, 2)
+    model = worker.call(TRAIN, x, t, weight_scale=0.1, use_batchnorm=True, epochs=30,
+                        batch_size=30, lr=0.1, timeout=TRAIN_TIMEOUT)
+    scores = _predict(feedback, model, xe, "ten clusters, use_batchnorm=True")
+    acc = _accuracy(scores, te)
+    if not acc >= CLUSTERS_NEED:
+        feedback.fail(
+            en=(f"Ten well separated clusters (300 training points, lr 0.1, 30 epochs, "
+                f"BatchNorm): expected a held-out accuracy of at least {CLUSTERS_NEED:.0%}, "
+                f"got {acc:.1%}. Every layer must learn: call backward of every layer in "
+                f"reverse order (BatchNorm's too) and update W, b, gamma and beta."),
+            ja=(f"よく分かれた 10 個のクラスタ（学習データ 300 点、lr 0.1、30 エポック、"
+                f"BatchNorm あり）: 評価データでの正解率 {CLUSTERS_NEED:.0%} 以上を期待しましたが、"
+                f"{acc:.1%} でした。すべての層が学習する必要があります。すべての層の backward "
+                f"（BatchNorm も）を逆順に呼び、W、b、gamma、beta を更新してください。"))

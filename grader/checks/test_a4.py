@@ -6,6 +6,12 @@ Student API (a4_numba/kernels.py), the signatures of dlkit.kernels:
 Both write into the output arrays they are given (read back with return_args=True).  The
 output arrays are sent filled with NaN, so an output that is never written shows.
 
+One mistake, its own points: the correctness checks grade what is written into the output
+arrays; returning them is a check of its own (a forgotten ``return out`` costs its 1 point,
+not the task).  The float32 checks compare with the student's own float64 kernels on the same
+numbers (they grade the dtype, not the formulas again), and, like the return values and the
+batch of one, pay only when the float64 results are right (within NEAR).
+
 Correctness is compared with dlkit.kernels run here, on the trusted side; speed with
 dlkit.reference.BatchNormalization (the book's NumPy layer) forward + backward at (128, 100)
 float64, timed in a clean worker (no student code) and the student's kernels in the
@@ -18,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from grader import messages, timing, varied
-from grader.checks._expect import array, close
+from grader.checks._expect import array, close, describe, rel_error
+from grader.sandbox import StudentError
 
 FWD = "a4_numba.kernels:batchnorm_forward_train"
 BWD = "a4_numba.kernels:batchnorm_backward"
@@ -29,6 +36,11 @@ SHAPES = [(128, 100), (3, 5), (37, 13)]
 # that also sums in float32 is off by ~1e-6 at N = 128, so 1e-4 accepts it with margin.
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
 TIMEOUT = 60  # the first call of each dtype compiles (seconds, on a busy machine)
+# The secondary checks pay for kernels whose float64 outputs are all within NEAR (relative
+# error) of the reference: a slip such as the unbiased variance (≤ 0.1, see test_a2.NEAR), not
+# a kernel that writes nothing or a formula far off (invstd without its square root:
+# 0.22 – 0.25, tests/grader_cases/buggy/a4_wrong_invstd).
+NEAR = 0.15
 
 
 def _inputs(rng, N, D, dtype):
@@ -99,75 +111,188 @@ def _check_outputs(feedback, args, expected, names, order, label, tol, dtype, hi
     for name in order:
         k = names.index(name)
         what = f"{label}: {name} (written into the array passed as {name})"
-        got = array(feedback, args[first + k], what=what, shape=expected[k].shape)
+        what_ja = f"{label}: {name}（引数 {name} として渡した配列に書き込まれた値）"
+        got = array(feedback, args[first + k], what=what, what_ja=what_ja,
+                    shape=expected[k].shape)
         if got.dtype != dtype:
             feedback.fail(
                 en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
-                ja=f"{what}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
+                ja=f"{what_ja}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
             )
-        close(feedback, got, expected[k], what=what, tol=tol, hint_en=hints[name][0] + extra[0],
-              hint_ja=hints[name][1] + extra[1])
+        close(feedback, got, expected[k], what=what, what_ja=what_ja, tol=tol,
+              hint_en=hints[name][0] + extra[0], hint_ja=hints[name][1] + extra[1])
 
 
 def _check_forward_result(feedback, result, args, expected, label, tol, dtype, extra=("", "")):
-    """args = the 8 arguments after the call; expected = the reference (out, xhat, mean, invstd)."""
+    """args = the 8 arguments after the call; expected = the reference (out, xhat, mean, invstd).
+    The value returned is graded by test_returns_the_output_arrays, not here."""
     _check_outputs(feedback, args, expected, FWD_NAMES, ("mean", "invstd", "xhat", "out"), label,
                    tol, dtype, _FWD_HINT, extra)
-    what = f"{label}: the value returned (out)"
-    close(feedback, result, expected[0], what=what, tol=tol,
-          hint_en="Return out, the array you wrote." + extra[0],
-          hint_ja="書き込んだ配列 out を返してください。" + extra[1])
 
 
 def _check_backward_result(feedback, result, args, expected, label, tol, dtype, extra=("", "")):
     """args = the 7 arguments after the call; expected = the reference (dx, dgamma, dbeta)."""
     _check_outputs(feedback, args, expected, BWD_NAMES, ("dbeta", "dgamma", "dx"), label, tol,
                    dtype, _BWD_HINT, extra)
-    what = f"{label}: the value returned (dx)"
-    close(feedback, result, expected[0], what=what, tol=tol,
-          hint_en="Return dx, the array you wrote." + extra[0],
-          hint_ja="書き込んだ配列 dx を返してください。" + extra[1])
 
 
-def _check_forward(worker, feedback, dtype):
-    rng = np.random.default_rng(61 if dtype == np.float64 else 62)
-    for N, D in SHAPES:
-        x, gamma, beta, _ = _inputs(rng, N, D, dtype)
-        args = (x, gamma, beta, EPS, *_forward_buffers(N, D, dtype))
-        result, after = worker.call(FWD, *args, timeout=TIMEOUT, return_args=True)
-        label = f"batchnorm_forward_train, x {N}×{D} {np.dtype(dtype)}"
-        _check_forward_result(feedback, result, after, _reference_forward(x, gamma, beta), label,
-                              TOL[dtype], dtype)
+def _near(outputs, expected) -> bool:
+    """Every output array within NEAR of the reference (a slip, not a missing kernel)."""
+    return all(isinstance(o, np.ndarray) and o.shape == e.shape and bool(np.all(np.isfinite(o)))
+               and rel_error(o, e) <= NEAR for o, e in zip(outputs, expected, strict=True))
 
 
-def _check_backward(worker, feedback, dtype):
-    rng = np.random.default_rng(63 if dtype == np.float64 else 64)
-    for N, D in SHAPES:
-        x, gamma, _beta, dout = _inputs(rng, N, D, dtype)
-        _, xhat, _, invstd = _reference_forward(x, gamma, _beta)
-        xhat, invstd = xhat.astype(dtype), invstd.astype(dtype)
-        args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, dtype))
-        result, after = worker.call(BWD, *args, timeout=TIMEOUT, return_args=True)
-        label = f"batchnorm_backward, dout {N}×{D} {np.dtype(dtype)}"
-        _check_backward_result(feedback, result, after,
-                               _reference_backward(dout, xhat, gamma, invstd), label,
-                               TOL[dtype], dtype)
+def _run_forward(worker, x, gamma, beta):
+    """(returned, (out, xhat, mean, invstd) after the call) of the student's forward kernel."""
+    N, D = x.shape
+    args = (x, gamma, beta, EPS, *_forward_buffers(N, D, x.dtype))
+    result, after = worker.call(FWD, *args, timeout=TIMEOUT, return_args=True)
+    return result, tuple(after[4:])
+
+
+def _run_backward(worker, dout, xhat, gamma, invstd):
+    """(returned, (dx, dgamma, dbeta) after the call) of the student's backward kernel."""
+    N, D = dout.shape
+    args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, dout.dtype))
+    result, after = worker.call(BWD, *args, timeout=TIMEOUT, return_args=True)
+    return result, tuple(after[4:])
+
+
+_NOT_SCORED = (
+    "Not scored: this check pays only when your float64 kernels write (nearly: within relative "
+    "error {near:g}) the right numbers, and {which} does not: see test_{test}_float64.",
+    "採点対象外: この検査は float64 のカーネルが（相対誤差 {near:g} 以内で）正しい値を書き込む"
+    "場合にだけ得点になりますが、{which} はそうなっていません。test_{test}_float64 を見て"
+    "ください。",
+)
+
+
+def _require_near(worker, feedback, which):
+    """Fail (0 points) unless the float64 ``which`` kernel ("forward", "backward") is near."""
+    rng = np.random.default_rng(60)
+    x, gamma, beta, dout = _inputs(rng, 16, 6, np.float64)
+    if which == "forward":
+        _, got = _run_forward(worker, x, gamma, beta)
+        expected = _reference_forward(x, gamma, beta)
+        name = "batchnorm_forward_train"
+    else:
+        _, xhat, _, invstd = _reference_forward(x, gamma, beta)
+        _, got = _run_backward(worker, dout, xhat, gamma, invstd)
+        expected = _reference_backward(dout, xhat, gamma, invstd)
+        name = "batchnorm_backward"
+    if not _near(got, expected):
+        feedback.fail(en=_NOT_SCORED[0].format(near=NEAR, which=name, test=which),
+                      ja=_NOT_SCORED[1].format(near=NEAR, which=name, test=which))
 
 
 def test_forward_float64(worker, feedback):
-    _check_forward(worker, feedback, np.float64)
-
-
-def test_forward_float32(worker, feedback):
-    _check_forward(worker, feedback, np.float32)
+    rng = np.random.default_rng(61)
+    for N, D in SHAPES:
+        x, gamma, beta, _ = _inputs(rng, N, D, np.float64)
+        args = (x, gamma, beta, EPS, *_forward_buffers(N, D, np.float64))
+        result, after = worker.call(FWD, *args, timeout=TIMEOUT, return_args=True)
+        _check_forward_result(feedback, result, after, _reference_forward(x, gamma, beta),
+                              f"batchnorm_forward_train, x {N}×{D} float64", TOL[np.float64],
+                              np.float64)
 
 
 def test_backward_float64(worker, feedback):
-    _check_backward(worker, feedback, np.float64)
+    rng = np.random.default_rng(63)
+    for N, D in SHAPES:
+        x, gamma, beta, dout = _inputs(rng, N, D, np.float64)
+        _, xhat, _, invstd = _reference_forward(x, gamma, beta)
+        args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, np.float64))
+        result, after = worker.call(BWD, *args, timeout=TIMEOUT, return_args=True)
+        _check_backward_result(feedback, result, after,
+                               _reference_backward(dout, xhat, gamma, invstd),
+                               f"batchnorm_backward, dout {N}×{D} float64", TOL[np.float64],
+                               np.float64)
+
+
+_AGAINST_64 = (" (compared with your float64 kernel on the same numbers)",
+               "（同じ値でのあなたの float64 カーネルの結果との比較）")
+
+
+def test_forward_float32(worker, feedback):
+    """float32 arrays: the numbers of your float64 kernel, to float32 precision."""
+    _require_near(worker, feedback, "forward")
+    rng = np.random.default_rng(62)
+    for N, D in SHAPES:
+        x, gamma, beta, _ = _inputs(rng, N, D, np.float32)
+        args = (x, gamma, beta, EPS, *_forward_buffers(N, D, np.float32))
+        result, after = worker.call(FWD, *args, timeout=TIMEOUT, return_args=True)
+        _, yours64 = _run_forward(worker, *(a.astype(np.float64) for a in (x, gamma, beta)))
+        _check_forward_result(feedback, result, after, yours64,
+                              f"batchnorm_forward_train, x {N}×{D} float32", TOL[np.float32],
+                              np.float32, _AGAINST_64)
 
 
 def test_backward_float32(worker, feedback):
-    _check_backward(worker, feedback, np.float32)
+    """float32 arrays: the numbers of your float64 kernel, to float32 precision."""
+    _require_near(worker, feedback, "backward")
+    rng = np.random.default_rng(64)
+    for N, D in SHAPES:
+        x, gamma, beta, dout = _inputs(rng, N, D, np.float32)
+        _, xhat, _, invstd = _reference_forward(x, gamma, beta)
+        xhat, invstd = xhat.astype(np.float32), invstd.astype(np.float32)
+        args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, np.float32))
+        result, after = worker.call(BWD, *args, timeout=TIMEOUT, return_args=True)
+        _, yours64 = _run_backward(worker, *(a.astype(np.float64)
+                                             for a in (dout, xhat, gamma, invstd)))
+        _check_backward_result(feedback, result, after, yours64,
+                               f"batchnorm_backward, dout {N}×{D} float32", TOL[np.float32],
+                               np.float32, _AGAINST_64)
+
+
+def test_returns_the_output_arrays(worker, feedback):
+    """batchnorm_forward_train returns out, batchnorm_backward returns dx (the calling
+    contract of dlkit.kernels): 1 point, graded for the kernels whose outputs are right (a
+    wrong kernel loses its own checks, not this one too)."""
+    rng = np.random.default_rng(66)
+    x, gamma, beta, dout = _inputs(rng, 32, 8, np.float64)
+    result, written = _run_forward(worker, x, gamma, beta)
+    expected = _reference_forward(x, gamma, beta)
+    _, xhat, _, invstd = expected
+    dx_result, dx_written = _run_backward(worker, dout, xhat, gamma, invstd)
+    graded = [(kernel, name, got, outputs[0])
+              for kernel, name, got, outputs, right in (
+                  ("batchnorm_forward_train", "out", result, written, expected),
+                  ("batchnorm_backward", "dx", dx_result, dx_written,
+                   _reference_backward(dout, xhat, gamma, invstd)))
+              if _near(outputs, right)]
+    if not graded:
+        feedback.fail(en=_NOT_SCORED[0].format(near=NEAR, which="neither kernel",
+                                               test="forward"),
+                      ja=_NOT_SCORED[1].format(near=NEAR, which="どちらのカーネル",
+                                               test="forward"))
+    for kernel, name, got, written in graded:
+        if not (isinstance(got, np.ndarray) and got.shape == written.shape
+                and np.array_equal(got, written, equal_nan=True)):
+            feedback.fail(
+                en=(f"{kernel}: expected it to return {name}, the array it wrote, got "
+                    f"{describe(got)}. Your arrays are right: this costs only this check's "
+                    f"point. Add `return {name}` at the end."),
+                ja=(f"{kernel}: 書き込んだ配列 {name} を返すことを期待しましたが、"
+                    f"{describe(got, 'ja')} が返されました。配列の値は正しいので、減点はこの検査の "
+                    f"1 点だけです。最後に `return {name}` を書いてください。"))
+
+
+def test_batch_of_one_rejected(worker, feedback):
+    """A batch of one sample raises ValueError (its variance is 0: xhat would be 0)."""
+    _require_near(worker, feedback, "forward")
+    x, gamma, beta, _ = _inputs(np.random.default_rng(67), 1, 5, np.float64)
+    try:
+        got, _ = _run_forward(worker, x, gamma, beta)
+    except StudentError as exc:
+        if exc.type_name == "ValueError":
+            return
+        raise
+    feedback.fail(
+        en=(f"batchnorm_forward_train with x of shape (1, 5): expected ValueError (one sample "
+            f"has no batch statistics), got {describe(got)}."),
+        ja=(f"形状 (1, 5) の x での batchnorm_forward_train: ValueError を期待しましたが"
+            f"（1 サンプルではバッチの統計量がありません）、{describe(got, 'ja')} が"
+            f"返されました。"))
 
 
 # ------------------------------------------------------------------ speed

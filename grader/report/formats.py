@@ -21,13 +21,16 @@ _WORDS = {
            "grader": "GRADER ERROR (not your fault)", "graded": "graded",
            "unreadable": "submission unreadable", "tampered": "results tampered with",
            "stopped": "grading stopped",
-           "check": "check", "points": "points"},
+           "check": "check", "points": "points", "not-loaded": "your code could not be loaded",
+           "unreadable_line": "The submission cannot be read, so nothing was graded"},
     "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
            "missing": "未提出", "budget": "制限時間超過",
            "grader": "採点エラー (あなたの責任ではありません)",
            "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
            "stopped": "採点停止",
-           "graded": "採点済み", "check": "検査", "points": "点数"},
+           "graded": "採点済み", "check": "検査", "points": "点数",
+           "not-loaded": "コードを読み込めません",
+           "unreadable_line": "提出物を読み込めないため、採点していません"},
 }
 
 
@@ -43,9 +46,21 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def _message(check: dict, lang: str) -> str:
-    msg = check.get("message") or {}
+def _text(msg: dict | None, lang: str) -> str:
+    msg = msg or {}
     return msg.get(lang) or msg.get("en") or ""
+
+
+def _message(check: dict, lang: str) -> str:
+    return _text(check.get("message"), lang)
+
+
+def _title(assignment: dict, lang: str) -> str:
+    """The task's title in ``lang`` (dlkit.tasks), else the record's."""
+    from dlkit.tasks import TASKS
+
+    task = TASKS.get(assignment["id"])
+    return task.title[lang] if task else assignment["title"]
 
 
 def _feedback(check: dict, lang: str) -> str:
@@ -60,12 +75,21 @@ def text(record: dict, lang: str = "en") -> str:
     w = _WORDS[lang]
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
-    if record.get("isolation") != "namespaces" and record.get("isolation_note"):
-        lines[1:1] = textwrap.wrap(record["isolation_note"], 92) + [""]
+    if record.get("status") == "unreadable":  # one line: nothing else to say
+        why = _text(record.get("error_message"), lang) or record.get("error", "")
+        lines[-1:] = [f"{w['unreadable_line']}: {why}", ""]
+        lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
+        return "\n".join(lines) + "\n"
     for a in record["assignments"]:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        lines.append(f"{a['id']} {a['title']}: {_num(a['score'])} / {_num(a['max_score'])}"
-                     f"{status}")
+        lines.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
+                     f"{_num(a['max_score'])}{status}")
+        if a["status"] == "missing":
+            lines.append("")
+            continue
+        if a.get("problem"):
+            lines.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
+                                         "    ").splitlines())
         width = max([len(c["name"]) for c in a["checks"]] + [10])
         for c in a["checks"]:
             mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
@@ -92,10 +116,16 @@ def gradescope(record: dict, lang: str = "en") -> str:
     """
     w = _WORDS[lang]
     tests, summary = [], []
-    for a in record["assignments"]:
+    if record.get("status") == "unreadable":  # one line, and no check to list
+        why = _text(record.get("error_message"), lang) or record.get("error", "")
+        summary.append(f"{w['unreadable_line']}: {why}")
+    for a in record["assignments"] if record.get("status") != "unreadable" else []:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        summary.append(f"{a['id']} {a['title']}: {_num(a['score'])} / {_num(a['max_score'])}"
-                       f"{status}")
+        summary.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
+                       f"{_num(a['max_score'])}{status}")
+        if a.get("problem"):
+            summary.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
+                                           "    ").splitlines())
         for j, c in enumerate(a["checks"], 1):
             tests.append({
                 "name": f"{a['id']} {c['name']}", "number": f"{a['id'][1:]}.{j}",
@@ -168,7 +198,7 @@ def junit(record: dict, lang: str = "en") -> str:
         sum(len(a["checks"]) for a in record["assignments"])))
     for a in record["assignments"]:
         failed = [c for c in a["checks"] if c["score"] < c["max_score"]]
-        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {a['title']}",
+        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {_title(a, lang)}",
                               tests=str(len(a["checks"])), failures=str(len(failed)),
                               time=f"{a['seconds']:.3f}")
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="score",
@@ -182,7 +212,8 @@ def junit(record: dict, lang: str = "en") -> str:
                 fail = ET.SubElement(case, "failure", message=f"{_num(c['score'])}/"
                                      f"{_num(c['max_score'])} points: "
                                      f"{_xml(_message(c, lang)[:200])}")
-                fail.text = _xml(_feedback(c, lang))
+                problem = _text(a.get("problem"), lang)  # "see above" has no above here
+                fail.text = _xml(_feedback(c, lang) + (f"\n{problem}" if problem else ""))
             if c.get("output"):
                 ET.SubElement(case, "system-out").text = _xml(c["output"])
     ET.indent(suites)

@@ -15,7 +15,9 @@ def init_weight(n_in, n_out, scheme, rng):
     elif scheme == "he":
         std = np.sqrt(2.0 / n_in)
     else:
-        std = float(scheme)
+        std = float(scheme)  # ValueError for an unknown name
+        if not std >= 0:
+            raise ValueError(f"scheme: expected a std >= 0, got {scheme!r}")
     return std * rng.standard_normal((n_in, n_out))
 
 

@@ -29,6 +29,8 @@ class BatchNormalization:
             self.running_mean = np.zeros(D)
             self.running_var = np.zeros(D)
         if train_flg:
+            if x.shape[0] < 2:
+                raise ValueError(f"x: expected at least 2 samples in training mode, got {x.shape[0]}")
             mu = x.mean(axis=0)
             xc = x - mu
             var = np.mean(xc**2, axis=0)

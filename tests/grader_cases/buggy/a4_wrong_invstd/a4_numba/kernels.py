@@ -11,6 +11,8 @@ from numba import njit
 def batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd):
     """mean, invstd = 1/√(var + eps), xhat = (x − mean)·invstd, out = gamma·xhat + beta."""
     N, D = x.shape
+    if N < 2:
+        raise ValueError("x: expected a batch of N >= 2 samples")
     for d in range(D):
         mean[d] = 0.0
     for n in range(N):

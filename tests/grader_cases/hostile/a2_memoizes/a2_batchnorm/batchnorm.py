@@ -36,6 +36,8 @@ class BatchNormalization:
             self.running_mean = np.zeros(x.shape[1], dtype=x.dtype)
             self.running_var = np.zeros(x.shape[1], dtype=x.dtype)
         if train_flg:
+            if x.shape[0] < 2:
+                raise ValueError(f"x: expected at least 2 samples in training mode, got {x.shape[0]}")
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             self.invstd = 1.0 / np.sqrt(var + self.eps)

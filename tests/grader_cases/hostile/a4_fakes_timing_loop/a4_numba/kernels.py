@@ -48,6 +48,8 @@ _patch()
 
 
 def batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd):
+    if x.shape[0] < 2:
+        raise ValueError("x: expected a batch of N >= 2 samples")
     return _forward(x, gamma, beta, eps, out, xhat, mean, invstd)
 
 

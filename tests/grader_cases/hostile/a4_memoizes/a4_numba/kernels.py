@@ -12,6 +12,8 @@ _last = {}
 
 
 def batchnorm_forward_train(x, gamma, beta, eps, out, xhat, mean, invstd):
+    if x.shape[0] < 2:
+        raise ValueError("x: expected a batch of N >= 2 samples")
     args = (x, gamma, beta, out, xhat, mean, invstd)
     prev = _last.get("fwd")
     if prev is not None and all(a is b for a, b in zip(args, prev, strict=True)):
