@@ -239,30 +239,18 @@ def test_out_is_rewritten_after_every_check(tmp_path):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cli, "_write", spy)
-        assert main([str(HOSTILE / "crash_a1_good_a2"), "-a", "a1,a2", "--format",
+        # a1's four checks take a second each; a2 is not in this submission
+        assert main([str(CASES / "slow_calls"), "-a", "a1,a2", "--format",
                      "gradescope", "--out", str(out)]) == 0
-    finished = [sum(not t["output"].startswith("Not run: grading stopped") for t in s["tests"])
-                for s in seen[:-1]]
-    # from nothing, through every assignment's end, never backwards (checks that end
-    # within one look at the results file, 0.5 s, are written together)
+    finished = [sum(not t["output"].startswith("Not run: grading stopped") for t in s["tests"]
+                    if t["name"].startswith("a1 ")) for s in seen[:-1]]
+    # from nothing, check by check, through a1's end, never backwards (checks that end
+    # within one look at the results file, 0.5 s, would be written together)
     assert finished[0] == 0 and 4 in finished and finished == sorted(finished)
-    assert len(set(finished)) >= 3
+    assert {1, 2, 3} & set(finished) and len(set(finished)) >= 4
     for partial in seen:
         check_results_json(partial)
     assert seen[-1] == json.loads(out.read_text())
-
-
-def test_gradescope_bundle_ships_the_stubs_not_the_solutions(tmp_path):
-    bundle = tmp_path / "autograder.zip"
-    assert main(["gradescope-bundle", str(bundle)]) == 0
-    with zipfile.ZipFile(bundle) as zf:
-        names = set(zf.namelist())
-    assert {"setup.sh", "run_autograder", "pyproject.toml", "grader/runner.py",
-            "grader/checks/conftest.py", "dlkit/layers.py"} <= names
-    assert not any(n.startswith(("solutions/", "tests/")) for n in names)
-    # the stubs (starter code does not count as copying), nothing else of the handout
-    assert {n for n in names if n.startswith("assignments/")} == {
-        f"assignments/{t.path}" for t in TASKS.values()}
 
 
 def test_total_budget_scales_the_budgets_down(tmp_path):

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from autograder import Autograder, check_results_json, student_visible
 
+from dlkit.tasks import TASKS
 from grader import bundle, runner
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,7 +58,10 @@ def test_bundle_holds_the_scripts_settings_and_no_solutions(tmp_path):
     names = bundle.build(tmp_path / "ag.zip", timeout=900, lang="ja")
     assert names[:3] == ["setup.sh", "run_autograder", "settings.env"]
     assert {"grader/checks/test_a2.py", "grader/points.toml", "dlkit/layers.py"} <= set(names)
-    assert not any(n.startswith(("solutions/", "tests/", "assignments/")) for n in names)
+    assert not any(n.startswith(("solutions/", "tests/")) for n in names)
+    # of the handout only the stubs (starter code, which similarity flags do not count)
+    assert {n for n in names if n.startswith("assignments/")} == {
+        f"assignments/{t.path}" for t in TASKS.values()}
     root = bundle.unpack(tmp_path / "ag.zip", tmp_path / "autograder")
     settings = (root / "source" / "settings.env").read_text()
     assert "DLKIT_PLATFORM_TIMEOUT=900\n" in settings and "DLKIT_GRADE_LANG=ja\n" in settings
