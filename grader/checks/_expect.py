@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def rel_error(a, b) -> float:
-    """max|a − b| / max(1e-8, max(|a| + |b|)): the CS231n relative error, one number."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
+from dlkit.gradcheck import normwise_rel_error
 
 
 def describe(value) -> str:
@@ -51,9 +46,9 @@ def array(feedback, value, *, what: str, shape: tuple, finite: bool = True) -> n
 
 def close(feedback, got, expected, *, what: str, tol: float, hint_en: str = "",
           hint_ja: str = "") -> None:
-    """Fail unless rel_error(got, expected) <= tol (shapes checked first)."""
+    """Fail unless normwise_rel_error(got, expected) <= tol (shapes checked first)."""
     got = array(feedback, got, what=what, shape=np.shape(expected))
-    err = rel_error(got, expected)
+    err = normwise_rel_error(got, expected)
     if not err <= tol:
         i = np.unravel_index(np.argmax(np.abs(got - expected)), np.shape(expected))
         index = tuple(int(k) for k in i)
