@@ -26,6 +26,7 @@ __all__ = [
     "float_dtype",
     "fraction",
     "labels",
+    "nonnegative_int",
     "number",
     "positive_int",
     "positive_number",
@@ -46,6 +47,16 @@ def positive_int(name: str, value: Any, where: str = "") -> int:
                         f"{type(value).__name__} {value!r}")
     if value < 1:
         raise ValueError(f"{_prefix(where)}{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def nonnegative_int(name: str, value: Any, where: str = "") -> int:
+    """``value`` as an int >= 0 (a seed, an index); a bool is not a number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_prefix(where)}{name} must be an int >= 0, got "
+                        f"{type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{_prefix(where)}{name} must be an int >= 0, got {value!r}")
     return int(value)
 
 
