@@ -86,6 +86,8 @@ class ReluBlock:
         """From dh = ∂L/∂h: the parameters' gradients, and dx = ∂L/∂x when ``need_dx``."""
         affine, bn, relu = self.affine, self.batchnorm, self.relu
         W, a, r = affine.W, affine.state, relu.state
+        x = a.x
+        assert x is not None, "ReluBlock.backward before forward_train"
         a.dW = dW = reuse(a.dW, W.shape, W.dtype)
         a.db = db = reuse(a.db, (W.shape[1],), W.dtype)
         if bn is None:
@@ -96,8 +98,8 @@ class ReluBlock:
             dz, dgamma, dbeta = s.grad_buffers(dh.shape, dh.dtype)
             K.relu_batchnorm_bias_backward(dh, r.mask, s.xhat, bn.gamma, s.invstd, dz, dgamma,
                                            dbeta, db)
-        np.matmul(a.x.T, dz, out=dW)
+        np.matmul(x.T, dz, out=dW)
         if not need_dx:
             return None
-        a.dx = dx = reuse(a.dx, a.x.shape, W.dtype)
+        a.dx = dx = reuse(a.dx, x.shape, W.dtype)
         return np.matmul(dz, W.T, out=dx)

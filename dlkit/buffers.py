@@ -32,6 +32,7 @@ def _count(a: Any, shape: Any = None, dtype: Any = None, holders: int = 1) -> in
 
 class _Owner:
     __slots__ = ("a",)
+    a: np.ndarray
 
 
 def _references_of_an_owned_array() -> int:

@@ -285,22 +285,23 @@ class Affine:
         st.out = out = reuse(st.out, (x2.shape[0], M), W.dtype)
         return K.affine_forward(x2, W, b, out)
 
-    def _grads(self, dout: Any) -> tuple[Array, Array, Array]:
-        """(dout, dW, db): dout checked against the last forward, the gradient arrays."""
+    def _grads(self, dout: Any) -> tuple[Array, Array, Array, Array]:
+        """(dout, x, dW, db): dout checked against the last forward, its x, the gradients."""
         W, st = self.W, self.state
-        if st.x is None:
+        x = st.x
+        if x is None:
             raise _not_called("Affine.backward", "Affine.forward")
-        dout = _dout("Affine.backward", dout, (st.x.shape[0], W.shape[1]), W.dtype)
+        dout = _dout("Affine.backward", dout, (x.shape[0], W.shape[1]), W.dtype)
         st.dW = dW = reuse(st.dW, W.shape, W.dtype)
         st.db = db = reuse(st.db, (W.shape[1],), W.dtype)
-        return dout, dW, db
+        return dout, x, dW, db
 
     def backward(self, dout: Array) -> Array:
-        dout, dW, db = self._grads(dout)
+        dout, x, dW, db = self._grads(dout)
         st = self.state
-        st.dx = dx = reuse(st.dx, st.x.shape, self.W.dtype)
-        K.affine_backward(dout, st.x, self.W, dx, dW, db)
-        return _shaped(dx, st.original_x_shape)
+        st.dx = dx = reuse(st.dx, x.shape, self.W.dtype)
+        K.affine_backward(dout, x, self.W, dx, dW, db)
+        return _shaped(dx, st.original_x_shape or x.shape)
 
     def backward_params(self, dout: Array) -> tuple[Array, Array]:
         """dW and db only, without dx; returns ``(dW, db)``.
@@ -308,8 +309,8 @@ class Affine:
         For a network's first layer, whose dx (the gradient with respect to the data)
         nothing uses: skipping dout·Wᵀ saves a third of the layer's matrix products.
         """
-        dout, dW, db = self._grads(dout)
-        return K.affine_backward_params(dout, self.state.x, dW, db)
+        dout, x, dW, db = self._grads(dout)
+        return K.affine_backward_params(dout, x, dW, db)
 
 
 class BatchNormalization:
@@ -399,6 +400,7 @@ class BatchNormalization:
                 got = f"{r.shape} {r.dtype}" if isinstance(r, np.ndarray) else type(r).__name__
                 raise ValueError(f"BatchNormalization: {name} must be an array of shape "
                                  f"{gamma.shape} and dtype {gamma.dtype}, got {got}")
+        assert rm is not None and rv is not None  # both checked just above
         return rm, rv
 
     def forward(self, x: Array, train_flg: bool = True) -> Array:
@@ -421,14 +423,13 @@ class BatchNormalization:
     def backward(self, dout: Array) -> Array:
         where = "BatchNormalization.backward"
         st, gamma = self.state, self.gamma
-        if st.batch_size is None:
+        xhat, invstd, shape = st.xhat, st.invstd, st.input_shape
+        if st.batch_size is None or xhat is None or invstd is None or shape is None:
             raise _not_called(where, "a training forward (train_flg=True)")
-        xhat = st.xhat
-        dout = _dout(where, dout, st.input_shape, gamma.dtype)
+        dout = _dout(where, dout, shape, gamma.dtype)
         dx, dgamma, dbeta = st.grad_buffers(xhat.shape, gamma.dtype)
-        K.batchnorm_backward(_shaped(dout, xhat.shape), xhat, gamma, st.invstd, dx, dgamma,
-                             dbeta)
-        return _shaped(dx, st.input_shape)
+        K.batchnorm_backward(_shaped(dout, xhat.shape), xhat, gamma, invstd, dx, dgamma, dbeta)
+        return _shaped(dx, shape)
 
 
 class _Elementwise:
@@ -550,15 +551,15 @@ class SoftmaxWithLoss:
     def backward(self, dout: float = 1) -> Array:
         where = "SoftmaxWithLoss.backward"
         st = self.state
-        if st.labels is None:
+        y, labels = st.y, st.labels
+        if y is None or labels is None:
             raise _not_called(where, "SoftmaxWithLoss.forward")
         validate.number("dout", dout, where=where)
-        y = st.y
         st.dx = dx = reuse(st.dx, y.shape, y.dtype)
-        if st.labels.ndim == 1:
-            K.softmax_cross_entropy_backward(y, st.labels, dx)
+        if labels.ndim == 1:
+            K.softmax_cross_entropy_backward(y, labels, dx)
         else:
-            K.softmax_cross_entropy_backward_onehot(y, st.labels, dx)
+            K.softmax_cross_entropy_backward_onehot(y, labels, dx)
         if dout != 1:
             dx *= dout
         return dx

@@ -56,7 +56,7 @@ BACKENDS = ("numba", "numpy")
 # Diverging training overflows on purpose (the lesson's weight scale 1.0): inf/nan are
 # results there, not errors, so NumPy's floating-point warnings are silenced in the
 # forward and backward passes (the Numba kernels never warn).
-_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+_QUIET: dict[str, Any] = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 
 # dlkit's layers that can write their output into an array given as ``out=``.
 _WRITES_INTO_OUT = (numba_layers.Relu, numba_layers.Sigmoid, numba_layers.Tanh,
@@ -134,13 +134,9 @@ class Layers(OrderedDict):
         super().move_to_end(key, last)
         self._plan()
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
+    def update(self, *args: Any, **kwargs: Any) -> None:  # also what |= calls
         super().update(*args, **kwargs)
         self._plan()
-
-    def __ior__(self, other: Any) -> Layers:
-        self.update(other)
-        return self
 
 
 class MultiLayerNet:

@@ -18,7 +18,8 @@ def check_seeds(seeds) -> list[int]:
     given = seeds
     seeds = [] if isinstance(seeds, (str, bytes)) else list(np.atleast_1d(seeds).tolist())
     if not seeds or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0
+        for s in seeds
     ):
         raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {given!r}")
     if len(set(seeds)) != len(seeds):
