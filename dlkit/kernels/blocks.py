@@ -19,22 +19,17 @@ from dh = ∂L/∂h::
     db     = Σ_n dz                             (Affine's bias)
 
 Without BatchNorm the block is z ← z + b, h = max(z, 0) and dz = dh · [not mask],
-db = Σ_n dz.  The matrix products (z = x·W, dW = xᵀ·dz, dx = dz·Wᵀ) stay in BLAS, outside.
+db = Σ_n dz: those two kernels are here.  The two with BatchNorm
+(``bias_batchnorm_relu_forward_train``, ``relu_batchnorm_bias_backward``) live in
+``batchnorm.py`` with the rest of Batch Normalization, so that whatever blocks that module
+(the grader, where BatchNorm is the students' task) blocks every kernel that computes it.
+The matrix products (z = x·W, dW = xᵀ·dz, dx = dz·Wᵀ) stay in BLAS, outside the kernels.
 """
 
 import numpy as np
 from numba import njit
 
 from dlkit.kernels.activations import relu, relu_grad
-from dlkit.kernels.batchnorm import (
-    add_grad_sums,
-    add_moments,
-    backward_constants,
-    input_grad,
-    normalize,
-    scale_shift,
-    statistics,
-)
 
 
 @njit(cache=True, error_model="numpy")
@@ -56,60 +51,6 @@ def relu_bias_backward(dh, mask, dz, db):
     for n in range(N):
         for d in range(D):
             dz[n, d] = relu_grad(dh[n, d], mask[n, d])
-            acc[d] += dz[n, d]
-    for d in range(D):
-        db[d] = acc[d]
-    return dz
-
-
-@njit(cache=True, error_model="numpy")
-def bias_batchnorm_relu_forward_train(z, b, gamma, beta, eps, xhat, mean, invstd, h, mask):
-    """z ← z + b in place, BatchNorm's training forward on z, then h = max(y, 0) and
-    mask = [y <= 0]; returns h.
-
-    Writes xhat (N, D), mean and invstd (D,) as ``batchnorm_forward_train`` does (the same
-    shifted one-pass statistics, see there); y = gamma·xhat + beta is not stored.
-    """
-    N, D = z.shape
-    k = np.empty(D)
-    s1 = np.zeros(D)
-    s2 = np.zeros(D)
-    for d in range(D):
-        k[d] = z[0, d] + b[d]
-    for n in range(N):  # pass 1: bias, statistics
-        for d in range(D):
-            v = z[n, d] + b[d]
-            z[n, d] = v
-            add_moments(s1, s2, d, v - k[d])
-    mu, istd, g, be = statistics(k, s1, s2, N, eps, gamma, beta, mean, invstd)
-    for n in range(N):  # pass 2: normalise, scale and shift, ReLU
-        for d in range(D):
-            x_hat = normalize(z[n, d], mu[d], istd[d])
-            xhat[n, d] = x_hat
-            h[n, d] = scale_shift(x_hat, g[d], be[d])  # y, rounded to the arrays' dtype
-            h[n, d], mask[n, d] = relu(h[n, d])  # as ReLU reads BatchNorm's output
-    return h
-
-
-@njit(cache=True, error_model="numpy")
-def relu_batchnorm_bias_backward(dh, mask, xhat, gamma, invstd, dz, dgamma, dbeta, db):
-    """From dh = ∂L/∂h: dz = ∂L/∂z (N, D), dgamma, dbeta, db (D,); returns dz.
-
-    Pass 1 writes dy = dh·[not mask] into dz and sums dbeta, dgamma; pass 2 overwrites dz
-    with BatchNorm's dx of dy (``input_grad``) and sums db.
-    """
-    N, D = dh.shape
-    sb = np.zeros(D)
-    sg = np.zeros(D)
-    for n in range(N):  # pass 1: ReLU, dbeta, dgamma
-        for d in range(D):
-            dz[n, d] = relu_grad(dh[n, d], mask[n, d])
-            add_grad_sums(sb, sg, d, dz[n, d], xhat[n, d])
-    c0, c1, c2 = backward_constants(sb, sg, N, gamma, invstd, dgamma, dbeta)
-    acc = np.zeros(D)
-    for n in range(N):  # pass 2: dz, db
-        for d in range(D):
-            dz[n, d] = input_grad(c0[d], c1[d], c2[d], dz[n, d], xhat[n, d])
             acc[d] += dz[n, d]
     for d in range(D):
         db[d] = acc[d]
