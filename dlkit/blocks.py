@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dlkit import kernels as K
-from dlkit.buffers import reuse
+from dlkit.buffers import take
 from dlkit.layers import Affine, BatchNormalization, Relu
 
 __all__ = ["ReluBlock"]
@@ -68,8 +68,8 @@ class ReluBlock:
         W, b, a, r = affine.W, affine.b, affine.state, relu.state
         shape = (x.shape[0], W.shape[1])
         a.x, a.original_x_shape = x, x.shape
-        a.out = z = reuse(a.out, shape, W.dtype)
-        r.mask = mask = reuse(r.mask, shape, np.bool_)
+        z = take(a, "out", shape, W.dtype)
+        mask = take(r, "mask", shape, np.bool_)
         np.matmul(x, W, out=z)
         if bn is None:
             return K.bias_relu_forward(z, b, h, mask)
@@ -88,10 +88,10 @@ class ReluBlock:
         W, a, r = affine.W, affine.state, relu.state
         x = a.x
         assert x is not None, "ReluBlock.backward before forward_train"
-        a.dW = dW = reuse(a.dW, W.shape, W.dtype)
-        a.db = db = reuse(a.db, (W.shape[1],), W.dtype)
+        dW = take(a, "dW", W.shape, W.dtype)
+        db = take(a, "db", (W.shape[1],), W.dtype)
         if bn is None:
-            r.dx = dz = reuse(r.dx, dh.shape, dh.dtype)
+            dz = take(r, "dx", dh.shape, dh.dtype)
             K.relu_bias_backward(dh, r.mask, dz, db)
         else:
             s = bn.state
@@ -101,5 +101,5 @@ class ReluBlock:
         np.matmul(x.T, dz, out=dW)
         if not need_dx:
             return None
-        a.dx = dx = reuse(a.dx, x.shape, W.dtype)
+        dx = take(a, "dx", x.shape, W.dtype)
         return np.matmul(dz, W.T, out=dx)

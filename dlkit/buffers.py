@@ -9,10 +9,10 @@ object).  A caller who kept the array (in a variable, a list, a dict of gradient
 view of it) gets a new one; a caller who let it go - the usual training loop - gets the
 same memory back, untouched by anyone.
 
-Every call site passes the owner's attribute itself, ``st.out = reuse(st.out, shape,
-dtype)``, so that the owner's reference is the only one ``reuse`` expects; an owner that
-knows of more references of its own (the network, whose activation arrays its layers also
-keep) says how many with ``holders``.
+``take(owner, name, shape, dtype)`` does this for an owner's attribute (a layer's state:
+``dW``, ``xn``, the output handed out), keeping one spare per name; ``reuse(a, shape,
+dtype, holders)`` for an array of which the owner knows ``holders`` references of its own
+(the network's activations, which its layers keep too).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["reuse"]
+__all__ = ["Owner", "reuse", "take"]
 
 
 def _count(a: Any, shape: Any = None, dtype: Any = None, holders: int = 1) -> int:
@@ -45,6 +45,42 @@ def _references_of_an_owned_array() -> int:
 # ``reuse(owner.a, ...)``: measured rather than assumed, since interpreters count the
 # references of arguments and locals differently.
 _OWNED = _references_of_an_owned_array()
+
+
+class Owner:
+    """A plain owner of arrays handed out with ``take`` (one attribute per name, None until
+    the first ``take``)."""
+
+    def __init__(self) -> None:
+        self.spares: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> None:  # only called for names not set yet
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+
+def _unshared(a: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> bool:
+    return (a is not None and a.shape == shape and a.dtype == dtype
+            and sys.getrefcount(a) <= _OWNED)
+
+
+def take(owner: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """The array to write ``owner.<name>``'s next value into, stored as ``owner.<name>``.
+
+    The array given out last under that name if nobody else holds it; else the one before
+    it (kept in ``owner.spares``) if nobody holds that any more - the usual loop
+    ``grads = net.gradient(...)`` still holds the last step's arrays while it asks for the
+    next ones; else a new array.  An array someone holds is never written.
+    """
+    if _unshared(getattr(owner, name), shape, dtype):
+        return getattr(owner, name)
+    spares = owner.spares
+    a = spares.pop(name) if _unshared(spares.get(name), shape, dtype) else np.empty(shape, dtype)
+    if getattr(owner, name) is not None:
+        spares[name] = getattr(owner, name)  # for a later call, once nobody holds it
+    setattr(owner, name, a)
+    return a
 
 
 def reuse(a: np.ndarray | None, shape: tuple[int, ...], dtype: Any,

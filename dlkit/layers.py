@@ -9,7 +9,7 @@ statistics; ``Dropout.mask``; ``SoftmaxWithLoss.y``, ``t``, ``loss``), and ``for
 
 **Arrays are the caller's, as in the book.**  What ``forward`` and ``backward`` return, and
 the arrays a layer shows as attributes, never change under the caller: a later call writes
-into an array only when nobody else holds it any more (:func:`dlkit.buffers.reuse`), so a
+into an array only when nobody else holds it any more (:func:`dlkit.buffers.take`), so a
 training loop that lets each step's arrays go allocates nothing, and one that keeps them
 keeps exactly what it was given.
 
@@ -29,14 +29,14 @@ float32 parameters is a TypeError).  Layers without parameters compute in x's dt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from dlkit import kernels as K
 from dlkit import validate
-from dlkit.buffers import reuse
+from dlkit.buffers import take
 
 __all__ = [
     "Affine",
@@ -61,14 +61,14 @@ Shape = tuple[int, ...]
 @dataclass(slots=True)
 class AffineState:
     """Affine's forward input and backward results (``out``, ``dx``: the arrays handed out
-    last, kept so that ``reuse`` can write the next result into them)."""
-
+    last, kept so that ``take`` can write a later result into them)."""
     x: Array | None = None  # the input as (N, D)
     original_x_shape: Shape | None = None
     dW: Array | None = None
     db: Array | None = None
     out: Array | None = None
     dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
 
 
 @dataclass(slots=True)
@@ -78,7 +78,6 @@ class BatchNormState:
     ``xhat`` (N, D) = (x − mean)·invstd, ``mean`` and ``invstd`` = 1/√(var + eps) (D,) are
     what the kernels compute with (the book's ``xn``; its ``xc`` and ``std`` follow from them).
     """
-
     input_shape: Shape | None = None
     batch_size: int | None = None
     xhat: Array | None = None
@@ -88,50 +87,47 @@ class BatchNormState:
     dbeta: Array | None = None
     out: Array | None = None
     dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
 
     def train_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
         """(xhat, mean, invstd) for a training forward on an (N, D) batch of ``shape``."""
-        self.xhat = reuse(self.xhat, shape, dtype)
-        self.mean = reuse(self.mean, shape[1:], dtype)
-        self.invstd = reuse(self.invstd, shape[1:], dtype)
-        return self.xhat, self.mean, self.invstd
+        return (take(self, "xhat", shape, dtype), take(self, "mean", shape[1:], dtype),
+                take(self, "invstd", shape[1:], dtype))
 
     def grad_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
         """(dx, dgamma, dbeta) for a backward on an (N, D) batch of ``shape``."""
-        self.dx = reuse(self.dx, shape, dtype)
-        self.dgamma = reuse(self.dgamma, shape[1:], dtype)
-        self.dbeta = reuse(self.dbeta, shape[1:], dtype)
-        return self.dx, self.dgamma, self.dbeta
+        return (take(self, "dx", shape, dtype), take(self, "dgamma", shape[1:], dtype),
+                take(self, "dbeta", shape[1:], dtype))
 
 
 @dataclass(slots=True)
 class ActivationState:
     """Relu's ``mask`` (x <= 0), or Sigmoid's and Tanh's ``out``; the arrays handed out."""
-
     out: Array | None = None
     mask: Array | None = None
     dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
 
 
 @dataclass(slots=True)
 class DropoutState:
     """Dropout's keep-``mask``, the uniform draws it came from, and the arrays handed out."""
-
     mask: Array | None = None
     uniform: Array | None = None
     out: Array | None = None
     dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
 
 
 @dataclass(slots=True)
 class SoftmaxWithLossState:
     """The softmax ``y``, the labels ``t`` as given and as the kernel takes them, the loss."""
-
     loss: float | None = None
     y: Array | None = None
     t: Array | None = None
     labels: Array | None = None  # intp labels (N,) or one-hot rows in x's dtype
     dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
 
 
 def _book_attr(name: str, doc: str) -> property:
@@ -282,7 +278,7 @@ class Affine:
             raise ValueError(f"Affine.forward: b must be ({M},) {W.dtype} to match W, "
                              f"got {b.shape} {b.dtype}")
         st.x, st.original_x_shape = x2, x.shape
-        st.out = out = reuse(st.out, (x2.shape[0], M), W.dtype)
+        out = take(st, "out", (x2.shape[0], M), W.dtype)
         return K.affine_forward(x2, W, b, out)
 
     def _grads(self, dout: Any) -> tuple[Array, Array, Array, Array]:
@@ -292,14 +288,14 @@ class Affine:
         if x is None:
             raise _not_called("Affine.backward", "Affine.forward")
         dout = _dout("Affine.backward", dout, (x.shape[0], W.shape[1]), W.dtype)
-        st.dW = dW = reuse(st.dW, W.shape, W.dtype)
-        st.db = db = reuse(st.db, (W.shape[1],), W.dtype)
+        dW = take(st, "dW", W.shape, W.dtype)
+        db = take(st, "db", (W.shape[1],), W.dtype)
         return dout, x, dW, db
 
     def backward(self, dout: Array) -> Array:
         dout, x, dW, db = self._grads(dout)
         st = self.state
-        st.dx = dx = reuse(st.dx, x.shape, self.W.dtype)
+        dx = take(st, "dx", x.shape, self.W.dtype)
         K.affine_backward(dout, x, self.W, dx, dW, db)
         return _shaped(dx, st.original_x_shape or x.shape)
 
@@ -410,7 +406,7 @@ class BatchNormalization:
                     f"gamma is {gamma.shape} {dtype}")
         rm, rv = self.running_stats()
         st.input_shape = x.shape
-        st.out = out = reuse(st.out, x2.shape, dtype)
+        out = take(st, "out", x2.shape, dtype)
         if not train_flg:
             K.batchnorm_forward_infer(x2, gamma, beta, rm, rv, self.eps, out)
             return _shaped(out, x.shape)
@@ -455,10 +451,10 @@ class Relu(_Elementwise):
         x = _values(where, x)
         st = self.state
         if out is None:
-            st.out = out = reuse(st.out, x.shape, x.dtype)
+            out = take(st, "out", x.shape, x.dtype)
         else:
             out = _out(where, out, x.shape, x.dtype)
-        st.mask = mask = reuse(st.mask, x.shape, np.bool_)
+        mask = take(st, "mask", x.shape, np.bool_)
         K.relu_forward(_rows(x), _rows(out), _rows(mask))
         return out
 
@@ -467,7 +463,7 @@ class Relu(_Elementwise):
         if st.mask is None:
             raise _not_called(where, "Relu.forward")
         dout = _dout_values(where, dout, st.mask.shape)
-        st.dx = dx = reuse(st.dx, dout.shape, dout.dtype)
+        dx = take(st, "dx", dout.shape, dout.dtype)
         K.relu_backward(_rows(dout), _rows(st.mask), _rows(dx))
         return dx
 
@@ -483,11 +479,11 @@ class _FromOutput(_Elementwise):
         where, st = f"{type(self).__name__}.forward", self.state
         x = _values(where, x)
         if out is None:
-            st.out = reuse(st.out, x.shape, x.dtype)
+            out = take(st, "out", x.shape, x.dtype)
         else:
-            st.out = _out(where, out, x.shape, x.dtype)
-        self._forward_kernel(_rows(x), _rows(st.out))
-        return st.out
+            st.out = out = _out(where, out, x.shape, x.dtype)
+        self._forward_kernel(_rows(x), _rows(out))
+        return out
 
     def backward(self, dout: Array) -> Array:
         name, st = type(self).__name__, self.state
@@ -495,7 +491,7 @@ class _FromOutput(_Elementwise):
         if out is None:
             raise _not_called(f"{name}.backward", f"{name}.forward")
         dout = _dout(f"{name}.backward", dout, out.shape, out.dtype)
-        st.dx = dx = reuse(st.dx, out.shape, out.dtype)
+        dx = take(st, "dx", out.shape, out.dtype)
         self._backward_kernel(_rows(dout), _rows(out), _rows(dx))
         return dx
 
@@ -538,7 +534,7 @@ class SoftmaxWithLoss:
         N, C = x.shape
         validate.labels(t, N, C, where)
         st = self.state
-        st.y = y = reuse(st.y, (N, C), x.dtype)
+        y = take(st, "y", (N, C), x.dtype)
         if t.ndim == 1:
             labels = t.astype(np.intp, copy=False)
             st.loss = K.softmax_cross_entropy_forward(x, labels, y)
@@ -555,7 +551,7 @@ class SoftmaxWithLoss:
         if y is None or labels is None:
             raise _not_called(where, "SoftmaxWithLoss.forward")
         validate.number("dout", dout, where=where)
-        st.dx = dx = reuse(st.dx, y.shape, y.dtype)
+        dx = take(st, "dx", y.shape, y.dtype)
         if labels.ndim == 1:
             K.softmax_cross_entropy_backward(y, labels, dx)
         else:
@@ -592,14 +588,14 @@ class Dropout:
         x = _values(where, x)
         st = self.state
         if out is None:
-            st.out = out = reuse(st.out, x.shape, x.dtype)
+            out = take(st, "out", x.shape, x.dtype)
         else:
             out = _out(where, out, x.shape, x.dtype)
         if not train_flg:
             return np.multiply(x, 1.0 - self.dropout_ratio, out=out)
-        st.uniform = u = reuse(st.uniform, x.shape, np.float64)
+        u = take(st, "uniform", x.shape, np.float64)
         self.rng.random(out=u)
-        st.mask = mask = reuse(st.mask, x.shape, np.bool_)
+        mask = take(st, "mask", x.shape, np.bool_)
         np.greater(u, self.dropout_ratio, out=mask)
         return K.dropout_apply_mask(x, mask, out)
 
@@ -609,5 +605,5 @@ class Dropout:
         if st.mask is None:
             raise _not_called(where, "a training forward (train_flg=True)")
         dout = _dout_values(where, dout, st.mask.shape)
-        st.dx = dx = reuse(st.dx, dout.shape, dout.dtype)
+        dx = take(st, "dx", dout.shape, dout.dtype)
         return K.dropout_apply_mask(dout, st.mask, dx)

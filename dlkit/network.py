@@ -21,7 +21,7 @@ through ``layers`` one by one, as the book's loop does.
 
 Arrays are the caller's, as in the book: what ``predict`` and ``gradient`` return (and what
 the layers show) is never changed by a later call while anyone holds it
-(:func:`dlkit.buffers.reuse`); a training loop that lets them go allocates nothing.
+(:mod:`dlkit.buffers`); a training loop that lets them go allocates nothing.
 
 Randomness (initial weights, dropout masks) comes only from one
 ``numpy.random.Generator`` built from ``seed``: the same seed gives bit-identical
@@ -44,7 +44,7 @@ import numpy as np
 from dlkit import gradcheck, validate
 from dlkit import layers as numba_layers
 from dlkit.blocks import ReluBlock
-from dlkit.buffers import reuse
+from dlkit.buffers import Owner, reuse, take
 from dlkit.initializers import init_weight
 from dlkit.kernels.checks import all_finite
 
@@ -242,7 +242,7 @@ class MultiLayerNet:
         # The arrays the network owns: the activations it passes from layer to layer (whose
         # next layer keeps them too) and the weight-decayed gradients.
         self._acts: dict[str, np.ndarray] = {}
-        self._decayed: dict[str, np.ndarray] = {}
+        self._decayed = Owner()
 
     @property
     def layers(self) -> Layers:
@@ -370,7 +370,7 @@ class MultiLayerNet:
                 affine = self.layers[f"Affine{idx}"]
                 if lam:
                     key, W = f"W{idx}", self.params[f"W{idx}"]
-                    self._decayed[key] = g = reuse(self._decayed.get(key), W.shape, W.dtype)
+                    g = take(self._decayed, key, W.shape, W.dtype)
                     np.multiply(W, lam, out=g)
                     g += affine.dW
                     grads[key] = g
