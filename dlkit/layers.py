@@ -207,8 +207,7 @@ def _dout(where: str, dout: Any, shape: Shape, dtype: np.dtype) -> Array:
 def _dout_values(where: str, dout: Any, shape: Shape) -> Array:
     """dout of a layer without parameters: checked against the forward's shape, computed in
     its own float dtype (as ``_values``)."""
-    dout = _values(where, dout) if not (type(dout) is np.ndarray and dout.shape == shape
-                                        and dout.dtype in validate.FLOAT_DTYPES) else dout
+    dout = _values(where, dout)
     if dout.shape != shape:
         raise ValueError(f"{where}: dout must have the shape of the forward output {shape}, "
                          f"got {dout.shape}")
@@ -217,12 +216,14 @@ def _dout_values(where: str, dout: Any, shape: Shape) -> Array:
 
 def _out(where: str, out: Any, shape: Shape, dtype: np.dtype) -> Array:
     """An ``out=`` array given by the caller: C-contiguous, of the result's shape and dtype."""
-    if not (isinstance(out, np.ndarray) and out.shape == shape and out.dtype == dtype
-            and out.flags.c_contiguous and out.flags.writeable):
-        got = (f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray)
-               else type(out).__name__)
+    if not isinstance(out, np.ndarray) or out.dtype != dtype:
+        got = f"dtype {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise TypeError(f"{where}: out must be a numpy.ndarray of dtype {dtype}, got {got}")
+    if out.shape != shape or not (out.flags.c_contiguous and out.flags.writeable):
         raise ValueError(f"{where}: out must be a writeable C-contiguous array of shape "
-                         f"{shape} and dtype {dtype}, got {got}")
+                         f"{shape}, got shape {out.shape}"
+                         + ("" if out.flags.c_contiguous else ", not C-contiguous")
+                         + ("" if out.flags.writeable else ", read-only"))
     return out
 
 

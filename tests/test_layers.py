@@ -341,8 +341,10 @@ BAD_INPUTS = [
     (lambda: L.Dropout(1.0), ValueError, ["dropout_ratio", "[0, 1)"]),
     (lambda: L.Relu().forward(np.zeros((2, 3)), out=np.zeros((3, 2))), ValueError,
      ["out", "(2, 3)", "(3, 2)"]),
-    (lambda: L.Relu().forward(np.zeros((2, 3)), out=np.zeros((2, 3), np.float32)), ValueError,
+    (lambda: L.Relu().forward(np.zeros((2, 3)), out=np.zeros((2, 3), np.float32)), TypeError,
      ["out", "float64", "float32"]),
+    (lambda: L.Sigmoid().forward(np.zeros((2, 3)), out=np.zeros((3, 2)).T), ValueError,
+     ["out", "C-contiguous"]),
     (lambda: L.Dropout(0.5, rng="seed"), TypeError, ["rng", "Generator", "str"]),
 ]
 
