@@ -35,16 +35,19 @@ class _Owner:
     a: np.ndarray
 
 
-def _references_of_an_owned_array() -> int:
+def _counts() -> tuple[int, int]:
+    """The reference counts of an array that only its owner's attribute refers to: passed as
+    ``reuse(owner.a, ...)``, and read into a local variable as ``take`` does."""
     owner = _Owner()
     owner.a = np.empty(0)
-    return _count(owner.a, None, None)
+    passed = _count(owner.a, None, None)
+    a = getattr(owner, "a")
+    return passed, sys.getrefcount(a)
 
 
-# The count of an array that only its owner's attribute refers to, when it is passed as
-# ``reuse(owner.a, ...)``: measured rather than assumed, since interpreters count the
-# references of arguments and locals differently.
-_OWNED = _references_of_an_owned_array()
+# Measured rather than assumed: interpreters count the references of arguments and locals
+# differently (and may change how).
+_OWNED, _OWNED_LOCAL = _counts()
 
 
 class Owner:
@@ -60,11 +63,6 @@ class Owner:
         return None
 
 
-def _unshared(a: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> bool:
-    return (a is not None and a.shape == shape and a.dtype == dtype
-            and sys.getrefcount(a) <= _OWNED)
-
-
 def take(owner: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """The array to write ``owner.<name>``'s next value into, stored as ``owner.<name>``.
 
@@ -73,14 +71,30 @@ def take(owner: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarra
     ``grads = net.gradient(...)`` still holds the last step's arrays while it asks for the
     next ones; else a new array.  An array someone holds is never written.
     """
-    if _unshared(getattr(owner, name), shape, dtype):
-        return getattr(owner, name)
+    a = getattr(owner, name)
+    if (a is not None and a.shape == shape and a.dtype == dtype
+            and sys.getrefcount(a) <= _OWNED_LOCAL):
+        return a
+    del a
+    return _renew(owner, name, shape, dtype)
+
+
+def _renew(owner: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """``take``'s other cases: the spare if nobody holds it, else a new array."""
     spares = owner.spares
-    a = spares.pop(name) if _unshared(spares.get(name), shape, dtype) else np.empty(shape, dtype)
-    if getattr(owner, name) is not None:
-        spares[name] = getattr(owner, name)  # for a later call, once nobody holds it
-    setattr(owner, name, a)
-    return a
+    spare = spares.get(name)
+    if (spare is not None and spare.shape == shape and spare.dtype == dtype
+            and sys.getrefcount(spare) <= _OWNED_LOCAL):
+        del spares[name]
+        fresh = spare
+    else:
+        fresh = np.empty(shape, dtype)
+    del spare
+    current = getattr(owner, name)
+    if current is not None:
+        spares[name] = current  # for a later call, once nobody holds it
+    setattr(owner, name, fresh)
+    return fresh
 
 
 def reuse(a: np.ndarray | None, shape: tuple[int, ...], dtype: Any,

@@ -90,9 +90,15 @@ class BatchNormState:
     spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
 
     def train_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
-        """(xhat, mean, invstd) for a training forward on an (N, D) batch of ``shape``."""
-        return (take(self, "xhat", shape, dtype), take(self, "mean", shape[1:], dtype),
-                take(self, "invstd", shape[1:], dtype))
+        """(xhat, mean, invstd) for a training forward on an (N, D) batch of ``shape``.
+
+        ``mean`` and ``invstd`` are only read by backward (the layer's ``std`` and ``xc``
+        are new arrays made from them), so they are simply overwritten."""
+        mean, invstd = self.mean, self.invstd
+        if mean is None or invstd is None or mean.shape != shape[1:] or mean.dtype != dtype:
+            self.mean = mean = np.empty(shape[1:], dtype)
+            self.invstd = invstd = np.empty(shape[1:], dtype)
+        return take(self, "xhat", shape, dtype), mean, invstd
 
     def grad_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
         """(dx, dgamma, dbeta) for a backward on an (N, D) batch of ``shape``."""
@@ -146,10 +152,10 @@ def _book_attr(name: str, doc: str) -> property:
 # Each public method first runs one combined test for the common case (an ndarray of the
 # right ndim, dtype and width); only when it fails do the detailed checks below run, to say
 # exactly what is wrong (or to convert a float input of a narrower dtype).
-def _batch(where: str, x: Any, D: int, dtype: np.dtype, owner: str) -> Array:
+def _batch(where: str, x: Any, D: int, dtype: np.dtype, name: str, param: Array) -> Array:
     """x as a 2-D (N, D) array of ``dtype`` (flattening (N, d1, d2, ...)), after checking it.
 
-    ``owner`` describes the parameter that fixes D and the dtype, for the messages.
+    ``param`` (called ``name``) is the parameter that fixes D and the dtype, for the messages.
     """
     if (type(x) is np.ndarray and x.ndim == 2 and x.dtype == dtype and x.shape[1] == D
             and x.shape[0]):
@@ -162,8 +168,8 @@ def _batch(where: str, x: Any, D: int, dtype: np.dtype, owner: str) -> Array:
         raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected N >= 1")
     x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
     if x2.shape[1] != D:
-        raise ValueError(f"{where}: x must have {D} features per sample ({owner}), got shape "
-                         f"{x.shape}")
+        raise ValueError(f"{where}: x must have {D} features per sample ({name} is "
+                         f"{param.shape} {param.dtype}), got shape {x.shape}")
     if x2.dtype != dtype:
         x2 = x2.astype(validate.compute_dtype("x", x2.dtype, dtype, where))
     return x2
@@ -274,7 +280,7 @@ class Affine:
     def forward(self, x: Array) -> Array:
         W, b, st = self.W, self.b, self.state
         D, M = W.shape
-        x2 = _batch("Affine.forward", x, D, W.dtype, f"W is {W.shape} {W.dtype}")
+        x2 = _batch("Affine.forward", x, D, W.dtype, "W", W)
         if b.shape != (M,) or b.dtype != W.dtype:
             raise ValueError(f"Affine.forward: b must be ({M},) {W.dtype} to match W, "
                              f"got {b.shape} {b.dtype}")
@@ -403,8 +409,7 @@ class BatchNormalization:
     def forward(self, x: Array, train_flg: bool = True) -> Array:
         gamma, beta, st = self.gamma, self.beta, self.state
         dtype = gamma.dtype
-        x2 = _batch("BatchNormalization.forward", x, gamma.shape[0], dtype,
-                    f"gamma is {gamma.shape} {dtype}")
+        x2 = _batch("BatchNormalization.forward", x, gamma.shape[0], dtype, "gamma", gamma)
         rm, rv = self.running_stats()
         st.input_shape = x.shape
         out = take(st, "out", x2.shape, dtype)
