@@ -41,7 +41,7 @@ def _counts() -> tuple[int, int]:
     owner = _Owner()
     owner.a = np.empty(0)
     passed = _count(owner.a, None, None)
-    a = getattr(owner, "a")
+    a = owner.a
     return passed, sys.getrefcount(a)
 
 
