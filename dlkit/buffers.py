@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Owner", "reuse", "take"]
+__all__ = ["Owner", "reuse", "take", "unheld"]
 
 
 def _count(a: Any, shape: Any = None, dtype: Any = None, holders: int = 1) -> int:
@@ -45,8 +45,15 @@ def _counts() -> tuple[int, int]:
     return passed, sys.getrefcount(a)
 
 
+def unheld(a: np.ndarray) -> bool:
+    """True when only its owner's attribute and the caller's one local variable (into which
+    the caller read that attribute) refer to ``a``: nobody else holds it."""
+    return _refs(a) <= _OWNED_LOCAL + 1  # + 1: this function's own parameter
+
+
 # Measured rather than assumed: interpreters count the references of arguments and locals
 # differently (and may change how).
+_refs = sys.getrefcount
 _OWNED, _OWNED_LOCAL = _counts()
 
 
@@ -72,29 +79,16 @@ def take(owner: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarra
     next ones; else a new array.  An array someone holds is never written.
     """
     a = getattr(owner, name)
-    if (a is not None and a.shape == shape and a.dtype == dtype
-            and sys.getrefcount(a) <= _OWNED_LOCAL):
+    if a is not None and a.shape == shape and a.dtype == dtype and _refs(a) <= _OWNED_LOCAL:
         return a
-    del a
-    return _renew(owner, name, shape, dtype)
-
-
-def _renew(owner: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """``take``'s other cases: the spare if nobody holds it, else a new array."""
     spares = owner.spares
-    spare = spares.get(name)
-    if (spare is not None and spare.shape == shape and spare.dtype == dtype
-            and sys.getrefcount(spare) <= _OWNED_LOCAL):
-        del spares[name]
-        fresh = spare
-    else:
-        fresh = np.empty(shape, dtype)
-    del spare
-    current = getattr(owner, name)
-    if current is not None:
-        spares[name] = current  # for a later call, once nobody holds it
-    setattr(owner, name, fresh)
-    return fresh
+    b = spares.get(name)
+    if b is None or b.shape != shape or b.dtype != dtype or _refs(b) > _OWNED_LOCAL:
+        b = np.empty(shape, dtype)
+    if a is not None:
+        spares[name] = a  # for a later call, once nobody holds it
+    setattr(owner, name, b)
+    return b
 
 
 def reuse(a: np.ndarray | None, shape: tuple[int, ...], dtype: Any,

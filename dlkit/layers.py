@@ -36,7 +36,7 @@ import numpy as np
 
 from dlkit import kernels as K
 from dlkit import validate
-from dlkit.buffers import take
+from dlkit.buffers import take, unheld
 
 __all__ = [
     "Affine",
@@ -102,8 +102,13 @@ class BatchNormState:
 
     def grad_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
         """(dx, dgamma, dbeta) for a backward on an (N, D) batch of ``shape``."""
-        return (take(self, "dx", shape, dtype), take(self, "dgamma", shape[1:], dtype),
-                take(self, "dbeta", shape[1:], dtype))
+        dgamma, dbeta = self.dgamma, self.dbeta
+        if not (dgamma is not None and dbeta is not None and dgamma.shape == shape[1:]
+                and dgamma.dtype == dtype and unheld(dgamma) and unheld(dbeta)):
+            del dgamma, dbeta  # (not to be counted as holders by take)
+            dgamma, dbeta = take(self, "dgamma", shape[1:], dtype), take(self, "dbeta",
+                                                                         shape[1:], dtype)
+        return take(self, "dx", shape, dtype), dgamma, dbeta
 
 
 @dataclass(slots=True)
@@ -415,12 +420,12 @@ class BatchNormalization:
         out = take(st, "out", x2.shape, dtype)
         if not train_flg:
             K.batchnorm_forward_infer(x2, gamma, beta, rm, rv, self.eps, out)
-            return _shaped(out, x.shape)
-        xhat, mean, invstd = st.train_buffers(x2.shape, dtype)
-        K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, xhat, mean, invstd)
-        K.batchnorm_running_update(rm, rv, mean, invstd, self.eps, self.momentum)
-        st.batch_size = x2.shape[0]
-        return _shaped(out, x.shape)
+        else:
+            xhat, mean, invstd = st.train_buffers(x2.shape, dtype)
+            K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, xhat, mean, invstd)
+            K.batchnorm_running_update(rm, rv, mean, invstd, self.eps, self.momentum)
+            st.batch_size = x2.shape[0]
+        return out if x2 is x else out.reshape(x.shape)
 
     def backward(self, dout: Array) -> Array:
         where = "BatchNormalization.backward"
@@ -430,8 +435,10 @@ class BatchNormalization:
             raise _not_called(where, "a training forward (train_flg=True)")
         dout = _dout(where, dout, shape, gamma.dtype)
         dx, dgamma, dbeta = st.grad_buffers(xhat.shape, gamma.dtype)
-        K.batchnorm_backward(_shaped(dout, xhat.shape), xhat, gamma, invstd, dx, dgamma, dbeta)
-        return _shaped(dx, shape)
+        if dout.shape != xhat.shape:  # (N, d1, d2, ...) as (N, D)
+            dout = dout.reshape(xhat.shape)
+        K.batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta)
+        return dx if dx.shape == shape else dx.reshape(shape)
 
 
 class _Elementwise:

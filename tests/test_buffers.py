@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dlkit.buffers import Owner, reuse, take
+from dlkit.buffers import Owner, reuse, take, unheld
 
 
 def _address(a):
@@ -59,3 +59,14 @@ def test_reuse_counts_the_owners_own_references():
     user = layer_input  # someone else holds it too: a new array
     other = reuse(acts["h"], (4,), np.float64, holders=2)
     assert other is not user
+
+
+def test_unheld_tells_whether_anyone_but_the_owner_holds_an_array():
+    owner = Owner()
+    take(owner, "a", (2,), np.float64)
+    a = owner.a
+    free = unheld(a)
+    kept = owner.a
+    now = unheld(a)
+    assert free and not now
+    del kept
