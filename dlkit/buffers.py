@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Owner", "reuse", "take", "unheld"]
+__all__ = ["OWNED_LOCAL", "Owner", "reuse", "take", "unheld"]
 
 
 def _count(a: Any, shape: Any = None, dtype: Any = None, holders: int = 1) -> int:
@@ -55,6 +55,9 @@ def unheld(a: np.ndarray) -> bool:
 # differently (and may change how).
 _refs = sys.getrefcount
 _OWNED, _OWNED_LOCAL = _counts()
+#: ``sys.getrefcount(a)`` of an array that only its owner's attribute and one local variable
+#: refer to (``a = owner.a``): for owners that check several arrays at once, without a call.
+OWNED_LOCAL = _OWNED_LOCAL
 
 
 class Owner:

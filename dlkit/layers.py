@@ -29,6 +29,7 @@ float32 parameters is a TypeError).  Layers without parameters compute in x's dt
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from dlkit import kernels as K
 from dlkit import validate
-from dlkit.buffers import take, unheld
+from dlkit.buffers import OWNED_LOCAL, take
 
 __all__ = [
     "Affine",
@@ -94,7 +95,12 @@ class BatchNormState:
 
         ``mean`` and ``invstd`` are only read by backward (the layer's ``std`` and ``xc``
         are new arrays made from them), so they are simply overwritten."""
-        mean, invstd = self.mean, self.invstd
+        xhat, mean, invstd = self.xhat, self.mean, self.invstd
+        if (xhat is not None and mean is not None and invstd is not None
+                and xhat.shape == shape and xhat.dtype == dtype
+                and sys.getrefcount(xhat) <= OWNED_LOCAL):
+            return xhat, mean, invstd  # the common case, checked at once
+        del xhat  # (not to be counted as a holder by take)
         if mean is None or invstd is None or mean.shape != shape[1:] or mean.dtype != dtype:
             self.mean = mean = np.empty(shape[1:], dtype)
             self.invstd = invstd = np.empty(shape[1:], dtype)
@@ -102,10 +108,17 @@ class BatchNormState:
 
     def grad_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
         """(dx, dgamma, dbeta) for a backward on an (N, D) batch of ``shape``."""
-        dgamma, dbeta = self.dgamma, self.dbeta
+        dx, dgamma, dbeta = self.dx, self.dgamma, self.dbeta
+        if (dx is not None and dgamma is not None and dbeta is not None and dx.shape == shape
+                and dx.dtype == dtype and sys.getrefcount(dx) <= OWNED_LOCAL
+                and sys.getrefcount(dgamma) <= OWNED_LOCAL
+                and sys.getrefcount(dbeta) <= OWNED_LOCAL):
+            return dx, dgamma, dbeta  # the common case, checked at once
+        del dx  # (not to be counted as a holder by take; a caller often keeps dx a while)
         if not (dgamma is not None and dbeta is not None and dgamma.shape == shape[1:]
-                and dgamma.dtype == dtype and unheld(dgamma) and unheld(dbeta)):
-            del dgamma, dbeta  # (not to be counted as holders by take)
+                and dgamma.dtype == dtype and sys.getrefcount(dgamma) <= OWNED_LOCAL
+                and sys.getrefcount(dbeta) <= OWNED_LOCAL):
+            del dgamma, dbeta
             dgamma, dbeta = take(self, "dgamma", shape[1:], dtype), take(self, "dbeta",
                                                                          shape[1:], dtype)
         return take(self, "dx", shape, dtype), dgamma, dbeta
