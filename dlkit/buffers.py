@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OWNED_LOCAL", "Owner", "reuse", "take", "unheld"]
+__all__ = ["OWNED_LOCAL", "Owner", "reuse", "take"]
 
 
 def _count(a: Any, shape: Any = None, dtype: Any = None, holders: int = 1) -> int:
@@ -44,11 +44,6 @@ def _counts() -> tuple[int, int]:
     a = owner.a
     return passed, sys.getrefcount(a)
 
-
-def unheld(a: np.ndarray) -> bool:
-    """True when only its owner's attribute and the caller's one local variable (into which
-    the caller read that attribute) refer to ``a``: nobody else holds it."""
-    return _refs(a) <= _OWNED_LOCAL + 1  # + 1: this function's own parameter
 
 
 # Measured rather than assumed: interpreters count the references of arguments and locals

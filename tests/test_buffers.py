@@ -1,8 +1,10 @@
 """dlkit.buffers: an array handed out is written again only once nobody else holds it."""
 
+import sys
+
 import numpy as np
 
-from dlkit.buffers import Owner, reuse, take, unheld
+from dlkit.buffers import OWNED_LOCAL, Owner, reuse, take
 
 
 def _address(a):
@@ -61,12 +63,13 @@ def test_reuse_counts_the_owners_own_references():
     assert other is not user
 
 
-def test_unheld_tells_whether_anyone_but_the_owner_holds_an_array():
+
+def test_owned_local_tells_whether_anyone_but_the_owner_holds_an_array():
     owner = Owner()
     take(owner, "a", (2,), np.float64)
     a = owner.a
-    free = unheld(a)
+    free = sys.getrefcount(a) <= OWNED_LOCAL
     kept = owner.a
-    now = unheld(a)
+    now = sys.getrefcount(a) <= OWNED_LOCAL
     assert free and not now
     del kept
