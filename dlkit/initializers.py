@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def _sigma(rule: str, n_in: int, n_out: int) -> float:
     return math.sqrt(2.0 / (n_in + n_out))  # glorot
 
 
-def _constant_of(scheme):
+def _constant_of(scheme: Any) -> float | None:
     """The c of ``('constant', c)`` / ``{'constant': c}``, or None if scheme is not one."""
     if (isinstance(scheme, tuple) and len(scheme) == 2 and isinstance(scheme[0], str)
             and scheme[0].lower() == "constant"):
@@ -70,7 +71,7 @@ def _constant_of(scheme):
     return validate.number("scheme constant", c)
 
 
-def init_std(n_in: int, n_out: int, scheme) -> float:
+def init_std(n_in: int, n_out: int, scheme: Any) -> float:
     """The standard deviation σ of the weights ``init_weight`` draws for ``scheme``.
 
     0 for ``'zeros'`` and constants (no spread), ``std`` for a float, the rule's σ for a name.
@@ -101,7 +102,7 @@ def init_std(n_in: int, n_out: int, scheme) -> float:
 
 
 def init_weight(
-    n_in: int, n_out: int, scheme, rng: np.random.Generator, dtype=np.float64
+    n_in: int, n_out: int, scheme: Any, rng: np.random.Generator, dtype: Any = np.float64
 ) -> np.ndarray:
     """Weight matrix W of shape (n_in, n_out) initialised by ``scheme`` (see the module table).
 
