@@ -3,7 +3,7 @@
     python -m pytest benchmarks/bench_assignments.py --benchmark-only
 
 BatchNorm forward (train) + backward at (128, 100) float64, baseline
-``dlkit.reference.BatchNormalization`` (issue 5):
+``dlkit.reference.BatchNormalization``; targets:
 * solutions/a4_numba (Numba kernels): at least 3× faster than the baseline;
 * solutions/a2_batchnorm (NumPy): at most 2× slower, i.e. a speed-up of at least 0.5.
 The ratios are printed in the "dlkit benchmark summary" at the end (benchmarks/conftest.py).

@@ -4,7 +4,7 @@ Run: ``python -m pytest benchmarks/bench_data.py`` (not part of the default ``py
 
 - first parse: find + sha256-verify the four .gz files, parse them, write the .npz cache;
 - cached load: ``load_mnist`` as the book calls it (normalized float64, flattened), from the
-  parsed cache: the issue asks for < 0.5 s;
+  parsed cache: target < 0.5 s;
 - cached raw arrays: the uint8 arrays from the cache (the floor under the float conversion).
 The summary (benchmarks/conftest.py) prints each one's speed-up over the first parse,
 measured in the same run.
@@ -58,7 +58,7 @@ def test_cached_load_mnist(benchmark, report, root):
         median = benchmark.stats.stats.median
         report.note(f"cached load_mnist (70,000 images, float64): median {median:.3f} s "
                     f"(target < 0.5 s: {'met' if median < 0.5 else 'NOT MET'})")
-        # The issue's budget for 70,000 images from the parsed cache, on the median
+        # The budget for 70,000 images from the parsed cache, on the median
         # (what a user waits), not the minimum.
         assert median < 0.5
 

@@ -7,8 +7,8 @@ figures) on Fashion-MNIST (Debian's dataset-fashion-mnist; the same shapes and c
 once with ``backend='numba'`` and once with ``backend='numpy'`` (the same networks built from
 the book-style ``dlkit.reference`` layers), in the same session. The "dlkit benchmark
 summary" (benchmarks/conftest.py) prints the total of each, the speed-up (target ≥ 3×) and
-the time and speed-up of each experiment; issue 4 asks for the Numba total to be well under a
-minute. Each run takes about a minute: one round each.
+the time and speed-up of each experiment; the Numba total should be well under a minute.
+Each run takes about a minute: one round each.
 
 Both backends do their matrix products in the same BLAS (on one thread, see
 ``dlkit.experiments.training``); those products are most of the work of these small
@@ -69,7 +69,7 @@ def test_reproduce_numba(benchmark, report, data):
     if seconds is None:
         return
     report.note(f"  numba: {seconds:.1f} s wall, {time.process_time() - start:.1f} s CPU "
-                "(issue 4: well under a minute)")
+                "(target: well under a minute)")
     report.target(GROUP, "backend='numba'", TARGET)
     if "numpy" in _SECONDS:
         report.note("  speed-up per experiment: " + ", ".join(

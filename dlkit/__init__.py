@@ -2,8 +2,9 @@
 
 Layers of the package (dependencies point one way only)::
 
-    cli -> experiments -> network -> layers -> kernels (Numba)      reference (NumPy)
+    cli -> experiments -> network -> blocks -> layers -> kernels (Numba)   reference (NumPy)
                         \\-> optimizers, initializers, data, plots
+    (shared by all: validate - argument checks; buffers - arrays handed out; gradcheck)
 
 Import the parts you need, e.g. ``from dlkit.network import MultiLayerNet``.
 """

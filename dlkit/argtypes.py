@@ -1,25 +1,33 @@
-"""argparse value types shared by the ``dlkit`` sub-commands: clear errors for bad numbers."""
+"""argparse value types shared by the ``dlkit`` sub-commands: clear errors for bad numbers.
+
+The rules are :mod:`dlkit.validate`'s; here they only read the text of the command line and
+say "expected ..., got ..." the way argparse reports a bad value.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+from dlkit import validate
 
 
-def _integer(text: str, minimum: int, expected: str) -> int:
+def _integer(text: str, check: Callable[[str, int], int], expected: str) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if n < minimum:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {n}")
-    return n
+    try:
+        return check("value", n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {n}") from None
 
 
 def positive_int(text: str) -> int:
     """An integer ≥ 1 (a number of steps, epochs, iterations)."""
-    return _integer(text, 1, "a positive integer")
+    return _integer(text, validate.positive_int, "a positive integer")
 
 
 def seed(text: str) -> int:
     """An integer seed ≥ 0 for ``numpy.random.default_rng``."""
-    return _integer(text, 0, "an integer seed >= 0")
+    return _integer(text, validate.nonnegative_int, "an integer seed >= 0")

@@ -1,16 +1,18 @@
 """Gradient checks: backpropagation against central differences (Deep Learning from Scratch, 5.7).
 
 - ``numerical_gradient(f, x)``: ∂f/∂x_i ≈ (f(x + h e_i) − f(x − h e_i)) / 2h for every i.
-- ``rel_error(a, b)``: max_i |a_i − b_i| / max(1e-8, max_i (|a_i| + |b_i|)).
+- ``normwise_rel_error(a, b)``: max_i |a_i − b_i| / max(1e-8, max_i (|a_i| + |b_i|)).
 - ``check_layer(layer, x)``: dx and every parameter gradient of one layer.
 - ``check_network(net, x, t)``: every entry of ``net.params``.
 
-``rel_error`` reads the issue's ``max(1e-8, |a|+|b|)`` with the elementwise sum reduced by
-its maximum: the denominator is the largest |a_i|+|b_i| (floored at 1e-8 so that two zero
-gradients compare as equal), one number for the whole array. The result is therefore the
-worst absolute difference measured against the array's scale, so a few near-zero entries
-(e.g. a ReLU unit that is off) cannot blow it up, and a wrong gradient of the right scale
-still gives an error of order 1. Backprop in float64 typically agrees to 1e-8 or better;
+``normwise_rel_error`` is a relative error of the whole array (normwise, in the max-norm):
+the worst absolute difference over the largest |a_i|+|b_i| (floored at 1e-8 so that two zero
+gradients compare as equal).  It is not CS231n's ``rel_error``, which takes the worst of the
+elementwise ratios |a_i − b_i| / (|a_i| + |b_i|): there a single near-zero entry (e.g. a ReLU
+unit that is off, where both sides are rounding noise) can give an error of order 1, here it
+cannot, while a wrong gradient of the right scale still does. It is the one relative error
+of dlkit: the library's checks, the grader's and the public tests use it.
+Backprop in float64 typically agrees to 1e-8 or better;
 an error above 1e-5 means a bug — with one exception: a parameter whose true gradient is
 exactly 0, such as the bias b of an Affine layer followed by BatchNorm (BN subtracts the
 batch mean, so b has no effect). Both sides are then rounding noise, the central
@@ -22,15 +24,21 @@ The checks need float64: with float32 a central difference is accurate to ~1e-3 
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["numerical_gradient", "rel_error", "check_layer", "check_network", "PARAM_GRADS"]
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["numerical_gradient", "normwise_rel_error", "check_layer", "check_network",
+           "PARAM_GRADS"]
 
 # parameter attribute -> gradient attribute on the book's layers
 PARAM_GRADS = {"W": "dW", "b": "db", "gamma": "dgamma", "beta": "dbeta"}
 
 
-def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray,
+                       h: float = 1e-5) -> np.ndarray:
     """Central-difference gradient of the scalar function ``f`` at ``x``.
 
     grad[i] = (f(x + h e_i) − f(x − h e_i)) / (2h), for every index i of x (any shape).
@@ -61,8 +69,9 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     return grad
 
 
-def rel_error(a, b) -> float:
-    """max|a − b| / max(1e-8, max(|a| + |b|)), the worst error relative to the arrays' scale."""
+def normwise_rel_error(a: ArrayLike, b: ArrayLike) -> float:
+    """max|a − b| / max(1e-8, max(|a| + |b|)): the worst difference relative to the arrays'
+    scale (both of one shape; 0.0 for empty arrays)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -73,8 +82,9 @@ def rel_error(a, b) -> float:
     return float(np.max(np.abs(a - b))) / scale
 
 
-def check_layer(layer, x: np.ndarray, dout: np.ndarray | None = None, *, rng=None,
-                h: float = 1e-5, **forward_kwargs) -> dict[str, float]:
+def check_layer(layer: Any, x: np.ndarray, dout: np.ndarray | None = None, *,
+                rng: int | np.random.Generator | None = None, h: float = 1e-5,
+                **forward_kwargs: Any) -> dict[str, float]:
     """Worst relative error of a layer's backward, for dx and for each parameter.
 
     The scalar checked is L = Σ dout ⊙ layer.forward(x, **forward_kwargs), whose gradient is
@@ -102,16 +112,17 @@ def check_layer(layer, x: np.ndarray, dout: np.ndarray | None = None, *, rng=Non
             params[name] = p
             analytic[name] = np.array(getattr(layer, grad_name), dtype=np.float64)
 
-    def loss(_):
+    def loss(_: Any) -> float:
         return float(np.sum(np.asarray(layer.forward(x, **forward_kwargs)) * dout))
 
-    errors = {"x": rel_error(analytic["x"], numerical_gradient(loss, x, h))}
+    errors = {"x": normwise_rel_error(analytic["x"], numerical_gradient(loss, x, h))}
     for name, p in params.items():
-        errors[name] = rel_error(analytic[name], numerical_gradient(loss, p, h))
+        errors[name] = normwise_rel_error(analytic[name], numerical_gradient(loss, p, h))
     return errors
 
 
-def check_network(net, x: np.ndarray, t: np.ndarray, *, h: float = 1e-5) -> dict[str, float]:
+def check_network(net: Any, x: np.ndarray, t: np.ndarray, *,
+                  h: float = 1e-5) -> dict[str, float]:
     """Worst relative error of ``net.gradient(x, t)`` for each entry of ``net.params``.
 
     The numerical side differentiates ``net.loss(x, t, train_flg=True)`` (the loss backprop
@@ -126,10 +137,10 @@ def check_network(net, x: np.ndarray, t: np.ndarray, *, h: float = 1e-5) -> dict
             f"got {sorted(grads)}"
         )
 
-    def loss(_):
-        return net.loss(x, t, train_flg=True)
+    def loss(_: Any) -> float:
+        return float(net.loss(x, t, train_flg=True))
 
     return {
-        key: rel_error(grads[key], numerical_gradient(loss, p, h))
+        key: normwise_rel_error(grads[key], numerical_gradient(loss, p, h))
         for key, p in net.params.items()
     }

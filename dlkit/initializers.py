@@ -18,6 +18,7 @@ a float ``std`` (e.g. 0.01, 1.0)       N(0, std²): ``std * standard_normal``
 ``'glorot_uniform'``                   U(−a, a), a = √3·√(2/(n_in+n_out)) = √(6/(n_in+n_out))
 =====================================  ==============================================
 
+Names are read in any case (``'He'``, ``'Xavier'``, ``'ReLU'``), as the book lowercases them.
 A uniform variant has the same variance as its normal twin: Var U(−a, a) = a²/3 = σ².
 Random numbers come only from the ``numpy.random.Generator`` passed in, so the same seed
 gives the same weights whatever the global ``np.random`` state is.
@@ -27,8 +28,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
+
+from dlkit import validate
 
 __all__ = ["SCHEMES", "init_std", "init_weight"]
 
@@ -55,39 +59,31 @@ def _sigma(rule: str, n_in: int, n_out: int) -> float:
     return math.sqrt(2.0 / (n_in + n_out))  # glorot
 
 
-def _check_size(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(n).__name__} {n!r}")
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
-    return int(n)
-
-
-def _constant_of(scheme):
+def _constant_of(scheme: Any) -> float | None:
     """The c of ``('constant', c)`` / ``{'constant': c}``, or None if scheme is not one."""
-    if isinstance(scheme, tuple) and len(scheme) == 2 and scheme[0] == "constant":
+    if (isinstance(scheme, tuple) and len(scheme) == 2 and isinstance(scheme[0], str)
+            and scheme[0].lower() == "constant"):
         c = scheme[1]
     elif isinstance(scheme, dict) and set(scheme) == {"constant"}:
         c = scheme["constant"]
     else:
         return None
-    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not math.isfinite(c):
-        raise ValueError(f"scheme constant must be a finite real number, got {c!r}")
-    return float(c)
+    return validate.number("scheme constant", c)
 
 
-def init_std(n_in: int, n_out: int, scheme) -> float:
+def init_std(n_in: int, n_out: int, scheme: Any) -> float:
     """The standard deviation σ of the weights ``init_weight`` draws for ``scheme``.
 
     0 for ``'zeros'`` and constants (no spread), ``std`` for a float, the rule's σ for a name.
     """
-    n_in = _check_size("n_in", n_in)
-    n_out = _check_size("n_out", n_out)
+    n_in = validate.positive_int("n_in", n_in)
+    n_out = validate.positive_int("n_out", n_out)
     if isinstance(scheme, str):
-        if scheme == "zeros":
+        name = scheme.lower()
+        if name == "zeros":
             return 0.0
-        if scheme in _NAMED:
-            return _sigma(_NAMED[scheme][0], n_in, n_out)
+        if name in _NAMED:
+            return _sigma(_NAMED[name][0], n_in, n_out)
         raise ValueError(
             f"scheme must be one of {', '.join(repr(s) for s in ('zeros', *_NAMED))}, "
             f"('constant', c), {{'constant': c}} or a float std; got {scheme!r}"
@@ -106,7 +102,7 @@ def init_std(n_in: int, n_out: int, scheme) -> float:
 
 
 def init_weight(
-    n_in: int, n_out: int, scheme, rng: np.random.Generator, dtype=np.float64
+    n_in: int, n_out: int, scheme: Any, rng: np.random.Generator, dtype: Any = np.float64
 ) -> np.ndarray:
     """Weight matrix W of shape (n_in, n_out) initialised by ``scheme`` (see the module table).
 
@@ -115,7 +111,7 @@ def init_weight(
     n_in, n_out : units in the previous / next layer (W maps n_in → n_out).
     scheme : 'zeros' | ('constant', c) | {'constant': c} | float std |
         'xavier'/'sigmoid' | 'he'/'relu' | 'glorot' | 'xavier_uniform' | 'he_uniform' |
-        'glorot_uniform'.
+        'glorot_uniform' (names in any case).
     rng : numpy.random.Generator, the only source of randomness.
     dtype : float32 or float64 (numbers are drawn in float64, then cast).
     """
@@ -125,16 +121,14 @@ def init_weight(
             f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
             f"got {type(rng).__name__}"
         )
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = validate.float_dtype("dtype", dtype)
     shape = (int(n_in), int(n_out))
-    if isinstance(scheme, str) and scheme == "zeros":
+    if isinstance(scheme, str) and scheme.lower() == "zeros":
         return np.zeros(shape, dtype=dtype)
     c = _constant_of(scheme)
     if c is not None:
         return np.full(shape, c, dtype=dtype)
-    if isinstance(scheme, str) and _NAMED[scheme][1] == "uniform":
+    if isinstance(scheme, str) and _NAMED[scheme.lower()][1] == "uniform":
         a = math.sqrt(3.0) * sigma
         return rng.uniform(-a, a, size=shape).astype(dtype, copy=False)
     return (sigma * rng.standard_normal(shape)).astype(dtype, copy=False)

@@ -1,64 +1,184 @@
 """The book's layer API (``common/layers.py``) running on the Numba kernels.
 
-Same classes and attributes as :mod:`dlkit.reference` — ``Affine``, ``BatchNormalization``,
-``Relu``, ``Sigmoid``, ``Tanh``, ``SoftmaxWithLoss``, ``Dropout`` — with ``forward`` and
-``backward`` side by side.  Each layer checks its inputs cheaply (type, dtype, shape; no
-scan for NaN, which would cost more than the kernel) and raises ``TypeError``/``ValueError``
-naming the argument, what was expected and what was given.  Inputs are never modified.
+The classes of :mod:`dlkit.reference` - ``Affine``, ``BatchNormalization``, ``Relu``,
+``Sigmoid``, ``Tanh``, ``SoftmaxWithLoss``, ``Dropout`` - with the same public attributes,
+under the book's names (``Affine.x``, ``dW``, ``db``; ``Relu.mask``; ``Sigmoid.out``;
+``BatchNormalization.xc``, ``xn``, ``std``, ``batch_size``, ``dgamma``, ``dbeta``, running
+statistics; ``Dropout.mask``; ``SoftmaxWithLoss.y``, ``t``, ``loss``), and ``forward`` /
+``backward`` side by side.  One attribute more: ``state`` (below).
 
-Buffers: a layer allocates its output and gradient arrays once and reuses them while the
-shape and dtype stay the same, so a training loop does not allocate per step.  **The array
-a layer returns belongs to the layer and is overwritten by its next forward/backward call;
-copy it (``out.copy()``) to keep it.**  Supported dtypes: float32 and float64 (one dtype per
-layer: x must have the dtype of the layer's parameters).
+**Arrays are the caller's, as in the book.**  What ``forward`` and ``backward`` return, and
+the arrays a layer shows as attributes, never change under the caller: a later call writes
+into an array only when nobody else holds it any more (:func:`dlkit.buffers.take`), so a
+training loop that lets each step's arrays go allocates nothing, and one that keeps them
+keeps exactly what it was given.
+
+**State.**  Each layer keeps what its forward leaves for its backward (the input, the mask,
+the normalized input, ...) and what its backward leaves for the optimizer (the gradients)
+in one state object, ``layer.state`` (the spirit of CS231n's ``cache``).  The layer's own
+kernels write it, and so do the fused kernels that ``MultiLayerNet`` trains with
+(:mod:`dlkit.blocks`); the book's attributes read from it.
+
+**Input.**  Each layer checks its input cheaply (type, dtype, shape; no scan for NaN, which
+would cost more than the kernel) and raises ``TypeError``/``ValueError`` naming the argument,
+what was expected and what was given.  Inputs are never modified.  A layer computes in the
+dtype of its parameters (float64 or float32); input of another float dtype is converted as
+NumPy would promote it (float32 into float64 parameters), never narrowed (float64 into
+float32 parameters is a TypeError).  Layers without parameters compute in x's dtype.
 """
 
-import numbers
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from dlkit import kernels as K
+from dlkit import validate
+from dlkit.buffers import OWNED_LOCAL, take
 
-__all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss", "Tanh"]
+__all__ = [
+    "Affine",
+    "AffineState",
+    "ActivationState",
+    "BatchNormalization",
+    "BatchNormState",
+    "Dropout",
+    "DropoutState",
+    "Relu",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "SoftmaxWithLossState",
+    "Tanh",
+]
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+Array = np.ndarray
+Shape = tuple[int, ...]
+
+
+# ---------------------------------------------------------------- state objects
+@dataclass(slots=True)
+class AffineState:
+    """Affine's forward input and backward results (``out``, ``dx``: the arrays handed out
+    last, kept so that ``take`` can write a later result into them)."""
+    x: Array | None = None  # the input as (N, D)
+    original_x_shape: Shape | None = None
+    dW: Array | None = None
+    db: Array | None = None
+    out: Array | None = None
+    dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
+
+
+@dataclass(slots=True)
+class BatchNormState:
+    """What a training forward leaves for BatchNorm's backward, and the backward's results.
+
+    ``xhat`` (N, D) = (x − mean)·invstd, ``mean`` and ``invstd`` = 1/√(var + eps) (D,) are
+    what the kernels compute with (the book's ``xn``; its ``xc`` and ``std`` follow from them).
+    """
+    input_shape: Shape | None = None
+    batch_size: int | None = None
+    xhat: Array | None = None
+    mean: Array | None = None
+    invstd: Array | None = None
+    dgamma: Array | None = None
+    dbeta: Array | None = None
+    out: Array | None = None
+    dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
+
+    def train_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
+        """(xhat, mean, invstd) for a training forward on an (N, D) batch of ``shape``.
+
+        ``mean`` and ``invstd`` are only read by backward (the layer's ``std`` and ``xc``
+        are new arrays made from them), so they are simply overwritten."""
+        xhat, mean, invstd = self.xhat, self.mean, self.invstd
+        if (xhat is not None and mean is not None and invstd is not None
+                and xhat.shape == shape and xhat.dtype == dtype
+                and sys.getrefcount(xhat) <= OWNED_LOCAL):
+            return xhat, mean, invstd  # the common case, checked at once
+        del xhat  # (not to be counted as a holder by take)
+        if mean is None or invstd is None or mean.shape != shape[1:] or mean.dtype != dtype:
+            self.mean = mean = np.empty(shape[1:], dtype)
+            self.invstd = invstd = np.empty(shape[1:], dtype)
+        return take(self, "xhat", shape, dtype), mean, invstd
+
+    def grad_buffers(self, shape: Shape, dtype: Any) -> tuple[Array, Array, Array]:
+        """(dx, dgamma, dbeta) for a backward on an (N, D) batch of ``shape``."""
+        dx, dgamma, dbeta = self.dx, self.dgamma, self.dbeta
+        if (dx is not None and dgamma is not None and dbeta is not None and dx.shape == shape
+                and dx.dtype == dtype and sys.getrefcount(dx) <= OWNED_LOCAL
+                and sys.getrefcount(dgamma) <= OWNED_LOCAL
+                and sys.getrefcount(dbeta) <= OWNED_LOCAL):
+            return dx, dgamma, dbeta  # the common case, checked at once
+        del dx  # (not to be counted as a holder by take; a caller often keeps dx a while)
+        if not (dgamma is not None and dbeta is not None and dgamma.shape == shape[1:]
+                and dgamma.dtype == dtype and sys.getrefcount(dgamma) <= OWNED_LOCAL
+                and sys.getrefcount(dbeta) <= OWNED_LOCAL):
+            del dgamma, dbeta
+            dgamma, dbeta = take(self, "dgamma", shape[1:], dtype), take(self, "dbeta",
+                                                                         shape[1:], dtype)
+        return take(self, "dx", shape, dtype), dgamma, dbeta
+
+
+@dataclass(slots=True)
+class ActivationState:
+    """Relu's ``mask`` (x <= 0), or Sigmoid's and Tanh's ``out``; the arrays handed out."""
+    out: Array | None = None
+    mask: Array | None = None
+    dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
+
+
+@dataclass(slots=True)
+class DropoutState:
+    """Dropout's keep-``mask``, the uniform draws it came from, and the arrays handed out."""
+    mask: Array | None = None
+    uniform: Array | None = None
+    out: Array | None = None
+    dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
+
+
+@dataclass(slots=True)
+class SoftmaxWithLossState:
+    """The softmax ``y``, the labels ``t`` as given and as the kernel takes them, the loss."""
+    loss: float | None = None
+    y: Array | None = None
+    t: Array | None = None
+    labels: Array | None = None  # intp labels (N,) or one-hot rows in x's dtype
+    dx: Array | None = None
+    spares: dict[str, Array] = field(default_factory=dict)  # see dlkit.buffers.take
+
+
+def _book_attr(name: str, doc: str) -> property:
+    """The book's attribute ``name`` of a layer, kept in the layer's state object."""
+
+    def get(layer: Any) -> Any:
+        return getattr(layer.state, name)
+
+    def set_(layer: Any, value: Any) -> None:
+        setattr(layer.state, name, value)
+
+    return property(get, set_, doc=doc)
 
 
 # ---------------------------------------------------------------- cheap input checks
 # Each public method first runs one combined test for the common case (an ndarray of the
 # right ndim, dtype and width); only when it fails do the detailed checks below run, to say
-# exactly what is wrong.  That keeps a layer call within a microsecond of its kernel.
-def _check_float_array(where, name, a):
-    """Raise TypeError unless ``a`` is a float32/float64 ndarray."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(
-            f"{where}: {name} must be a numpy.ndarray of float32 or float64, "
-            f"got {type(a).__name__}"
-        )
-    if a.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f"{where}: {name} must have dtype float32 or float64, got {a.dtype}")
+# exactly what is wrong (or to convert a float input of a narrower dtype).
+def _batch(where: str, x: Any, D: int, dtype: np.dtype, name: str, param: Array) -> Array:
+    """x as a 2-D (N, D) array of ``dtype`` (flattening (N, d1, d2, ...)), after checking it.
 
-
-def _check_dtype(where, name, a, dtype, owner):
-    if a.dtype != dtype:
-        raise TypeError(
-            f"{where}: {name} must have the dtype of {owner} ({dtype}), got {a.dtype}; "
-            f"convert with .astype(np.{dtype})"
-        )
-
-
-def _batch(where, x, D, name, param, min_rows=1):
-    """x as a 2-D (N, D) array (flattening (N, d1, d2, ...)), after checking it.
-
-    ``D`` is the number of features the layer expects and ``param`` (called ``name``) the
-    parameter whose dtype x must share; ``min_rows`` is the smallest valid N.
+    ``param`` (called ``name``) is the parameter that fixes D and the dtype, for the messages.
     """
-    dtype = param.dtype
     if (type(x) is np.ndarray and x.ndim == 2 and x.dtype == dtype and x.shape[1] == D
-            and x.shape[0] >= min_rows):
+            and x.shape[0]):
         return x  # the common case
-    owner = f"{name} is {param.shape} {dtype}"
-    _check_float_array(where, "x", x)
+    validate.float_array("x", x, where)
     if x.ndim < 2:
         raise ValueError(f"{where}: x must be a batch with at least 2 dimensions (N, ...), "
                          f"got shape {x.shape}")
@@ -66,42 +186,84 @@ def _batch(where, x, D, name, param, min_rows=1):
         raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected N >= 1")
     x2 = x if x.ndim == 2 else x.reshape(x.shape[0], -1)
     if x2.shape[1] != D:
-        raise ValueError(f"{where}: x must have {D} features per sample ({owner}), got shape "
-                         f"{x.shape}")
-    if x2.shape[0] < min_rows:
-        raise ValueError(f"{where}: x must have N >= {min_rows} samples in training (the batch "
-                         f"variance of one sample is 0), got shape {x.shape}; use "
-                         f"train_flg=False for single samples")
-    _check_dtype(where, "x", x, dtype, name)
+        raise ValueError(f"{where}: x must have {D} features per sample ({name} is "
+                         f"{param.shape} {param.dtype}), got shape {x.shape}")
+    if x2.dtype != dtype:
+        x2 = x2.astype(validate.compute_dtype("x", x2.dtype, dtype, where))
     return x2
 
 
-def _check_dout(where, dout, shape, dtype):
-    """dout must be an ndarray of the forward output's shape and dtype."""
+def _values(where: str, x: Any) -> Array:
+    """x (any shape, at least one value) as an array the kernels take, for the layers without
+    parameters: float32 and float64 as they are, a narrower float promoted to float32."""
+    if type(x) is np.ndarray and x.dtype in validate.FLOAT_DTYPES and x.size:
+        return x  # the common case
+    validate.float_array("x", x, where)
+    if x.size == 0:
+        raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected at least "
+                         f"one value")
+    if x.dtype in validate.FLOAT_DTYPES:
+        return x
+    target = np.dtype(np.float32 if np.can_cast(x.dtype, np.float32) else np.float64)
+    return x.astype(validate.compute_dtype("x", x.dtype, target, where))
+
+
+def _rows(a: Array) -> Array:
+    """a as the 2-D (N, rest) array the kernels take (a 1-D array as one row)."""
+    if a.ndim == 2:
+        return a
+    return a.reshape(1, -1) if a.ndim < 2 else a.reshape(a.shape[0], -1)
+
+
+def _dout(where: str, dout: Any, shape: Shape, dtype: np.dtype) -> Array:
+    """dout checked against the forward output's shape, in the layer's dtype."""
     if type(dout) is np.ndarray and dout.shape == shape and dout.dtype == dtype:
-        return
-    _check_float_array(where, "dout", dout)
+        return dout
+    validate.float_array("dout", dout, where)
     if dout.shape != shape:
-        raise ValueError(
-            f"{where}: dout must have the shape of the forward output {shape}, got {dout.shape}"
-        )
-    _check_dtype(where, "dout", dout, dtype, "the forward output")
+        raise ValueError(f"{where}: dout must have the shape of the forward output {shape}, "
+                         f"got {dout.shape}")
+    if dout.dtype != dtype:
+        return dout.astype(validate.compute_dtype("dout", dout.dtype, dtype, where))
+    return dout
 
 
-def _like(a, shape):
+def _dout_values(where: str, dout: Any, shape: Shape) -> Array:
+    """dout of a layer without parameters: checked against the forward's shape, computed in
+    its own float dtype (as ``_values``)."""
+    dout = _values(where, dout)
+    if dout.shape != shape:
+        raise ValueError(f"{where}: dout must have the shape of the forward output {shape}, "
+                         f"got {dout.shape}")
+    return dout
+
+
+def _out(where: str, out: Any, shape: Shape, dtype: np.dtype) -> Array:
+    """An ``out=`` array given by the caller: C-contiguous, of the result's shape and dtype."""
+    if not isinstance(out, np.ndarray) or out.dtype != dtype:
+        got = f"dtype {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise TypeError(f"{where}: out must be a numpy.ndarray of dtype {dtype}, got {got}")
+    if out.shape != shape or not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"{where}: out must be a writeable C-contiguous array of shape "
+                         f"{shape}, got shape {out.shape}"
+                         + ("" if out.flags.c_contiguous else ", not C-contiguous")
+                         + ("" if out.flags.writeable else ", read-only"))
+    return out
+
+
+def _shaped(a: Array, shape: Shape) -> Array:
     """a itself when it already has ``shape`` (the common 2-D case), else a reshaped view."""
     return a if a.shape == shape else a.reshape(shape)
 
 
-def _not_called(where, first):
+def _not_called(where: str, first: str) -> RuntimeError:
     return RuntimeError(f"{where} called before {first}; nothing to differentiate")
 
 
-def _empty_if_changed(a, shape, dtype):
-    """``a`` when it already has this shape and dtype, else a new empty array."""
-    if a is not None and a.shape == shape and a.dtype == dtype:
-        return a
-    return np.empty(shape, dtype=dtype)
+def _same_dtype(where: str, name: str, a: Array, dtype: np.dtype, owner: str) -> None:
+    if a.dtype != dtype:
+        raise TypeError(f"{where}: {name} must have the dtype of {owner} ({dtype}), got "
+                        f"{a.dtype}")
 
 
 # ---------------------------------------------------------------- layers
@@ -111,245 +273,267 @@ class Affine:
     x (N, D) or (N, d1, d2, ...) flattened to (N, D); W (D, M); b (M,); out (N, M).
     Backward: dx = dout·Wᵀ (shape of x), dW = xᵀ·dout, db = Σ_n dout;
     ``backward_params(dout)`` computes only dW and db (when dx is not needed).
-    ``W`` and ``b`` are kept by reference (an optimizer updates them in place); ``dW``/``db``
-    and the returned arrays are the layer's buffers, overwritten by the next call.
+    ``W`` and ``b`` are kept by reference (an optimizer updates them in place).
     """
 
-    def __init__(self, W, b):
-        _check_float_array("Affine", "W", W)
-        if W.ndim != 2:
-            raise ValueError(f"Affine: W must be 2-D (D, M), got shape {W.shape}")
-        _check_float_array("Affine", "b", b)
+    x = _book_attr("x", "The input of the last forward, as (N, D).")
+    original_x_shape = _book_attr("original_x_shape", "The shape x had when it was given.")
+    dW = _book_attr("dW", "∂L/∂W (D, M) from the last backward.")
+    db = _book_attr("db", "∂L/∂b (M,) from the last backward.")
+
+    def __init__(self, W: Array, b: Array) -> None:
+        validate.float_array("W", W, "Affine")
+        if W.ndim != 2 or W.dtype not in validate.FLOAT_DTYPES:
+            raise ValueError(f"Affine: W must be a 2-D (D, M) float32 or float64 array, got "
+                             f"{W.shape} {W.dtype}")
+        validate.float_array("b", b, "Affine")
         if b.shape != (W.shape[1],):
             raise ValueError(f"Affine: b must have shape ({W.shape[1]},) for W {W.shape}, "
                              f"got {b.shape}")
-        _check_dtype("Affine", "b", b, W.dtype, "W")
+        _same_dtype("Affine", "b", b, W.dtype, "W")
         self.W = W
         self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
-        self._out = self._dx = None
+        self.state = AffineState()
 
-    def forward(self, x):
-        W, b = self.W, self.b
+    def forward(self, x: Array) -> Array:
+        W, b, st = self.W, self.b, self.state
         D, M = W.shape
-        x2 = _batch("Affine.forward", x, D, "W", W)
+        x2 = _batch("Affine.forward", x, D, W.dtype, "W", W)
         if b.shape != (M,) or b.dtype != W.dtype:
             raise ValueError(f"Affine.forward: b must be ({M},) {W.dtype} to match W, "
                              f"got {b.shape} {b.dtype}")
-        self.original_x_shape = x.shape
-        self.x = x2
-        self._out = out = _empty_if_changed(self._out, (x2.shape[0], M), W.dtype)
+        st.x, st.original_x_shape = x2, x.shape
+        out = take(st, "out", (x2.shape[0], M), W.dtype)
         return K.affine_forward(x2, W, b, out)
 
-    def _grad_buffers(self, dout):
-        """Check dout against the forward and make sure dW, db exist."""
-        if self.x is None:
+    def _grads(self, dout: Any) -> tuple[Array, Array, Array, Array]:
+        """(dout, x, dW, db): dout checked against the last forward, its x, the gradients."""
+        W, st = self.W, self.state
+        x = st.x
+        if x is None:
             raise _not_called("Affine.backward", "Affine.forward")
-        x, W = self.x, self.W
-        _check_dout("Affine.backward", dout, (x.shape[0], W.shape[1]), W.dtype)
-        self.dW = _empty_if_changed(self.dW, W.shape, W.dtype)
-        self.db = _empty_if_changed(self.db, (W.shape[1],), W.dtype)
+        dout = _dout("Affine.backward", dout, (x.shape[0], W.shape[1]), W.dtype)
+        dW = take(st, "dW", W.shape, W.dtype)
+        db = take(st, "db", (W.shape[1],), W.dtype)
+        return dout, x, dW, db
 
-    def backward(self, dout):
-        self._grad_buffers(dout)
-        self._dx = dx = _empty_if_changed(self._dx, self.x.shape, self.W.dtype)
-        K.affine_backward(dout, self.x, self.W, dx, self.dW, self.db)
-        return _like(dx, self.original_x_shape)
+    def backward(self, dout: Array) -> Array:
+        dout, x, dW, db = self._grads(dout)
+        st = self.state
+        dx = take(st, "dx", x.shape, self.W.dtype)
+        K.affine_backward(dout, x, self.W, dx, dW, db)
+        return _shaped(dx, st.original_x_shape or x.shape)
 
-    def backward_params(self, dout):
+    def backward_params(self, dout: Array) -> tuple[Array, Array]:
         """dW and db only, without dx; returns ``(dW, db)``.
 
         For a network's first layer, whose dx (the gradient with respect to the data)
         nothing uses: skipping dout·Wᵀ saves a third of the layer's matrix products.
         """
-        self._grad_buffers(dout)
-        return K.affine_backward_params(dout, self.x, self.dW, self.db)
+        dout, x, dW, db = self._grads(dout)
+        return K.affine_backward_params(dout, x, dW, db)
 
 
 class BatchNormalization:
     """Batch Normalization (Ioffe & Szegedy 2015) over the batch axis.
 
-    Training (``train_flg=True``), per feature d over the N samples (N >= 2):
-        mu = mean(x), var = mean((x − mu)²), xhat = (x − mu)/√(var + eps),
-        out = gamma·xhat + beta,
+    Training (``train_flg=True``), per feature d over the N samples (N >= 1):
+        mu = mean(x), var = mean((x − mu)²), xn = (x − mu)/√(var + eps),
+        out = gamma·xn + beta,
         running_mean = momentum·running_mean + (1 − momentum)·mu   (same for running_var)
     Inference: out = gamma·(x − running_mean)/√(running_var + eps) + beta.
-    Backward: dbeta = Σ dout, dgamma = Σ dout·xhat,
-        dx = gamma/(N·√(var + eps))·(N·dout − dbeta − xhat·dgamma).
+    Backward: dbeta = Σ dout, dgamma = Σ dout·xn,
+        dx = gamma/(N·√(var + eps))·(N·dout − dbeta − xn·dgamma).
 
-    x (N, D) or (N, ...) flattened to (N, D) with D = gamma.size.  ``gamma``/``beta`` are
-    kept by reference; ``running_mean``/``running_var`` given here are copied (the layer
-    updates its own copies in place); when None they start as zeros(D) on the first forward,
-    as in the book.  Attributes after a training forward: ``xhat``, ``mean``, ``invstd``
-    (= 1/√(var + eps)), ``batch_size``; after backward: ``dgamma``, ``dbeta``.  Returned
-    arrays and these attributes are the layer's buffers, overwritten by the next call.
+    A batch of one sample normalizes to xn = 0 (its variance is 0), so out = beta and dx = 0,
+    as in the book.  x (N, D) or (N, ...) flattened to (N, D) with D = gamma.size.
+    ``gamma``/``beta`` are kept by reference; ``running_mean``/``running_var`` given here are
+    copied (the layer updates its own copies in place); when None they become zeros(D) on
+    the first forward, as in the book.  eps defaults to the book's 1e-6 (written ``10e-7``
+    there).  After a training forward: ``xn``, ``xc`` = x − mu, ``std`` = √(var + eps),
+    ``batch_size``; after backward: ``dgamma``, ``dbeta``.
     """
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
-                 eps=1e-5):
+    input_shape = _book_attr("input_shape", "The shape of the last forward's x.")
+    batch_size = _book_attr("batch_size", "N of the last training forward.")
+    xn = _book_attr("xhat", "xn = (x − mu)/√(var + eps) (N, D) of the last training forward.")
+    dgamma = _book_attr("dgamma", "∂L/∂gamma (D,) from the last backward.")
+    dbeta = _book_attr("dbeta", "∂L/∂beta (D,) from the last backward.")
+
+    def __init__(self, gamma: Array, beta: Array, momentum: float = 0.9,
+                 running_mean: Array | None = None, running_var: Array | None = None,
+                 eps: float = 1e-6) -> None:
         where = "BatchNormalization"
-        _check_float_array(where, "gamma", gamma)
-        if gamma.ndim != 1 or gamma.size == 0:
-            raise ValueError(f"{where}: gamma must be 1-D (D,) with D >= 1, got shape "
-                             f"{gamma.shape}")
-        _check_float_array(where, "beta", beta)
+        validate.float_array("gamma", gamma, where)
+        if gamma.ndim != 1 or gamma.size == 0 or gamma.dtype not in validate.FLOAT_DTYPES:
+            raise ValueError(f"{where}: gamma must be a 1-D (D,) float32 or float64 array "
+                             f"with D >= 1, got {gamma.shape} {gamma.dtype}")
+        validate.float_array("beta", beta, where)
         if beta.shape != gamma.shape:
             raise ValueError(f"{where}: beta must have the shape of gamma {gamma.shape}, "
                              f"got {beta.shape}")
-        _check_dtype(where, "beta", beta, gamma.dtype, "gamma")
-        if not (isinstance(momentum, numbers.Real) and 0.0 <= momentum <= 1.0):
-            raise ValueError(f"{where}: momentum must be a number in [0, 1], got {momentum!r}")
-        if not (isinstance(eps, numbers.Real) and eps > 0.0):
-            raise ValueError(f"{where}: eps must be a positive number, got {eps!r}")
+        _same_dtype(where, "beta", beta, gamma.dtype, "gamma")
         self.gamma = gamma
         self.beta = beta
-        self.momentum = float(momentum)
-        self.eps = float(eps)
-        self.running_mean = self._own_running(where, "running_mean", running_mean)
-        self.running_var = self._own_running(where, "running_var", running_var)
+        self.momentum = validate.number("momentum", momentum, 0.0, 1.0, where=where)
+        self.eps = validate.positive_number("eps", eps, where)
+        self.running_mean = self._own(where, "running_mean", running_mean)
+        self.running_var = self._own(where, "running_var", running_var)
         if (self.running_mean is None) != (self.running_var is None):
             raise ValueError(f"{where}: give both running_mean and running_var, or neither")
-        self.input_shape = None
-        self.batch_size = None
-        self.xhat = None
-        self.mean = None
-        self.invstd = None
-        self.dgamma = None
-        self.dbeta = None
-        self._out = self._dx = None
+        self.state = BatchNormState()
 
-    def _own_running(self, where, name, a):
+    @property
+    def std(self) -> Array | None:
+        """std = √(var + eps) (D,) of the last training forward."""
+        invstd = self.state.invstd
+        return None if invstd is None else 1.0 / invstd
+
+    @property
+    def xc(self) -> Array | None:
+        """xc = x − mu (N, D) of the last training forward (= xn·std)."""
+        st = self.state
+        return None if st.xhat is None else st.xhat / st.invstd
+
+    def _own(self, where: str, name: str, a: Array | None) -> Array | None:
         if a is None:
             return None
-        _check_float_array(where, name, a)
+        validate.float_array(name, a, where)
         if a.shape != self.gamma.shape:
             raise ValueError(f"{where}: {name} must have the shape of gamma {self.gamma.shape}, "
                              f"got {a.shape}")
         return np.array(a, dtype=self.gamma.dtype)  # our own copy, updated in place
 
-    def _running(self, where):
-        """(running_mean, running_var): zeros(D) on first use (as the book); after that they
-        must be (D,) arrays."""
-        rm, rv, shape = self.running_mean, self.running_var, self.gamma.shape
-        if (type(rm) is np.ndarray and type(rv) is np.ndarray and rm.shape == shape
-                and rv.shape == shape):
+    def running_stats(self) -> tuple[Array, Array]:
+        """(running_mean, running_var), made zeros(D) on first use (as the book does), then
+        checked to be (D,) arrays of gamma's dtype, which training updates in place."""
+        rm, rv, gamma = self.running_mean, self.running_var, self.gamma
+        if (type(rm) is np.ndarray and type(rv) is np.ndarray and rm.shape == gamma.shape
+                and rv.shape == gamma.shape and rm.dtype == rv.dtype == gamma.dtype):
             return rm, rv  # the common case
         if rm is None and rv is None:
-            self.running_mean = np.zeros(shape, dtype=self.gamma.dtype)
-            self.running_var = np.zeros(shape, dtype=self.gamma.dtype)
+            self.running_mean = np.zeros(gamma.shape, dtype=gamma.dtype)
+            self.running_var = np.zeros(gamma.shape, dtype=gamma.dtype)
             return self.running_mean, self.running_var
         for name, r in (("running_mean", rm), ("running_var", rv)):
-            if not isinstance(r, np.ndarray) or r.shape != shape:
-                raise ValueError(f"{where}: {name} must be an ndarray of shape {shape}, got "
-                                 f"{getattr(r, 'shape', type(r).__name__)}")
+            if not (isinstance(r, np.ndarray) and r.shape == gamma.shape
+                    and r.dtype == gamma.dtype):
+                got = f"{r.shape} {r.dtype}" if isinstance(r, np.ndarray) else type(r).__name__
+                raise ValueError(f"BatchNormalization: {name} must be an array of shape "
+                                 f"{gamma.shape} and dtype {gamma.dtype}, got {got}")
+        assert rm is not None and rv is not None  # both checked just above
         return rm, rv
 
-    def _train_buffers(self, shape):
-        """(xhat, mean, invstd) for a training forward on an (N, D) batch of ``shape``."""
-        xhat, dtype = self.xhat, self.gamma.dtype
-        if xhat is None or xhat.shape != shape or xhat.dtype != dtype:
-            self.xhat = np.empty(shape, dtype)  # mean, invstd: (D,) follow xhat's (N, D)
-            self.mean, self.invstd = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
-        return self.xhat, self.mean, self.invstd
-
-    def _grad_buffers(self):
-        """(dx, dgamma, dbeta) for a backward after the last training forward."""
-        dx, xhat = self._dx, self.xhat
-        if dx is None or dx.shape != xhat.shape or dx.dtype != xhat.dtype:
-            self._dx = np.empty_like(xhat)  # dgamma, dbeta: (D,) follow dx's (N, D)
-            self.dgamma, self.dbeta = np.empty_like(self.gamma), np.empty_like(self.gamma)
-        return self._dx, self.dgamma, self.dbeta
-
-    def forward(self, x, train_flg=True):
-        where = "BatchNormalization.forward"
-        gamma, beta = self.gamma, self.beta
-        D, dtype = gamma.shape[0], gamma.dtype
-        x2 = _batch(where, x, D, "gamma", gamma, min_rows=2 if train_flg else 1)
-        rm, rv = self._running(where)
-        N = x2.shape[0]
-        self.input_shape = x.shape
-        self._out = out = _empty_if_changed(self._out, x2.shape, dtype)
+    def forward(self, x: Array, train_flg: bool = True) -> Array:
+        gamma, beta, st = self.gamma, self.beta, self.state
+        dtype = gamma.dtype
+        x2 = _batch("BatchNormalization.forward", x, gamma.shape[0], dtype, "gamma", gamma)
+        rm, rv = self.running_stats()
+        st.input_shape = x.shape
+        out = take(st, "out", x2.shape, dtype)
         if not train_flg:
             K.batchnorm_forward_infer(x2, gamma, beta, rm, rv, self.eps, out)
-            return _like(out, x.shape)
-        xhat, mean, invstd = self._train_buffers(x2.shape)
-        K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, xhat, mean, invstd)
-        K.batchnorm_running_update(rm, rv, mean, invstd, self.eps, self.momentum)
-        self.batch_size = N
-        return _like(out, x.shape)
+        else:
+            xhat, mean, invstd = st.train_buffers(x2.shape, dtype)
+            K.batchnorm_forward_train(x2, gamma, beta, self.eps, out, xhat, mean, invstd)
+            K.batchnorm_running_update(rm, rv, mean, invstd, self.eps, self.momentum)
+            st.batch_size = x2.shape[0]
+        return out if x2 is x else out.reshape(x.shape)
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         where = "BatchNormalization.backward"
-        if self.batch_size is None:
+        st, gamma = self.state, self.gamma
+        xhat, invstd, shape = st.xhat, st.invstd, st.input_shape
+        if st.batch_size is None or xhat is None or invstd is None or shape is None:
             raise _not_called(where, "a training forward (train_flg=True)")
-        xhat, gamma = self.xhat, self.gamma
-        _check_dout(where, dout, self.input_shape, gamma.dtype)
-        dx, dgamma, dbeta = self._grad_buffers()
-        K.batchnorm_backward(_like(dout, xhat.shape), xhat, gamma, self.invstd, dx, dgamma,
-                             dbeta)
-        return _like(dx, self.input_shape)
+        dout = _dout(where, dout, shape, gamma.dtype)
+        dx, dgamma, dbeta = st.grad_buffers(xhat.shape, gamma.dtype)
+        if dout.shape != xhat.shape:  # (N, d1, d2, ...) as (N, D)
+            dout = dout.reshape(xhat.shape)
+        K.batchnorm_backward(dout, xhat, gamma, invstd, dx, dgamma, dbeta)
+        return dx if dx.shape == shape else dx.reshape(shape)
 
 
 class _Elementwise:
-    """Shared plumbing of Relu, Sigmoid, Tanh: out = f(x), dx = dout·f'(x) from out.
+    """Shared plumbing of Relu, Sigmoid, Tanh: out = f(x) element by element.
 
-    Any shape (N, ...) with N >= 1; the kernels see it as (N, rest) (a 1-D x as one row).
+    Any shape (N, ...) with at least one value; the kernels see it as (N, rest) (a 1-D x as
+    one row).  ``forward(x, out=None)``: as NumPy's ``out=``, a C-contiguous array of x's
+    shape and dtype to write the result into, which forward then returns.
     """
 
-    _forward = None  # kernel (x, out) -> out
-    _backward = None  # kernel (dout, out, dx) -> dx
-
-    def __init__(self):
-        self.out = None
-        self._out2 = self._dx = None
-
-    def forward(self, x):
-        if type(x) is np.ndarray and x.ndim == 2 and x.dtype in _FLOAT_DTYPES and x.size:
-            x2 = x  # the common case
-        else:
-            where = f"{type(self).__name__}.forward"
-            _check_float_array(where, "x", x)
-            if x.size == 0:
-                raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected "
-                                 f"at least one value")
-            x2 = x.reshape(1, -1) if x.ndim < 2 else x.reshape(x.shape[0], -1)
-        self._out2 = out = _empty_if_changed(self._out2, x2.shape, x.dtype)
-        self._forward(x2, out)
-        self.out = _like(out, x.shape)
-        return self.out
-
-    def backward(self, dout):
-        if self.out is None:
-            raise _not_called(f"{type(self).__name__}.backward", f"{type(self).__name__}.forward")
-        out2 = self._out2
-        _check_dout(f"{type(self).__name__}.backward", dout, self.out.shape, out2.dtype)
-        self._dx = dx = _empty_if_changed(self._dx, out2.shape, out2.dtype)
-        self._backward(_like(dout, out2.shape), out2, dx)
-        return _like(dx, self.out.shape)
+    def __init__(self) -> None:
+        self.state = ActivationState()
 
 
 class Relu(_Elementwise):
-    """out = max(x, 0); dx = dout where out > 0, else 0.  Any shape (N, ...)."""
+    """out = max(x, 0), mask = (x <= 0) as the book keeps it; dx = dout where not mask, else 0.
+    Any shape (N, ...); backward computes in dout's dtype, as the book's."""
 
-    _forward = staticmethod(K.relu_forward)
-    _backward = staticmethod(K.relu_backward)
+    mask = _book_attr("mask", "x <= 0 (the units that are off) of the last forward.")
+
+    def forward(self, x: Array, out: Array | None = None) -> Array:
+        where = "Relu.forward"
+        x = _values(where, x)
+        st = self.state
+        if out is None:
+            out = take(st, "out", x.shape, x.dtype)
+        else:
+            out = _out(where, out, x.shape, x.dtype)
+        mask = take(st, "mask", x.shape, np.bool_)
+        K.relu_forward(_rows(x), _rows(out), _rows(mask))
+        return out
+
+    def backward(self, dout: Array) -> Array:
+        where, st = "Relu.backward", self.state
+        if st.mask is None:
+            raise _not_called(where, "Relu.forward")
+        dout = _dout_values(where, dout, st.mask.shape)
+        dx = take(st, "dx", dout.shape, dout.dtype)
+        K.relu_backward(_rows(dout), _rows(st.mask), _rows(dx))
+        return dx
 
 
-class Sigmoid(_Elementwise):
+class _FromOutput(_Elementwise):
+    """Sigmoid and Tanh: the derivative comes from ``out``, which the layer keeps."""
+
+    out = _book_attr("out", "The output of the last forward.")
+    _forward_kernel: Any = None  # (x, out) -> out
+    _backward_kernel: Any = None  # (dout, out, dx) -> dx
+
+    def forward(self, x: Array, out: Array | None = None) -> Array:
+        where, st = f"{type(self).__name__}.forward", self.state
+        x = _values(where, x)
+        if out is None:
+            out = take(st, "out", x.shape, x.dtype)
+        else:
+            st.out = out = _out(where, out, x.shape, x.dtype)
+        self._forward_kernel(_rows(x), _rows(out))
+        return out
+
+    def backward(self, dout: Array) -> Array:
+        name, st = type(self).__name__, self.state
+        out = st.out
+        if out is None:
+            raise _not_called(f"{name}.backward", f"{name}.forward")
+        dout = _dout(f"{name}.backward", dout, out.shape, out.dtype)
+        dx = take(st, "dx", out.shape, out.dtype)
+        self._backward_kernel(_rows(dout), _rows(out), _rows(dx))
+        return dx
+
+
+class Sigmoid(_FromOutput):
     """out = 1/(1 + exp(−x)); dx = dout·out·(1 − out).  Any shape (N, ...)."""
 
-    _forward = staticmethod(K.sigmoid_forward)
-    _backward = staticmethod(K.sigmoid_backward)
+    _forward_kernel = staticmethod(K.sigmoid_forward)
+    _backward_kernel = staticmethod(K.sigmoid_backward)
 
 
-class Tanh(_Elementwise):
+class Tanh(_FromOutput):
     """out = tanh(x); dx = dout·(1 − out²).  Any shape (N, ...)."""
 
-    _forward = staticmethod(K.tanh_forward)
-    _backward = staticmethod(K.tanh_backward)
+    _forward_kernel = staticmethod(K.tanh_forward)
+    _backward_kernel = staticmethod(K.tanh_backward)
 
 
 class SoftmaxWithLoss:
@@ -361,68 +545,43 @@ class SoftmaxWithLoss:
     backward(dout=1): dx = dout · (y − onehot(t)) / N.  Attributes ``y``, ``t``, ``loss``.
     """
 
-    def __init__(self):
-        self.loss = None
-        self.y = None
-        self.t = None
-        self._t = None  # t as the kernel takes it (intp labels or one-hot in x's dtype)
-        self._dx = None
+    loss = _book_attr("loss", "The loss of the last forward (a float).")
+    y = _book_attr("y", "softmax(x) (N, C) of the last forward.")
+    t = _book_attr("t", "The labels of the last forward, as given.")
 
-    def forward(self, x, t):
+    def __init__(self) -> None:
+        self.state = SoftmaxWithLossState()
+
+    def forward(self, x: Array, t: Array) -> float:
         where = "SoftmaxWithLoss.forward"
-        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype in _FLOAT_DTYPES
-                and x.size):
-            _check_float_array(where, "x", x)
-            if x.ndim != 2:
-                raise ValueError(f"{where}: x must be 2-D scores (N, C), got shape {x.shape}")
-            if x.size == 0:
-                raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected "
-                                 f"N >= 1")
+        x = _values(where, x)
+        if x.ndim != 2:
+            raise ValueError(f"{where}: x must be 2-D scores (N, C), got shape {x.shape}")
         N, C = x.shape
-        self.y = y = _empty_if_changed(self.y, (N, C), x.dtype)
-        if not isinstance(t, np.ndarray):
-            raise TypeError(f"{where}: t must be a numpy.ndarray of integer labels ({N},) or "
-                            f"one-hot ({N}, {C}), got {type(t).__name__}")
+        validate.labels(t, N, C, where)
+        st = self.state
+        y = take(st, "y", (N, C), x.dtype)
         if t.ndim == 1:
-            if t.shape[0] != N:
-                raise ValueError(f"{where}: t must have shape ({N},) to match x {x.shape}, "
-                                 f"got {t.shape}")
-            if t.dtype.kind not in "iu":
-                raise TypeError(f"{where}: labels t of shape ({N},) must have an integer dtype, "
-                                f"got {t.dtype}")
-            if not K.labels_in_range(t, C):  # an out-of-range label would index outside y
-                lo, hi = int(t.min()), int(t.max())
-                raise ValueError(f"{where}: labels t must be in [0, {C}) for {C} classes, got "
-                                 f"values in [{lo}, {hi}]")
-            kt = t.astype(np.intp, copy=False)
-            self.loss = K.softmax_cross_entropy_forward(x, kt, y)
-        elif t.ndim == 2:
-            if t.shape != (N, C):
-                raise ValueError(f"{where}: one-hot t must have shape ({N}, {C}) to match x, "
-                                 f"got {t.shape}")
-            if t.dtype.kind not in "biuf":
-                raise TypeError(f"{where}: one-hot t must be numeric, got dtype {t.dtype}")
-            kt = t.astype(x.dtype, copy=False)
-            self.loss = K.softmax_cross_entropy_forward_onehot(x, kt, y)
+            labels = t.astype(np.intp, copy=False)
+            st.loss = K.softmax_cross_entropy_forward(x, labels, y)
         else:
-            raise ValueError(f"{where}: t must be integer labels ({N},) or one-hot ({N}, {C}), "
-                             f"got shape {t.shape}")
-        self.t, self._t = t, kt
-        return self.loss
+            labels = t.astype(x.dtype, copy=False)
+            st.loss = K.softmax_cross_entropy_forward_onehot(x, labels, y)
+        st.t, st.labels = t, labels
+        return st.loss
 
-    def backward(self, dout=1):
+    def backward(self, dout: float = 1) -> Array:
         where = "SoftmaxWithLoss.backward"
-        if self._t is None:
+        st = self.state
+        y, labels = st.y, st.labels
+        if y is None or labels is None:
             raise _not_called(where, "SoftmaxWithLoss.forward")
-        if not isinstance(dout, numbers.Real) or isinstance(dout, bool):
-            raise TypeError(f"{where}: dout must be a real number (the upstream gradient of "
-                            f"the scalar loss), got {type(dout).__name__}")
-        y = self.y
-        self._dx = dx = _empty_if_changed(self._dx, y.shape, y.dtype)
-        if self._t.ndim == 1:
-            K.softmax_cross_entropy_backward(y, self._t, dx)
+        validate.number("dout", dout, where=where)
+        dx = take(st, "dx", y.shape, y.dtype)
+        if labels.ndim == 1:
+            K.softmax_cross_entropy_backward(y, labels, dx)
         else:
-            K.softmax_cross_entropy_backward_onehot(y, self._t, dx)
+            K.softmax_cross_entropy_backward_onehot(y, labels, dx)
         if dout != 1:
             dx *= dout
         return dx
@@ -435,39 +594,42 @@ class Dropout:
     ``rng``: a numpy.random.Generator, an int seed, or None (fresh entropy).  The mask is
     drawn as ``rng.random(x.shape) > dropout_ratio`` (float64 uniforms whatever x's dtype),
     so the same seed gives the same mask as :class:`dlkit.reference.Dropout`.
+    ``forward(x, train_flg=True, out=None)``: ``out`` as for the activations.
     """
 
-    def __init__(self, dropout_ratio=0.5, rng=None):
-        if not (isinstance(dropout_ratio, numbers.Real) and 0.0 <= dropout_ratio < 1.0):
-            raise ValueError(f"Dropout: dropout_ratio must be a number in [0, 1), got "
-                             f"{dropout_ratio!r}")
-        if not (rng is None or isinstance(rng, (numbers.Integral, np.random.Generator))):
+    mask = _book_attr("mask", "The keep-mask (True = kept) of the last training forward.")
+
+    def __init__(self, dropout_ratio: float = 0.5,
+                 rng: int | np.random.Generator | None = None) -> None:
+        self.dropout_ratio = validate.fraction("dropout_ratio", dropout_ratio, "Dropout")
+        if isinstance(rng, bool) or not (rng is None or isinstance(rng, (int, np.integer,
+                                                                      np.random.Generator))):
             raise TypeError(f"Dropout: rng must be None, an int seed or a "
                             f"numpy.random.Generator, got {type(rng).__name__}")
-        self.dropout_ratio = float(dropout_ratio)
         self.rng = np.random.default_rng(rng)
-        self.mask = None
-        self._out = self._u = self._dx = None
+        self.state = DropoutState()
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: Array, train_flg: bool = True, out: Array | None = None) -> Array:
         where = "Dropout.forward"
-        _check_float_array(where, "x", x)
-        if x.size == 0:
-            raise ValueError(f"{where}: x is an empty batch (shape {x.shape}); expected at "
-                             f"least one value")
-        self._out = out = _empty_if_changed(self._out, x.shape, x.dtype)
+        x = _values(where, x)
+        st = self.state
+        if out is None:
+            out = take(st, "out", x.shape, x.dtype)
+        else:
+            out = _out(where, out, x.shape, x.dtype)
         if not train_flg:
             return np.multiply(x, 1.0 - self.dropout_ratio, out=out)
-        self._u = u = _empty_if_changed(self._u, x.shape, np.float64)
+        u = take(st, "uniform", x.shape, np.float64)
         self.rng.random(out=u)
-        self.mask = np.greater(u, self.dropout_ratio,
-                               out=_empty_if_changed(self.mask, x.shape, np.bool_))
-        return K.dropout_apply_mask(x, self.mask, out)
+        mask = take(st, "mask", x.shape, np.bool_)
+        np.greater(u, self.dropout_ratio, out=mask)
+        return K.dropout_apply_mask(x, mask, out)
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         where = "Dropout.backward"
-        if self.mask is None:
+        st = self.state
+        if st.mask is None:
             raise _not_called(where, "a training forward (train_flg=True)")
-        _check_dout(where, dout, self.mask.shape, self._out.dtype)
-        self._dx = dx = _empty_if_changed(self._dx, dout.shape, dout.dtype)
-        return K.dropout_apply_mask(dout, self.mask, dx)
+        dout = _dout_values(where, dout, st.mask.shape)
+        dx = take(st, "dx", dout.shape, dout.dtype)
+        return K.dropout_apply_mask(dout, st.mask, dx)

@@ -1,9 +1,10 @@
 """A fully connected network with optional Batch Normalization and Dropout.
 
-This is the book's ``MultiLayerNetExtend`` (Deep Learning from Scratch, 6.3–6.4), with
-the same constructor, attribute names and methods, running on the Numba-backed layers of
-:mod:`dlkit.layers` (``backend='numba'``) or on the plain-NumPy layers of
-:mod:`dlkit.reference` (``backend='numpy'``, the readable baseline)::
+This is the book's ``MultiLayerNetExtend`` (Deep Learning from Scratch, 6.3–6.4) - and its
+``MultiLayerNet``, which is the same without the extras - with the same constructor (the
+book's keyword ``dropout_ration`` included), attribute names, key orders and methods,
+running on the Numba-backed layers of :mod:`dlkit.layers` (``backend='numba'``) or on the
+plain-NumPy layers of :mod:`dlkit.reference` (``backend='numpy'``, the readable baseline)::
 
     x ─ Affine1 ─ [BatchNorm1] ─ Activation_function1 ─ [Dropout1] ─ … ─ Affine<L> ─ SoftmaxWithLoss
 
@@ -11,33 +12,43 @@ Hidden layer l computes a_l = h_{l−1}·W_l + b_l, then (with BN) γ_l x̂_l + 
 activation. The loss is the mean softmax cross-entropy plus the weight decay
 ½ λ Σ_l ‖W_l‖² (Frobenius norm, every Affine layer), so ∂L/∂W_l gets + λ W_l.
 
-With ``backend='numba'``, ReLU and no Dropout (the lesson's network), training runs each
-hidden layer Affine → [BatchNorm] → ReLU as one block (:mod:`dlkit.blocks`): one fused
-kernel per direction after the matrix product, with the layers' own numbers bit for bit and
-the layers left in the state their own calls would leave. Inference and every other
-configuration go through ``layers`` one by one, as the book's loop does.
+How the layers run is decided when ``layers`` changes (``Layers``), not on every call: when
+they are exactly the lesson's, Affine → [BatchNorm] → ReLU repeated on dlkit's own layers,
+training runs each hidden layer as one block (:mod:`dlkit.blocks`): one fused kernel per
+direction after the matrix product, with the layers' own numbers bit for bit and the layers
+left in the state their own calls would leave.  Inference and every other configuration go
+through ``layers`` one by one, as the book's loop does.
+
+Arrays are the caller's, as in the book: what ``predict`` and ``gradient`` return (and what
+the layers show) is never changed by a later call while anyone holds it
+(:mod:`dlkit.buffers`); a training loop that lets them go allocates nothing.
 
 Randomness (initial weights, dropout masks) comes only from one
 ``numpy.random.Generator`` built from ``seed``: the same seed gives bit-identical
 parameters and losses. Inputs are validated at the entry points ``predict``, ``loss``,
 ``accuracy`` and ``gradient`` (shape, dtype, empty batch, NaN/inf), once per call; layers
-only check what is cheap. Training that diverges on its own (e.g. weight scale 1.0
-without BN) is not an error: the loss becomes inf/nan and accuracy is still computed.
+only check what is cheap. An input of a narrower float dtype than the network's is promoted
+(float32 images into a float64 network, as NumPy would), never narrowed. Training that
+diverges on its own (e.g. weight scale 1.0 without BN) is not an error: the loss becomes
+inf/nan and accuracy is still computed.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-from dlkit import gradcheck
-from dlkit.initializers import _check_size as _positive_int
+from dlkit import gradcheck, validate
+from dlkit import layers as numba_layers
+from dlkit.blocks import ReluBlock
+from dlkit.buffers import Owner, reuse, take
 from dlkit.initializers import init_weight
-from dlkit.kernels.checks import all_finite, labels_in_range
+from dlkit.kernels.checks import all_finite
 
-__all__ = ["MultiLayerNet"]
+__all__ = ["Layers", "MultiLayerNet"]
 
 ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 BACKENDS = ("numba", "numpy")
@@ -45,24 +56,87 @@ BACKENDS = ("numba", "numpy")
 # Diverging training overflows on purpose (the lesson's weight scale 1.0): inf/nan are
 # results there, not errors, so NumPy's floating-point warnings are silenced in the
 # forward and backward passes (the Numba kernels never warn).
-_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+_QUIET: dict[str, Any] = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+
+# dlkit's layers that can write their output into an array given as ``out=``.
+_WRITES_INTO_OUT = (numba_layers.Relu, numba_layers.Sigmoid, numba_layers.Tanh,
+                    numba_layers.Dropout)
 
 
-def _layer_module(backend: str):
+def _layer_module(backend: str) -> Any:
     if backend == "numba":
-        from dlkit import layers
-    else:
-        from dlkit.reference import layers
+        return numba_layers
+    from dlkit.reference import layers
+
     return layers
 
 
-def _fraction(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not (0.0 <= value < 1.0):
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
+class Layers(OrderedDict):
+    """``net.layers``: the book's OrderedDict of layers, which works out how to run them
+    whenever a layer is added, replaced, removed or moved.
+
+    ``blocks``: (block, key of its Relu, the layer after it) for each hidden layer when the
+    layers are the lesson's (see :meth:`dlkit.blocks.ReluBlock.chain`), else None.
+    ``feeds``: key -> the next layer, for each layer that writes its output into an array the
+    network gives it (the activation arrays between hidden layers, see ``MultiLayerNet``).
+    """
+
+    blocks: list[tuple[ReluBlock, str, Any]] | None
+    feeds: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.blocks, self.feeds = None, {}
+        super().__init__(*args, **kwargs)
+        self._plan()
+
+    def _plan(self) -> None:
+        items = list(self.items())
+        pairs = list(zip(items[:-1], items[1:], strict=True))  # (a layer, the next one)
+        self.feeds = {key: nxt for (key, layer), (_, nxt) in pairs
+                      if type(layer) in _WRITES_INTO_OUT}
+        chain = ReluBlock.chain(layer for _, layer in items)
+        if chain is None:
+            self.blocks = None
+            return
+        key_of = {id(layer): key for key, layer in items}
+        after = {id(layer): nxt for (_, layer), (_, nxt) in pairs}
+        self.blocks = [(b, key_of[id(b.relu)], after[id(b.relu)]) for b in chain]
+
+    # every way an OrderedDict can change
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._plan()
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self._plan()
+
+    def pop(self, *args: Any) -> Any:
+        value = super().pop(*args)
+        self._plan()
+        return value
+
+    def popitem(self, last: bool = True) -> tuple[Any, Any]:
+        item = super().popitem(last)
+        self._plan()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._plan()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self._plan()
+        return value
+
+    def move_to_end(self, key: Any, last: bool = True) -> None:
+        super().move_to_end(key, last)
+        self._plan()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # also what |= calls
+        super().update(*args, **kwargs)
+        self._plan()
 
 
 class MultiLayerNet:
@@ -75,202 +149,177 @@ class MultiLayerNet:
     output_size : int, number of classes, e.g. 10.
     activation : 'relu' | 'sigmoid' | 'tanh'.
     weight_init_std : any scheme of :func:`dlkit.initializers.init_weight`: a float std,
-        'relu'/'he' (σ = √(2/n)), 'sigmoid'/'xavier' (σ = √(1/n)), 'zeros', ... with n the
-        number of units in the previous layer. Biases start at 0, γ at 1, β at 0.
+        'relu'/'he' (σ = √(2/n)), 'sigmoid'/'xavier' (σ = √(1/n)), 'zeros', ... (names in
+        any case, as the book lowercases them) with n the number of units in the previous
+        layer. Biases start at 0, γ at 1, β at 0.
     weight_decay_lambda : λ ≥ 0 of the L2 penalty ½ λ Σ ‖W‖².
-    use_dropout, dropout_ratio : Dropout after every activation, dropping that fraction.
-    use_batchnorm : BatchNorm (γ, β; momentum 0.9, eps 1e-5) between Affine and activation.
+    use_dropout, dropout_ratio : Dropout after every activation, dropping that fraction
+        (default 0.5); ``dropout_ration`` is the book's spelling of ``dropout_ratio``.
+    use_batchnorm : BatchNorm (γ, β; momentum 0.9, the book's eps 1e-6) between Affine and
+        activation.
     seed : None, an int or a numpy.random.Generator; the one source of randomness.
-    dtype : float64 (default) or float32, of the parameters and of the accepted x.
+    dtype : float64 (default) or float32, of the parameters and the computation.
     backend : 'numba' (dlkit.layers) or 'numpy' (dlkit.reference layers).
 
-    Attributes (as the book): ``params`` {'W1', 'b1', 'gamma1', 'beta1', ..., 'W<L>',
-    'b<L>'}, ``layers`` (OrderedDict 'Affine1', 'BatchNorm1', 'Activation_function1',
-    'Dropout1', ..., 'Affine<L>'), ``last_layer`` (SoftmaxWithLoss). The layers hold
-    references to the ``params`` arrays, so update them in place (the optimizers do).
-
-    Arrays returned by ``gradient`` belong to the network and its layers and are
-    overwritten by the next call: copy them to keep them.
+    Attributes (as the book): ``params`` {'W1', 'b1', ..., 'W<L>', 'b<L>', 'gamma1',
+    'beta1', ...} in the book's order, ``layers`` (``Layers``, an OrderedDict: 'Affine1',
+    'BatchNorm1', 'Activation_function1', 'Dropout1', ..., 'Affine<L>'), ``last_layer``
+    (SoftmaxWithLoss). The layers hold references to the ``params`` arrays, so update them in
+    place (the optimizers do).
     """
 
     def __init__(
         self,
-        input_size,
-        hidden_size_list,
-        output_size,
-        activation="relu",
-        weight_init_std="relu",
-        weight_decay_lambda=0,
-        use_dropout=False,
-        dropout_ratio=0.5,
-        use_batchnorm=False,
-        seed=None,
-        dtype=np.float64,
-        backend="numba",
-    ):
-        self.input_size = _positive_int("input_size", input_size)
-        self.output_size = _positive_int("output_size", output_size)
+        input_size: int,
+        hidden_size_list: Iterable[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: Any = "relu",
+        weight_decay_lambda: float = 0,
+        use_dropout: bool = False,
+        dropout_ratio: float | None = None,
+        use_batchnorm: bool = False,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = np.float64,
+        backend: str = "numba",
+        *,
+        dropout_ration: float | None = None,
+    ) -> None:
+        self.input_size = validate.positive_int("input_size", input_size)
+        self.output_size = validate.positive_int("output_size", output_size)
         if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
             raise TypeError(
                 "hidden_size_list must be a list of positive ints, got "
                 f"{type(hidden_size_list).__name__} {hidden_size_list!r}"
             )
-        self.hidden_size_list = [
-            _positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)
-        ]
+        self.hidden_size_list = [validate.positive_int(f"hidden_size_list[{i}]", n)
+                                 for i, n in enumerate(hidden_size_list)]
         self.hidden_layer_num = len(self.hidden_size_list)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
         self.activation = activation
-        if isinstance(weight_decay_lambda, bool) or not isinstance(
-            weight_decay_lambda, numbers.Real
-        ):
-            raise TypeError(
-                f"weight_decay_lambda must be a float >= 0, got "
-                f"{type(weight_decay_lambda).__name__} {weight_decay_lambda!r}"
-            )
-        if not (0.0 <= float(weight_decay_lambda) < float("inf")):
-            raise ValueError(f"weight_decay_lambda must be a float >= 0, got {weight_decay_lambda}")
-        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.weight_decay_lambda = validate.number("weight_decay_lambda", weight_decay_lambda,
+                                                   0.0)
         self.use_dropout = bool(use_dropout)
-        self.dropout_ratio = _fraction("dropout_ratio", dropout_ratio)
+        if dropout_ratio is not None and dropout_ration is not None:
+            raise TypeError("give dropout_ratio or the book's spelling dropout_ration, not both")
+        ratio = dropout_ration if dropout_ration is not None else dropout_ratio
+        self.dropout_ratio = validate.fraction("dropout_ratio", 0.5 if ratio is None else ratio)
         self.use_batchnorm = bool(use_batchnorm)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = validate.float_dtype("dtype", dtype)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
         self.backend = backend
         self.rng = np.random.default_rng(seed)
         L = _layer_module(backend)
 
+        # The book's order: every W, b first (drawn layer by layer), then gamma, beta.
         sizes = [self.input_size, *self.hidden_size_list, self.output_size]
-        self.params = {}
+        self.params: dict[str, np.ndarray] = {}
         for idx in range(1, len(sizes)):
             self.params[f"W{idx}"] = init_weight(
                 sizes[idx - 1], sizes[idx], weight_init_std, self.rng, dtype=self.dtype
             )
             self.params[f"b{idx}"] = np.zeros(sizes[idx], dtype=self.dtype)
 
-        self.layers = OrderedDict()
+        layers = []
         for idx in range(1, self.hidden_layer_num + 1):
-            self.layers[f"Affine{idx}"] = L.Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
+            layers.append((f"Affine{idx}", L.Affine(self.params[f"W{idx}"],
+                                                    self.params[f"b{idx}"])))
             if self.use_batchnorm:
                 D = self.hidden_size_list[idx - 1]
                 self.params[f"gamma{idx}"] = np.ones(D, dtype=self.dtype)
                 self.params[f"beta{idx}"] = np.zeros(D, dtype=self.dtype)
-                self.layers[f"BatchNorm{idx}"] = L.BatchNormalization(
-                    self.params[f"gamma{idx}"], self.params[f"beta{idx}"]
-                )
-            self.layers[f"Activation_function{idx}"] = getattr(L, ACTIVATIONS[activation])()
+                layers.append((f"BatchNorm{idx}", L.BatchNormalization(
+                    self.params[f"gamma{idx}"], self.params[f"beta{idx}"])))
+            layers.append((f"Activation_function{idx}", getattr(L, ACTIVATIONS[activation])()))
             if self.use_dropout:
-                self.layers[f"Dropout{idx}"] = L.Dropout(self.dropout_ratio, rng=self.rng)
+                layers.append((f"Dropout{idx}", L.Dropout(self.dropout_ratio, rng=self.rng)))
         idx = self.hidden_layer_num + 1
-        self.layers[f"Affine{idx}"] = L.Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
+        layers.append((f"Affine{idx}", L.Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])))
+        self.layers = Layers(layers)
         self.last_layer = L.SoftmaxWithLoss()
-        # params in the book's key order W1, b1, gamma1, beta1, W2, ...
-        self.params = {k: self.params[k] for k in self._param_keys()}
-        self._decay_grads = {}  # buffers for dW + λW, made on first use
-        # Training through fused blocks (dlkit.blocks) where the lesson's network allows it:
-        # the Numba layers with ReLU and without Dropout. Same numbers, fewer passes. They
-        # run while net.layers holds the layers they were built on (a user may swap one).
-        self._blocks = None
-        self._fused = False  # whether the last forward went through the blocks
-        if backend == "numba" and activation == "relu" and not self.use_dropout:
-            from dlkit.blocks import ReluBlock
+        # The arrays the network owns: the activations it passes from layer to layer (whose
+        # next layer keeps them too) and the weight-decayed gradients.
+        self._acts: dict[str, np.ndarray] = {}
+        self._decayed = Owner()
 
-            self._blocks = [
-                ReluBlock(self.layers[f"Affine{i}"], self.layers.get(f"BatchNorm{i}"),
-                          self.layers[f"Activation_function{i}"])
-                for i in range(1, self.hidden_layer_num + 1)
-            ] or None
-            self._block_layers = tuple(self.layers.values())
+    @property
+    def layers(self) -> Layers:
+        return self._layers
 
-    def _param_keys(self):
-        keys = []
-        for idx in range(1, self.hidden_layer_num + 2):
-            keys += [f"W{idx}", f"b{idx}"]
-            if self.use_batchnorm and idx <= self.hidden_layer_num:
-                keys += [f"gamma{idx}", f"beta{idx}"]
+    @layers.setter
+    def layers(self, value: Iterable[Any]) -> None:
+        self._layers = value if isinstance(value, Layers) else Layers(value)
+
+    def _grad_keys(self, idx: int) -> list[str]:
+        """The parameter keys of layer idx in the book's gradient order: W, b, gamma, beta."""
+        keys = [f"W{idx}", f"b{idx}"]
+        if self.use_batchnorm and idx <= self.hidden_layer_num:
+            keys += [f"gamma{idx}", f"beta{idx}"]
         return keys
 
     # ---------------------------------------------------------------- validation
-    def _check_x(self, x) -> None:
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"x must be a numpy.ndarray of {self.dtype}, got {type(x).__name__}")
-        if x.dtype.kind != "f":
-            hint = " (pixels: x.astype(np.float64) / 255)" if x.dtype.kind in "ui" else ""
-            raise TypeError(
-                f"x must be a float array of dtype {self.dtype}, got dtype {x.dtype}{hint}"
-            )
-        if x.dtype != self.dtype:
-            raise TypeError(
-                f"x must have the network's dtype {self.dtype}, got {x.dtype} "
-                f"(build the network with dtype=np.{x.dtype} or convert x)"
-            )
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(
-                f"x must have shape (N, {self.input_size}), got {x.shape}"
-                + (" (flatten images: load_mnist(flatten=True))" if x.ndim > 2 else "")
-            )
-        if x.shape[0] == 0:
-            raise ValueError(f"x must hold at least one sample, got an empty batch {x.shape}")
+    def _check_x(self, x: Any) -> np.ndarray:
+        """x itself, or x promoted to the network's dtype, after checking it."""
+        D = self.input_size
+        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == self.dtype
+                and x.shape[1] == D and x.shape[0]):
+            validate.float_array("x", x)
+            if x.ndim != 2 or x.shape[1] != D:
+                raise ValueError(
+                    f"x must have shape (N, {D}), got {x.shape}"
+                    + (" (flatten images: load_mnist(flatten=True))" if x.ndim > 2 else "")
+                )
+            if x.shape[0] == 0:
+                raise ValueError(f"x must hold at least one sample, got an empty batch "
+                                 f"{x.shape}")
+            if x.dtype != self.dtype:
+                x = x.astype(validate.compute_dtype("x", x.dtype, self.dtype))
         if not all_finite(x):  # one pass, no temporary
             bad = np.argwhere(~np.isfinite(x))
             raise ValueError(
                 f"x must be finite, got {len(bad)} NaN/inf value(s), the first at index "
                 f"{tuple(int(i) for i in bad[0])}"
             )
-
-    def _check_t(self, t, n: int) -> None:
-        C = self.output_size
-        if not isinstance(t, np.ndarray):
-            raise TypeError(f"t must be a numpy.ndarray of labels, got {type(t).__name__}")
-        if t.ndim == 1:
-            if t.dtype.kind not in "iu":
-                raise TypeError(
-                    f"t as class labels of shape (N,) must be integers, got dtype {t.dtype}"
-                )
-            if t.shape[0] != n:
-                raise ValueError(f"t must have shape ({n},) to match x, got {t.shape}")
-            if not labels_in_range(t, C):
-                lo, hi = int(t.min()), int(t.max())
-                raise ValueError(f"t labels must be in [0, {C - 1}], got values in [{lo}, {hi}]")
-        elif t.ndim == 2:
-            if t.shape != (n, C):
-                raise ValueError(f"t as one-hot labels must have shape ({n}, {C}), got {t.shape}")
-            if t.dtype.kind not in "biuf":
-                raise TypeError(f"t as one-hot labels must be numeric, got dtype {t.dtype}")
-            if t.dtype.kind == "f" and not np.isfinite(t).all():
-                raise ValueError("t must be finite, got NaN/inf in the one-hot labels")
-        else:
-            raise ValueError(
-                f"t must be labels of shape ({n},) or one-hot of shape ({n}, {C}), got {t.shape}"
-            )
-
-    def _check_batch_for_bn(self, x, train_flg: bool) -> None:
-        if train_flg and self.use_batchnorm and x.shape[0] < 2:
-            raise ValueError(
-                "x must hold at least 2 samples when training with BatchNorm (the batch "
-                f"variance of one sample is 0), got {x.shape}"
-            )
-
-    # ---------------------------------------------------------------- book API
-    def _forward(self, x, train_flg):
-        self._fused = bool(train_flg and self._blocks
-                           and tuple(self.layers.values()) == self._block_layers)
-        if self._fused:
-            for block in self._blocks:
-                x = block.forward_train(x)
-            return self.layers[f"Affine{self.hidden_layer_num + 1}"].forward(x)
-        for key, layer in self.layers.items():
-            if key.startswith(("Dropout", "BatchNorm")):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
         return x
 
-    def _loss(self, x, t, train_flg):
+    def _check_t(self, t: Any, n: int) -> None:
+        validate.labels(t, n, self.output_size)
+        if t.ndim == 2 and t.dtype.kind == "f" and not np.isfinite(t).all():
+            raise ValueError("t must be finite, got NaN/inf in the one-hot labels")
+
+    # ---------------------------------------------------------------- book API
+    def _activation(self, key: str, producer: Any, consumer: Any, shape: tuple[int, int],
+                    dtype: np.dtype) -> np.ndarray:
+        """The array the layer ``key`` writes its output into: the network's own, which the
+        producing and the consuming layer may keep too (an Affine keeps its input, a Sigmoid
+        its output), reused when nobody else holds it."""
+        acts = self._acts
+        holders = (1 + (getattr(producer.state, "out", None) is acts.get(key))
+                   + (getattr(consumer, "x", None) is acts.get(key)))
+        acts[key] = h = reuse(acts.get(key), shape, dtype, holders)
+        return h
+
+    def _forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
+        layers = self.layers
+        if train_flg and layers.blocks is not None:
+            for block, key, nxt in layers.blocks:
+                h = self._activation(key, block.relu, nxt,
+                                     (x.shape[0], block.affine.W.shape[1]), x.dtype)
+                x = block.forward_train(x, h)
+            return next(reversed(layers.values())).forward(x)
+        for key, layer in layers.items():
+            nxt = layers.feeds.get(key)
+            kw = {} if nxt is None else {"out": self._activation(key, layer, nxt, x.shape,
+                                                                 x.dtype)}
+            if key.startswith(("Dropout", "BatchNorm")):
+                x = layer.forward(x, train_flg, **kw)
+            else:
+                x = layer.forward(x, **kw)
+        return x
+
+    def _loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool) -> float:
         y = self._forward(x, train_flg)
         loss = float(self.last_layer.forward(y, t))
         if self.weight_decay_lambda:
@@ -279,24 +328,22 @@ class MultiLayerNet:
                 loss += 0.5 * self.weight_decay_lambda * float(np.vdot(W, W))
         return loss
 
-    def predict(self, x, train_flg=False) -> np.ndarray:
-        """Scores (N, output_size) before the softmax; a new array."""
-        self._check_x(x)
-        self._check_batch_for_bn(x, train_flg)
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        """Scores (N, output_size) before the softmax."""
+        x = self._check_x(x)
         with np.errstate(**_QUIET):
-            return np.array(self._forward(x, train_flg))
+            return self._forward(x, train_flg)
 
-    def loss(self, x, t, train_flg=False) -> float:
+    def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
         """L = mean cross-entropy(softmax(predict(x)), t) + ½ λ Σ_l ‖W_l‖²  (a float)."""
-        self._check_x(x)
+        x = self._check_x(x)
         self._check_t(t, x.shape[0])
-        self._check_batch_for_bn(x, train_flg)
         with np.errstate(**_QUIET):
             return self._loss(x, t, train_flg)
 
-    def accuracy(self, x, t) -> float:
+    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """Fraction of samples whose largest score is the label (inference mode)."""
-        self._check_x(x)
+        x = self._check_x(x)
         self._check_t(t, x.shape[0])
         with np.errstate(**_QUIET):
             y = np.argmax(self._forward(x, False), axis=1)
@@ -304,33 +351,29 @@ class MultiLayerNet:
             t = np.argmax(t, axis=1)
         return float(np.count_nonzero(y == t)) / x.shape[0]
 
-    def gradient(self, x, t) -> dict:
-        """∂L/∂p for every p in ``params`` by backpropagation (training mode forward).
-
-        The arrays belong to the layers / the network and are overwritten by the next call.
-        """
-        self._check_x(x)
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """∂L/∂p for every p in ``params`` by backpropagation (training mode forward), keyed
+        in the book's order (W1, b1, gamma1, beta1, W2, ...)."""
+        x = self._check_x(x)
         self._check_t(t, x.shape[0])
-        self._check_batch_for_bn(x, True)
         lam = self.weight_decay_lambda
+        blocks = self.layers.blocks
         with np.errstate(**_QUIET):
             self._loss(x, t, True)
             dout = self.last_layer.backward(1)
-            if self._fused:
-                self._backward_blocks(dout)
+            if blocks is not None:
+                self._backward_blocks(dout, blocks)
             else:
                 self._backward_layers(dout)
             grads = {}
             for idx in range(1, self.hidden_layer_num + 2):
                 affine = self.layers[f"Affine{idx}"]
                 if lam:
-                    W = self.params[f"W{idx}"]
-                    g = self._decay_grads.get(idx)
-                    if g is None or g.shape != W.shape:
-                        g = self._decay_grads[idx] = np.empty_like(W)
+                    key, W = f"W{idx}", self.params[f"W{idx}"]
+                    g = take(self._decayed, key, W.shape, W.dtype)
                     np.multiply(W, lam, out=g)
                     g += affine.dW
-                    grads[f"W{idx}"] = g
+                    grads[key] = g
                 else:
                     grads[f"W{idx}"] = affine.dW
                 grads[f"b{idx}"] = affine.db
@@ -343,7 +386,7 @@ class MultiLayerNet:
     # Nothing uses ∂L/∂x, the gradient with respect to the data: dlkit.layers.Affine can
     # skip it (backward_params), a third of the first layer's matrix work. The book's
     # reference Affine (backend='numpy', unoptimised) computes it anyway.
-    def _backward_layers(self, dout):
+    def _backward_layers(self, dout: np.ndarray) -> None:
         """Backpropagate dout = ∂L/∂scores layer by layer (the book's loop)."""
         first, *rest = self.layers.values()
         for layer in reversed(rest):
@@ -353,24 +396,25 @@ class MultiLayerNet:
         else:
             first.backward(dout)
 
-    def _backward_blocks(self, dout):
+    def _backward_blocks(self, dout: np.ndarray, blocks: list) -> None:
         """The same through the fused hidden blocks (after a training forward through them)."""
-        dout = self.layers[f"Affine{self.hidden_layer_num + 1}"].backward(dout)
-        for i in reversed(range(len(self._blocks))):
-            dout = self._blocks[i].backward(dout, need_dx=i > 0)
+        dout = next(reversed(self.layers.values())).backward(dout)
+        for i in reversed(range(len(blocks))):
+            dout = blocks[i][0].backward(dout, need_dx=i > 0)
 
-    def numerical_gradient(self, x, t) -> dict:
-        """∂L/∂p by central differences of ``loss(x, t, train_flg=True)`` (float64 only; slow).
+    def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """∂L/∂p by central differences of ``loss(x, t, train_flg=True)`` (float64 only; slow),
+        keyed as ``gradient``.
 
         With Dropout the mask changes on every forward, so this only matches ``gradient``
         when the masks are held fixed.
         """
-        self._check_x(x)
+        x = self._check_x(x)
         self._check_t(t, x.shape[0])
-        self._check_batch_for_bn(x, True)
 
-        def loss(_):
+        def loss(_: Any) -> float:
             with np.errstate(**_QUIET):
                 return self._loss(x, t, True)
 
-        return {k: gradcheck.numerical_gradient(loss, p) for k, p in self.params.items()}
+        return {k: gradcheck.numerical_gradient(loss, self.params[k])
+                for idx in range(1, self.hidden_layer_num + 2) for k in self._grad_keys(idx)}

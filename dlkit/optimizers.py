@@ -5,12 +5,16 @@ with the same keys and shapes (``net.params`` and ``net.gradient(x, t)``); every
 array is changed **in place**, so layers holding a reference to it see the new values.
 No array is allocated per step after the first: the optimizer keeps its state (v, h, m)
 and one scratch buffer per parameter and computes with ``out=``. ``grads`` is only read.
+A parameter may also be a plain number (the book's ``optimizer_compare_naive.py`` moves a
+point (x, y)): its new value is then stored back into ``params``.  ``lr=0`` is allowed (a
+frozen run).
 
 Formulas (W a parameter, ∂L/∂W its gradient, η the learning rate ``lr``):
 
 - SGD:       W ← W − η ∂L/∂W
 - Momentum:  v ← αv − η ∂L/∂W ;  W ← W + v
-- Nesterov:  v ← αv − η ∂L/∂W ;  W ← W + α²v − (1+α) η ∂L/∂W   (the book's form)
+- Nesterov:  W ← W + α²v − (1+α) η ∂L/∂W ;  v ← αv − η ∂L/∂W   (the book's form: the step
+             uses v from before its update)
 - AdaGrad:   h ← h + ∂L/∂W ⊙ ∂L/∂W ;  W ← W − η ∂L/∂W / (√h + 1e-7)
 - RMSprop:   h ← ρh + (1−ρ) ∂L/∂W ⊙ ∂L/∂W ;  W ← W − η ∂L/∂W / (√h + 1e-7)
 - Adam:      t ← t+1 ;  m ← m + (1−β1)(∂L/∂W − m) ;  v ← v + (1−β2)(∂L/∂W² − v) ;
@@ -21,9 +25,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
+from dlkit import validate
 from dlkit.kernels.sgd import sgd_update
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
@@ -31,23 +37,15 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 EPS = 1e-7  # the book's guard against division by zero in AdaGrad, RMSprop, Adam
 
 
-def _hyper(name: str, value, low: float, high: float, low_open: bool = False) -> float:
-    """A hyper-parameter checked to lie in [low, high) (or (low, high) when low_open)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and value < high and (value > low if low_open else value >= low)
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}), got {value!r}")
-    return value
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class Optimizer:
     """Base class: checks ``params``/``grads`` and keeps per-parameter buffers."""
 
     def __init__(self, lr: float):
-        self.lr = _hyper("lr", lr, 0.0, math.inf, low_open=True)
+        self.lr = validate.number("lr", lr, 0.0)
         self._buffers: dict[tuple[str, str], np.ndarray] = {}
 
     def _buffer(self, kind: str, key: str, p: np.ndarray) -> np.ndarray:
@@ -58,7 +56,7 @@ class Optimizer:
         return buf
 
     @staticmethod
-    def _check(params: dict, grads: dict) -> None:
+    def _check(params: dict[str, Any], grads: dict[str, Any]) -> None:
         if not isinstance(params, dict) or not isinstance(grads, dict):
             raise TypeError(
                 f"params and grads must be dicts of arrays, got {type(params).__name__} "
@@ -74,6 +72,9 @@ class Optimizer:
             if (type(p) is np.ndarray and type(g) is np.ndarray and p.shape == g.shape
                     and p.dtype.kind == "f"):
                 continue  # the common case, in one test
+            if _is_number(p) and (_is_number(g) or (isinstance(g, np.ndarray) and g.size == 1
+                                                    and g.dtype.kind in "iuf")):
+                continue  # a plain number, as in the book's optimizer_compare_naive.py
             if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
                 raise TypeError(
                     f"params[{key!r}] and grads[{key!r}] must be numpy arrays, got "
@@ -87,10 +88,20 @@ class Optimizer:
             if p.dtype.kind != "f":
                 raise TypeError(f"params[{key!r}] must be a float array, got {p.dtype}")
 
-    def update(self, params: dict, grads: dict) -> None:
+    def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
+        """One step on every parameter: arrays in place, plain numbers stored back."""
         self._check(params, grads)
+        self._apply(params, grads)
+
+    def _apply(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         for key, p in params.items():
-            self._step(key, p, grads[key])
+            g = grads[key]
+            if isinstance(p, np.ndarray):
+                self._step(key, p, g)
+            else:  # a plain number: stepped as a one-element array, then stored back
+                a = np.array([p], dtype=np.float64)
+                self._step(key, a, np.asarray(g, dtype=np.float64).reshape(1))
+                params[key] = float(a[0])
 
     def _step(self, key: str, p: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -111,7 +122,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
         super().__init__(lr)
-        self.momentum = _hyper("momentum", momentum, 0.0, 1.0)
+        self.momentum = validate.fraction("momentum", momentum)
 
     def _step(self, key, p, g):
         v, step = self._buffer("v", key, p), self._buffer("step", key, p)
@@ -122,25 +133,25 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov's accelerated gradient, as the book writes it.
+    """Nesterov's accelerated gradient, as the book writes it (Bengio et al. 2012's form).
 
-    v ← αv − η ∂L/∂W ;  W ← W + α²v − (1+α) η ∂L/∂W
+    W ← W + α²v − (1+α) η ∂L/∂W ;  then  v ← αv − η ∂L/∂W   (v starts at 0)
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
         super().__init__(lr)
-        self.momentum = _hyper("momentum", momentum, 0.0, 1.0)
+        self.momentum = validate.fraction("momentum", momentum)
 
     def _step(self, key, p, g):
         v, step = self._buffer("v", key, p), self._buffer("step", key, p)
         a = self.momentum
-        v *= a
-        np.multiply(g, self.lr, out=step)
-        v -= step
         np.multiply(v, a * a, out=step)
         p += step
         np.multiply(g, (1.0 + a) * self.lr, out=step)
         p -= step
+        v *= a
+        np.multiply(g, self.lr, out=step)
+        v -= step
 
 
 class AdaGrad(Optimizer):
@@ -161,7 +172,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99):
         super().__init__(lr)
-        self.decay_rate = _hyper("decay_rate", decay_rate, 0.0, 1.0)
+        self.decay_rate = validate.fraction("decay_rate", decay_rate)
 
     def _step(self, key, p, g):
         h, step = self._buffer("h", key, p), self._buffer("step", key, p)
@@ -182,27 +193,29 @@ class Adam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999):
         super().__init__(lr)
-        self.beta1 = _hyper("beta1", beta1, 0.0, 1.0)
-        self.beta2 = _hyper("beta2", beta2, 0.0, 1.0)
+        self.beta1 = validate.fraction("beta1", beta1)
+        self.beta2 = validate.fraction("beta2", beta2)
         self.iter = 0
+        self._lr_t = 0.0
 
-    def update(self, params: dict, grads: dict) -> None:
+    def update(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         self._check(params, grads)
         self.iter += 1
         t = self.iter
-        lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
-        for key, p in params.items():
-            g = grads[key]
-            m, v = self._buffer("m", key, p), self._buffer("v", key, p)
-            step = self._buffer("step", key, p)
-            np.subtract(g, m, out=step)
-            step *= 1.0 - self.beta1
-            m += step
-            np.multiply(g, g, out=step)
-            step -= v
-            step *= 1.0 - self.beta2
-            v += step
-            _scaled_step(p, m, v, lr_t, step)
+        self._lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        self._apply(params, grads)
+
+    def _step(self, key, p, g):
+        m, v = self._buffer("m", key, p), self._buffer("v", key, p)
+        step = self._buffer("step", key, p)
+        np.subtract(g, m, out=step)
+        step *= 1.0 - self.beta1
+        m += step
+        np.multiply(g, g, out=step)
+        step -= v
+        step *= 1.0 - self.beta2
+        v += step
+        _scaled_step(p, m, v, self._lr_t, step)
 
 
 def _scaled_step(p, num, h, lr, step):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -70,7 +71,8 @@ def _seeds_note(result) -> str:
     return f"{n} seeds: line = mean, band = min–max"
 
 
-def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+def _new_figure(width: float, height: float,
+                layout: Literal["constrained"] | None = "constrained") -> Figure:
     """A Figure on an Agg canvas. Grids of many panels pass ``layout=None`` and place the
     panels with ``subplots_adjust``: the constrained-layout solver would double their
     drawing time."""

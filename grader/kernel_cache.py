@@ -58,6 +58,7 @@ def _sources_digest() -> str:
     import numba
 
     spec = importlib.util.find_spec("dlkit.kernels")
+    assert spec is not None and spec.submodule_search_locations  # dlkit is installed
     digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
     for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
         # Numba keys each cache entry on its source file's path, mtime and size: a cache

@@ -169,7 +169,7 @@ class SubmissionFiles:
             tree = ast.parse(text)
         except SyntaxError:
             return set()
-        found = set()
+        found: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)

@@ -25,8 +25,12 @@ import os
 import struct
 from builtins import isinstance, len, type  # noqa: F401, UP029 - see below
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Bound at import, before any student code runs in the worker: a submission that patches
 # builtins or json there cannot change how the worker frames its answers (it could only
@@ -231,7 +235,7 @@ def pack(header: dict, buffers: list) -> bytes:
     return b"".join([_LEN.pack(len(raw)), raw, *buffers])
 
 
-def send(fd: int, header: dict, buffers: list = ()) -> None:
+def send(fd: int, header: dict, buffers: Sequence = ()) -> None:
     """Write one message to the file descriptor ``fd`` (blocking)."""
     view = memoryview(pack(header, list(buffers)))
     while view:

@@ -167,11 +167,13 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
         rc, status = _wait(proc, start + budget, results, key.encode(), progress)
     seconds = time.monotonic() - start
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
-    data = {"checks": [], "complete": False}
+    data: dict = {"checks": [], "complete": False}
     if results.is_file():
-        data = _verified(results, key.encode())
-        if data is None:
-            status, data = "tampered", {"checks": [], "complete": False}
+        verified = _verified(results, key.encode())
+        if verified is None:
+            status = "tampered"
+        else:
+            data = verified
     if data.get("grader_fault"):  # no worker could start: the installation's fault
         raise GraderError(f"{aid}: {data['grader_fault']}")
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
@@ -235,7 +237,7 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
     for rec in run["checks"]:
         base = rec["name"].split("[", 1)[0]
         counts[base] = counts.get(base, 0) + 1
-    seen = set()
+    seen: set[str] = set()
     warnings = []
     for rec in run["checks"]:
         name, base = rec["name"], rec["name"].split("[", 1)[0]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -84,11 +85,11 @@ def run_round(steps, prepared: dict, start: int, number: int):
     shape (number, len(probes)); a probe that cannot be read (not an array) is NaN.
     """
     perturb = [(steps[s][1][a], at, delta) for s, a, at, delta in prepared["perturb"]]
-    probes = [(s, steps[s][1][a] if a != RESULT else None, a, at)
+    probes: list[tuple[int, Any, Any, Any]] = [(s, steps[s][1][a] if a != RESULT else None, a, at)
               for s, a, at in prepared["probes"]]
     originals = [arr.copy() for arr, _at, _delta in perturb]
-    values: list[float] = []
-    record = values.append
+    recorded: list[float] = []
+    record = recorded.append
     nan = math.nan
     results = None
     for i in range(start, start + number):
@@ -107,7 +108,7 @@ def run_round(steps, prepared: dict, start: int, number: int):
                 record(nan)
     for (arr, _at, _delta), original in zip(perturb, originals, strict=True):
         arr[...] = original  # code that modifies its inputs must not carry that over
-    values = np.array(values, dtype=np.float64).reshape(number, len(probes))
+    values = np.array(recorded, dtype=np.float64).reshape(number, len(probes))
     return results, values
 
 

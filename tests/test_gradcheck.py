@@ -1,24 +1,28 @@
-"""dlkit.gradcheck: central differences, rel_error, and the layer/network checks."""
+"""dlkit.gradcheck: central differences, normwise_rel_error, the layer/network checks."""
 
 import numpy as np
 import pytest
 
-from dlkit.gradcheck import check_layer, check_network, numerical_gradient, rel_error
+from dlkit.gradcheck import check_layer, check_network, normwise_rel_error, numerical_gradient
 from dlkit.reference import layers as ref
 
 
-def test_rel_error_formula():
+def test_normwise_rel_error_formula():
     a = np.array([1.0, -2.0, 0.0])
     b = np.array([1.5, -2.0, 0.0])
     # max|a-b| = 0.5 ; max(|a|+|b|) = 4  (elementwise sum, then its maximum)
-    assert rel_error(a, b) == 0.5 / 4
-    assert rel_error(b, a) == rel_error(a, b)
-    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert normwise_rel_error(a, b) == 0.5 / 4
+    assert normwise_rel_error(b, a) == normwise_rel_error(a, b)
+    assert normwise_rel_error(np.zeros(3), np.zeros(3)) == 0.0
     # below the floor 1e-8 the denominator is 1e-8, not the tiny scale
-    assert rel_error(np.array([1e-12]), np.array([0.0])) == pytest.approx(1e-4)
-    assert rel_error(3.0, 3.0) == 0.0
+    assert normwise_rel_error(np.array([1e-12]), np.array([0.0])) == pytest.approx(1e-4)
+    assert normwise_rel_error(3.0, 3.0) == 0.0
     with pytest.raises(ValueError, match=r"same shape, got \(3,\) and \(2,\)"):
-        rel_error(a, b[:2])
+        normwise_rel_error(a, b[:2])
+    # not CS231n's elementwise rel_error: one entry where both are near 0 cannot blow it up
+    c, d = np.array([1.0, 1e-12]), np.array([1.0, -1e-12])
+    assert normwise_rel_error(c, d) < 1e-11
+    assert np.max(np.abs(c - d) / np.maximum(1e-8, np.abs(c) + np.abs(d))) > 1e-5
 
 
 def test_numerical_gradient_of_known_functions():
@@ -26,12 +30,12 @@ def test_numerical_gradient_of_known_functions():
     x = rng.standard_normal((3, 4))
     x0 = x.copy()
     g = numerical_gradient(lambda z: np.sum(z**3), x)
-    assert rel_error(g, 3 * x0**2) < 1e-9
+    assert normwise_rel_error(g, 3 * x0**2) < 1e-9
     assert np.array_equal(x, x0)  # every entry restored exactly
     A = rng.standard_normal((4, 4))
     v = rng.standard_normal(4)
     g = numerical_gradient(lambda z: z @ A @ z, v)
-    assert rel_error(g, (A + A.T) @ v) < 1e-9
+    assert normwise_rel_error(g, (A + A.T) @ v) < 1e-9
 
 
 def test_numerical_gradient_restores_x_when_f_raises():

@@ -94,7 +94,8 @@ def test_float32():
         ((3, 3, -0.1), ValueError, ["std", "-0.1"]),
         ((3, 3, float("nan")), ValueError, ["std", "nan"]),
         ((3, 3, [0.1]), TypeError, ["scheme", "list"]),
-        ((3, 3, ("constant", "a")), ValueError, ["constant", "'a'"]),
+        ((3, 3, ("constant", "a")), TypeError, ["constant", "'a'"]),
+        ((3, 3, ("constant", float("inf"))), ValueError, ["constant", "inf"]),
     ],
 )
 def test_bad_arguments_are_named(args, exc, words):
@@ -109,3 +110,13 @@ def test_bad_rng_and_dtype():
         init_weight(3, 3, "he", 0)
     with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
         init_weight(3, 3, "he", np.random.default_rng(0), dtype=np.int64)
+
+
+@pytest.mark.parametrize("name, same_as", [("He", "he"), ("ReLU", "relu"), ("Xavier", "xavier"),
+                                           ("SIGMOID", "sigmoid"), ("Zeros", "zeros"),
+                                           ("He_Uniform", "he_uniform")])
+def test_scheme_names_are_read_in_any_case_as_the_book_does(name, same_as):
+    a = init_weight(5, 4, name, np.random.default_rng(3))
+    b = init_weight(5, 4, same_as, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert init_std(5, 4, name) == init_std(5, 4, same_as)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from dlkit import layers as L
-from dlkit.gradcheck import numerical_gradient, rel_error
+from dlkit.gradcheck import normwise_rel_error as rel_error
+from dlkit.gradcheck import numerical_gradient
 from dlkit.reference import layers as ref
 
 
@@ -43,7 +44,7 @@ def test_batchnorm_gradient_check_catches_a_wrong_dx():
     gamma, beta, dout = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal((8, 4))
     bn = L.BatchNormalization(gamma, beta)
     bn.forward(x)
-    naive = gamma * bn.invstd * dout
+    naive = gamma / bn.std * dout
     assert rel_error(naive, numerical_gradient(scalar_loss(bn, x, dout), x)) > 1e-2
 
 
@@ -80,7 +81,7 @@ def test_affine_backward_params_gives_dW_db_of_backward_without_dx(shape):
     assert dW is params_only.dW and db is params_only.db
     np.testing.assert_array_equal(dW, full.dW)
     np.testing.assert_array_equal(db, full.db)
-    assert params_only._dx is None  # no dx buffer made, no dout·Wᵀ computed
+    assert params_only.state.dx is None  # no dx array made, no dout·Wᵀ computed
     with pytest.raises(ValueError, match="dout must have the shape"):
         params_only.backward_params(dout[:, :3])
 
@@ -212,24 +213,38 @@ def test_float32_layers_stay_float32(dtype):
     assert dx.dtype == aff.dW.dtype == bn.dgamma.dtype == dtype
 
 
-def test_layers_reuse_their_buffers_between_steps():
-    """Same shape → same output arrays (no allocation per step); new shape → fresh, correct."""
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_layers_reuse_an_array_only_once_the_caller_has_let_it_go():
+    """A training loop that drops each step's arrays gets the same memory back (no
+    allocation per step); an array the caller keeps is never written again."""
     rng = np.random.default_rng(21)
     bn = L.BatchNormalization(np.ones(4), np.zeros(4))
     aff = L.Affine(rng.standard_normal((4, 3)), np.zeros(3))
     x = rng.standard_normal((6, 4))
-    out1, dx1 = bn.forward(x), bn.backward(x)
-    a1 = aff.forward(x)
-    adx1 = aff.backward(a1)
-    out2, dx2 = bn.forward(2 * x), bn.backward(x)
-    a2 = aff.forward(x)
-    adx2 = aff.backward(a2)
-    for first, second in [(out1, out2), (dx1, dx2), (a1, a2), (adx1, adx2)]:
-        assert np.shares_memory(first, second)
-    x3 = rng.standard_normal((9, 4))
+
+    def step():
+        out, dx = bn.forward(x), bn.backward(x)
+        a = aff.forward(x)
+        adx = aff.backward(a)
+        return [_address(v) for v in (out, dx, a, adx, aff.dW, bn.dgamma, bn.xn)]
+
+    assert step() == step()  # nothing kept: the same arrays every step
+    kept = [bn.forward(x), bn.backward(x), aff.forward(x), aff.backward(x[:, :3]), aff.dW,
+            bn.dgamma, bn.xn]
+    copies = [k.copy() for k in kept]
+    bn.forward(2 * x + 1)
+    bn.backward(-x)
+    aff.forward(3 * x)
+    aff.backward(np.ones((6, 3)))
+    for k, c in zip(kept, copies, strict=True):
+        np.testing.assert_array_equal(k, c)
+    x3 = rng.standard_normal((9, 4))  # a new shape: new arrays, right numbers
     out3 = bn.forward(x3)
     assert out3.shape == (9, 4)
-    np.testing.assert_allclose(out3, (x3 - x3.mean(0)) / np.sqrt(x3.var(0) + 1e-5))
+    np.testing.assert_allclose(out3, (x3 - x3.mean(0)) / np.sqrt(x3.var(0) + 1e-6))
 
 
 def test_layers_accept_ndarray_subclasses_like_memmap(tmp_path):
@@ -241,7 +256,7 @@ def test_layers_accept_ndarray_subclasses_like_memmap(tmp_path):
     np.testing.assert_array_equal(L.Relu().forward(x), plain)
     np.testing.assert_array_equal(L.Affine(np.eye(3), np.zeros(3)).forward(x), plain)
     bn = L.BatchNormalization(np.ones(3), np.zeros(3))
-    expected = (plain - plain.mean(0)) / np.sqrt(plain.var(0) + 1e-5)
+    expected = (plain - plain.mean(0)) / np.sqrt(plain.var(0) + 1e-6)
     np.testing.assert_allclose(bn.forward(x), expected)
     assert L.SoftmaxWithLoss().forward(x, t) == pytest.approx(
         ref.SoftmaxWithLoss().forward(plain, t), rel=1e-14)
@@ -295,14 +310,15 @@ BAD_INPUTS = [
      ["x", "float32 or float64", "object"]),
     (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((0, 4))), ValueError,
      ["x", "empty batch", "(0, 4)"]),
-    (lambda: L.Affine(W43, np.zeros(3)).forward(np.zeros((2, 4), np.float32)), TypeError,
-     ["x", "float64", "float32"]),
+    (lambda: L.Affine(W43.astype(np.float32), np.zeros(3, np.float32)).forward(
+        np.zeros((2, 4))), TypeError, ["x", "float64", "float32", "lose precision"]),
+    (lambda: L.Sigmoid().forward(np.zeros((2, 2), np.longdouble)), TypeError,
+     ["x", "float", "lose precision"]),
     (lambda: L.Affine(W43, np.zeros(3)).forward([[0.0] * 4]), TypeError,
      ["x", "numpy.ndarray", "list"]),
     (lambda: L.Affine(W43, np.zeros(4)), ValueError, ["b", "(3,)", "(4,)"]),
     (lambda: L.Affine(W43, np.zeros(3)).backward(np.zeros((2, 3))), RuntimeError,
      ["before", "forward"]),
-    (lambda: _bn().forward(np.zeros((1, 4))), ValueError, ["x", "N >= 2", "(1, 4)"]),
     (lambda: _bn().forward(np.zeros((3, 5))), ValueError, ["x", "4 features", "(3, 5)"]),
     (lambda: _bn().forward(np.zeros((0, 4)), train_flg=False), ValueError, ["empty batch"]),
     (lambda: _bn().forward(np.zeros((3, 4), np.int32)), TypeError, ["x", "int32"]),
@@ -315,7 +331,7 @@ BAD_INPUTS = [
     (lambda: L.Relu().forward(np.array([], dtype=float)), ValueError, ["empty batch"]),
     (lambda: L.Sigmoid().forward(np.zeros((2, 2), np.int64)), TypeError, ["x", "int64"]),
     (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.array([0, 1, 4])), ValueError,
-     ["t", "[0, 4)", "[0, 4]"]),
+     ["t", "[0, 3]", "[0, 4]"]),
     (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.array([0, 1])), ValueError,
      ["t", "(3,)", "(2,)"]),
     (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.array([0.0, 1.0, 2.0])),
@@ -323,6 +339,12 @@ BAD_INPUTS = [
     (lambda: L.SoftmaxWithLoss().forward(np.zeros((3, 4)), np.zeros((3, 5))), ValueError,
      ["one-hot", "(3, 4)", "(3, 5)"]),
     (lambda: L.Dropout(1.0), ValueError, ["dropout_ratio", "[0, 1)"]),
+    (lambda: L.Relu().forward(np.zeros((2, 3)), out=np.zeros((3, 2))), ValueError,
+     ["out", "(2, 3)", "(3, 2)"]),
+    (lambda: L.Relu().forward(np.zeros((2, 3)), out=np.zeros((2, 3), np.float32)), TypeError,
+     ["out", "float64", "float32"]),
+    (lambda: L.Sigmoid().forward(np.zeros((2, 3)), out=np.zeros((3, 2)).T), ValueError,
+     ["out", "C-contiguous"]),
     (lambda: L.Dropout(0.5, rng="seed"), TypeError, ["rng", "Generator", "str"]),
 ]
 
@@ -335,16 +357,27 @@ def test_bad_input_gets_a_clear_error(call, exc, words):
         assert w in str(info.value), f"{w!r} missing from: {info.value}"
 
 
-def test_backward_checks_dout_shape_and_dtype():
+def test_backward_checks_dout_shape_and_promotes_its_dtype():
     rng = np.random.default_rng(23)
     for layer, _ in _all_layers(rng):
         out = layer.forward(rng.standard_normal((5, 4)))
         name = type(layer).__name__
         with pytest.raises(ValueError, match=rf"dout must have the shape .*{out.shape}"):
             layer.backward(np.zeros((5, 7)))
-        with pytest.raises(TypeError, match="dout .*float32"):
-            layer.backward(np.zeros(out.shape, np.float32))
-        assert name  # every layer in the list was exercised
+        dout = rng.standard_normal(out.shape)
+        expected = layer.backward(dout).copy()
+        # float32 dout: promoted to the layer's float64 (a layer without parameters computes
+        # in dout's own dtype, as the book's would)
+        promoted = layer.backward(dout.astype(np.float32))
+        np.testing.assert_allclose(promoted, expected, rtol=1e-6, atol=1e-6, err_msg=name)
+    rng = np.random.default_rng(24)
+    for layer in (L.Affine(rng.standard_normal((4, 3)).astype(np.float32),
+                           np.zeros(3, np.float32)),
+                  L.BatchNormalization(np.ones(4, np.float32), np.zeros(4, np.float32)),
+                  L.Sigmoid(), L.Tanh()):
+        out = layer.forward(rng.standard_normal((5, 4)).astype(np.float32))
+        with pytest.raises(TypeError, match="dout has dtype float64.*lose precision"):
+            layer.backward(np.zeros(out.shape))  # never narrowed silently
 
 
 def test_diverged_values_flow_through_without_raising():
@@ -358,3 +391,146 @@ def test_diverged_values_flow_through_without_raising():
     value = loss.forward(relu.forward(x), np.array([0, 1, 2]))
     assert np.isnan(value) or np.isinf(value)
     assert np.isnan(loss.backward()).any()
+
+
+# ---------------------------------------------------------------- the book's semantics
+def test_a_layer_in_a_loop_gives_every_caller_its_own_array():
+    """The activation-histogram script written with one layer object: acts[i] keeps layer
+    i's activations, as with the book's layer (not the last layer's, five times)."""
+    rng = np.random.default_rng(30)
+    x = rng.standard_normal((1000, 100))
+    for Layer in (L.Sigmoid, L.Relu, L.Tanh):
+        ours, book, acts, expected = Layer(), getattr(ref, Layer.__name__)(), {}, {}
+        z = z_book = x
+        for i in range(5):
+            w = rng.standard_normal((100, 100))
+            acts[i] = ours.forward(z @ w)
+            expected[i] = book.forward(z_book @ w)
+            z, z_book = acts[i], expected[i]
+        means = [acts[i].mean() for i in range(5)]
+        assert len({round(m, 6) for m in means}) == 5, means
+        for i in range(5):
+            np.testing.assert_allclose(acts[i], expected[i], rtol=1e-12, atol=1e-13,
+                                       err_msg=Layer.__name__)
+
+
+def test_changing_relus_output_does_not_change_its_backward():
+    """out = relu.forward(x); out *= m: backward still uses the book's mask x <= 0."""
+    rng = np.random.default_rng(31)
+    x, dout = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    relu = L.Relu()
+    out = relu.forward(x)
+    out *= rng.random((6, 5)) > 0.5  # some positive outputs become 0
+    np.testing.assert_array_equal(relu.backward(dout), np.where(x > 0, dout, 0.0))
+    np.testing.assert_array_equal(relu.mask, x <= 0)
+
+
+def test_gradients_and_attributes_kept_from_earlier_calls_stay_as_they_were():
+    rng = np.random.default_rng(32)
+    aff = L.Affine(rng.standard_normal((4, 3)), np.zeros(3))
+    bn = L.BatchNormalization(np.ones(4), np.zeros(4))
+    history, xns = [], []
+    for _ in range(3):
+        x = rng.standard_normal((5, 4))
+        aff.forward(x)
+        aff.backward(rng.standard_normal((5, 3)))
+        history.append(aff.dW)
+        bn.forward(x)
+        xns.append(bn.xn)
+    assert len({id(h) for h in history}) == 3
+    assert not np.array_equal(history[0], history[1])
+    for a, b in ((history[0], history[1]), (xns[0], xns[1])):
+        assert not np.shares_memory(a, b)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (1, 3, 2, 2)])
+def test_batchnorm_trains_on_a_batch_of_one_as_the_book(shape):
+    """One sample: its variance is 0, so xn = 0, out = beta and dx = 0 (the book's
+    batch_norm_gradient_check.py takes such a batch)."""
+    rng = np.random.default_rng(33)
+    D = int(np.prod(shape[1:]))
+    gamma, beta = rng.standard_normal(D), rng.standard_normal(D)
+    x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
+    ours, book = L.BatchNormalization(gamma, beta), ref.BatchNormalization(gamma, beta)
+    out = ours.forward(x)
+    np.testing.assert_allclose(out, book.forward(x), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(out.reshape(1, D)[0], beta, rtol=1e-12)
+    dx = ours.backward(dout)
+    np.testing.assert_allclose(dx, book.backward(dout), atol=1e-12)
+    np.testing.assert_array_equal(dx, 0.0)
+    np.testing.assert_allclose(ours.dgamma, 0.0, atol=1e-12)
+    np.testing.assert_allclose(ours.dbeta, dout.reshape(1, D)[0], rtol=1e-12)
+    np.testing.assert_allclose(ours.running_var, book.running_var, atol=1e-15)
+
+
+def _pairs(rng):
+    """(dlkit.layers object, dlkit.reference object, forward kwargs), the same parameters."""
+    W, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    gamma, beta = rng.standard_normal(4), rng.standard_normal(4)
+    return [
+        (L.Affine(W, b), ref.Affine(W, b), {}),
+        (L.BatchNormalization(gamma, beta), ref.BatchNormalization(gamma, beta),
+         {"train_flg": True}),
+        (L.Relu(), ref.Relu(), {}), (L.Sigmoid(), ref.Sigmoid(), {}), (L.Tanh(), ref.Tanh(), {}),
+        (L.Dropout(0.3, rng=5), ref.Dropout(0.3, rng=5), {"train_flg": True}),
+        (L.SoftmaxWithLoss(), ref.SoftmaxWithLoss(), {}),
+    ]
+
+
+def _public_attributes(obj):
+    names = {n for n in dir(obj) if not n.startswith("_")}
+    return {n for n in names if not callable(getattr(obj, n)) or isinstance(
+        getattr(obj, n), np.random.Generator)}
+
+
+def test_layers_and_reference_expose_the_same_public_attributes():
+    """dlkit.layers and dlkit.reference: the book's attribute names, holding the same values
+    after the same forward and backward (dlkit.layers adds one: its ``state`` object)."""
+    rng = np.random.default_rng(34)
+    for ours, book, kw in _pairs(rng):
+        name = type(ours).__name__
+        x = 3 * rng.standard_normal((6, 4)) + 1
+        if name == "SoftmaxWithLoss":
+            t = rng.integers(0, 4, 6)
+            assert ours.forward(x, t) == pytest.approx(book.forward(x, t), rel=1e-12)
+            np.testing.assert_allclose(ours.backward(), book.backward(), rtol=1e-12)
+        else:
+            np.testing.assert_allclose(ours.forward(x, **kw), book.forward(x, **kw),
+                                       rtol=1e-12, atol=1e-14, err_msg=name)
+            dout = rng.standard_normal(ours.forward(x, **kw).shape)
+            book.forward(x, **kw)
+            np.testing.assert_allclose(ours.backward(dout), book.backward(dout), rtol=1e-10,
+                                       atol=1e-12, err_msg=name)
+        assert _public_attributes(ours) == _public_attributes(book) | {"state"}, name
+        for attr in _public_attributes(book) - {"rng"}:
+            a, b = getattr(ours, attr), getattr(book, attr)
+            if isinstance(b, np.ndarray):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12,
+                                           err_msg=f"{name}.{attr}")
+            else:
+                assert a == pytest.approx(b, rel=1e-12), f"{name}.{attr}"
+
+
+def test_float_input_is_promoted_as_numpy_would():
+    rng = np.random.default_rng(35)
+    W, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    x32 = rng.standard_normal((5, 4)).astype(np.float32)
+    out = L.Affine(W, b).forward(x32)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, L.Affine(W, b).forward(x32.astype(np.float64)))
+    bn = L.BatchNormalization(np.ones(4), np.zeros(4))
+    assert bn.forward(x32.astype(np.float16)).dtype == np.float64
+    assert L.Relu().forward(x32.astype(np.float16)).dtype == np.float32
+    assert L.Sigmoid().forward(x32).dtype == np.float32  # no parameters: x's own dtype
+    assert x32.dtype == np.float32  # the caller's array is not converted in place
+
+
+def test_out_receives_the_result():
+    rng = np.random.default_rng(36)
+    x = rng.standard_normal((3, 4))
+    for layer, kw in ((L.Relu(), {}), (L.Sigmoid(), {}), (L.Tanh(), {}),
+                      (L.Dropout(0.5, rng=1), {"train_flg": False})):
+        out = np.empty_like(x)
+        expected = type(layer)() if not isinstance(layer, L.Dropout) else L.Dropout(0.5)
+        assert layer.forward(x, out=out, **kw) is out
+        np.testing.assert_array_equal(out, expected.forward(x, **kw))

@@ -1,7 +1,9 @@
 """dlkit.network.MultiLayerNet: the book's MultiLayerNetExtend on both backends."""
 
+import copy
 import tracemalloc
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from dlkit import layers, reference
 from dlkit.gradcheck import check_network, numerical_gradient
 from dlkit.initializers import init_weight
-from dlkit.network import MultiLayerNet
+from dlkit.network import Layers, MultiLayerNet
 from dlkit.optimizers import SGD
 
 BACKENDS = ["numba", "numpy"]
@@ -33,9 +35,14 @@ def _train(net, x, t, steps, lr=0.1):
 def test_book_names_order_and_shapes():
     net = MultiLayerNet(**SMALL, use_batchnorm=True, use_dropout=True, seed=0)
     assert list(net.params) == [
+        "W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4",
+        "gamma1", "beta1", "gamma2", "beta2", "gamma3", "beta3",
+    ]  # fmt: skip  (the book's MultiLayerNetExtend: the weights first, then BatchNorm's)
+    x, t = _data(n=6)
+    assert list(net.gradient(x, t)) == [
         "W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2",
         "W3", "b3", "gamma3", "beta3", "W4", "b4",
-    ]  # fmt: skip
+    ]  # fmt: skip  (the book's gradient and numerical_gradient: layer by layer)
     assert list(net.layers) == [
         "Affine1", "BatchNorm1", "Activation_function1", "Dropout1",
         "Affine2", "BatchNorm2", "Activation_function2", "Dropout2",
@@ -174,8 +181,8 @@ def test_gradient_skips_the_datas_gradient_only_where_the_layer_can():
     x, t = _data()
     net = MultiLayerNet(**SMALL, use_batchnorm=True, seed=8)
     net.gradient(x, t)
-    assert net.layers["Affine1"]._dx is None
-    assert net.layers["Affine2"]._dx is not None
+    assert net.layers["Affine1"].state.dx is None
+    assert net.layers["Affine2"].state.dx is not None
     plain = MultiLayerNet(**SMALL, use_batchnorm=True, seed=8, backend="numpy")
     assert not hasattr(plain.layers["Affine1"], "backward_params")
     plain.gradient(x, t)  # takes the book's backward
@@ -183,9 +190,24 @@ def test_gradient_skips_the_datas_gradient_only_where_the_layer_can():
 
 _LAYER_STATE = {
     "Affine": ("x", "dW", "db"),
-    "BatchNorm": ("running_mean", "running_var", "xhat", "mean", "invstd", "dgamma", "dbeta"),
-    "Activation_function": ("out",),
+    "BatchNorm": ("running_mean", "running_var", "xn", "xc", "std", "batch_size", "dgamma",
+                  "dbeta"),
+    "Activation_function": ("mask",),
 }
+
+
+class BookRelu(layers.Relu):
+    """dlkit's Relu under another class: MultiLayerNet runs it through the book's loop (a
+    subclass might compute something else, so the fused blocks never stand in for it)."""
+
+
+def _layered(net):
+    """net with every Relu replaced by a BookRelu: trained layer by layer."""
+    for key, layer in list(net.layers.items()):
+        if type(layer) is layers.Relu:
+            net.layers[key] = BookRelu()
+    assert net.layers.blocks is None
+    return net
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -197,12 +219,10 @@ def test_fused_blocks_train_exactly_as_the_layers(use_batchnorm, dtype):
     x, t = _data(n=9)
     x = x.astype(dtype)
     fused = MultiLayerNet(**SMALL, use_batchnorm=use_batchnorm, seed=3, dtype=dtype)
-    layered = MultiLayerNet(**SMALL, use_batchnorm=use_batchnorm, seed=3, dtype=dtype)
-    assert fused._blocks is not None
-    layered._blocks = None  # the book's loop over net.layers
+    layered = _layered(MultiLayerNet(**SMALL, use_batchnorm=use_batchnorm, seed=3, dtype=dtype))
+    assert fused.layers.blocks is not None
     for _ in range(4):
         g_fused, g_layered = fused.gradient(x, t), layered.gradient(x, t)
-        assert fused._fused and not layered._fused
         assert g_fused.keys() == g_layered.keys()
         for k in g_fused:
             np.testing.assert_array_equal(g_fused[k], g_layered[k], err_msg=k)
@@ -220,19 +240,32 @@ def test_fused_blocks_train_exactly_as_the_layers(use_batchnorm, dtype):
 
 
 def test_a_layer_swapped_into_net_layers_is_used():
-    """The blocks run the layers they were built on; once net.layers holds another layer
-    object, training goes through net.layers one by one, as the book's loop does."""
+    """How the layers run is worked out again whenever net.layers changes: with another
+    layer in it, training goes through net.layers one by one, as the book's loop does; with
+    the lesson's layers back, through the fused blocks again."""
     x, t = _data(n=9)
     swapped = MultiLayerNet(**SMALL, use_batchnorm=True, seed=4)
-    reference = MultiLayerNet(**SMALL, use_batchnorm=True, seed=4)
-    reference._blocks = None
+    reference = _layered(MultiLayerNet(**SMALL, use_batchnorm=True, seed=4))
     for net in (swapped, reference):
         net.layers["Activation_function2"] = layers.Sigmoid()
+    assert swapped.layers.blocks is None
     g_swapped, g_reference = swapped.gradient(x, t), reference.gradient(x, t)
-    assert not swapped._fused
     for k in g_swapped:
         np.testing.assert_array_equal(g_swapped[k], g_reference[k], err_msg=k)
     assert swapped.layers["Activation_function2"].out is not None  # the Sigmoid ran
+    swapped.layers["Activation_function2"] = relu = layers.Relu()
+    assert [b.relu for b, _, _ in swapped.layers.blocks][1] is relu
+    for change in (lambda d: d.move_to_end("Affine1"), lambda d: d.pop("Activation_function2"),
+                   lambda d: d.popitem(), lambda d: d.clear()):
+        net = MultiLayerNet(**SMALL, use_batchnorm=True, seed=4)
+        change(net.layers)
+        assert net.layers.blocks is None
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, seed=4)
+    net.layers = OrderedDict(net.layers)  # a plain dict assigned: planned as well
+    assert isinstance(net.layers, Layers) and net.layers.blocks is not None
+    copied = copy.deepcopy(net)
+    assert copied.layers.blocks[0][0].affine is copied.layers["Affine1"]
+    np.testing.assert_array_equal(copied.gradient(x, t)["W1"], net.gradient(x, t)["W1"])
 
 
 @pytest.mark.parametrize(("kwargs", "fused"), [
@@ -245,11 +278,12 @@ def test_a_layer_swapped_into_net_layers_is_used():
 ])
 def test_blocks_are_used_for_relu_without_dropout_on_numba_only(kwargs, fused):
     net = MultiLayerNet(**SMALL, seed=0, **kwargs)
-    assert (net._blocks is not None) == fused
+    assert (net.layers.blocks is not None) == fused
     if fused:
-        assert len(net._blocks) == len(SMALL["hidden_size_list"])
-        assert net._blocks[0].affine is net.layers["Affine1"]
-        assert net._blocks[0].relu is net.layers["Activation_function1"]
+        assert len(net.layers.blocks) == len(SMALL["hidden_size_list"])
+        block, key, after = net.layers.blocks[0]
+        assert block.affine is net.layers["Affine1"] and after is net.layers["Affine2"]
+        assert block.relu is net.layers["Activation_function1"] == net.layers[key]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -313,7 +347,6 @@ BAD_X = [
     ([[0.0] * 8] * 6, TypeError, ["x", "numpy.ndarray", "list"]),
     (GOOD_X.astype(np.int64), TypeError, ["x", "float", "int64"]),
     (GOOD_X.astype(object), TypeError, ["x", "float", "object"]),
-    (GOOD_X.astype(np.float32), TypeError, ["x", "float64", "float32"]),
     (GOOD_X[:, :7], ValueError, ["x", "(N, 8)", "(6, 7)"]),
     (GOOD_X.reshape(6, 2, 4), ValueError, ["x", "(N, 8)", "(6, 2, 4)", "flatten"]),
     (GOOD_X[0], ValueError, ["x", "(N, 8)", "(8,)"]),
@@ -367,12 +400,36 @@ def test_labels_may_be_integer_of_any_width_or_one_hot(net):
     assert net.accuracy(GOOD_X, np.eye(4)[GOOD_T]) == net.accuracy(GOOD_X, GOOD_T)
 
 
-def test_batchnorm_training_needs_two_samples(net):
-    with pytest.raises(ValueError, match=r"at least 2 samples.*BatchNorm.*\(1, 8\)"):
-        net.gradient(GOOD_X[:1], GOOD_T[:1])
-    with pytest.raises(ValueError, match="at least 2 samples"):
-        net.loss(GOOD_X[:1], GOOD_T[:1], train_flg=True)
-    assert np.isfinite(net.loss(GOOD_X[:1], GOOD_T[:1]))  # inference on one sample is fine
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batchnorm_trains_on_one_sample_as_the_book(backend):
+    """A batch of one in training mode: BN's output is beta, so everything before it gets
+    a zero gradient; the gradient still matches central differences (the book's
+    batch_norm_gradient_check.py)."""
+    x, t = _data(n=1)
+    net = MultiLayerNet(**SMALL, use_batchnorm=True, seed=5, backend=backend)
+    rng = np.random.default_rng(5)
+    for i in (1, 2, 3):  # away from 0, ReLU's kink, where BN's output would sit
+        beta = net.params[f"beta{i}"]
+        beta[:] = rng.uniform(0.5, 1.0, beta.size) * rng.choice([-1, 1], beta.size)
+    grads = {k: v.copy() for k, v in net.gradient(x, t).items()}
+    num = net.numerical_gradient(x, t)
+    for k in grads:
+        assert np.abs(grads[k] - num[k]).mean() < 1e-8, k
+    for k in ("W1", "b1", "gamma1", "W2", "gamma2"):  # all behind BN's constant output
+        assert np.all(grads[k] == 0), k
+    assert np.abs(grads["W4"]).max() > 1e-3 and np.abs(grads["beta3"]).max() > 1e-3
+
+
+def test_a_narrower_float_input_is_promoted_a_wider_one_refused(net):
+    for dtype in (np.float32, np.float16):
+        x = GOOD_X.astype(dtype)
+        expected = net.loss(x.astype(np.float64), GOOD_T)
+        assert net.loss(x, GOOD_T) == expected
+        assert net.predict(x).dtype == np.float64
+        assert x.dtype == dtype  # the caller's array is left as it is
+    net32 = MultiLayerNet(**SMALL, seed=0, dtype=np.float32)
+    with pytest.raises(TypeError, match="x has dtype float64.*float32.*lose precision"):
+        net32.gradient(GOOD_X, GOOD_T)
 
 
 @pytest.mark.parametrize(
@@ -448,12 +505,71 @@ def test_training_step_does_not_allocate_arrays(use_batchnorm, use_dropout):
     opt = SGD(0.01)
     for _ in range(2):
         opt.update(net.params, net.gradient(x, t))
+    for _ in range(2):  # the first steps of the book's loop make its second set of arrays
+        grads = net.gradient(x, t)
+        opt.update(net.params, grads)
+    del grads
     tracemalloc.start()
     try:
         for _ in range(3):
             opt.update(net.params, net.gradient(x, t))
+        for _ in range(3):  # the book's loop: `grads` holds the last step's arrays meanwhile
+            grads = net.gradient(x, t)
+            opt.update(net.params, grads)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     # one (128, 100) float64 activation is 102 400 bytes; Python's dicts and scalars ~ 4 KB
     assert peak < 16_000, f"a training step allocated {peak} bytes"
+
+
+# ------------------------------------------------------------------ the book's semantics
+def test_gradients_are_the_callers_to_keep():
+    """ga = net.gradient(A); gb = net.gradient(B): (ga + gb)/2 is the gradient of A ∪ B (equal
+    halves), as with the book; a history of gradients keeps every step's own array."""
+    rng = np.random.default_rng(40)
+    x, t = rng.standard_normal((16, 8)), rng.integers(0, 4, 16)
+    for kwargs in (dict(use_batchnorm=False), dict(use_dropout=False, activation="sigmoid"),
+                   dict(weight_decay_lambda=0.1)):
+        net = MultiLayerNet(**SMALL, seed=6, **kwargs)
+        ga = net.gradient(x[:8], t[:8])
+        gb = net.gradient(x[8:], t[8:])
+        both = net.gradient(x, t)
+        for k in both:
+            np.testing.assert_allclose((ga[k] + gb[k]) / 2, both[k], rtol=1e-10, atol=1e-15,
+                                       err_msg=f"{kwargs} {k}")
+        hist = [net.gradient(x[i:i + 4], t[i:i + 4])["W2"] for i in (0, 4, 8)]
+        assert len({id(h) for h in hist}) == 3
+        for i, h in zip((0, 4, 8), hist, strict=True):
+            np.testing.assert_array_equal(h, net.gradient(x[i:i + 4], t[i:i + 4])["W2"])
+
+
+def test_predict_keeps_each_result():
+    x, _ = _data(n=6)
+    net = MultiLayerNet(**SMALL, seed=7, use_batchnorm=True)
+    ys = [net.predict(x[i:i + 2]) for i in (0, 2, 4)]
+    np.testing.assert_array_equal(np.vstack(ys), net.predict(x))
+    activations = []  # a layer's attribute kept after each call stays the same too
+    sig = MultiLayerNet(**SMALL, seed=7, activation="sigmoid")
+    for i in (0, 2, 4):
+        sig.predict(x[i:i + 2])
+        activations.append(sig.layers["Activation_function1"].out)
+    assert len({id(a) for a in activations}) == 3
+    np.testing.assert_array_equal(activations[0], sig.layers["Activation_function1"].forward(
+        sig.layers["Affine1"].forward(x[:2])))
+
+
+def test_the_books_keyword_spellings_and_scheme_names():
+    net = MultiLayerNet(**SMALL, use_dropout=True, dropout_ration=0.2, seed=0)
+    assert net.dropout_ratio == 0.2 and net.layers["Dropout1"].dropout_ratio == 0.2
+    assert MultiLayerNet(**SMALL, use_dropout=True, seed=0).dropout_ratio == 0.5
+    with pytest.raises(TypeError, match="dropout_ratio or the book's spelling dropout_ration"):
+        MultiLayerNet(**SMALL, dropout_ratio=0.1, dropout_ration=0.2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dropout_rate'"):
+        MultiLayerNet(**SMALL, dropout_rate=0.2)
+    for book, ours in (("He", "he"), ("Xavier", "xavier"), ("ReLU", "relu"),
+                       ("SIGMOID", "sigmoid")):
+        a = MultiLayerNet(**SMALL, weight_init_std=book, seed=1)
+        b = MultiLayerNet(**SMALL, weight_init_std=ours, seed=1)
+        for k in a.params:
+            np.testing.assert_array_equal(a.params[k], b.params[k])

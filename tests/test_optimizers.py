@@ -10,7 +10,8 @@ from dlkit.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 
 class BookOptimizer:
-    """The book's common/optimizer.py, written out literally (allocating), as the oracle."""
+    """The update formulas of the book's common/optimizer.py, restated plainly (allocating,
+    state kept in dicts), as the oracle."""
 
     def __init__(self, kind, **hp):
         self.kind, self.hp, self.state, self.iter = kind, hp, {}, 0
@@ -27,12 +28,10 @@ class BookOptimizer:
                 s.setdefault(key, np.zeros_like(g))
                 s[key] = hp["momentum"] * s[key] - lr * g
                 params[key] += s[key]
-            elif self.kind == "Nesterov":
-                v = s.setdefault(key, np.zeros_like(g))
-                v *= hp["momentum"]
-                v -= lr * g
-                params[key] += hp["momentum"] * hp["momentum"] * v
-                params[key] -= (1 + hp["momentum"]) * lr * g
+            elif self.kind == "Nesterov":  # the step uses v from before its update
+                mu, v = hp["momentum"], s.get(key, np.zeros_like(g))
+                params[key] += mu * mu * v - (1 + mu) * lr * g
+                s[key] = mu * v - lr * g
             elif self.kind == "AdaGrad":
                 h = s.setdefault(key, np.zeros_like(g))
                 h += g * g
@@ -100,9 +99,10 @@ def test_first_steps_by_hand():
     assert run(SGD(lr=0.1)) == pytest.approx([1 - 0.2, 1 - 0.2 + 0.1])
     # Momentum: v1 = -0.2, w1 = 0.8; v2 = 0.9*-0.2 + 0.1 = -0.08, w2 = 0.72
     assert run(Momentum(lr=0.1, momentum=0.9)) == pytest.approx([0.8, 0.72])
-    # Nesterov: v1 = -0.2, w1 = 1 + 0.81*-0.2 - 1.9*0.2 = 0.458
-    #           v2 = -0.18 + 0.1 = -0.08, w2 = 0.458 + 0.81*-0.08 + 1.9*0.1 = 0.5832
-    assert run(Nesterov(lr=0.1, momentum=0.9)) == pytest.approx([0.458, 0.5832])
+    # Nesterov (the book's: the step uses v before its update):
+    #   w1 = 1 + 0.81*0 - 1.9*0.1*2 = 0.62,   v1 = -0.2
+    #   w2 = 0.62 + 0.81*-0.2 + 1.9*0.1*1 = 0.648,   v2 = 0.9*-0.2 + 0.1 = -0.08
+    assert run(Nesterov(lr=0.1, momentum=0.9)) == pytest.approx([0.62, 0.648])
     # AdaGrad: h1 = 4, w1 = 1 - 0.1*2/(2+1e-7); h2 = 5, w2 = w1 + 0.1/(sqrt 5 + 1e-7)
     w1 = 1 - 0.2 / (2 + 1e-7)
     assert run(AdaGrad(lr=0.1)) == pytest.approx([w1, w1 + 0.1 / (math.sqrt(5) + 1e-7)])
@@ -139,12 +139,63 @@ def test_float32_params_stay_float32():
     assert p["W"].dtype == np.float32 and np.all(p["W"] < 1)
 
 
+def test_nesterov_takes_the_books_steps():
+    """lr 0.1, momentum 0.9, gradient 1 at every step: the book's weight goes
+    1 → 0.81 → 0.539 (its step uses v before v is updated)."""
+    p = {"w": np.array([1.0])}
+    opt = Nesterov(lr=0.1, momentum=0.9)
+    path = []
+    for _ in range(2):
+        opt.update(p, {"w": np.array([1.0])})
+        path.append(p["w"][0])
+    assert path == pytest.approx([0.81, 0.539], rel=1e-12)
+
+
+@pytest.mark.parametrize("cls, kind, hp", CASES, ids=[c[1] for c in CASES])
+def test_lr_zero_is_a_frozen_run(cls, kind, hp):
+    rng = np.random.default_rng(1)
+    params = _params(rng)
+    before = {k: v.copy() for k, v in params.items()}
+    opt = cls(**dict(hp, lr=0))
+    for _ in range(3):
+        opt.update(params, {k: rng.standard_normal(v.shape) for k, v in params.items()})
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])
+
+
+def _f_df(x, y):
+    """The book's optimizer_compare_naive.py surface: f = x²/20 + y², and its gradient."""
+    return x**2 / 20.0 + y**2, (x / 10.0, 2.0 * y)
+
+
+@pytest.mark.parametrize("cls, kind, hp", [
+    (SGD, "SGD", {"lr": 0.95}), (Momentum, "Momentum", {"lr": 0.1, "momentum": 0.9}),
+    (Nesterov, "Nesterov", {"lr": 0.1, "momentum": 0.9}), (AdaGrad, "AdaGrad", {"lr": 1.5}),
+    (RMSprop, "RMSprop", {"lr": 0.1, "decay_rate": 0.99}),
+    (Adam, "Adam", {"lr": 0.3, "beta1": 0.9, "beta2": 0.999}),
+], ids=["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"])
+def test_plain_number_parameters_as_in_the_books_naive_comparison(cls, kind, hp):
+    """params {'x': -7.0, 'y': 2.0} as plain floats, 30 steps from the book's start point:
+    the same path as the formulas, stored back as floats, ending nearer the minimum (0, 0)."""
+    params, book = {"x": -7.0, "y": 2.0}, {"x": np.array(-7.0), "y": np.array(2.0)}
+    opt, oracle = cls(**hp), BookOptimizer(kind, **hp)
+    for _ in range(30):
+        gx, gy = _f_df(params["x"], params["y"])[1]
+        opt.update(params, {"x": gx, "y": gy})
+        bx, by = _f_df(float(book["x"]), float(book["y"]))[1]
+        oracle.update(book, {"x": np.array(bx), "y": np.array(by)})
+        assert type(params["x"]) is float and type(params["y"]) is float
+        assert params["x"] == pytest.approx(float(book["x"]), rel=1e-12, abs=1e-12)
+        assert params["y"] == pytest.approx(float(book["y"]), rel=1e-12, abs=1e-12)
+    assert _f_df(params["x"], params["y"])[0] < _f_df(-7.0, 2.0)[0]
+
+
 def test_bad_hyper_parameters():
-    with pytest.raises(ValueError, match=r"lr must be in \(0.0, inf\), got -0.1"):
+    with pytest.raises(ValueError, match=r"lr must be a number >= 0, got -0.1"):
         SGD(lr=-0.1)
-    with pytest.raises(ValueError, match=r"momentum must be in \[0.0, 1.0\), got 1.0"):
+    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\), got 1.0"):
         Momentum(momentum=1.0)
-    with pytest.raises(TypeError, match="decay_rate must be a float, got str"):
+    with pytest.raises(TypeError, match="decay_rate must be a number, got str"):
         RMSprop(decay_rate="0.9")
 
 

@@ -50,8 +50,9 @@ class Network:
     def predict(self, x):
         """Class scores (N, 10) for x (N, input_size), in inference mode (train_flg=False).
 
-        Return a new array: a dlkit layer overwrites the array it returned on its next call,
-        so return ``scores.copy()``.  Raise ValueError when x is not (N, input_size).
+        Return an array the caller may keep (dlkit's layers return such arrays, as the book's
+        do; so does a2's layer if it makes new ones).  Raise ValueError when x is not
+        (N, input_size).
 
         TODO: implement it.
         """

@@ -73,7 +73,7 @@ def save(path: Path, arrays: dict[str, np.ndarray], fingerprint_text: str) -> bo
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            np.savez(f, fingerprint=np.array(fingerprint_text), **arrays)
+            np.savez(f, fingerprint=np.array(fingerprint_text), **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
         return True
     except OSError as exc:

@@ -81,7 +81,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             dtype = TYPE_CODES[type_code]
             out = np.empty(dims, dtype=dtype)
             expected = out.nbytes
-            view = memoryview(out.reshape(-1).view(np.uint8))
+            view = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
             got = 0
             while got < expected:
                 n = f.readinto(view[got:])

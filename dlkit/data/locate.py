@@ -64,7 +64,7 @@ class Found:
 
 def find(spec: FileSpec, folders: list[Path]) -> Found:
     """Return the first copy of ``spec`` in ``folders`` that passes ``verify``."""
-    rejected = []
+    rejected: list[str] = []
     for folder in folders:
         path = folder / spec.name
         if not path.is_file():

@@ -88,7 +88,9 @@ def load_mnist(
     download : download missing or corrupted files (``$DLKIT_MIRROR``, then public mirrors).
         With False, missing files raise ``DatasetNotFoundError`` listing where it looked.
     dtype : float dtype of the images (and one-hot labels); ``np.uint8`` is allowed with
-        ``normalize=False`` to get the raw bytes.
+        ``normalize=False`` to get the raw bytes.  float64 by default, what dlkit's networks
+        compute in; the book's loader gives float32 (``dtype=np.float32``), which a float64
+        network promotes as NumPy would.
 
     Returns
     -------

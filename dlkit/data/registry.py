@@ -3,7 +3,7 @@
 Two kinds of hash are recorded for each file (see ``dlkit.data.verify``):
 
 ``gz_sha256``
-    sha256 of the ``.gz`` file exactly as the public mirrors serve it (from the issue /
+    sha256 of the ``.gz`` file exactly as the public mirrors serve it (as published
     upstream). Known for all eight files.
 ``payload_sha256``
     sha256 of the decompressed IDX bytes. Needed because re-compressing changes the ``.gz``

@@ -7,22 +7,10 @@ import numbers
 import numpy as np
 
 from dlkit.initializers import init_std
+from dlkit.validate import positive_int
+from dlkit.validate import positive_number as positive_float
 
 __all__ = ["check_seeds", "positive_int", "positive_float", "check_schemes", "check_data"]
-
-
-def positive_int(name: str, value) -> int:
-    """``value`` as an int; ValueError naming ``name`` unless it is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def positive_float(name: str, value) -> float:
-    """``value`` as a float; ValueError naming ``name`` unless it is a real number > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def check_seeds(seeds) -> list[int]:
@@ -30,7 +18,8 @@ def check_seeds(seeds) -> list[int]:
     given = seeds
     seeds = [] if isinstance(seeds, (str, bytes)) else list(np.atleast_1d(seeds).tolist())
     if not seeds or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 0
+        for s in seeds
     ):
         raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {given!r}")
     if len(set(seeds)) != len(seeds):

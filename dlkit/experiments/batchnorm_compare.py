@@ -14,6 +14,8 @@ diverges (weight scale 1.0).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dlkit.experiments._checks import check_data, check_seeds, positive_float, positive_int
@@ -87,7 +89,7 @@ def batchnorm_compare(
     x, t = x_train[:train_size], t_train[:train_size]
     iter_per_epoch = -(-train_size // batch_size)
     S, K = len(seeds), len(scales)
-    data = {"weight_scales": scales}
+    data: dict[str, Any] = {"weight_scales": scales}
     for key in ("batchnorm", "plain"):
         data[key] = {
             "train_acc": np.zeros((S, K, epochs + 1)),

@@ -45,7 +45,7 @@ XAVIER_SATURATED_MAX = 0.1
 COLLAPSE_RATIO = 1e-3
 #: "drifts toward 0" with Xavier: ReLU halves the second moment, so std(L5)/std(L1) ≈ 0.25.
 DRIFT_RATIO = 0.5
-#: "spread kept" with He: std(L5)/std(L1) within a factor 1.6 (the issue's statement;
+#: "spread kept" with He: std(L5)/std(L1) within a factor 1.6 (the lesson's statement;
 #: measured 0.84–1.26 over 10 seeds).
 HE_FACTOR = 1.6
 

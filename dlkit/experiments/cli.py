@@ -99,7 +99,7 @@ def add_parser(sub) -> None:
     for command, (experiment, help_, description, option) in _SINGLE.items():
         p = sub.add_parser(command, help=help_, description=description)
         _common(p, f"results/{command}", data=experiment != "activation_histograms")
-        overrides = ()
+        overrides: tuple[str, ...] = ()
         if option is not None:
             name, option_help = option
             p.add_argument(f"--{name}", type=positive_int, default=None, help=option_help)

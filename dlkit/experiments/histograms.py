@@ -17,6 +17,9 @@ Everything here is plain NumPy (the book's formulas); no training, no data set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from dlkit.experiments._checks import check_seeds, positive_int
@@ -38,7 +41,7 @@ def _relu(a):
 #: "saturated" = the activation's slope is (nearly) 0 there, so the gradient vanishes:
 #: sigmoid z < 0.1 or z > 0.9 (slope z(1 − z) < 0.09, against 0.25 at z = 0.5);
 #: tanh |z| > 0.9 (slope 1 − z² < 0.19); ReLU z = 0 (slope 0).
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], tuple[float, float], Callable[[Any], Any]]] = {
     "sigmoid": (_sigmoid, (0.0, 1.0), lambda z: (z < 0.1) | (z > 0.9)),
     "tanh": (np.tanh, (-1.0, 1.0), lambda z: np.abs(z) > 0.9),
     "relu": (_relu, (0.0, 1.0), lambda z: z == 0.0),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -23,14 +25,14 @@ from dlkit.experiments.symmetry import symmetry
 __all__ = ["SETTINGS", "QUICK_DATA", "EXPERIMENTS", "run_experiment", "run_all", "write_outputs"]
 
 #: experiment name -> its function
-EXPERIMENTS = {
+EXPERIMENTS: dict[str, Callable[..., Any]] = {
     "symmetry": symmetry,
     "activation_histograms": activation_histograms,
     "init_compare": init_compare,
     "batchnorm_compare": batchnorm_compare,
 }
 
-SETTINGS = {
+SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "book": {name: {} for name in EXPERIMENTS},
     "quick": {
         "symmetry": {"steps": 60},
@@ -87,7 +89,8 @@ def write_outputs(results: dict, out: str | os.PathLike, meta: dict,
     from dlkit import plots
 
     os.makedirs(out, exist_ok=True)
-    written, figures = [], {}
+    written: list[str] = []
+    figures: dict[str, list] = {}
     for name, result in results.items():
         figures[name] = []
         for fig_name, fig in plots.figures(result).items():

@@ -16,8 +16,8 @@ reading it from ``network.last_layer.loss`` saves that extra forward pass).
 
 BLAS runs on one thread while an experiment trains (``one_blas_thread``): the matrices of
 these networks are small (batch 100–128 × 784 × 100), so threads cost more to start and
-synchronise than they save, and on a busy machine OpenBLAS's waiting threads made one
-training step more than 10× slower (measured: 62 ms instead of 3.6 ms CPU time per step).
+synchronise than they save, and on a busy machine OpenBLAS's waiting threads make one
+training step many times slower.
 """
 
 from __future__ import annotations

@@ -19,13 +19,10 @@ from dlkit.kernels.batchnorm import (
     batchnorm_forward_infer,
     batchnorm_forward_train,
     batchnorm_running_update,
-)
-from dlkit.kernels.blocks import (
     bias_batchnorm_relu_forward_train,
-    bias_relu_forward,
     relu_batchnorm_bias_backward,
-    relu_bias_backward,
 )
+from dlkit.kernels.blocks import bias_relu_forward, relu_bias_backward
 from dlkit.kernels.checks import all_finite, labels_in_range
 from dlkit.kernels.dropout import dropout_apply_mask
 from dlkit.kernels.sgd import sgd_update

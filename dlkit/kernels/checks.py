@@ -1,8 +1,8 @@
 """Input checks that NumPy would do in several passes, as one Numba loop each.
 
 ``dlkit.network`` and ``dlkit.layers`` call them on every training step, so they must cost
-little next to the step: a scan for NaN/inf over a (128, 784) batch is 14 us here against
-23 us for NumPy's ``x.sum()`` (and 5 us for ``t.min(), t.max()`` against 0.5 us below).
+little next to the step: one pass, stopping at the first bad row, and no temporary array
+(NumPy's ``np.isfinite(x).all()`` writes a boolean array the size of x first).
 """
 
 import numpy as np

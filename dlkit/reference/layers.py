@@ -6,7 +6,7 @@ compare the Numba kernels against it and the benchmarks time it.  No input valid
 
 Differences from the book, all deliberate and small:
 
-* ``BatchNormalization`` takes ``eps`` (default 1e-5; the book hard-codes 10e-7).
+* ``BatchNormalization`` takes ``eps`` (default the book's 1e-6, which it writes ``10e-7``).
 * ``SoftmaxWithLoss`` computes log-softmax stably (``x − max − log Σ exp``) instead of
   ``log(y + 1e-7)``, and ``backward(dout)`` scales by ``dout`` (the book ignores it).
 * ``Dropout`` draws its mask from a ``numpy.random.Generator`` (``rng``), not ``np.random``.
@@ -157,7 +157,7 @@ class BatchNormalization:
     Inference: the running mean and variance replace mu and var.
     """
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None, eps=1e-5):
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None, eps=1e-6):
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def rel_error(a, b) -> float:
-    """max|a − b| / max(1e-8, max(|a| + |b|)): the CS231n relative error, one number."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
+from dlkit.gradcheck import normwise_rel_error
 
 
 def describe(value, lang: str = "en") -> str:
@@ -58,10 +53,10 @@ def array(feedback, value, *, what: str, shape: tuple, finite: bool = True,
 
 def close(feedback, got, expected, *, what: str, tol: float, hint_en: str = "",
           hint_ja: str = "", what_ja: str | None = None) -> None:
-    """Fail unless rel_error(got, expected) <= tol (shapes checked first)."""
+    """Fail unless normwise_rel_error(got, expected) <= tol (shapes checked first)."""
     what_ja = what if what_ja is None else what_ja
     got = array(feedback, got, what=what, what_ja=what_ja, shape=np.shape(expected))
-    err = rel_error(got, expected)
+    err = normwise_rel_error(got, expected)
     if not err <= tol:
         i = np.unravel_index(np.argmax(np.abs(got - expected)), np.shape(expected))
         index = tuple(int(k) for k in i)

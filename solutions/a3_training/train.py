@@ -54,8 +54,8 @@ class Network:
             raise ValueError(
                 f"x: expected an array of shape (N, {self.input_size}), got shape {x.shape}"
             )
-        # dlkit layers return buffers they overwrite on the next call: hand back a copy.
-        return self.forward(x, train_flg=False).copy()
+        # dlkit's layers return arrays that are the caller's to keep, as the book's do
+        return self.forward(x, train_flg=False)
 
     def sgd_step(self, x, t, lr):
         """One step of SGD on the mini-batch (x, t); returns the loss before the step."""

@@ -152,6 +152,6 @@ def kernel_cache_use():
     from dlkit import kernels
 
     x = np.ones((2, 3))
-    kernels.relu_forward(x, np.empty_like(x))
+    kernels.relu_forward(x, np.empty_like(x), np.empty(x.shape, np.bool_))
     return {"entries": entries, "hits": sum(kernels.relu_forward.stats.cache_hits.values()),
             "misses": sum(kernels.relu_forward.stats.cache_misses.values())}
