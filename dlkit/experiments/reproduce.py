@@ -8,27 +8,32 @@ epochs, the first 10,000 training and 2,000 test images.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
-from dlkit.experiments.batchnorm_compare import batchnorm_compare
+from dlkit.experiments import batchnorm_compare, histograms, init_compare, symmetry
+from dlkit.experiments._checks import check_data
 from dlkit.experiments.claims import evaluate_claims
-from dlkit.experiments.histograms import activation_histograms
-from dlkit.experiments.init_compare import init_compare
 from dlkit.experiments.report import write_report
 from dlkit.experiments.results import save_results
-from dlkit.experiments.symmetry import symmetry
+from dlkit.experiments.runs import default_jobs, execute
 
-__all__ = ["SETTINGS", "QUICK_DATA", "EXPERIMENTS", "run_experiment", "run_all", "write_outputs"]
+__all__ = ["SETTINGS", "QUICK_DATA", "EXPERIMENTS", "run_experiment", "run_all", "plan_all",
+           "write_outputs", "load_data", "default_jobs"]
 
-#: experiment name -> its function
-EXPERIMENTS = {
+#: experiment name -> its module: ``module.plan(...)`` and the function of the same name
+_MODULES = {
     "symmetry": symmetry,
-    "activation_histograms": activation_histograms,
+    "activation_histograms": histograms,
     "init_compare": init_compare,
     "batchnorm_compare": batchnorm_compare,
 }
+
+#: experiment name -> its function, in the lesson's order
+EXPERIMENTS = {name: getattr(module, name) for name, module in _MODULES.items()}
+
+#: experiments that use no data set (and so take no ``backend`` or ``dataset``)
+_NO_DATA = {"activation_histograms"}
 
 SETTINGS = {
     "book": {name: {} for name in EXPERIMENTS},
@@ -44,37 +49,65 @@ SETTINGS = {
 QUICK_DATA = {"train": 10_000, "test": 2_000}
 
 
+def _check_names(names) -> list[str]:
+    names = list(names)
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown or not names:
+        raise ValueError(f"experiments must name some of {list(EXPERIMENTS)}, got {names!r}")
+    return [n for n in EXPERIMENTS if n in names]  # the lesson's order
+
+
+def _data(data, quick: bool):
+    """``data`` checked (labels as intp) and, in quick mode, cut to QUICK_DATA."""
+    x_train, t_train, x_test, t_test = data
+    if quick:
+        x_train, t_train = x_train[:QUICK_DATA["train"]], t_train[:QUICK_DATA["train"]]
+        x_test, t_test = x_test[:QUICK_DATA["test"]], t_test[:QUICK_DATA["test"]]
+    return check_data(x_train, t_train, x_test, t_test)[:4]
+
+
+def plan_all(data, names, *, seeds, quick: bool = False, backend: str = "numba",
+             dataset: str = "arrays", overrides: dict | None = None):
+    """``(plans, data)``: the plans of experiments ``names`` with the book's (or the quick)
+    settings, every setting checked, and the data they run on (``None`` when no experiment
+    named needs data)."""
+    names = _check_names(names)
+    needs_data = any(n not in _NO_DATA for n in names)
+    data = _data(data, quick) if needs_data else None
+    plans = []
+    for name in names:
+        kwargs = {**SETTINGS["quick" if quick else "book"][name], **(overrides or {}),
+                  "seeds": seeds}
+        if name in _NO_DATA:
+            plans.append(_MODULES[name].plan(**kwargs))
+        else:
+            plans.append(_MODULES[name].plan(*data, backend=backend, dataset=dataset,
+                                             **kwargs))
+    return plans, data
+
+
 def run_experiment(name: str, data, *, seeds, quick: bool = False, backend: str = "numba",
-                   dataset: str = "arrays", **overrides):
+                   dataset: str = "arrays", jobs: int = 1, **overrides):
     """Run experiment ``name`` with the book's (or the quick) settings plus ``overrides``.
 
     ``data`` is ``(x_train, t_train, x_test, t_test)``; unused by ``activation_histograms``.
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"name must be one of {sorted(EXPERIMENTS)}, got {name!r}")
-    kwargs = {**SETTINGS["quick" if quick else "book"][name], **overrides, "seeds": seeds}
-    if name == "activation_histograms":
-        return activation_histograms(**kwargs)
-    x_train, t_train, x_test, t_test = data
-    if quick:
-        x_train, t_train = x_train[:QUICK_DATA["train"]], t_train[:QUICK_DATA["train"]]
-        x_test, t_test = x_test[:QUICK_DATA["test"]], t_test[:QUICK_DATA["test"]]
-    kwargs.update(backend=backend, dataset=dataset)
-    if name == "symmetry":
-        return symmetry(x_train, t_train, **kwargs)
-    return EXPERIMENTS[name](x_train, t_train, x_test, t_test, **kwargs)
+    plans, data = plan_all(data, [name], seeds=seeds, quick=quick, backend=backend,
+                           dataset=dataset, overrides=overrides)
+    return execute(plans, data, jobs=jobs, desc=name)[0][name]
 
 
 def run_all(data, *, seeds, quick: bool = False, backend: str = "numba",
-            dataset: str = "arrays"):
-    """Every experiment; returns ``(results, seconds)``: name -> Result, name -> wall time."""
-    results, seconds = {}, {}
-    for name in EXPERIMENTS:
-        start = time.perf_counter()
-        results[name] = run_experiment(name, data, seeds=seeds, quick=quick, backend=backend,
-                                       dataset=dataset)
-        seconds[name] = time.perf_counter() - start
-    return results, seconds
+            dataset: str = "arrays", jobs: int = 1, experiments=None):
+    """Every experiment (or those named in ``experiments``); returns ``(results, seconds)``:
+    name -> Result, name -> the time its runs took (summed over runs: with ``jobs`` > 1 they
+    overlap in time). Every setting is checked before any run starts; the numbers are the
+    same for every ``jobs``."""
+    plans, data = plan_all(data, EXPERIMENTS if experiments is None else experiments,
+                           seeds=seeds, quick=quick, backend=backend, dataset=dataset)
+    return execute(plans, data, jobs=jobs, desc="reproduce")
 
 
 def write_outputs(results: dict, out: str | os.PathLike, meta: dict,
