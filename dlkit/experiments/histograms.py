@@ -26,7 +26,7 @@ from dlkit.experiments.results import Result
 from dlkit.experiments.runs import Plan, Run, run_plan
 from dlkit.initializers import init_std, init_weight
 
-__all__ = ["DEFAULT_CONFIGS", "ACTIVATIONS", "activation_histograms", "plan"]
+__all__ = ["DEFAULT_CONFIGS", "ACTIVATIONS", "activation_histograms", "plan", "check_configs"]
 
 
 def _sigmoid(a):
@@ -59,7 +59,10 @@ DEFAULT_CONFIGS = (
 )
 
 
-def _check_configs(configs, node_num):
+def check_configs(configs, node_num):
+    """The configurations as a list; ValueError naming the first one that is not a dict
+    ``{'name', 'activation', 'weight_init'}`` of a known activation and scheme, or whose
+    name is used twice."""
     configs = list(configs)
     if not configs:
         raise ValueError("configs must name at least one configuration, got none")
@@ -130,7 +133,7 @@ def plan(x_train=None, t_train=None, x_test=None, t_test=None, *, configs=DEFAUL
     hidden_layer_size = positive_int("hidden_layer_size", hidden_layer_size)
     bins = positive_int("bins", bins)
     seeds = check_seeds(seeds)
-    configs = _check_configs(configs, node_num)
+    configs = check_configs(configs, node_num)
 
     shape = {"n_samples": n_samples, "node_num": node_num,
              "hidden_layer_size": hidden_layer_size, "bins": bins}

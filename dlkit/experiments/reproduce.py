@@ -11,7 +11,16 @@ import os
 
 import numpy as np
 
-from dlkit.experiments import batchnorm_compare, histograms, init_compare, symmetry
+from dlkit.experiments import (
+    batchnorm_compare,
+    batchnorm_speed,
+    gradient_flow,
+    histograms,
+    init_activations,
+    init_compare,
+    overfitting,
+    symmetry,
+)
 from dlkit.experiments._checks import check_data
 from dlkit.experiments.claims import evaluate_claims
 from dlkit.experiments.report import write_report
@@ -25,8 +34,12 @@ __all__ = ["SETTINGS", "QUICK_DATA", "EXPERIMENTS", "run_experiment", "run_all",
 _MODULES = {
     "symmetry": symmetry,
     "activation_histograms": histograms,
+    "gradient_flow": gradient_flow,
     "init_compare": init_compare,
+    "init_activations": init_activations,
     "batchnorm_compare": batchnorm_compare,
+    "batchnorm_speed": batchnorm_speed,
+    "overfitting": overfitting,
 }
 
 #: experiment name -> its function, in the lesson's order
@@ -40,8 +53,13 @@ SETTINGS = {
     "quick": {
         "symmetry": {"steps": 60},
         "activation_histograms": {},
+        "gradient_flow": {"steps": 50, "probe_size": 500},
         "init_compare": {"iterations": 300, "train_eval_size": 2000},
+        # the same runs as init_compare's ReLU row: done once
+        "init_activations": {"iterations": 300, "train_eval_size": 2000},
         "batchnorm_compare": {"epochs": 5, "train_size": 400},
+        "batchnorm_speed": {"epochs": 5, "train_size": 400},
+        "overfitting": {"epochs": 50, "test_eval_size": 1000},
     },
 }
 
