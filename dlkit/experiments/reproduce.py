@@ -8,6 +8,8 @@ epochs, the first 10,000 training and 2,000 test images.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from dlkit.experiments._checks import check_data
 from dlkit.experiments.claims import evaluate_claims
 from dlkit.experiments.report import write_report
 from dlkit.experiments.results import save_results
-from dlkit.experiments.runs import default_jobs, execute
+from dlkit.experiments.runs import Run, default_jobs, execute, run_each
 
 __all__ = ["SETTINGS", "QUICK_DATA", "EXPERIMENTS", "run_experiment", "run_all", "plan_all",
            "write_outputs", "load_data", "default_jobs"]
@@ -128,33 +130,47 @@ def run_all(data, *, seeds, quick: bool = False, backend: str = "numba",
     return execute(plans, data, jobs=jobs, desc="reproduce")
 
 
+def _save_figure(data, *, result, name, path) -> dict:
+    """Draw figure ``name`` of ``result`` into the PNG file ``path``."""
+    from dlkit import plots
+
+    plots.save_png(plots.figure(result, name), path)
+    return {}
+
+
 def write_outputs(results: dict, out: str | os.PathLike, meta: dict,
-                  claims: list | None = None) -> list[str]:
+                  claims: list | None = None, *, jobs: int = 1) -> list[str]:
     """Write one PNG per figure, ``results.json`` (every number, the claims, ``meta``) and
     ``report.md`` into the folder ``out`` (created if needed); return the paths written.
 
-    ``claims``: ``evaluate_claims(results)`` when the caller already has them (else computed).
+    The figures are drawn in ``jobs`` worker processes (1: in this one). Everything is
+    written in a temporary folder inside ``out`` first and moved into place only when all of
+    it succeeded: a failure leaves the earlier files untouched. ``claims``:
+    ``evaluate_claims(results)`` when the caller already has them (else computed).
     """
     from dlkit import plots
 
     os.makedirs(out, exist_ok=True)
-    written, figures = [], {}
-    for name, result in results.items():
-        figures[name] = []
-        for fig_name, fig in plots.figures(result).items():
-            path = os.path.join(out, f"{fig_name}.png")
-            plots.save_png(fig, path)
-            figures[name].append(f"{fig_name}.png")
-            written.append(path)
     if claims is None:
         claims = evaluate_claims(results)
-    path = os.path.join(out, "results.json")
-    save_results(results, path, meta=meta, claims=[c.to_dict() for c in claims])
-    written.append(path)
-    path = os.path.join(out, "report.md")
-    write_report(path, results, claims, figures, meta)
-    written.append(path)
-    return written
+    staging = tempfile.mkdtemp(prefix=".dlkit-", dir=out)
+    try:
+        figures = {name: [f"{f}.png" for f in plots.figure_names(r.experiment)]
+                   for name, r in results.items()}
+        draws = [Run("figures", _save_figure, {"result": r, "name": png[:-4],
+                                               "path": os.path.join(staging, png)})
+                 for name, r in results.items() for png in figures[name]]
+        run_each(draws, None, jobs, lambda *_: None)
+        files = [png for pngs in figures.values() for png in pngs]
+        save_results(results, os.path.join(staging, "results.json"), meta=meta,
+                     claims=[c.to_dict() for c in claims])
+        write_report(os.path.join(staging, "report.md"), results, claims, figures, meta)
+        files += ["results.json", "report.md"]
+        for f in files:
+            os.replace(os.path.join(staging, f), os.path.join(out, f))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [os.path.join(out, f) for f in files]
 
 
 def load_data(dataset: str, root=None, download: bool = True):

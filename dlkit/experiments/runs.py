@@ -24,12 +24,13 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from dlkit.experiments.results import Result, to_jsonable
 from dlkit.experiments.training import one_blas_thread, progress
 
-__all__ = ["Run", "Plan", "RunError", "execute", "run_plan", "default_jobs"]
+__all__ = ["Run", "Plan", "RunError", "execute", "run_plan", "run_each", "default_jobs"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,12 @@ class Run:
     fn: Callable
     kwargs: dict
     work: float = 1.0
-    key: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    @cached_property
+    def key(self) -> str:
+        """The run's identity: its function and arguments (two equal keys, one computation)."""
         text = json.dumps(to_jsonable(self.kwargs, "kwargs"), sort_keys=True)
-        object.__setattr__(self, "key", f"{self.fn.__module__}.{self.fn.__qualname__}{text}")
+        return f"{self.fn.__module__}.{self.fn.__qualname__}{text}"
 
     def describe(self) -> str:
         """The run as a reader would name it: experiment and arguments."""
@@ -97,15 +99,22 @@ def _distinct(plans) -> tuple[list[Run], dict[str, str]]:
     return runs, owner
 
 
-def _in_process(runs, data, done) -> None:
-    with one_blas_thread():
-        for run in runs:
-            start = time.perf_counter()
-            try:
-                out = run(data)
-            except Exception as exc:
-                raise RunError(run, traceback.format_exc()) from exc
-            done(run, out, time.perf_counter() - start)
+def run_each(runs, data, jobs: int, done) -> None:
+    """Run ``runs`` on ``data``, in this process (``jobs`` 1) or in ``jobs`` worker processes
+    (longest first); ``done(run, output, seconds)`` for each as it finishes."""
+    if jobs == 1 or len(runs) == 1:
+        with one_blas_thread():
+            for run in runs:
+                start = time.perf_counter()
+                try:
+                    out = run(data)
+                except Exception as exc:
+                    raise RunError(run, traceback.format_exc()) from exc
+                done(run, out, time.perf_counter() - start)
+    else:
+        from dlkit.experiments.parallel import in_workers
+
+        in_workers(sorted(runs, key=lambda r: -r.work), data, jobs, done)
 
 
 def execute(plans, data, *, jobs: int = 1, desc: str = "runs"):
@@ -128,12 +137,7 @@ def execute(plans, data, *, jobs: int = 1, desc: str = "runs"):
             seconds[owner[run.key]] += took
             bar.update(1)
 
-        if jobs == 1 or len(runs) == 1:
-            _in_process(runs, data, done)
-        else:
-            from dlkit.experiments.parallel import in_workers
-
-            in_workers(sorted(runs, key=lambda r: -r.work), data, jobs, done)
+        run_each(runs, data, jobs, done)
     results = {plan.experiment: plan.assemble([outputs[r.key] for r in plan.runs])
                for plan in plans}
     return results, seconds
