@@ -3,7 +3,9 @@
 ``evaluate_claims(results)`` takes the experiments' :class:`Result` objects (by experiment
 name) and returns one :class:`Claim` per statement of the lesson it can check: the statement,
 the numbers behind it, on how many seeds it held, and PASS (it held on every seed) or FAIL.
-A claim whose experiment or configuration was not run is left out.
+A claim whose experiment or configuration was not run is left out. The claims behind the
+book's four figures are here; what the slides also say (gradients, Xavier or He per
+activation, BatchNorm's speed, overfitting) is in :mod:`dlkit.experiments.claims_slides`.
 
 Every threshold below is a named constant with the reason for its value; they are the
 course's statements turned into numbers, not fitted to a run.

@@ -137,10 +137,11 @@ def init_activation_claims(r: Result) -> list[Claim]:
         others = [label for label in final if label != best]
         held = [bool(all(final[best][s] < final[o][s] for o in others))
                 for s in range(len(r.seeds))]
+        name = "ReLU" if activation == "relu" else activation
         claims.append(Claim(
             "init_activations",
-            f"{best} suits {activation}: with {activation}, {best}'s initial weights end with "
-            f"the lowest final loss of {', '.join(final)}.",
+            f"{best} suits {name}: with {name}, {best}'s initial weights end with the lowest "
+            f"final loss of {', '.join(final)}.",
             held,
             "final loss per seed: " + ", ".join(f"{label} {fmt(v, '.4f')}"
                                                 for label, v in final.items()),
