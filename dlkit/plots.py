@@ -488,8 +488,8 @@ def plot_overfitting(result) -> Figure:
     x = np.arange(len(labels))
     train = np.array([configs[k]["train_acc"][:, -1].mean() for k in labels])
     test = np.array([configs[k]["final_test_acc"].mean() for k in labels])
-    ax_bars.bar(x - 0.2, train, 0.4, color="tab:blue", label="training")
-    ax_bars.bar(x + 0.2, test, 0.4, color="tab:orange", label="test (all test samples)")
+    ax_bars.bar(x - 0.2, train, 0.4, color="0.35", label="training")
+    ax_bars.bar(x + 0.2, test, 0.4, color="0.75", label="test (all test samples)")
     for k in range(len(labels)):
         ax_bars.text(x[k], max(train[k], test[k]) + 0.02, f"gap {train[k] - test[k]:.2f}",
                      ha="center", fontsize=9)

@@ -45,7 +45,8 @@ def _init_activations_table(result) -> list[str]:
              "|---|" + "---|" * len(labels)]
     for activation, schemes in rows.items():
         cells = [_mean_sd(final_loss(schemes[label]["loss"])) for label in labels]
-        lines.append(f"| {activation} | " + " | ".join(cells) + " |")
+        name = "ReLU" if activation == "relu" else activation
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
