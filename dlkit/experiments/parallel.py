@@ -41,7 +41,10 @@ def _start_worker(data, started) -> None:
     global _DATA, _STARTED
     _DATA, _STARTED = data, started
     threadpool_limits(limits=1, user_api="blas")
-    faulthandler.enable()  # a fatal signal prints the Python traceback on stderr
+    try:  # a fatal signal prints the Python traceback on the process's stderr
+        faulthandler.enable(file=sys.__stderr__)
+    except (AttributeError, ValueError, OSError):  # no stderr with a file descriptor
+        pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
@@ -81,7 +84,8 @@ def _died(runs, futures, started, workers) -> RunError:
     crashed = [(i, pid) for i, pid in suspects
                if exitcodes.get(pid) not in (None, -signal.SIGTERM)] or suspects
     if not crashed:
-        return RunError(runs[0], "a worker process died before it started a run")
+        return RunError(None, "a worker process died before it started any run (its "
+                              "error, if any, is on stderr above)")
     i, pid = crashed[0]
     code = exitcodes.get(pid)
     how = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0

@@ -72,11 +72,13 @@ class Plan:
 
 
 class RunError(RuntimeError):
-    """A run failed: the message names the run (experiment and arguments) and holds its
-    traceback. Nothing of the experiments is returned or written after it."""
+    """A run failed: the message names the run (experiment and arguments; ``run`` is None if
+    a worker failed before it started any) and holds its traceback. Nothing of the
+    experiments is returned or written after it."""
 
-    def __init__(self, run: Run, detail: str):
-        super().__init__(f"{run.describe()} failed:\n{detail.rstrip()}")
+    def __init__(self, run: Run | None, detail: str):
+        what = "the runs" if run is None else run.describe()
+        super().__init__(f"{what} failed:\n{detail.rstrip()}")
         self.run = run
 
 
