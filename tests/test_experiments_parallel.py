@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dlkit.experiments import (
+    NAMES,
     batchnorm_compare,
     batchnorm_speed,
     gradient_flow,
@@ -47,7 +48,7 @@ def _tiny_plans(data):
 
 def test_workers_give_the_one_process_numbers_bit_for_bit(small):
     plans = _tiny_plans(small)
-    assert [p.experiment for p in plans] == list(EXPERIMENTS)
+    assert [p.experiment for p in plans] == list(EXPERIMENTS) == list(NAMES)
     one, _ = execute(plans, small, jobs=1)
     two, seconds = execute(plans, small, jobs=2)
     three, _ = execute(plans, small, jobs=3)

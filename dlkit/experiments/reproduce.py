@@ -1,8 +1,10 @@
 """Run every experiment of the lesson and write figures, ``results.json`` and ``report.md``.
 
 ``SETTINGS['book']`` are the book's settings (each experiment's defaults); ``SETTINGS['quick']``
-a reduced run for smoke tests (the whole of it in well under 30 s): fewer iterations and
-epochs, the first 10,000 training and 2,000 test images.
+a reduced run for smoke tests: fewer iterations and epochs, the first 10,000 training and
+2,000 test images. ``run_all`` plans every experiment first (each setting checked before any
+work starts), then runs all their runs together, in ``jobs`` worker processes
+(:mod:`dlkit.experiments.runs`); ``write_outputs`` draws the figures and writes the files.
 """
 
 from __future__ import annotations
