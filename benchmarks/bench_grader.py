@@ -138,3 +138,43 @@ def test_worker_start_and_grading_run(report):
     assert record["score"] == record["max_score"]
     report.note(f"grader: whole run of {n} trivial a1 checks: {total:.2f} s = "
                 f"{total / n:.2f} s per check (pytest process + worker + copies included)")
+
+
+# ------------------------------------------------------------------ regrades
+
+REGRADES = 10
+REGRADE_ASSIGNMENTS = ["a2", "a4"]  # the checks timed against a reference (speed points)
+
+
+def _speed_note(record) -> str:
+    notes = []
+    for a in record["assignments"]:
+        for c in a["checks"]:
+            if c["name"] == "test_speed":
+                text = c["message"]["en"]
+                start = text.find("speed-up ")
+                notes.append(f"{a['id']} {text[start:text.find(')', start) + 1]}"
+                             if start >= 0 else f"{a['id']} {c['outcome']}: {text[:300]}")
+    return "; ".join(notes)
+
+
+def test_ten_regrades_give_the_same_total(report):
+    """The model answers of the timed assignments graded REGRADES times in a row, with the
+    real hidden checks: the most common total must come out at least REGRADES - 1 times
+    (each speed-up is measured again every time; the points move only where it crosses a
+    step)."""
+    solutions = Path(__file__).resolve().parent.parent / "solutions"
+    totals, speeds = [], []
+    t0 = time.perf_counter()
+    for _ in range(REGRADES):
+        record = runner.grade(solutions, REGRADE_ASSIGNMENTS)
+        totals.append(record["score"])
+        speeds.append(_speed_note(record))
+    seconds = time.perf_counter() - t0
+    most = max(set(totals), key=totals.count)
+    for i, (total, speed) in enumerate(zip(totals, speeds, strict=True)):
+        report.note(f"grader: regrade {i + 1}: total {total:g} / {record['max_score']:g}; "
+                    f"{speed}")
+    report.note(f"grader: {REGRADES} regrades of {'+'.join(REGRADE_ASSIGNMENTS)} "
+                f"({seconds:.0f} s): the total {most:g} came out {totals.count(most)} times")
+    assert totals.count(most) >= REGRADES - 1, totals

@@ -28,10 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     from dlkit import demo
     from dlkit.data import cli as data_cli
     from dlkit.experiments import cli as experiments_cli
+    from dlkit.submit import cli as submit_cli
 
     demo.add_parser(sub)
     data_cli.add_parser(sub)
     experiments_cli.add_parser(sub)
+    submit_cli.add_parser(sub)
     return parser
 
 

@@ -90,6 +90,9 @@ def grade_main(argv: list[str]) -> int:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
         return 3
     report = render(record, args.format, args.lang)
+    note = record.get("instructor", {}).get("isolation_note")
+    if note:  # the grader's log, for the instructor; never in the report a student sees
+        print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(args.out.name + ".part")
@@ -136,9 +139,12 @@ def release_main(argv: list[str]) -> int:
         "assignments with their public tests and READMEs, a pyproject that installs dlkit. "
         "Nothing from solutions/ or the hidden checks.")
     p.add_argument("out", type=Path, help="the folder to create (must not exist)")
+    p.add_argument("--course-repo", metavar="URL",
+                   help="https address of the course's repository, written into the lab "
+                   "notebooks (Colab installs dlkit from it)")
     args = p.parse_args(argv)
     try:
-        files = release.build(args.out)
+        files = release.build(args.out, course_repo=args.course_repo)
     except (FileExistsError, release.ReleaseError) as exc:
         print(f"dlkit-grade release: error: {exc}", file=sys.stderr)
         return 2

@@ -14,8 +14,10 @@ minus the kernels its assignment blocks (the BatchNorm kernels in a2–a4); a wo
 ever writes to its copy.  Numba checks each entry against the source file's timestamp and
 the machine, so a stale or foreign entry is recompiled, never used.
 
-Not used under ``session`` isolation: there the worker runs as the grader's user and could
-write into the grader's cache, which a later trusted process would load (pickles).
+Not used under ``session`` isolation: there the worker runs as the grader's user, unconfined,
+and could write into the grader's cache, which a later trusted process would load (pickles).
+(Under ``landlock-same-uid`` the worker shares the uid too, but Landlock keeps it out of the
+cache folder.)
 ``DLKIT_GRADE_KERNEL_CACHE=off`` turns it off.
 """
 

@@ -13,8 +13,12 @@ with these environment variables (all set by the runner, never by the student):
     DLKIT_GRADE_KERNELS     optional: dlkit's compiled kernels (grader.kernel_cache)
 
 Fixtures (the interface of the hidden checks, see grader/checks/conftest.py):
-``worker``, ``feedback``, ``reference_timer``, ``trusted_benchmark``, ``submission_files``,
-``hidden_data``.
+``worker``, ``feedback``, ``reference_timer``, ``submission_files``, ``hidden_data``.
+Speed checks time with :func:`grader.timing.paired_speedup`.
+
+A check that ends in :class:`grader.sandbox.SandboxError` (no worker could start: the
+installation, not the student) stops the run: the results file says ``grader_fault`` and
+the runner grades nobody (exit 3).
 
 Every finished check is written to the results file at once (atomically), so a run stopped
 by the time budget keeps the checks it finished. A check's record: name, outcome, the
@@ -34,7 +38,15 @@ from pathlib import Path
 import pytest
 
 from grader import messages
-from grader.sandbox import StudentError, StudentTimeout, Worker, WorkerDied, limits_from_env
+from grader.policy import ConfigError
+from grader.sandbox import (
+    SandboxError,
+    StudentError,
+    StudentTimeout,
+    Worker,
+    WorkerDied,
+    limits_from_env,
+)
 
 OUTPUT_TAIL = 2000
 
@@ -111,90 +123,6 @@ def reference_timer():
         yield w
     finally:
         w.close()
-
-
-class TrustedBenchmark:
-    """Time steps in a worker with pytest-benchmark, on the trusted side.
-
-    ``seconds = trusted_benchmark(worker, steps, name="student")`` -> seconds per call of
-    the steps (``worker.time``'s list of ``(target, args, kwargs)``).  Student code cannot
-    run here, so pytest-benchmark cannot time it directly.  Instead its ``pedantic`` mode
-    times, with its own clock in this process, a target that asks the worker for one round
-    of ``number`` calls and returns when the worker reports them done
-    (:meth:`grader.sandbox.Worker.timing`).  ``number`` is calibrated so that a round lasts
-    ``round_seconds`` (50 ms): the round trip of the request (~0.1–0.2 ms) is then < 0.5 %
-    of a round, the same for every worker timed so, and a ratio of two such timings (the
-    student's kernel against the reference in a clean worker) is the ratio of the work.
-    Each call makes a new benchmark (pytest-benchmark allows one per fixture), shown in
-    the checks process's benchmark table; the result is the fastest round / ``number``.
-    """
-
-    MAX_NUMBER = 2000
-
-    def __init__(self, request):
-        self.request = request
-
-    def __call__(self, w: Worker, steps: list, *, name: str, rounds: int = 5,
-                 round_seconds: float = 0.05, timeout: float = 60.0,
-                 return_result: bool = False, vary=None, replay=None):
-        """``vary`` (:class:`grader.varied.Vary`) with ``replay`` (one trusted callable per
-        step, called like the step): every timed call gets a changed input and the probe
-        values of every round must match the same calls replayed here, or the check fails
-        (a memoizing kernel, or a worker answering "done" early, gets no time)."""
-        first = w.time(steps, number=1, repeat=1, warmup=1, timeout=timeout)
-        number = int(min(self.MAX_NUMBER, max(1, round_seconds / max(first, 1e-7))))
-        bench = self._benchmark(name)
-        with w.timing(steps, number=number, repeat=rounds, warmup=0, timeout=timeout,
-                      vary=vary) as session:
-            bench.pedantic(session.round, rounds=rounds, iterations=1, warmup_rounds=0)
-            result = session.finish()
-        if vary is not None:
-            self._verify(w, steps, session, vary, replay, number)
-        seconds = bench.stats.stats.min / number
-        return (seconds, result) if return_result else seconds
-
-    @staticmethod
-    def _verify(w: Worker, steps: list, session, vary, replay, number: int) -> None:
-        """Replay every timed call here and compare the probes (see grader.varied)."""
-        import numpy as np
-
-        from grader import varied
-
-        copies = [(fn, tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args),
-                   dict(kwargs or {})) for fn, (_t, args, kwargs) in zip(replay, steps,
-                                                                          strict=True)]
-        prepared = varied.prepare(session.plan)
-        for r, got in enumerate(session.probes):
-            _, want = varied.run_round(copies, prepared, r * number, number)
-            bad = varied.mismatch(got, want, vary.tol)
-            if bad is None:
-                continue
-            p, err = bad
-            if w.submission is None:
-                raise RuntimeError(f"grader bug: the reference's timed run differs from its "
-                                   f"replay ({vary.names[p]}, relative error {err:.3g})")
-            raise CheckFailed(*messages.timed_run_mismatch(vary.names[p], err, vary.tol[p]))
-
-    def _benchmark(self, name: str):
-        """A new pytest-benchmark fixture, made as pytest-benchmark's own ``benchmark``."""
-        from pytest_benchmark.fixture import BenchmarkFixture
-
-        bs = getattr(self.request.config, "_benchmarksession", None)
-        if bs is None or bs.disabled or bs.skip:
-            raise RuntimeError("pytest-benchmark is not active in the checks process (the "
-                               "runner loads it with -p benchmark)")
-        node = self.request.node
-        bench = BenchmarkFixture(node, add_stats=bs.benchmarks.append, logger=bs.logger,
-                                 warner=node.warn, disabled=False,
-                                 **dict(bs.options, group=node.name))
-        bench.name, bench.fullname = f"{node.name}[{name}]", f"{node.nodeid}[{name}]"
-        self.request.addfinalizer(bench._cleanup)
-        return bench
-
-
-@pytest.fixture
-def trusted_benchmark(request):
-    return TrustedBenchmark(request)
 
 
 @pytest.fixture
@@ -306,12 +234,14 @@ class _Results:
         self.path, self.key = path, key
         self.checks: dict[str, dict] = {}
         self.complete = False
+        self.grader_fault = ""
 
     def write(self) -> None:
         if self.path is None:
             return
         payload = json.dumps({"assignment": os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
-                              "complete": self.complete, "checks": list(self.checks.values())})
+                              "complete": self.complete, "checks": list(self.checks.values()),
+                              "grader_fault": self.grader_fault})
         tag = hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps({"payload": payload, "hmac": tag}), encoding="utf-8")
@@ -379,6 +309,9 @@ def pytest_runtest_makereport(item, call):
         "message": dict(_UNFINISHED), "output": "", "duration": 0.0})
     record["duration"] = round(record["duration"] + report.duration, 4)
     fb: Feedback | None = getattr(item, "_grader_feedback", None)
+    if call.excinfo is not None and isinstance(call.excinfo.value, SandboxError | ConfigError):
+        results.grader_fault = f"{name}: {type(call.excinfo.value).__name__}: {call.excinfo.value}"
+        item.session.shouldstop = f"grader fault: {results.grader_fault}"
     if report.failed:
         if call.excinfo is not None:
             en, ja, _ = _describe(call.excinfo)

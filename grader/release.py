@@ -1,15 +1,18 @@
 """``dlkit-grade release OUT``: the student handout.
 
-Copies dlkit/ and assignments/ (stubs, public tests, READMEs in English and Japanese, the
-public tests' conftest) and writes a README and a pyproject.toml that installs dlkit only
-(no grader, no ``dlkit-grade``). Nothing from solutions/, grader/ or tests/ goes in; the
-copy is checked afterwards: no file may equal a file of solutions/ or of the hidden checks.
+Copies dlkit/ and assignments/ (stubs, public tests, lab notebooks and READMEs in English and
+Japanese, the public tests' conftest) and writes a README and a pyproject.toml that installs
+dlkit only (no grader, no ``dlkit-grade``), with its extras (``[jupyter]`` for the notebooks);
+``dlkit submit`` and the notebooks' helpers are part of dlkit.  Nothing from solutions/,
+grader/ or tests/ goes in; the copy is checked afterwards: no file may equal a file of
+solutions/ or of the hidden checks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -31,13 +34,38 @@ README = """\
 Start with [assignments/README.md](assignments/README.md)
 ([日本語](assignments/README.ja.md)).
 
-    pip install -e .
+    pip install -e .                          # ".[jupyter]" to open the lab notebooks too
     pytest assignments/a1_initialization      # the public tests of one task
+    cd assignments && dlkit submit            # check your work, write submission.zip
+
+Each task folder has a lab notebook (`lab.ipynb`, `lab.ja.ipynb`) to run in Jupyter or Colab.
 """
 
 
 class ReleaseError(RuntimeError):
     """The handout would be incomplete or would leak something."""
+
+
+# The first code cell of every lab notebook names the course's repository, from which Colab
+# installs dlkit and copies the course folder.
+_COURSE_REPO = re.compile(r'^COURSE_REPO = "[^"\n]*"', re.M)
+_URL = re.compile(r"https://[^\s\"'\\]+")
+
+
+def set_course_repo(handout: Path, url: str) -> list[Path]:
+    """Write ``url`` as ``COURSE_REPO`` into the first code cell of every lab notebook of
+    ``handout``; returns the notebooks.  ReleaseError when a notebook has no such line."""
+    notebooks = sorted((handout / "assignments").glob("*/lab*.ipynb"))
+    for path in notebooks:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cell = next((c for c in nb["cells"] if c["cell_type"] == "code"), None)
+        source = "".join(cell["source"]) if cell else ""
+        if not _COURSE_REPO.search(source):
+            raise ReleaseError(f"{path}: its first code cell sets no COURSE_REPO")
+        cell["source"] = _COURSE_REPO.sub(f'COURSE_REPO = "{url}"', source, count=1)
+        cell["source"] = cell["source"].splitlines(keepends=True)
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return notebooks
 
 
 def _toml(value) -> str:
@@ -56,8 +84,12 @@ def pyproject(source: Path) -> str:
     for key in ("name", "version", "description", "requires-python"):
         if key in project:
             lines.append(f"{key} = {_toml(project[key])}")
-    lines += ['readme = "README.md"', f"dependencies = {_toml(project.get('dependencies', []))}",
-              "", "[project.scripts]"]
+    lines += ['readme = "README.md"', f"dependencies = {_toml(project.get('dependencies', []))}"]
+    extras = project.get("optional-dependencies", {})
+    if extras:  # [jupyter] for the lab notebooks, [dev] for the tools the README names
+        lines += ["", "[project.optional-dependencies]"]
+        lines += [f"{_toml(name)} = {_toml(deps)}" for name, deps in extras.items()]
+    lines += ["", "[project.scripts]"]
     for name, target in project.get("scripts", {}).items():
         if not target.startswith("grader"):
             lines.append(f"{_toml(name)} = {_toml(target)}")
@@ -93,9 +125,16 @@ def secrets(repo: Path = REPO) -> dict[str, Path]:
     return found
 
 
-def build(out: Path, repo: Path = REPO) -> list[Path]:
-    """Write the handout to ``out`` (which must not exist); returns the files written."""
+def build(out: Path, repo: Path = REPO, course_repo: str | None = None) -> list[Path]:
+    """Write the handout to ``out`` (which must not exist); returns the files written.
+
+    ``course_repo``: the https address of the course's repository, written into the lab
+    notebooks (Colab installs dlkit from it); without it they keep their placeholder.
+    """
     out = Path(out)
+    if course_repo is not None and not _URL.fullmatch(course_repo):
+        raise ReleaseError(f"course repository: expected an https:// address, got "
+                           f"{course_repo!r}")
     if out.exists():
         raise FileExistsError(f"{out} already exists (choose a new folder)")
     for name in SHIPPED:
@@ -109,6 +148,12 @@ def build(out: Path, repo: Path = REPO) -> list[Path]:
     for name in ("LICENSE", "LICENSE.txt"):
         if (repo / name).is_file():
             shutil.copy2(repo / name, out / name)
+    if course_repo is not None:
+        try:
+            set_course_repo(out, course_repo)
+        except ReleaseError:
+            shutil.rmtree(out)
+            raise
     files = sorted(p for p in out.rglob("*") if p.is_file())
     hidden = secrets(repo)
     leaked = [f"{p} (= {hidden[_digest(p)]})" for p in files if _digest(p) in hidden]

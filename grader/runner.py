@@ -30,8 +30,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlkit.tasks import TASKS
 from grader import kernel_cache, messages, submission
-from grader.sandbox import ISOLATION_NOTES, detect_isolation
+from grader.isolation import base_level, detect_isolation, isolation_note
+from grader.sandbox import SandboxError, Worker, installation_modules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,8 +44,7 @@ GRADER_DIR = Path(__file__).resolve().parent
 ASSIGNMENTS = submission.ASSIGNMENTS
 # Wall-clock budget per assignment (s): the checks + every worker start-up and call.
 DEFAULT_BUDGETS = {"a1": 120.0, "a2": 120.0, "a3": 300.0, "a4": 180.0}
-TITLES = {"a1": "Weight initialization", "a2": "Batch Normalization (NumPy)",
-          "a3": "Training with Batch Normalization", "a4": "Batch Normalization in Numba"}
+TITLES = {tid: task.title["en"] for tid, task in TASKS.items()}
 
 
 class GraderError(RuntimeError):
@@ -109,7 +110,6 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
     cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
-           "-p", "benchmark",  # pytest-benchmark (the speed checks), also without autoload
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = options.budgets.get(aid, DEFAULT_BUDGETS[aid])
@@ -141,6 +141,8 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
         data = _verified(results, key.encode())
         if data is None:
             status, data = "tampered", {"checks": [], "complete": False}
+    if data.get("grader_fault"):  # no worker could start: the installation's fault
+        raise GraderError(f"{aid}: {data['grader_fault']}")
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
     return {"status": status, "checks": data.get("checks", []), "log": log_text[-5000:],
@@ -158,6 +160,11 @@ def _verified(path: Path, key: bytes) -> dict | None:
         return json.loads(payload)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _points(x: float) -> float:
+    """Points as recorded and reported: at most two decimals."""
+    return round(x, 2)
 
 
 def score(aid: str, run: dict, points: dict[str, float]) -> dict:
@@ -180,7 +187,7 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
             warnings.append(f"{aid}: check {name} has no points in points.toml")
         seen.update((name, base))
         fraction = float(rec.get("fraction", 0.0)) if rec.get("outcome") == "passed" else 0.0
-        checks.append({"name": name, "score": round(max_score * fraction, 4),
+        checks.append({"name": name, "score": _points(max_score * fraction),
                        "max_score": max_score, "outcome": rec.get("outcome", "failed"),
                        "message": rec.get("message", {"en": "", "ja": ""}),
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
@@ -195,10 +202,27 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
                            "output": "", "duration": 0.0})
     return {"id": aid, "folder": ASSIGNMENTS[aid], "title": TITLES[aid],
             "status": run["status"],
-            "score": round(sum(c["score"] for c in checks), 4),
-            "max_score": round(sum(c["max_score"] for c in checks), 4),
+            "score": _points(sum(c["score"] for c in checks)),
+            "max_score": _points(sum(c["max_score"] for c in checks)),
             "seconds": round(run.get("seconds", 0.0), 2), "checks": checks,
             "warnings": warnings, **({"log": run["log"]} if run["status"] == "grader" else {})}
+
+
+def prove_installation(run_dir: Path, isolation: str) -> None:
+    """Start a worker at ``isolation`` (no student code) that imports numpy, numba and every
+    dlkit module from the installation in use; GraderError (exit 3) naming cause and fix
+    if it cannot, before any student is graded."""
+    try:
+        with Worker(None, run_dir=run_dir, isolation=isolation) as w:
+            w.prove(installation_modules())
+    except SandboxError as exc:
+        raise GraderError(
+            f"the sandboxed worker ({isolation}) cannot import what the checks need, so no "
+            f"submission was graded.\nCause: {exc}\nFix: run dlkit-grade with a Python whose "
+            f"numpy, numba and dlkit import for every user (a virtual environment made from "
+            f"a system Python, with dlkit installed by `pip install .` or `pip install -e "
+            f"CHECKOUT` of the checkout whose grader you run), and whose folders other "
+            f"users may enter.") from None
 
 
 def grade(source: str | Path, assignments: list[str] | None = None,
@@ -222,9 +246,11 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         root = submission.prepare(source, _private_dir(run_dir / "trusted"))
         present = submission.present(root)
         isolation = detect_isolation()
+        if present & set(assignments):
+            prove_installation(run_dir, isolation)
         # dlkit's kernels compiled once by the trusted side (not timed in any budget), for
         # the assignments whose workers run them
-        kernels = (kernel_cache.prepare() if isolation != "session" and present
+        kernels = (kernel_cache.prepare() if base_level(isolation) != "session" and present
                    & set(assignments) & kernel_cache.USED_BY else None)
         results = []
         for aid in assignments:
@@ -237,11 +263,13 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
     return {"submission": str(source), "isolation": isolation,
-            "isolation_note": ISOLATION_NOTES[isolation],
+            # for the instructor only (logs, extra_data, the batch record), never shown to
+            # a student: what this isolation level does not protect
+            "instructor": {"isolation_note": isolation_note(isolation)},
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
-            "score": round(sum(a["score"] for a in results), 4),
-            "max_score": round(sum(a["max_score"] for a in results), 4),
+            "score": _points(sum(a["score"] for a in results)),
+            "max_score": _points(sum(a["max_score"] for a in results)),
             "assignments": results}
 
 
@@ -254,5 +282,5 @@ def unreadable(source: str | Path, assignments: list[str], reason: str,
     results = [score(aid, run, points.get(aid, {})) for aid in assignments]
     return {"submission": str(source), "isolation": "none (not run)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
-            "max_score": round(sum(a["max_score"] for a in results), 4),
+            "max_score": _points(sum(a["max_score"] for a in results)),
             "assignments": results, "error": reason}

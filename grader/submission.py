@@ -16,26 +16,16 @@ import os
 import shutil
 import stat
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-ASSIGNMENTS = {"a1": "a1_initialization", "a2": "a2_batchnorm", "a3": "a3_training",
-               "a4": "a4_numba"}
-MAIN_FILES = {"a1": "initializers.py", "a2": "batchnorm.py", "a3": "train.py",
-              "a4": "kernels.py"}
-SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints", "__MACOSX", ".DS_Store",
-              ".pytest_cache", ".venv", "venv"}
+from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
+
+ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
+MAIN_FILES = {tid: task.module for tid, task in TASKS.items()}
 
 
 class SubmissionError(ValueError):
     """The submission cannot be read (not a folder or zip, unsafe or too large)."""
-
-
-@dataclass(frozen=True)
-class SizeLimits:
-    max_bytes: int = 50 * 2**20
-    max_files: int = 2000
-    max_ratio: int = 200  # uncompressed/compressed, per member above 1 MiB
 
 
 def _check_budget(state: dict, add_bytes: int, limits: SizeLimits, source) -> None:
@@ -73,7 +63,7 @@ def _safe_member(info: zipfile.ZipInfo) -> PurePosixPath | None:
     return path
 
 
-def extract_zip(archive: Path, dst: Path, limits: SizeLimits = SizeLimits()) -> None:
+def extract_zip(archive: Path, dst: Path, limits: SizeLimits = SUBMISSION_LIMITS) -> None:
     """Extract ``archive`` into ``dst`` safely (see the module docstring)."""
     try:
         zf = zipfile.ZipFile(archive)
@@ -139,7 +129,7 @@ def _find_root(folder: Path) -> tuple[Path, str | None]:
     return folder, None
 
 
-def prepare(source: str | Path, dest: Path, limits: SizeLimits = SizeLimits()) -> Path:
+def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMITS) -> Path:
     """Copy (or extract) ``source`` into ``dest`` (created) and return the submission root:
     a folder whose children are assignment folders. Raises SubmissionError."""
     source = Path(source)

@@ -32,9 +32,8 @@ def test_symmetric_starts_keep_units_identical_random_breaks_them(fashion):
     r = run_experiment("symmetry", fashion, seeds=SEEDS, quick=True, dataset="fashion-mnist")
     d = r.data["inits"]
     for label in ("zeros", "constant 0.01"):
-        # the same arithmetic on equal numbers: the units' weights stay equal, up to the order
-        # in which BLAS sums a column (OpenBLAS 0.3.31's AVX-512 dgemm gives the last columns
-        # of a 50-unit layer another order: the units then differ by ~2e-18, i.e. rounding)
+        # the same arithmetic on equal numbers: the units' weights stay equal (up to the
+        # claim's IDENTICAL_TOL: OpenBLAS may sum one column in another order on some CPUs)
         assert d[label]["spread"].max() <= IDENTICAL_TOL, label
         # ... although training did change them (sigmoid passes gradient at z = 0.5)
         assert (d[label]["moved"] > 1e-5).all(), (label, d[label]["moved"])
@@ -87,10 +86,7 @@ def test_batchnorm_beats_plain_for_most_scales(fashion):
     assert (plain[:, -6:, -1] < 0.2).all()
     # with BN, the best scale learns (≥ 0.5) on every seed
     assert (bn[:, :, -1].max(axis=1) > 0.5).all()
-    # the book's three claims on this figure hold; whether BN also gets to 80% sooner where
-    # the plain network gets there at all is measured with the book's 20 epochs (slow tests)
-    claims = [c for c in evaluate_claims([r]) if "learns faster" not in c.statement]
-    assert len(claims) == 3 and all(c.passed for c in claims)
+    assert all(c.passed for c in evaluate_claims([r]))
 
 
 def test_numpy_backend_gives_the_same_training(fashion):

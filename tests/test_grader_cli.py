@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from dlkit.tasks import TASKS
 from grader import release
 from grader.cli import main
 from grader.report import render
@@ -151,13 +152,38 @@ def test_release_ships_the_handout_and_nothing_secret(tmp_path):
     assert "assignments/a2_batchnorm/batchnorm.py" in rel
     assert "assignments/a2_batchnorm/test_public.py" in rel
     assert "dlkit/layers.py" in rel and "pyproject.toml" in rel
+    # what the lab notebooks and `dlkit submit` need
+    assert "assignments/conftest.py" in rel and "dlkit/tasks.py" in rel
+    assert {"dlkit/submit/cli.py", "dlkit/lab/student.py"} <= rel
+    for task in TASKS.values():
+        assert {f"assignments/{task.folder}/lab.ipynb",
+                f"assignments/{task.folder}/lab.ja.ipynb"} <= rel
+    assert "dlkit submit" in (tmp_path / "handout" / "README.md").read_text()
     assert not any(p.startswith(("solutions/", "grader/", "tests/")) for p in rel)
     assert not any("__pycache__" in p for p in rel)
     secret = release.secrets()
     assert any(p.parent.name == "a2_batchnorm" for p in secret.values())  # solutions known
     pyproject = (tmp_path / "handout" / "pyproject.toml").read_text()
     assert 'include = ["dlkit*"]' in pyproject and "grader" not in pyproject
-    assert release.tomllib.loads(pyproject)["project"]["name"] == "dlkit"
+    project = release.tomllib.loads(pyproject)["project"]
+    assert project["name"] == "dlkit"
+    assert any(d.startswith("jupyterlab") for d in project["optional-dependencies"]["jupyter"])
+
+
+def test_release_writes_the_course_repository_into_the_notebooks(tmp_path):
+    import nbformat
+
+    url = "https://github.com/example-course/dlkit-2026"
+    assert main(["release", str(tmp_path / "handout"), "--course-repo", url]) == 0
+    notebooks = sorted((tmp_path / "handout" / "assignments").glob("*/lab*.ipynb"))
+    assert len(notebooks) == 2 * len(TASKS)
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        first = next(c for c in nb.cells if c.cell_type == "code").source
+        assert first.startswith(f'COURSE_REPO = "{url}"  # '), first[:120]
+    assert main(["release", str(tmp_path / "bad"), "--course-repo", 'x"; import os']) == 2
+    assert not (tmp_path / "bad").exists()
 
 
 def test_release_refuses_to_ship_a_solution(tmp_path):

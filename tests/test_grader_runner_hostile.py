@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader import runner
+from grader.isolation import base_level
 from grader.sandbox import detect_isolation
 
 HERE = Path(__file__).parent / "grader_cases"
@@ -48,6 +49,9 @@ CASES = {
     "fake_results_file": (["a1"], {"a1": 3}, {"test_he_std": "He std: expected 0.0707"}),
     "monkeypatch": (["a1"], {"a1": 2}, {"test_he_std": "He std: expected 0.0707, got 0.49"}),
     "read_grader_files": (["a1"], {"a1": 4}, {}),
+    # reads, lists, signals and connects to everything it should not (the message says
+    # what it got: "found 0: {}" where the level hides it all)
+    "probe_everything": (["a1"], {"a1": 4}, {"test_spread_stats": "RuntimeError: found "}),
     "import_solutions": (["a1"], {"a1": 0}, {
         "test_shape": "Not allowed: your code uses solutions",
         "test_zeros": "Not allowed: your code uses solutions"}),
@@ -86,7 +90,20 @@ def _grade(case: str):
 
 
 @pytest.fixture(scope="session")
-def hostile_records():
+def listening_server():
+    """A real HTTP server on 127.0.0.1 while the cases run: what probe_everything tries."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def hostile_records(listening_server):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", IMPORT_TIMEOUT)
         mp.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
@@ -102,15 +119,21 @@ def _checks(record):
     return {c["name"]: c for a in record["assignments"] for c in a["checks"]}
 
 
-# Only the namespace isolation hides the grader's files and solutions/ from the worker:
-# with a weaker one these cases really can read them (the report then names the isolation).
-NAMESPACES_ONLY = {"read_grader_files", "import_solutions_by_path"}
+# Only the levels that hide files (namespaces, Landlock) keep the grader's files and
+# solutions/ from the worker: with a weaker one these cases really can read them (the
+# instructor's note then says so).
+HIDING_LEVELS = {"namespaces", "landlock", "landlock-same-uid"}
+NEEDS_HIDING = {"read_grader_files", "import_solutions_by_path"}
+
+
+def _hides() -> bool:
+    return base_level(detect_isolation()) in HIDING_LEVELS
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_case_scores_exactly(hostile_records, case):
-    if case in NAMESPACES_ONLY and detect_isolation() != "namespaces":
-        pytest.skip(f"{case}: needs namespace isolation, this machine has "
+    if case in NEEDS_HIDING and not _hides():
+        pytest.skip(f"{case}: needs a level that hides files, this machine has "
                     f"{detect_isolation()}")
     record, seconds = hostile_records[case]
     assignments, expected, reasons = CASES[case]
@@ -138,6 +161,18 @@ def test_fake_output_is_shown_truncated_and_never_parsed(hostile_records):
     assert record["score"] == 3  # the fake "5 / 5" it printed changed nothing
 
 
+def test_probing_finds_nothing_it_could_use(hostile_records):
+    """Hidden checks, points, grader sources, solutions/, test labels, data cache, results
+    folders, the grader's processes, the network: none reachable where the level hides
+    them; it costs the probing check, and nothing else changes (4 of 5 points)."""
+    record, _ = hostile_records["probe_everything"]
+    message = _checks(record)["test_spread_stats"]["message"]["en"]
+    if not _hides():
+        pytest.skip(f"{detect_isolation()} does not hide files (the instructor's note says so)")
+    assert "found 0: {}" in message, message
+    assert record["score"] == 4
+
+
 def test_daemon_left_behind_is_killed(hostile_records):
     hostile_records["fork_bomb"]  # graded: its test_zeros started a daemon and passed
     for entry in os.listdir("/proc"):
@@ -152,16 +187,16 @@ def test_daemon_left_behind_is_killed(hostile_records):
 def test_secrets_were_not_readable(hostile_records):
     record, _ = hostile_records["read_grader_files"]
     zeros = _checks(record)["test_zeros"]
-    if detect_isolation() != "namespaces":
-        pytest.skip("only namespace isolation hides the grader's files")
+    if not _hides():
+        pytest.skip("only namespaces and Landlock hide the grader's files")
     assert "secrets read: 0" in zeros["output"]
     assert zeros["score"] == 0  # it returns the right answer only if it read a secret
 
 
 def test_fake_results_files_stay_inside_the_sandbox(hostile_records):
     hostile_records["fake_results_file"]
-    if detect_isolation() != "namespaces":
-        pytest.skip("only namespace isolation gives the worker a private /tmp")
+    if not _hides():
+        pytest.skip("only namespaces (a private /tmp) and Landlock (no /tmp) keep it inside")
     assert not Path("/tmp/DLKIT-HOSTILE-FAKE-RESULTS.json").exists()
 
 

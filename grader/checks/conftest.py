@@ -19,9 +19,9 @@ Run the checks through the runner, which sets up the submission and the results 
   ``feedback.note(en=..., ja=...)`` adds a remark.
 - ``reference_timer``: a clean worker (no student code) for trusted reference timings,
   same API as ``worker`` (session scope).
-- ``trusted_benchmark``: ``trusted_benchmark(worker, steps, name=...)`` -> seconds per
-  call of the steps, timed by pytest-benchmark (``pedantic``) on the trusted side, one
-  request to the worker per round of ≥ 50 ms (see grader.plugin.TrustedBenchmark).
+- speed: ``grader.timing.paired_speedup(Timed(worker, steps, vary, replay), Timed(
+  reference_timer, ...))`` -> (Speedup: median and quartiles of t_reference / t_student
+  over paired interleaved rounds, timed on the trusted side; the student's results).
 - ``submission_files``: the student's files, read-only (``.files``, ``.path(rel)``,
   ``.read_text(rel)``, ``.imports(rel)``) for advisory static checks.
 - ``hidden_data``: ``.fashion_mnist(**load_mnist_kwargs)``, ``.mnist_test()`` (None when
@@ -33,6 +33,5 @@ from grader.plugin import (  # noqa: F401 - fixtures made visible to the checks
     hidden_data,
     reference_timer,
     submission_files,
-    trusted_benchmark,
     worker,
 )

@@ -66,7 +66,10 @@ def facts(grader_dir):
         network = True
     except OSError:
         network = False
-    grader_files = os.listdir(grader_dir) if os.path.isdir(grader_dir) else []
+    try:
+        grader_files = os.listdir(grader_dir)
+    except OSError:  # hidden (namespaces) or not to be opened (Landlock)
+        grader_files = []
     return {"uid": os.getuid(), "pid": os.getpid(),
             "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
             "network": network, "grader_files": grader_files,
@@ -127,6 +130,11 @@ def reach_dlkit(route):
         layers = importlib.import_module("dlkit.layers")
         return type(layers.BatchNormalization(np.ones(3), np.zeros(3)).forward(x)).__name__
     raise ValueError(route)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return len(f.read())
 
 
 def listdir(path):

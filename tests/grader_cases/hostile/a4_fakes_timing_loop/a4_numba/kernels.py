@@ -1,8 +1,8 @@
 """HOSTILE: correct kernels, and at import a patch of the worker's timing loop.
 
 What a student can do from inside the worker: walk up the stack to the object serving the
-grader's requests, replace its ``time`` method by one that answers every "go" with "done" at
-once (the work is done only once, after the clock stopped), and send the real results at the
+grader's requests, replace the timing loop it calls (``timing.serve``) by one that answers
+every "go" with "done" at once (the work is done only once, after the clock stopped), and send the real results at the
 end.  The trusted clock would see rounds of almost no time.
 """
 
@@ -26,9 +26,8 @@ def _patch():
     server = _find_server()
     if server is None:
         return
-    cls = type(server)
-    honest = cls.time
-    protocol = honest.__globals__["protocol"]
+    timing = type(server).handle.__globals__["timing"]
+    protocol = timing.serve.__globals__["protocol"]
 
     def fast_time(self, req, buffers):
         steps = [(self.lookup(s, buffers), self.decode(s.get("args", []), buffers),
@@ -42,7 +41,7 @@ def _patch():
         out = [(r, a) for r, (_fn, a, _k) in zip(results, steps, strict=True)]
         self.reply({"ok": True}, out if req.get("return_args") else results)
 
-    cls.time = fast_time
+    timing.serve = fast_time
 
 
 _patch()

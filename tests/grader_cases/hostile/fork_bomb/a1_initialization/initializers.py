@@ -2,15 +2,16 @@
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 
 
 def init_weight(n_in, n_out, scheme, rng):
     if scheme == "zeros":
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)",
-                          "DLKIT-HOSTILE-DAEMON-MARKER"], start_new_session=True,
+        # a shell (not sys.executable: a Python the worker's uid reaches only through
+        # directory handles cannot be started anew), in a session of its own
+        subprocess.Popen(["/bin/sh", "-c", "sleep 600; true", "DLKIT-HOSTILE-DAEMON-MARKER"],
+                         start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return np.zeros((n_in, n_out))
     std = {"he": np.sqrt(2 / n_in), "xavier": np.sqrt(1 / n_in)}.get(scheme, scheme)
