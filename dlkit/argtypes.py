@@ -31,3 +31,25 @@ def positive_int(text: str) -> int:
 def seed(text: str) -> int:
     """An integer seed ≥ 0 for ``numpy.random.default_rng``."""
     return _integer(text, validate.nonnegative_int, "an integer seed >= 0")
+
+
+def _number(text: str, check: Callable[[str, float], float], expected: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    try:
+        return check("value", x)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}") from None
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a learning rate)."""
+    return _number(text, validate.positive_number, "a positive number")
+
+
+def fraction(text: str) -> float:
+    """A number in (0, 1] (an accuracy to reach)."""
+    return _number(text, lambda name, x: validate.number(name, x, 0.0, 1.0, low_open=True),
+                   "a number in (0, 1]")

@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 __all__ = [
     "DPI",
@@ -27,6 +28,12 @@ __all__ = [
     "plot_batchnorm_grid",
     "plot_batchnorm_summary",
     "plot_symmetry",
+    "plot_gradient_flow",
+    "plot_init_activations",
+    "plot_batchnorm_speed",
+    "plot_overfitting",
+    "figure_names",
+    "figure",
     "figures",
     "save_png",
 ]
@@ -274,22 +281,267 @@ def plot_symmetry(result) -> Figure:
     return fig
 
 
+#: colour of each initial weight scale, the same in every figure of the gradients
+_INIT_COLORS = {"1.0": "tab:red", "0.01": "tab:gray", "xavier": "tab:green", "he": "tab:purple"}
+
+
+def _scheme_name(weight_init) -> str:
+    """'He', 'Xavier' or 'σ=0.01' for a weight_init_std as the experiments record it."""
+    if isinstance(weight_init, str):
+        names = {"he": "He", "relu": "He", "xavier": "Xavier", "sigmoid": "Xavier"}
+        return names.get(weight_init, weight_init)
+    return f"σ={weight_init:g}"
+
+
+def _activation_label(activation: str) -> str:
+    return "ReLU" if activation == "relu" else activation
+
+
+def _init_color(weight_init, i: int) -> str:
+    return _INIT_COLORS.get(str(weight_init), _COLORS[i % len(_COLORS)])
+
+
+def _log_band(ax, x, runs, color, label, linestyle, marker):
+    """Like ``_band`` for values spanning orders of magnitude: geometric mean over seeds."""
+    runs = np.asarray(runs, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        mean = np.exp(np.log(runs).mean(axis=0))
+    ax.plot(x, mean, color=color, linestyle=linestyle, marker=marker, markersize=4,
+            label=label, linewidth=1.6)
+    if runs.shape[0] > 1:
+        ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.15,
+                        linewidth=0)
+
+
+def plot_gradient_flow(result) -> Figure:
+    """The gradients of every layer, one column per activation, log scale: top, what
+    backpropagation passes back (RMS ∂L/∂z of each hidden layer); bottom, the weight
+    gradients (RMS ∂L/∂W of each layer). Solid: at initialization; dashed: after training."""
+    configs = result.data["configs"]
+    s = result.settings
+    activations = list(dict.fromkeys(d["activation"] for d in configs.values()))
+    fig = _new_figure(4.6 * len(activations) + 0.4, 8.6)
+    axes = fig.subplots(2, len(activations), squeeze=False, sharey="row")
+    L = len(s["hidden_size_list"])
+    for col, activation in enumerate(activations):
+        ax_z, ax_w = axes[0, col], axes[1, col]
+        handles = []
+        for i, (name, d) in enumerate((n, d) for n, d in configs.items()
+                                      if d["activation"] == activation):
+            color = _init_color(d["weight_init"], i)
+            for when, style, marker in ((0, "-", "o"), (1, "--", "s")):
+                _log_band(ax_z, np.arange(1, L + 1), d["act_grad"][:, when], color, None,
+                          style, marker)
+                _log_band(ax_w, np.arange(1, L + 2), d["weight_grad"][:, when], color, None,
+                          style, marker)
+            handles.append(Line2D([], [], color=color, marker="o",
+                                  label=name.split(", ", 1)[-1]))
+        ax_z.set_title(_activation_label(activation), fontsize=12)
+        for ax in (ax_z, ax_w):
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3, which="major")
+        ax_z.legend(handles=handles, fontsize=9, loc="best")
+        ax_z.set_xticks(np.arange(1, L + 1))
+        ax_w.set_xticks(np.arange(1, L + 2),
+                        [str(k) for k in range(1, L + 1)] + ["out"])
+        ax_w.set_xlabel("layer (1 = next to the input)")
+        if col == 0:
+            ax_z.set_ylabel("RMS ∂L/∂z (passed back to hidden layer l)")
+            ax_w.set_ylabel("RMS ∂L/∂W of layer l")
+    hidden = "-".join(str(h) for h in s["hidden_size_list"])
+    fig.suptitle(
+        f"Gradients layer by layer on {s['dataset']}: {s['input_size']}-{hidden}-"
+        f"{s['output_size']}, probe of {s['probe_size']} samples, SGD lr {s['lr']}, batch "
+        f"{s['batch_size']}\nsolid ●: at initialization, dashed ■: after {s['steps']} steps; "
+        f"a line rising to the right = the gradient shrinks toward the input "
+        f"({_seeds_note(result).replace('mean', 'geometric mean')})",
+        fontsize=11,
+    )
+    return fig
+
+
+def plot_init_activations(result) -> Figure:
+    """Left: the table activation × initializer of final losses (mean over seeds); right:
+    the loss curves of each activation (smoothed as in the book)."""
+    rows = result.data["activations"]
+    s = result.settings
+    labels = list(next(iter(rows.values())))
+    fig = _new_figure(5 + 4.6 * len(rows), 5)
+    axes = fig.subplots(1, 1 + len(rows), width_ratios=[1.1] + [1] * len(rows))
+    table = np.array([[np.mean(_final_loss(rows[a][label]["loss"])) for label in labels]
+                      for a in rows])
+    ax = axes[0]
+    ax.imshow(table, cmap="YlGn_r", vmin=0, vmax=math.log(s["output_size"]), aspect="auto")
+    for r in range(table.shape[0]):
+        for c in range(table.shape[1]):
+            best = table[r, c] == table[r].min()
+            ax.text(c, r, f"{table[r, c]:.3f}", ha="center", va="center", fontsize=12,
+                    color="white" if table[r, c] < 0.8 else "black",
+                    fontweight="bold" if best else "normal")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(rows)), [_activation_label(a) for a in rows])
+    ax.set_xlabel("initial weights")
+    ax.set_ylabel("activation")
+    ax.set_title(f"final loss (bold: lowest of the row;\nln {s['output_size']} = "
+                 f"{math.log(s['output_size']):.2f} is chance)", fontsize=10)
+    for ax, (activation, schemes) in zip(axes[1:], rows.items(), strict=True):
+        for i, (label, d) in enumerate(schemes.items()):
+            loss = np.asarray(d["loss"], dtype=np.float64)
+            smoothed = np.stack([smooth_curve(run) for run in loss])
+            _band(ax, np.arange(1, loss.shape[1] + 1), smoothed,
+                  _init_color(d["weight_init"], i), label)
+        ax.axhline(math.log(s["output_size"]), color="gray", linestyle=":", linewidth=1)
+        ax.set_ylim(0, 2.6)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("training loss (mini-batch, smoothed)")
+        ax.set_title(_activation_label(activation), fontsize=11)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left", fontsize=9)
+    hidden = "-".join(str(h) for h in s["hidden_size_list"])
+    fig.suptitle(
+        f"Initial weights for each activation on {s['dataset']}: {s['input_size']}-{hidden}-"
+        f"{s['output_size']}, SGD lr {s['lr']}, batch {s['batch_size']}, {s['iterations']} "
+        f"iterations ({_seeds_note(result)})", fontsize=11)
+    return fig
+
+
+def _final_loss(loss) -> np.ndarray:
+    """The mean loss over the last 10% of the iterations, per seed (as the claims)."""
+    loss = np.asarray(loss, dtype=np.float64)
+    n = max(1, int(round(0.1 * loss.shape[-1])))
+    return loss[..., -n:].mean(axis=-1)
+
+
+def plot_batchnorm_speed(result) -> Figure:
+    """Left: steps to the target accuracy and final training accuracy against the learning
+    rate, with and without BN; right: the training accuracy per epoch at each rate."""
+    s = result.settings
+    lrs = np.asarray(result.data["lrs"])
+    bn, plain = result.data["batchnorm"], result.data["plain"]
+    ncols = math.ceil(len(lrs) / 2)
+    fig = _new_figure(4.2 + 3.2 * ncols, 7.4, layout=None)
+    grid = fig.add_gridspec(2, 1 + ncols, width_ratios=[1.35] + [1] * ncols, left=0.07,
+                            right=0.98, bottom=0.09, top=0.86, wspace=0.3, hspace=0.35)
+    ax_steps, ax_final = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
+    never = 1.15 * s["epochs"] * s["iter_per_epoch"]  # where "not reached" is drawn
+    for d, color, label, ls in ((bn, "tab:blue", "with BatchNorm", "-"),
+                                (plain, "tab:orange", "without BN", "--")):
+        steps = np.where(np.isfinite(d["steps_to_target"]), d["steps_to_target"], never)
+        _band(ax_steps, lrs, steps, color, label, ls)
+        ax_steps.plot(lrs, steps.mean(axis=0), "o", color=color, markersize=4)
+        _band(ax_final, lrs, d["train_acc"][:, :, -1], color, label, ls)
+    ax_steps.axhline(never, color="gray", linestyle=":", linewidth=1)
+    ax_steps.set_ylim(0, 1.25 * never)
+    ticks = [t for t in ax_steps.get_yticks() if 0 <= t < 0.9 * never]
+    ax_steps.set_yticks(ticks + [never], [f"{t:g}" for t in ticks] + ["never"])
+    ax_steps.set_ylabel(f"steps to {s['target_acc']:.0%} training accuracy")
+    ax_steps.set_title("fewer = faster", fontsize=10)
+    ax_final.set_ylim(0, 1)
+    ax_final.set_ylabel(f"training accuracy after {s['epochs']} epochs")
+    for ax in (ax_steps, ax_final):
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.grid(alpha=0.3, which="both")
+    ax_steps.legend(fontsize=8, loc="upper right")
+    epochs = np.arange(bn["train_acc"].shape[2])
+    for j, lr in enumerate(lrs):
+        ax = fig.add_subplot(grid[j // ncols, 1 + j % ncols])
+        _band(ax, epochs, bn["train_acc"][:, j], "tab:blue", "with BatchNorm")
+        _band(ax, epochs, plain["train_acc"][:, j], "tab:orange", "without BN", "--")
+        ax.axhline(s["target_acc"], color="gray", linestyle=":", linewidth=1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"lr {lr:g}", fontsize=10)
+        ax.grid(alpha=0.3)
+        if j // ncols == 1 or j + ncols >= len(lrs):
+            ax.set_xlabel("epoch")
+        if j % ncols == 0:
+            ax.set_ylabel("training accuracy")
+    hidden = f"{len(s['hidden_size_list'])} hidden layers of {s['hidden_size_list'][0]}"
+    fig.suptitle(
+        f"Learning speed with and without BatchNorm on {s['dataset']} ({s['train_size']} "
+        f"training samples, {hidden}, {_scheme_name(s['weight_init'])} initial weights, batch "
+        f"{s['batch_size']})\n(dotted: the target {s['target_acc']:.0%}; "
+        f"{_seeds_note(result)})", fontsize=11)
+    return fig
+
+
+def plot_overfitting(result) -> Figure:
+    """Left: training and test accuracy per epoch, with and without BN (He's weights);
+    right: training and test accuracy after the last epoch for every configuration, the gap
+    between them written above."""
+    s = result.settings
+    configs = result.data["configs"]
+    epochs = result.data["epochs"]
+    fig = _new_figure(13, 5.5)
+    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    for i, (label, d) in enumerate(configs.items()):
+        if label.startswith("σ="):
+            continue
+        color = _COLORS[i % len(_COLORS)]
+        _band(ax_curves, epochs, d["train_acc"], color, f"{label}: training")
+        _band(ax_curves, epochs, d["test_acc"], color, f"{label}: test", "--")
+    ax_curves.set_ylim(0, 1.02)
+    ax_curves.set_xlabel("epoch")
+    ax_curves.set_ylabel("accuracy")
+    ax_curves.set_title(f"test: the first {s['test_eval_size']} test samples", fontsize=10)
+    ax_curves.grid(alpha=0.3)
+    ax_curves.legend(fontsize=9, loc="lower right")
+    labels = list(configs)
+    x = np.arange(len(labels))
+    train = np.array([configs[k]["train_acc"][:, -1].mean() for k in labels])
+    test = np.array([configs[k]["final_test_acc"].mean() for k in labels])
+    ax_bars.bar(x - 0.2, train, 0.4, color="0.35", label="training")
+    ax_bars.bar(x + 0.2, test, 0.4, color="0.75", label="test (all test samples)")
+    for k in range(len(labels)):
+        ax_bars.text(x[k], max(train[k], test[k]) + 0.02, f"gap {train[k] - test[k]:.2f}",
+                     ha="center", fontsize=9)
+    ax_bars.set_xticks(x, labels, fontsize=9)
+    ax_bars.set_ylim(0, 1.12)
+    ax_bars.set_xlabel("initial weights (σ=…: without BN)")
+    ax_bars.set_ylabel(f"accuracy after {s['epochs']} epochs (mean over seeds)")
+    ax_bars.legend(fontsize=9, loc="upper right")
+    ax_bars.grid(alpha=0.3, axis="y")
+    fig.suptitle(
+        f"Overfitting on {s['dataset']}: {s['train_size']} training samples, "
+        f"{len(s['hidden_size_list'])} hidden layers of {s['hidden_size_list'][0]}, SGD lr "
+        f"{s['lr']}, batch {s['batch_size']} ({_seeds_note(result)})", fontsize=11)
+    return fig
+
+
 _FIGURES = {
     "activation_histograms": (("activation_histograms", plot_activation_histograms),),
     "init_compare": (("init_compare", plot_init_compare),),
     "batchnorm_compare": (("batchnorm_grid", plot_batchnorm_grid),
                           ("batchnorm_summary", plot_batchnorm_summary)),
     "symmetry": (("symmetry", plot_symmetry),),
+    "gradient_flow": (("gradient_flow", plot_gradient_flow),),
+    "init_activations": (("init_activations", plot_init_activations),),
+    "batchnorm_speed": (("batchnorm_speed", plot_batchnorm_speed),),
+    "overfitting": (("overfitting", plot_overfitting),),
 }
+
+
+def figure_names(experiment: str) -> list[str]:
+    """The names of an experiment's figures (PNG file names without ``.png``)."""
+    if experiment not in _FIGURES:
+        raise ValueError(
+            f"no figures for experiment {experiment!r}; expected one of {sorted(_FIGURES)}"
+        )
+    return [name for name, _ in _FIGURES[experiment]]
+
+
+def figure(result, name: str) -> Figure:
+    """The figure ``name`` of ``result`` (one of ``figure_names(result.experiment)``)."""
+    draw = dict(_FIGURES.get(result.experiment, ())).get(name)
+    if draw is None:
+        raise ValueError(f"no figure {name!r} for experiment {result.experiment!r}; expected "
+                         f"one of {figure_names(result.experiment)}")
+    return draw(result)
 
 
 def figures(result) -> dict[str, Figure]:
     """Every figure of ``result``, by name (the PNG file name without ``.png``)."""
-    if result.experiment not in _FIGURES:
-        raise ValueError(
-            f"no figures for experiment {result.experiment!r}; expected one of {sorted(_FIGURES)}"
-        )
-    return {name: draw(result) for name, draw in _FIGURES[result.experiment]}
+    return {name: figure(result, name) for name in figure_names(result.experiment)}
 
 
 def save_png(fig: Figure, path: str | os.PathLike) -> None:

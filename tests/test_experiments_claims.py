@@ -71,7 +71,8 @@ def _bn_result(bn_final, plain_final):
         acc = np.zeros((S, K, 3))
         acc[:, :, -1] = final
         data[key] = {"train_acc": acc, "loss": np.zeros((S, K, 4))}
-    return Result("batchnorm_compare", {}, list(range(S)), data)
+    settings = {"epochs": 2, "iter_per_epoch": 10, "lr": 0.01}
+    return Result("batchnorm_compare", settings, list(range(S)), data)
 
 
 def test_batchnorm_claims_count_scales():

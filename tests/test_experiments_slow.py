@@ -1,8 +1,16 @@
 """The lesson's claims with the book's full settings, on three seeds (``pytest -m slow``).
 
-Fashion-MNIST from Debian's dataset-fashion-mnist: all 60,000 training images for
-init_compare (2000 iterations), the first 1,000 for batchnorm_compare (20 epochs, 16 scales),
-as the book does on MNIST. A few minutes on two cores.
+Every experiment of ``dlkit reproduce``, on all cores, on two data sets:
+
+- Fashion-MNIST from Debian's dataset-fashion-mnist: all 60,000 training images where the
+  book uses MNIST's (init_compare, init_activations, gradient_flow), the first 1,000 or 300
+  where it uses a subset (batchnorm_compare, batchnorm_speed, overfitting);
+- the real MNIST test digits in ../shared/data/mnist-t10k: the first 8,000 as training data,
+  the last 2,000 held out.
+
+The claims behind the book's four figures hold on every seed. The slides' further claims are
+checked here through the numbers behind them, each with a margin: which way they come out
+does not hang on a threshold. Several minutes each on two cores.
 """
 
 import math
@@ -12,10 +20,12 @@ import pytest
 
 from dlkit.experiments.claims import evaluate_claims, final_loss
 from dlkit.experiments.reproduce import run_all
+from dlkit.experiments.runs import default_jobs
 
 pytestmark = pytest.mark.slow
 
 SEEDS = [0, 1, 2]
+BOOK_FIGURES = {"symmetry", "activation_histograms", "init_compare", "batchnorm_compare"}
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +33,33 @@ def book(fashion_mnist_dir):
     from dlkit.experiments.reproduce import load_data
 
     results, _ = run_all(load_data("fashion-mnist", download=False), seeds=SEEDS,
-                         dataset="fashion-mnist")
+                         dataset="fashion-mnist", jobs=default_jobs())
     return results
 
 
-def test_every_claim_of_the_lesson_holds_on_every_seed(book):
+@pytest.fixture(scope="module")
+def book_mnist(mnist_t10k_dir):
+    from dlkit.data import read_idx
+
+    x = read_idx(mnist_t10k_dir / "t10k-images-idx3-ubyte.gz").reshape(10_000, 784) / 255.0
+    t = read_idx(mnist_t10k_dir / "t10k-labels-idx1-ubyte.gz").astype(np.intp)
+    results, _ = run_all((x[:8000], t[:8000], x[8000:], t[8000:]), seeds=SEEDS,
+                         dataset="mnist t10k", jobs=default_jobs())
+    return results
+
+
+@pytest.fixture(params=["fashion-mnist", "mnist t10k"])
+def both(request):
+    return request.getfixturevalue("book" if request.param == "fashion-mnist" else "book_mnist")
+
+
+def test_every_claim_of_the_books_figures_holds_on_every_seed(book):
     claims = evaluate_claims(book)
-    assert len(claims) == 16
-    assert [(c.statement, c.evidence) for c in claims if not c.passed] == []
+    assert len(claims) == 32
+    figures = [c for c in claims if c.experiment in BOOK_FIGURES
+               and "learns faster at the book's" not in c.statement]
+    assert len(figures) == 16
+    assert [(c.statement, c.evidence) for c in figures if not c.passed] == []
 
 
 def test_init_compare_book_settings(book):
@@ -57,3 +86,76 @@ def test_batchnorm_book_settings(book):
     assert ((bn[:, 7:] > 0.5).sum(axis=1) >= 5).all(), bn
     # weight scale 1.0 without BN: the activations explode, it learns nothing (chance)
     assert (plain[:, 0] < 0.2).all()
+
+
+def _claim(results, text):
+    found = [c for c in evaluate_claims(results) if text in c.statement]
+    assert len(found) == 1, text
+    return found[0]
+
+
+def test_gradients_at_the_books_settings(both):
+    c = both["gradient_flow"].data["configs"]
+
+    def first_over_last(name, when=0):  # RMS ∂L/∂z, hidden layer 1 / hidden layer 5
+        g = c[name]["act_grad"][:, when]
+        return g[:, 0] / g[:, -1]
+
+    # sigmoid σ=1 does not shrink the gradient passed back (measured 0.9–1.13): FAIL, and
+    # far from the threshold 1/10
+    assert ((first_over_last("sigmoid, σ=1") > 0.5) & (first_over_last("sigmoid, σ=1") < 2)).all()
+    assert not _claim(both, "gradient passed back, RMS ∂L/∂z").passed
+    # Xavier's does shrink it, by ~1/4 a layer (measured 0.0032–0.0033)
+    assert (first_over_last("sigmoid, Xavier") < 0.01).all()
+    assert _claim(both, "What the measurements show").passed
+    assert not _claim(both, "sigmoid, Xavier: Xavier's").passed
+    # ReLU σ=0.01: weight gradients ~1e-6–1e-4 of He's, before and after 300 steps
+    for when in (0, 1):
+        ratio = c["ReLU, σ=0.01"]["weight_grad"][:, when] / c["ReLU, He"]["weight_grad"][:, when]
+        assert (ratio < 1e-3).all(), ratio
+    # He (ReLU) and Xavier (tanh) keep it: within a factor 1.6 over the hidden layers
+    for name in ("ReLU, He", "tanh, Xavier"):
+        g = c[name]["act_grad"][:, 0]
+        assert (g.max(axis=1) / g.min(axis=1) < 1.6).all(), (name, g)
+
+
+def test_xavier_or_he_per_activation(both):
+    rows = both["init_activations"].data["activations"]
+    sigmoid = {k: final_loss(d["loss"]) for k, d in rows["sigmoid"].items()}
+    relu = {k: final_loss(d["loss"]) for k, d in rows["relu"].items()}
+    # five sigmoid layers do not learn in 2000 steps at lr 0.01 from any of the three:
+    # every final loss within 0.02 of ln 10, so "Xavier suits sigmoid" turns on hundredths
+    for label, v in sigmoid.items():
+        assert (np.abs(v - math.log(10)) < 0.02).all(), (label, v)
+    assert (relu["He"] < relu["Xavier"] - 0.02).all(), relu
+    assert _claim(both, "He suits ReLU").passed
+    for label, d in both["init_compare"].data["schemes"].items():  # the same runs
+        assert np.array_equal(rows["relu"][label]["loss"], d["loss"])
+
+
+def test_batchnorm_speed_and_learning_rates(both):
+    r = both["batchnorm_speed"]
+    lrs = list(r.data["lrs"])
+    bn, plain = r.data["batchnorm"]["steps_to_target"], r.data["plain"]["steps_to_target"]
+    # at lr 0.01 BN reaches 80% within 100 steps; without BN it takes at least 1.5× as long
+    j = lrs.index(0.01)
+    assert (bn[:, j] <= 100).all() and (plain[:, j] >= 1.5 * bn[:, j]).all(), (bn, plain)
+    # from lr 1 on the network without BN does not get there; with BN it does
+    for lr in (1.0, 3.0):
+        k = lrs.index(lr)
+        assert np.isinf(plain[:, k]).all() and np.isfinite(bn[:, k]).all(), (lr, bn, plain)
+    assert _claim(both, "tolerates larger").passed
+
+
+def test_overfitting_at_the_books_setting(both):
+    c = both["overfitting"].data["configs"]
+    gap = {k: d["train_acc"][:, -1] - d["final_test_acc"] for k, d in c.items()}
+    # both fit the 300 samples (training accuracy ≥ 0.99) ...
+    assert (c["He, BatchNorm"]["train_acc"][:, -1] >= 0.99).all()
+    assert (c["He"]["train_acc"][:, -1] >= 0.99).all()
+    # ... and BN's gap is the larger, by at least 0.05: it does not suppress overfitting here
+    assert (gap["He, BatchNorm"] > gap["He"] + 0.05).all(), gap
+    # from σ=0.03 and 0.01 nothing is learned: a gap near 0 at chance-level accuracy
+    for label in ("σ=0.03", "σ=0.01"):
+        assert (c[label]["train_acc"][:, -1] < 0.2).all() and (gap[label] < 0.05).all()
+    assert not _claim(both, "generalize better").passed

@@ -13,8 +13,12 @@ from matplotlib.figure import Figure
 
 from dlkit import plots
 from dlkit.experiments.batchnorm_compare import batchnorm_compare
+from dlkit.experiments.batchnorm_speed import batchnorm_speed
+from dlkit.experiments.gradient_flow import gradient_flow
 from dlkit.experiments.histograms import activation_histograms
+from dlkit.experiments.init_activations import init_activations
 from dlkit.experiments.init_compare import init_compare
+from dlkit.experiments.overfitting import overfitting
 from dlkit.experiments.results import Result
 from dlkit.experiments.symmetry import symmetry
 
@@ -46,6 +50,17 @@ def results(data):
                                                hidden_size_list=[20, 20], epochs=2,
                                                seeds=[0, 1]),
         "symmetry": symmetry(x, t, hidden_size_list=[8, 8], steps=5, seeds=[0, 1]),
+        "gradient_flow": gradient_flow(x, t, hidden_size_list=[20, 20, 20], steps=5,
+                                       probe_size=100, seeds=[0, 1]),
+        "init_activations": init_activations(x, t, x[:100], t[:100], iterations=40,
+                                             batch_size=32, hidden_size_list=[20, 20],
+                                             seeds=[0, 1]),
+        "batchnorm_speed": batchnorm_speed(x, t, lrs=[0.01, 0.1, 1.0, 3.0], train_size=200,
+                                           hidden_size_list=[20, 20], epochs=3, seeds=[0, 1],
+                                           target_acc=0.5),
+        "overfitting": overfitting(x, t, x[:100], t[:100], train_size=100,
+                                   hidden_size_list=[20, 20], epochs=6, eval_every=2,
+                                   seeds=[0, 1]),
     }
 
 
@@ -56,11 +71,16 @@ EXPECTED_INCHES = {
     "batchnorm_grid": (3.0 * 4, 2.5 * 4 + 0.6),
     "batchnorm_summary": (8, 5.5),
     "symmetry": (12, 5),
+    "gradient_flow": (4.6 * 3 + 0.4, 8.6),  # one column per activation: sigmoid, tanh, ReLU
+    "init_activations": (5 + 4.6 * 2, 5),  # the table and one panel per activation
+    "batchnorm_speed": (4.2 + 3.2 * 2, 7.4),  # 4 learning rates: 2 columns of 2
+    "overfitting": (13, 5.5),
 }
 
 
 @pytest.mark.parametrize("experiment", ["activation_histograms", "init_compare",
-                                        "batchnorm_compare", "symmetry"])
+                                        "batchnorm_compare", "symmetry", "gradient_flow",
+                                        "init_activations", "batchnorm_speed", "overfitting"])
 def test_each_figure_is_a_non_empty_png_of_the_expected_size(results, experiment, tmp_path):
     figs = plots.figures(results[experiment])
     assert figs and all(isinstance(f, Figure) for f in figs.values())
@@ -115,3 +135,20 @@ def test_smooth_curve_is_the_books():
 def test_no_figure_for_an_unknown_experiment():
     with pytest.raises(ValueError, match="no figures for experiment 'other'"):
         plots.figures(Result("other", {}, [0], {}))
+
+
+def test_gradient_figure_has_a_log_panel_per_activation(results):
+    fig = plots.plot_gradient_flow(results["gradient_flow"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["sigmoid", "tanh", "ReLU"]
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+    legend = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert legend == ["σ=0.01", "Xavier", "He"]  # ReLU's three initial scales
+
+
+def test_speed_figure_shows_never_reached_on_its_own_tick(results):
+    r = results["batchnorm_speed"]
+    fig = plots.plot_batchnorm_speed(r)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[-1] == "never"
+    assert len(fig.axes) == 2 + len(r.data["lrs"])  # two summaries, a panel per rate

@@ -10,7 +10,8 @@ from dlkit.initializers import init_std
 from dlkit.validate import positive_int
 from dlkit.validate import positive_number as positive_float
 
-__all__ = ["check_seeds", "positive_int", "positive_float", "check_schemes", "check_data"]
+__all__ = ["check_seeds", "positive_int", "positive_float", "check_schemes", "check_data",
+           "one_of", "fraction", "positive_floats"]
 
 
 def check_seeds(seeds) -> list[int]:
@@ -94,3 +95,32 @@ def check_data(x_train, t_train, x_test=None, t_test=None):
         n_classes = max(n_classes, int(t_test.max()) + 1)
         t_test = t_test.astype(np.intp)
     return x_train, t_train.astype(np.intp), x_test, t_test, n_classes
+
+
+def one_of(name: str, value, choices) -> str:
+    """``value`` unchanged; ValueError naming ``name`` unless it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def fraction(name: str, value) -> float:
+    """``value`` as a float; ValueError naming ``name`` unless 0 < value <= 1 (an accuracy)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+    return float(value)
+
+
+def positive_floats(name: str, values) -> list[float]:
+    """``values`` as a list of floats; ValueError naming ``name`` unless it is a non-empty
+    list of distinct finite numbers > 0."""
+    given = values
+    values = [] if isinstance(values, (str, bytes)) else list(np.atleast_1d(values).tolist())
+    if not values or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < float("inf")
+        for v in values
+    ):
+        raise ValueError(f"{name} must be a non-empty list of positive numbers, got {given!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct, got {given!r}")
+    return [float(v) for v in values]

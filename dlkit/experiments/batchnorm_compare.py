@@ -14,24 +14,32 @@ diverges (weight scale 1.0).
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 import numpy as np
 
-from dlkit.experiments._checks import check_data, check_seeds, positive_float, positive_int
+from dlkit.experiments._checks import (
+    check_data,
+    check_seeds,
+    one_of,
+    positive_float,
+    positive_int,
+)
 from dlkit.experiments.results import Result
+from dlkit.experiments.runs import Plan, Run, run_plan
 from dlkit.experiments.training import (
+    ACTIVATIONS,
+    BACKENDS,
     MiniBatches,
     batch_indices,
     net_settings,
-    one_blas_thread,
-    progress,
+    net_work,
     sgd_steps,
 )
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
 
-__all__ = ["DEFAULT_WEIGHT_SCALES", "batchnorm_compare"]
+__all__ = ["DEFAULT_WEIGHT_SCALES", "batchnorm_compare", "plan", "train_epochs"]
 
 #: The book's 16 initial weight scales, from 1 down to 1e-4.
 DEFAULT_WEIGHT_SCALES = tuple(np.logspace(0, -4, num=16).tolist())
@@ -69,60 +77,103 @@ def batchnorm_compare(
     BN): ``train_acc`` (S, K, epochs + 1), ``loss`` (S, K, steps) mini-batch loss of each step,
     and ``test_acc`` (S, K) when test data were given.
     """
-    x_train, t_train, x_test, t_test, n_classes = check_data(x_train, t_train, x_test, t_test)
+    p = plan(x_train, t_train, x_test, t_test, weight_scales=weight_scales,
+             train_size=train_size, hidden_size_list=hidden_size_list, activation=activation,
+             lr=lr, batch_size=batch_size, epochs=epochs, seeds=seeds, backend=backend,
+             dataset=dataset)
+    return run_plan(p, (x_train, t_train, x_test, t_test))
+
+
+def check_train_size(train_size, x_train) -> int:
+    """``train_size`` as an int in [1, len(x_train)], else ValueError naming it."""
     train_size = positive_int("train_size", train_size)
     if train_size > len(x_train):
         raise ValueError(
             f"train_size must be at most the number of training samples {len(x_train)}, "
             f"got {train_size}"
         )
+    return train_size
+
+
+def plan(x_train, t_train, x_test=None, t_test=None, *, weight_scales=DEFAULT_WEIGHT_SCALES,
+         train_size: int = 1000, hidden_size_list=(100, 100, 100, 100, 100),
+         activation: str = "relu", lr: float = 0.01, batch_size: int = 100, epochs: int = 20,
+         seeds=(0,), backend: str = "numba", dataset: str = "arrays") -> Plan:
+    """:func:`batchnorm_compare` as independent runs, one per seed, scale and with/without BN."""
+    x_train, t_train, x_test, t_test, n_classes = check_data(x_train, t_train, x_test, t_test)
+    train_size = check_train_size(train_size, x_train)
     scales = np.asarray(weight_scales, dtype=np.float64)
     if scales.ndim != 1 or scales.size == 0 or not (np.isfinite(scales) & (scales > 0)).all():
         raise ValueError(f"weight_scales must be a non-empty list of positive floats, "
                          f"got {weight_scales!r}")
+    activation = one_of("activation", activation, ACTIVATIONS)
+    backend = one_of("backend", backend, BACKENDS)
     lr = positive_float("lr", lr)
     batch_size = positive_int("batch_size", batch_size)
     epochs = positive_int("epochs", epochs)
     seeds = check_seeds(seeds)
     hidden_size_list = [positive_int("hidden_size_list[i]", h) for h in hidden_size_list]
 
-    x, t = x_train[:train_size], t_train[:train_size]
     iter_per_epoch = -(-train_size // batch_size)
-    S, K = len(seeds), len(scales)
-    data: dict[str, Any] = {"weight_scales": scales}
-    for key in ("batchnorm", "plain"):
-        data[key] = {
-            "train_acc": np.zeros((S, K, epochs + 1)),
-            "loss": np.zeros((S, K, epochs * iter_per_epoch)),
-        }
-        if x_test is not None:
-            data[key]["test_acc"] = np.zeros((S, K))
+    test_size = 0 if x_test is None else len(x_test)
+    common = {"train_size": train_size, "hidden_size_list": hidden_size_list,
+              "n_classes": n_classes, "activation": activation, "lr": lr,
+              "batch_size": batch_size, "epochs": epochs, "test_size": test_size,
+              "backend": backend}
+    runs = [train_epochs("batchnorm_compare", x_train.shape[1], seed=seed, weight_init=float(w),
+                         use_batchnorm=use_bn, **common)
+            for seed in seeds for w in scales for use_bn in (True, False)]
+    settings = net_settings(dataset, x_train, n_classes, hidden_size_list, activation, lr,
+                            batch_size, backend, train_size=train_size, test_size=test_size,
+                            epochs=epochs, iter_per_epoch=iter_per_epoch,
+                            weight_scales=scales.tolist())
+    return Plan("batchnorm_compare", runs,
+                partial(_assemble, settings, seeds, scales, test_size > 0))
 
+
+def train_epochs(experiment: str, input_size: int, **kwargs) -> Run:
+    """The run that trains one network on the first ``train_size`` samples for ``epochs``
+    epochs, measuring the training accuracy before training and after every epoch (and the
+    test accuracy at the end when ``test_size`` > 0); kwargs as :func:`_train_epochs` takes
+    them. The same arguments make the same run, whichever experiment asks for it."""
+    sizes = [input_size, *kwargs["hidden_size_list"], kwargs["n_classes"]]
+    steps = kwargs["epochs"] * -(-kwargs["train_size"] // kwargs["batch_size"])
+    evals = (kwargs["epochs"] + 1) * kwargs["train_size"] + kwargs["test_size"]
+    return Run(experiment, _train_epochs, kwargs, net_work(sizes, kwargs["batch_size"], steps,
+                                                           evals))
+
+
+def _train_epochs(data, *, seed, weight_init, use_batchnorm, train_size, hidden_size_list,
+                  n_classes, activation, lr, batch_size, epochs, test_size, backend) -> dict:
+    """``train_acc`` (epochs + 1,), ``loss`` (epochs · iter_per_epoch,) and, when
+    ``test_size`` > 0, ``test_acc`` on the first ``test_size`` test samples."""
+    x, t = data[0][:train_size], data[1][:train_size].astype(np.intp, copy=False)
+    iter_per_epoch = -(-train_size // batch_size)
+    indices = batch_indices(np.random.default_rng(seed), train_size, batch_size,
+                            epochs * iter_per_epoch)
     batches = MiniBatches(x, t, batch_size)
-    total = S * K * 2 * epochs * iter_per_epoch
-    with one_blas_thread(), progress(total, "batchnorm_compare") as bar:
-        for s, seed in enumerate(seeds):
-            indices = batch_indices(np.random.default_rng(seed), train_size, batch_size,
-                                    epochs * iter_per_epoch)
-            for k, w in enumerate(scales):
-                for key, use_bn in (("batchnorm", True), ("plain", False)):
-                    net = MultiLayerNet(x.shape[1], hidden_size_list, n_classes,
-                                        activation=activation, weight_init_std=float(w),
-                                        use_batchnorm=use_bn, seed=seed, dtype=x.dtype,
-                                        backend=backend)
-                    optimizer = SGD(lr)
-                    d = data[key]
-                    d["train_acc"][s, k, 0] = net.accuracy(x, t)
-                    for epoch in range(epochs):
-                        steps = slice(epoch * iter_per_epoch, (epoch + 1) * iter_per_epoch)
-                        sgd_steps(net, optimizer, batches, indices[steps], d["loss"][s, k, steps],
-                                  bar)
-                        d["train_acc"][s, k, epoch + 1] = net.accuracy(x, t)
-                    if x_test is not None:
-                        d["test_acc"][s, k] = net.accuracy(x_test, t_test)
+    net = MultiLayerNet(x.shape[1], hidden_size_list, n_classes, activation=activation,
+                        weight_init_std=weight_init, use_batchnorm=use_batchnorm, seed=seed,
+                        dtype=x.dtype, backend=backend)
+    optimizer = SGD(lr)
+    out = {"train_acc": np.zeros(epochs + 1), "loss": np.zeros(epochs * iter_per_epoch)}
+    out["train_acc"][0] = net.accuracy(x, t)
+    for epoch in range(epochs):
+        steps = slice(epoch * iter_per_epoch, (epoch + 1) * iter_per_epoch)
+        sgd_steps(net, optimizer, batches, indices[steps], out["loss"][steps])
+        out["train_acc"][epoch + 1] = net.accuracy(x, t)
+    if test_size:
+        x_test, t_test = data[2][:test_size], data[3][:test_size].astype(np.intp, copy=False)
+        out["test_acc"] = net.accuracy(x_test, t_test)
+    return out
 
-    settings = net_settings(dataset, x, n_classes, hidden_size_list, activation, lr, batch_size,
-                            backend, train_size=train_size,
-                            test_size=0 if x_test is None else len(x_test), epochs=epochs,
-                            iter_per_epoch=iter_per_epoch, weight_scales=scales.tolist())
+
+def _assemble(settings, seeds, scales, with_test, outputs) -> Result:
+    """Outputs in the runs' order (seed, scale, BN then plain) -> (S, K, ...) arrays."""
+    S, K = len(seeds), len(scales)
+    data = {"weight_scales": scales}
+    for b, key in enumerate(("batchnorm", "plain")):
+        runs = [[outputs[(s * K + k) * 2 + b] for k in range(K)] for s in range(S)]
+        data[key] = {name: np.array([[r[name] for r in row] for row in runs])
+                     for name in ("train_acc", "loss") + (("test_acc",) if with_test else ())}
     return Result("batchnorm_compare", settings, seeds, data)

@@ -3,7 +3,9 @@
 ``evaluate_claims(results)`` takes the experiments' :class:`Result` objects (by experiment
 name) and returns one :class:`Claim` per statement of the lesson it can check: the statement,
 the numbers behind it, on how many seeds it held, and PASS (it held on every seed) or FAIL.
-A claim whose experiment or configuration was not run is left out.
+A claim whose experiment or configuration was not run is left out. The claims behind the
+book's four figures are here; what the slides also say (gradients, Xavier or He per
+activation, BatchNorm's speed, overfitting) is in :mod:`dlkit.experiments.claims_slides`.
 
 Every threshold below is a named constant with the reason for its value; they are the
 course's statements turned into numbers, not fitted to a run.
@@ -12,13 +14,15 @@ course's statements turned into numbers, not fitted to a run.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlkit.experiments import claims_slides as slides
+from dlkit.experiments.claim import Claim, final_loss
+from dlkit.experiments.claim import fmt as _fmt
 from dlkit.experiments.results import Result
 
-__all__ = ["Claim", "evaluate_claims"]
+__all__ = ["Claim", "evaluate_claims", "final_loss"]
 
 # --- symmetry -------------------------------------------------------------------------
 #: units count as identical when their weights differ by at most this much: the same
@@ -50,8 +54,6 @@ DRIFT_RATIO = 0.5
 HE_FACTOR = 1.6
 
 # --- init_compare ---------------------------------------------------------------------
-#: the final loss is the mean mini-batch loss over the last 10% of the iterations.
-FINAL_FRACTION = 0.1
 #: "stays near ln 10": within 0.1 of chance-level cross-entropy ln(classes).
 STUCK_TOL = 0.1
 
@@ -60,43 +62,6 @@ STUCK_TOL = 0.1
 LEARNED_ACC = 0.5
 #: "too small or too large still slows": the extreme scales end this far below BN's best.
 EXTREME_GAP = 0.1
-
-
-@dataclass
-class Claim:
-    """One statement of the lesson and what the measurements say about it.
-
-    ``held`` has one entry per seed; ``passed`` is True when the claim held on every seed.
-    ``evidence`` is a short text with the numbers; ``numbers`` the same as plain data.
-    """
-
-    experiment: str
-    statement: str
-    held: list[bool]
-    evidence: str
-    numbers: dict = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.held) and all(self.held)
-
-    @property
-    def verdict(self) -> str:
-        return "PASS" if self.passed else "FAIL"
-
-    def to_dict(self) -> dict:
-        return {
-            "experiment": self.experiment,
-            "statement": self.statement,
-            "held": [bool(h) for h in self.held],
-            "passed": self.passed,
-            "evidence": self.evidence,
-            "numbers": self.numbers,
-        }
-
-
-def _fmt(values, spec=".3g") -> str:
-    return "[" + ", ".join(format(float(v), spec) for v in np.ravel(values)) + "]"
 
 
 # ----------------------------------------------------------------------------- symmetry
@@ -184,13 +149,6 @@ def _histogram_claims(r: Result) -> list[Claim]:
 
 
 # ------------------------------------------------------------------------- init_compare
-def final_loss(loss: np.ndarray) -> np.ndarray:
-    """Mean mini-batch loss over the last ``FINAL_FRACTION`` of the iterations, per seed."""
-    loss = np.asarray(loss)
-    n = max(1, int(round(FINAL_FRACTION * loss.shape[-1])))
-    return loss[..., -n:].mean(axis=-1)
-
-
 def _init_compare_claims(r: Result) -> list[Claim]:
     s = r.data["schemes"]
     claims = []
@@ -275,17 +233,22 @@ def _batchnorm_claims(r: Result) -> list[Claim]:
 
 
 _BY_EXPERIMENT = {
-    "symmetry": _symmetry_claims,
-    "activation_histograms": _histogram_claims,
-    "init_compare": _init_compare_claims,
-    "batchnorm_compare": _batchnorm_claims,
+    "symmetry": (_symmetry_claims,),
+    "activation_histograms": (_histogram_claims,),
+    "gradient_flow": (slides.gradient_claims,),
+    "init_compare": (_init_compare_claims,),
+    "init_activations": (slides.init_activation_claims,),
+    "batchnorm_compare": (_batchnorm_claims, slides.batchnorm_scale_speed_claims),
+    "batchnorm_speed": (slides.batchnorm_speed_claims,),
+    "overfitting": (slides.overfitting_claims,),
 }
 
 
 def evaluate_claims(results) -> list[Claim]:
     """The lesson's claims checked on ``results`` (a dict name -> Result, or a list).
 
-    Claims come in the lesson's order: symmetry, histograms, init_compare, batchnorm.
+    Claims come in the lesson's order: symmetry, histograms, gradients, init_compare, the
+    initialization per activation, batchnorm, its speed, overfitting.
     """
     results = list(results.values()) if isinstance(results, dict) else list(results)
     for r in results:
@@ -295,8 +258,9 @@ def evaluate_claims(results) -> list[Claim]:
             raise ValueError(f"no claims for experiment {r.experiment!r}; expected one of "
                              f"{sorted(_BY_EXPERIMENT)}")
     claims = []
-    for name, fn in _BY_EXPERIMENT.items():
+    for name, fns in _BY_EXPERIMENT.items():
         for r in results:
             if r.experiment == name:
-                claims += fn(r)
+                for fn in fns:
+                    claims += fn(r)
     return claims

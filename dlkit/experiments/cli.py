@@ -1,8 +1,9 @@
-"""``dlkit reproduce | histograms | init-compare | batchnorm | symmetry``.
+"""``dlkit reproduce`` and one command per experiment (``dlkit histograms``, ...).
 
 Each command runs experiment(s), writes one PNG per figure, ``results.json`` and ``report.md``
 into ``--out``, and prints the lesson's claims with PASS/FAIL. A claim that FAILs is a result,
-not an error: the exit status is 0 unless the data cannot be loaded (1).
+not an error: the exit status is 0 unless the data cannot be loaded or a run fails (1; then
+nothing is written). Bad options exit with status 2 before any work starts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlkit.argtypes import positive_int, seed
+from dlkit.argtypes import fraction, positive_float, positive_int, seed
+from dlkit.experiments import NAMES
 
 DATASETS = ("mnist", "fashion-mnist")
 
@@ -27,6 +29,10 @@ def _common(p: argparse.ArgumentParser, out: str, data: bool = True) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a reduced run for smoke tests, in seconds: fewer steps, epochs and "
                         "samples than the book's settings, one seed unless --seeds is given")
+    p.add_argument("--jobs", metavar="N", type=positive_int, default=None,
+                   help="worker processes running the independent runs (seeds, "
+                        "configurations) side by side, one BLAS thread each; the numbers are "
+                        "the same for every N (default: all cores)")
     if data:
         p.add_argument("--dataset", choices=DATASETS, default="mnist",
                        help="training data: the book's MNIST or Fashion-MNIST, found locally or "
@@ -41,8 +47,13 @@ def _common(p: argparse.ArgumentParser, out: str, data: bool = True) -> None:
                             "(default: %(default)s)")
 
 
-#: command -> (experiment, help, description, default --out, the command's own option or None
-#: as (name, help)); the option overrides the experiment's setting of the same name.
+def _int_option(name: str, text: str):
+    return (f"--{name}", {"type": positive_int, "help": text, "dest": name})
+
+
+#: command -> (experiment, help, description, default --out, the command's own options as
+#: (flag, add_argument keywords)); an option given overrides the experiment's setting of the
+#: same name (its ``dest``).
 _SINGLE = {
     "histograms": (
         "activation_histograms",
@@ -50,7 +61,18 @@ _SINGLE = {
         "Forward 1000 x 100 N(0, 1) input through 5 layers of 100 units for "
         "sigmoid (sigma = 1, 0.01, Xavier), tanh (Xavier) and ReLU (sigma = 0.01, "
         "Xavier, He) and draw each layer's histogram (one row per configuration).",
-        None,
+        (),
+    ),
+    "gradients": (
+        "gradient_flow",
+        "the gradients of every layer for the histograms' 7 configurations: do they vanish?",
+        "Train a 784-100x5-10 network for each configuration of the histograms (sigmoid "
+        "sigma = 1, 0.01, Xavier; tanh Xavier; ReLU sigma = 0.01, Xavier, He) and measure, "
+        "at initialization and after training, the RMS of the gradient passed back to each "
+        "hidden layer and of each weight gradient; log-scale figure, one panel per "
+        "activation.",
+        (_int_option("steps", "SGD steps between the two measurements (default: 300; 50 "
+                              "with --quick)"),),
     ),
     "init-compare": (
         "init_compare",
@@ -58,7 +80,17 @@ _SINGLE = {
         "Train a 784-100-100-100-100-10 ReLU network with SGD (lr 0.01, batch 128) "
         "from three initial weight scales (std 0.01, Xavier, He) and plot the "
         "training loss per iteration (smoothed), with final accuracies.",
-        ("iterations", "SGD steps per network (default: 2000, the book's; 300 with --quick)"),
+        (_int_option("iterations", "SGD steps per network (default: 2000, the book's; 300 "
+                                   "with --quick)"),),
+    ),
+    "init-activations": (
+        "init_activations",
+        "the init comparison with sigmoid and with ReLU: Xavier for sigmoid, He for ReLU?",
+        "Run the initialization comparison (std 0.01, Xavier, He; 784-100x4-10, SGD lr "
+        "0.01, batch 128) once with sigmoid and once with ReLU: a table activation x "
+        "initializer of final losses, and the loss curves.",
+        (_int_option("iterations", "SGD steps per network (default: 2000, the book's; 300 "
+                                   "with --quick)"),),
     ),
     "batchnorm": (
         "batchnorm_compare",
@@ -67,7 +99,30 @@ _SINGLE = {
         "(SGD lr 0.01, batch 100) from 16 weight scales logspace(0, -4, 16), with "
         "and without Batch Normalization; plot accuracy per epoch (4x4 grid) and "
         "final accuracy against the scale.",
-        ("epochs", "epochs per network (default: 20, the book's; 5 with --quick)"),
+        (_int_option("epochs", "epochs per network (default: 20, the book's; 5 with "
+                               "--quick)"),),
+    ),
+    "batchnorm-speed": (
+        "batchnorm_speed",
+        "with vs without BatchNorm at several learning rates: steps to a target accuracy",
+        "Train the network of `dlkit batchnorm` (1000 samples, 5 hidden layers of 100 ReLU "
+        "units, batch 100) from He's initial weights with and without Batch Normalization at "
+        "each learning rate of a sweep, and count the steps until the training accuracy "
+        "reaches the target.",
+        (_int_option("epochs", "epochs per network (default: 20; 5 with --quick)"),
+         ("--lrs", {"type": positive_float, "nargs": "+", "metavar": "LR", "dest": "lrs",
+                    "help": "learning rates of the sweep (default: 0.01 0.03 0.1 0.3 1 3)"}),
+         ("--target-acc", {"type": fraction, "metavar": "ACC", "dest": "target_acc",
+                           "help": "training accuracy to reach, in (0, 1] (default: 0.8)"})),
+    ),
+    "overfitting": (
+        "overfitting",
+        "the book's overfitting setting with and without BatchNorm, and from small weights",
+        "Train 6 hidden layers of 100 ReLU units on only 300 samples (SGD lr 0.01, batch "
+        "100, 200 epochs) from He's initial weights with and without Batch Normalization, "
+        "and without it from the smaller scales 0.1, 0.03 and 0.01; plot training and test "
+        "accuracy and the gap between them.",
+        (_int_option("epochs", "epochs per network (default: 200; 50 with --quick)"),),
     ),
     "symmetry": (
         "symmetry",
@@ -75,7 +130,7 @@ _SINGLE = {
         "Train a small sigmoid network from all-zero, constant and Xavier initial "
         "weights and measure, after every step, how different the units of each "
         "hidden layer are (0 = identical).",
-        ("steps", "SGD steps per network (default: 200; 60 with --quick)"),
+        (_int_option("steps", "SGD steps per network (default: 200; 60 with --quick)"),),
     ),
 }
 
@@ -85,26 +140,27 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "reproduce",
         help="run every experiment of the lesson: figures, results.json, report.md",
-        description="Run all four experiments of Deep Learning from Scratch 6.2-6.3 (symmetry, "
-                    "activation histograms, initialization compared by training, Batch "
-                    "Normalization against the weight scale) with the book's settings, on "
-                    "several seeds, and write one PNG per figure, results.json with every "
-                    "number and report.md stating each claim of the lesson, the numbers "
-                    "behind it and PASS/FAIL. The book's settings take about a minute per "
-                    "seed on two cores; --quick takes seconds.",
+        description="Run the experiments of Deep Learning from Scratch 6.2-6.3 (symmetry, "
+                    "activation histograms, gradients layer by layer, initialization compared "
+                    "by training and per activation, Batch Normalization against the weight "
+                    "scale, its learning speed and overfitting) with the book's settings, on "
+                    "several seeds, in worker processes on every core, and write one PNG per "
+                    "figure, results.json with every number and report.md stating each claim "
+                    "of the lesson, the numbers behind it and PASS/FAIL. --quick takes "
+                    "seconds.",
     )
     _common(p, "results")
+    p.add_argument("--experiments", metavar="NAME", nargs="+", choices=NAMES, default=None,
+                   help="run only these experiments (default: all): " + ", ".join(NAMES))
     p.set_defaults(func=_reproduce)
 
-    for command, (experiment, help_, description, option) in _SINGLE.items():
+    for command, (experiment, help_, description, options) in _SINGLE.items():
         p = sub.add_parser(command, help=help_, description=description)
         _common(p, f"results/{command}", data=experiment != "activation_histograms")
-        overrides: tuple[str, ...] = ()
-        if option is not None:
-            name, option_help = option
-            p.add_argument(f"--{name}", type=positive_int, default=None, help=option_help)
-            overrides = (name,)
-        p.set_defaults(func=_single, experiment=experiment, overrides=overrides)
+        for flag, kwargs in options:
+            p.add_argument(flag, default=None, **kwargs)
+        p.set_defaults(func=_single, experiment=experiment,
+                       overrides=tuple(kwargs["dest"] for _, kwargs in options))
 
 
 def _load(args):
@@ -124,53 +180,61 @@ def _seeds(args) -> list[int]:
     return [0] if args.quick else [0, 1, 2]
 
 
-def _finish(results, seconds, args) -> int:
-    from dlkit.experiments.claims import evaluate_claims
-    from dlkit.experiments.reproduce import write_outputs
+def _run(args, names, data, overrides) -> int:
+    """Plan (every setting checked), run, write; 1 without writing anything if a run fails."""
+    import time
 
+    from dlkit.experiments.claims import evaluate_claims
+    from dlkit.experiments.reproduce import default_jobs, plan_all, write_outputs
+    from dlkit.experiments.runs import RunError, execute
+
+    jobs = args.jobs or default_jobs()
+    extra = {"backend": args.backend, "dataset": args.dataset} if data is not None else {}
+    try:
+        plans, data = plan_all(data, names, seeds=_seeds(args), quick=args.quick,
+                               overrides=overrides, **extra)
+    except ValueError as exc:
+        print(f"dlkit: {exc}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        results, seconds = execute(plans, data, jobs=jobs, desc=args.command)
+    except RunError as exc:
+        print(f"dlkit: {exc}\nNothing was written.", file=sys.stderr)
+        return 1
+    wall = time.perf_counter() - start
     meta = {
         "dataset": getattr(args, "dataset", "none (no training)"),
         "seeds": _seeds(args),
         "settings": "quick (reduced)" if args.quick else "the book's",
         "backend": getattr(args, "backend", "numpy (no training)"),
+        "jobs": jobs,
+        "wall seconds": round(wall, 2),
         "seconds": {name: round(s, 2) for name, s in seconds.items()},
     }
     claims = evaluate_claims(results)
-    written = write_outputs(results, args.out, meta, claims)
+    written = write_outputs(results, args.out, meta, claims, jobs=jobs)
     for c in claims:
         print(f"{c.verdict}  {sum(c.held)}/{len(c.held)} seeds  {c.statement}")
-    print(f"{sum(c.passed for c in claims)} of {len(claims)} claims PASS; "
-          f"{sum(seconds.values()):.1f} s of experiments")
+    print(f"{sum(c.passed for c in claims)} of {len(claims)} claims PASS; {wall:.1f} s on "
+          f"{jobs} worker(s), {sum(seconds.values()):.1f} s of runs")
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from dlkit.experiments.reproduce import run_all
-
     data = _load(args)
     if data is None:
         return 1
-    results, seconds = run_all(data, seeds=_seeds(args), quick=args.quick, backend=args.backend,
-                               dataset=args.dataset)
-    return _finish(results, seconds, args)
+    return _run(args, args.experiments or list(NAMES), data, {})
 
 
 def _single(args: argparse.Namespace) -> int:
-    import time
-
-    from dlkit.experiments.reproduce import run_experiment
-
-    data, extra = None, {}
+    data = None
     if args.experiment != "activation_histograms":
         data = _load(args)
         if data is None:
             return 1
-        extra = {"backend": args.backend, "dataset": args.dataset}
     overrides = {k: getattr(args, k) for k in args.overrides if getattr(args, k) is not None}
-    start = time.perf_counter()
-    result = run_experiment(args.experiment, data, seeds=_seeds(args), quick=args.quick,
-                            **extra, **overrides)
-    return _finish({args.experiment: result},
-                   {args.experiment: time.perf_counter() - start}, args)
+    return _run(args, [args.experiment], data, overrides)

@@ -18,15 +18,17 @@ Everything here is plain NumPy (the book's formulas); no training, no data set.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from dlkit.experiments._checks import check_seeds, positive_int
 from dlkit.experiments.results import Result
+from dlkit.experiments.runs import Plan, Run, run_plan
 from dlkit.initializers import init_std, init_weight
 
-__all__ = ["DEFAULT_CONFIGS", "ACTIVATIONS", "activation_histograms"]
+__all__ = ["DEFAULT_CONFIGS", "ACTIVATIONS", "activation_histograms", "plan", "check_configs"]
 
 
 def _sigmoid(a):
@@ -59,7 +61,10 @@ DEFAULT_CONFIGS = (
 )
 
 
-def _check_configs(configs, node_num):
+def check_configs(configs, node_num):
+    """The configurations as a list; ValueError naming the first one that is not a dict
+    ``{'name', 'activation', 'weight_init'}`` of a known activation and scheme, or whose
+    name is used twice."""
     configs = list(configs)
     if not configs:
         raise ValueError("configs must name at least one configuration, got none")
@@ -115,45 +120,69 @@ def activation_histograms(
     ``saturated`` (S, L) fraction where the slope vanishes (see :data:`ACTIVATIONS`);
     ``zero`` (S, L) fraction of z exactly 0; and ``activation``, ``weight_init``.
     """
+    p = plan(configs=configs, n_samples=n_samples, node_num=node_num,
+             hidden_layer_size=hidden_layer_size, bins=bins, seeds=seeds)
+    return run_plan(p, None)
+
+
+def plan(x_train=None, t_train=None, x_test=None, t_test=None, *, configs=DEFAULT_CONFIGS,
+         n_samples: int = 1000, node_num: int = 100, hidden_layer_size: int = 5, bins: int = 30,
+         seeds=(0,)) -> Plan:
+    """:func:`activation_histograms` as independent runs, one per seed and configuration
+    (no data set is used)."""
     n_samples = positive_int("n_samples", n_samples)
     node_num = positive_int("node_num", node_num)
     hidden_layer_size = positive_int("hidden_layer_size", hidden_layer_size)
     bins = positive_int("bins", bins)
     seeds = check_seeds(seeds)
-    configs = _check_configs(configs, node_num)
+    configs = check_configs(configs, node_num)
 
-    S, L = len(seeds), hidden_layer_size
+    shape = {"n_samples": n_samples, "node_num": node_num,
+             "hidden_layer_size": hidden_layer_size, "bins": bins}
+    runs = [Run("activation_histograms", _run,
+                {"seed": seed, "activation": c["activation"], "weight_init": c["weight_init"],
+                 **shape}, float(n_samples * node_num * node_num * hidden_layer_size))
+            for seed in seeds for c in configs]
+    settings = {"configs": configs, **shape}
+    return Plan("activation_histograms", runs, partial(_assemble, settings, seeds, configs))
+
+
+def _edges(activation: str, bins: int) -> np.ndarray:
+    lo, hi = ACTIVATIONS[activation][1]
+    return np.linspace(lo, hi, bins + 1)
+
+
+def _run(data, *, seed, activation, weight_init, n_samples, node_num, hidden_layer_size,
+         bins) -> dict:
+    """One seed, one configuration: each layer's histogram, mean, std, saturated, zeros."""
+    h, _, saturated = ACTIVATIONS[activation]
+    edges = _edges(activation, bins)
+    L = hidden_layer_size
+    out = {"hist": np.zeros((L, bins), dtype=np.int64), "mean": np.zeros(L),
+           "std": np.zeros(L), "saturated": np.zeros(L), "zero": np.zeros(L)}
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n_samples, node_num))
+    for layer in range(L):
+        W = init_weight(node_num, node_num, weight_init, rng)
+        z = h(z @ W)
+        out["hist"][layer] = np.histogram(z, bins=edges)[0]
+        out["mean"][layer] = z.mean()
+        out["std"][layer] = z.std()
+        out["saturated"][layer] = saturated(z).mean()
+        out["zero"][layer] = np.mean(z == 0.0)
+    return out
+
+
+def _assemble(settings, seeds, configs, outputs) -> Result:
+    n = len(configs)
     data = {}
-    for c in configs:
-        h, hist_range, saturated = ACTIVATIONS[c["activation"]]
-        out = {
+    for i, c in enumerate(configs):
+        runs = outputs[i::n]  # seed-major order: this configuration's run of every seed
+        data[c["name"]] = {
             "activation": c["activation"],
             "weight_init": c["weight_init"],
-            "edges": np.linspace(hist_range[0], hist_range[1], bins + 1),
-            "hist": np.zeros((S, L, bins), dtype=np.int64),
-            "mean": np.zeros((S, L)),
-            "std": np.zeros((S, L)),
-            "saturated": np.zeros((S, L)),
-            "zero": np.zeros((S, L)),
+            "edges": _edges(c["activation"], settings["bins"]),
+            **{key: np.stack([r[key] for r in runs])
+               for key in ("hist", "mean", "std", "saturated", "zero")},
         }
-        for s, seed in enumerate(seeds):
-            rng = np.random.default_rng(seed)
-            z = rng.standard_normal((n_samples, node_num))
-            for layer in range(L):
-                W = init_weight(node_num, node_num, c["weight_init"], rng)
-                z = h(z @ W)
-                out["hist"][s, layer] = np.histogram(z, bins=out["edges"])[0]
-                out["mean"][s, layer] = z.mean()
-                out["std"][s, layer] = z.std()
-                out["saturated"][s, layer] = saturated(z).mean()
-                out["zero"][s, layer] = np.mean(z == 0.0)
-        data[c["name"]] = out
-
-    settings = {
-        "configs": configs,
-        "n_samples": n_samples,
-        "node_num": node_num,
-        "hidden_layer_size": hidden_layer_size,
-        "bins": bins,
-    }
     return Result("activation_histograms", settings, seeds, {"configs": data})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-from dlkit.experiments.claims import Claim
+import numpy as np
+
+from dlkit.experiments.claims import Claim, final_loss
 from dlkit.experiments.results import _write_atomic
 
 __all__ = ["render_report", "write_report"]
@@ -12,8 +14,12 @@ __all__ = ["render_report", "write_report"]
 _TITLES = {
     "symmetry": "1. Symmetry: why the initial weights must not all be equal",
     "activation_histograms": "2. Activation histograms: the initial weight scale, layer by layer",
-    "init_compare": "3. Initialization compared by training",
-    "batchnorm_compare": "4. Batch Normalization against the initial weight scale",
+    "gradient_flow": "3. Gradients layer by layer: do they vanish?",
+    "init_compare": "4. Initialization compared by training",
+    "init_activations": "5. Xavier for sigmoid, He for ReLU?",
+    "batchnorm_compare": "6. Batch Normalization against the initial weight scale",
+    "batchnorm_speed": "7. Does Batch Normalization learn faster, with larger learning rates?",
+    "overfitting": "8. Overfitting: does Batch Normalization suppress it? Do small weights?",
 }
 
 
@@ -21,6 +27,59 @@ def _settings_line(result) -> str:
     s = result.settings
     keep = [k for k in s if k not in ("configs", "schemes", "inits", "weight_scales")]
     return ", ".join(f"{k} = {s[k]}" for k in keep)
+
+
+def _mean_sd(values, spec=".3f") -> str:
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 1:
+        return format(float(values[0]), spec)
+    return f"{values.mean():{spec}} ± {values.std():{spec}}"
+
+
+def _init_activations_table(result) -> list[str]:
+    """The table activation × initializer of final losses (mean ± sd over seeds)."""
+    rows = result.data["activations"]
+    labels = list(next(iter(rows.values())))
+    lines = ["Final training loss (mean of the last 10% of the iterations; mean ± sd over "
+             "seeds):", "", "| activation | " + " | ".join(labels) + " |",
+             "|---|" + "---|" * len(labels)]
+    for activation, schemes in rows.items():
+        cells = [_mean_sd(final_loss(schemes[label]["loss"])) for label in labels]
+        name = "ReLU" if activation == "relu" else activation
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _overfitting_table(result) -> list[str]:
+    lines = ["After the last epoch (mean ± sd over seeds; test accuracy on the whole test "
+             "set):", "", "| initial weights | training accuracy | test accuracy | gap |",
+             "|---|---|---|---|"]
+    for label, d in result.data["configs"].items():
+        train, test = d["train_acc"][:, -1], d["final_test_acc"]
+        lines.append(f"| {label} | {_mean_sd(train)} | {_mean_sd(test)} | "
+                     f"{_mean_sd(train - test)} |")
+    return lines + [""]
+
+
+def _speed_table(result) -> list[str]:
+    s = result.settings
+    lines = [f"Training steps to reach {s['target_acc']:.0%} training accuracy, per seed "
+             f"(— : not within {s['epochs']} epochs):", "",
+             "| learning rate | with BatchNorm | without |", "|---|---|---|"]
+    for j, lr in enumerate(result.data["lrs"]):
+        cells = [" ".join("—" if not np.isfinite(v) else f"{v:.0f}"
+                          for v in result.data[key]["steps_to_target"][:, j])
+                 for key in ("batchnorm", "plain")]
+        lines.append(f"| {lr:g} | {cells[0]} | {cells[1]} |")
+    return lines + [""]
+
+
+#: experiment -> the table its section shows before its figures
+_TABLES = {
+    "init_activations": _init_activations_table,
+    "batchnorm_speed": _speed_table,
+    "overfitting": _overfitting_table,
+}
 
 
 def render_report(results: dict, claims: list[Claim], figures: dict[str, list[str]],
@@ -60,6 +119,8 @@ def render_report(results: dict, claims: list[Claim], figures: dict[str, list[st
             if c.experiment == name:
                 lines += [f"{i}. **{c.verdict}** ({sum(c.held)}/{len(c.held)} seeds) — "
                           f"{c.statement}  ", f"   Measured: {c.evidence}.", ""]
+        if name in _TABLES:
+            lines += _TABLES[name](results[name])
         for png in figures.get(name, []):
             lines += [f"![{os.path.splitext(png)[0]}]({png})", ""]
     return "\n".join(lines)

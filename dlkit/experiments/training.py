@@ -29,7 +29,11 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 __all__ = ["batch_indices", "MiniBatches", "sgd_steps", "progress", "one_blas_thread",
-           "net_settings"]
+           "net_settings", "net_work", "ACTIVATIONS", "BACKENDS"]
+
+#: what MultiLayerNet's ``activation`` and ``backend`` accept, checked before any run starts
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+BACKENDS = ("numba", "numpy")
 
 
 def batch_indices(rng: np.random.Generator, train_size: int, batch_size: int,
@@ -73,10 +77,10 @@ def sgd_steps(network, optimizer, batches: MiniBatches, indices: np.ndarray,
             bar.update(1)
 
 
-def progress(total: int, desc: str) -> tqdm:
+def progress(total: int, desc: str, unit: str = "step") -> tqdm:
     """A tqdm bar on a terminal (stderr), silent otherwise."""
     return tqdm(total=total, desc=desc, leave=False, disable=not sys.stderr.isatty(),
-                unit="step", dynamic_ncols=True)
+                unit=unit, dynamic_ncols=True)
 
 
 def one_blas_thread() -> threadpool_limits:
@@ -108,3 +112,12 @@ def net_settings(dataset: str, x: np.ndarray, n_classes: int, hidden_size_list, 
         "backend": backend,
         "dtype": x.dtype.name,
     }
+
+
+def net_work(sizes, batch_size: int, steps: int, eval_samples: int = 0) -> float:
+    """The multiply-adds of ``steps`` training steps and ``eval_samples`` forward passes of a
+    fully connected network with layer sizes ``sizes`` (e.g. [784, 100, 10]): a forward pass
+    costs Σ n_l·n_(l+1) per sample, a step about three times that per sample of the batch.
+    An estimate of a run's cost, to start the longest runs first."""
+    per_sample = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return float(per_sample * (3 * batch_size * steps + eval_samples))

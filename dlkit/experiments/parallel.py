@@ -1,0 +1,130 @@
+"""Runs in worker processes: one per core, one BLAS thread each, the data shared.
+
+``in_workers(runs, data, jobs, done)`` runs :class:`~dlkit.experiments.runs.Run` objects in a
+``concurrent.futures.ProcessPoolExecutor`` of ``jobs`` processes and calls
+``done(run, output, seconds)`` in this process as each one finishes.
+
+- The workers are forked where the platform allows it (Linux): they start at once and see the
+  data without a copy. Elsewhere they are spawned and receive the data once each.
+- Each worker limits BLAS to one thread (``threadpoolctl``) for its whole life, as the
+  experiments do in one process (see :mod:`dlkit.experiments.training`): the numbers are the
+  same bit for bit, and two workers on two cores do not fight over BLAS threads.
+- A run that raises ends everything: :class:`~dlkit.experiments.runs.RunError` names the run
+  and carries the worker's traceback; the runs not started are cancelled. A worker that dies
+  (a crash in compiled code, killed for memory) ends everything too: the error names the run
+  it was doing, and ``faulthandler`` has printed its Python traceback on stderr.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from threadpoolctl import threadpool_limits
+
+from dlkit.experiments.runs import RunError
+
+__all__ = ["in_workers"]
+
+# In a worker: the data of every run, and where to say which run starts.
+_DATA = None
+_STARTED = None
+
+
+def _start_worker(data, started) -> None:
+    global _DATA, _STARTED
+    _DATA, _STARTED = data, started
+    threadpool_limits(limits=1, user_api="blas")
+    try:  # a fatal signal prints the Python traceback on the process's stderr
+        faulthandler.enable(file=sys.__stderr__)
+    except (AttributeError, ValueError, OSError):  # no stderr with a file descriptor
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _do(index: int, run):
+    _STARTED.put((index, os.getpid()))
+    start = time.perf_counter()
+    out = run(_DATA)
+    return out, time.perf_counter() - start
+
+
+def _context():
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _remote_traceback(exc: BaseException) -> str:
+    """The worker's traceback that concurrent.futures attaches as the cause."""
+    import traceback
+
+    cause = exc.__cause__
+    text = str(cause) if cause is not None else ""
+    return text or "".join(traceback.format_exception(exc))
+
+
+def _died(runs, futures, started, workers) -> RunError:
+    """The error for a worker process that died: the run it was doing."""
+    running = {}
+    while not started.empty():
+        index, pid = started.get()
+        running[index] = pid
+    done = {i for i, f in enumerate(futures) if f.done() and not f.cancelled()
+            and f.exception() is None}
+    exitcodes = {p.pid: p.exitcode for p in workers}
+    suspects = [(i, pid) for i, pid in running.items() if i not in done]
+    # the pool stops the other workers with SIGTERM once one has died
+    crashed = [(i, pid) for i, pid in suspects
+               if exitcodes.get(pid) not in (None, -signal.SIGTERM)] or suspects
+    if not crashed:
+        return RunError(None, "a worker process died before it started any run (its "
+                              "error, if any, is on stderr above)")
+    i, pid = crashed[0]
+    code = exitcodes.get(pid)
+    how = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
+           else f"exit status {code}")
+    detail = (f"its worker process {pid} died ({how}); its Python traceback, if any, is on "
+              "stderr above")
+    if len(crashed) > 1:
+        detail += "; at the same time these runs stopped too:\n" + "\n".join(
+            runs[j].describe() for j, _ in crashed[1:])
+    return RunError(runs[i], detail)
+
+
+def in_workers(runs, data, jobs: int, done) -> None:
+    """Run ``runs`` (in this order) in ``jobs`` worker processes; ``done(run, out, seconds)``
+    for each as it finishes. Raises RunError for the first run that fails."""
+    ctx = _context()
+    started = ctx.SimpleQueue()
+    executor = ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=ctx,
+                                   initializer=_start_worker, initargs=(data, started))
+    workers = []
+    try:
+        futures = [executor.submit(_do, i, run) for i, run in enumerate(runs)]
+        workers = multiprocessing.active_children()  # the pool's processes, started by now
+        index = {f: i for i, f in enumerate(futures)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for f in sorted(finished, key=index.get):
+                exc = f.exception()
+                if isinstance(exc, BrokenProcessPool):
+                    executor.shutdown(wait=True, cancel_futures=True)
+                    raise _died(runs, futures, started, workers) from None
+                if exc is not None:
+                    raise RunError(runs[index[f]], _remote_traceback(exc)) from None
+                out, seconds = f.result()
+                done(runs[index[f]], out, seconds)
+    except KeyboardInterrupt:
+        for p in workers:  # do not wait for the runs in progress
+            p.terminate()
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

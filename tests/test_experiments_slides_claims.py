@@ -1,0 +1,205 @@
+"""The slides' further claims turn PASS or FAIL seed by seed as the numbers behind them say.
+
+Results are built by hand with the shapes the experiments return, so each test knows which
+claim must hold on which seed.
+"""
+
+import math
+
+import numpy as np
+
+from dlkit.experiments.batchnorm_speed import steps_to_reach
+from dlkit.experiments.claims import evaluate_claims
+from dlkit.experiments.report import render_report
+from dlkit.experiments.results import Result
+
+
+def _by_text(claims, text):
+    found = [c for c in claims if text in c.statement]
+    assert len(found) == 1, [c.statement for c in claims]
+    return found[0]
+
+
+# ---------------------------------------------------------------------- gradient_flow
+def _grad_config(activation, weight_init, act_grad, weight_grad):
+    act_grad, weight_grad = np.asarray(act_grad, float), np.asarray(weight_grad, float)
+    S = act_grad.shape[0]
+    return {"activation": activation, "weight_init": weight_init,
+            "act_grad": np.stack([act_grad, act_grad], axis=1),  # before = after training
+            "weight_grad": np.stack([weight_grad, weight_grad], axis=1),
+            "loss": np.zeros((S, 3))}
+
+
+def _flat(value, S=2, n=5):
+    return np.full((S, n), value)
+
+
+def _decay(first, S=2, n=5):  # from `first` at layer 1 up to 1 at layer n
+    return np.tile(np.geomspace(first, 1.0, n), (S, 1))
+
+
+def _gradient_result(configs):
+    settings = {"steps": 3, "hidden_size_list": [100] * 5}
+    return Result("gradient_flow", settings, [0, 1], {"configs": configs})
+
+
+def test_gradient_claims_follow_the_ratios():
+    sigma1_z = _flat(1e-3)
+    sigma1_z[1] = np.geomspace(1e-5, 1e-3, 5)  # seed 1: ∂L/∂z vanishes (ratio 0.01)
+    configs = {
+        "sigmoid, σ=1": _grad_config("sigmoid", 1.0, sigma1_z, _decay(0.05, n=6)),
+        "sigmoid, Xavier": _grad_config("sigmoid", "xavier", _decay(0.003), _decay(0.003, n=6)),
+        "tanh, Xavier": _grad_config("tanh", "xavier", _flat(1e-4), _flat(3e-3, n=6)),
+        "ReLU, σ=0.01": _grad_config("relu", 0.01, _decay(1e-5), np.full((2, 6), 1e-8)),
+        "ReLU, He": _grad_config("relu", "he", _flat(1e-4), _flat(1e-2, n=6)),
+    }
+    configs["ReLU, σ=0.01"]["weight_grad"][0, 1, 2] = 1e-3  # seed 0, after training: large
+    configs["tanh, Xavier"]["weight_grad"][1, 0, 4] = 6e-3  # seed 1: factor 2 exactly
+    claims = evaluate_claims([_gradient_result(configs)])
+    assert len(claims) == 8
+    # the slides' statement on ∂L/∂z: seed 0 flat (FAIL), seed 1 vanishes to 1/100 (holds)
+    assert _by_text(claims, "gradient passed back, RMS ∂L/∂z").held == [False, True]
+    # on ∂L/∂W: 0.05 of the last hidden layer's on both seeds
+    assert _by_text(claims, "weight gradients vanish toward").held == [True, True]
+    # Xavier (ratio 0.003) vanishes more than σ=1 on seed 0 (1), not on seed 1 (0.01 > 0.003
+    # still: Xavier is below 1/10 and below σ=1)
+    assert _by_text(claims, "What the measurements show").held == [True, True]
+    assert _by_text(claims, "small too").held == [True, True]
+    assert _by_text(claims, "still below").held == [False, True]
+    assert _by_text(claims, "ReLU, He: He's").held == [True, True]
+    assert _by_text(claims, "sigmoid, Xavier: Xavier's").held == [False, False]
+    assert _by_text(claims, "tanh, Xavier").held == [True, False]  # "less than a factor 2"
+
+
+def test_gradient_claims_skip_configurations_not_run():
+    configs = {"ReLU, He": _grad_config("relu", "he", _flat(1e-4), _flat(1e-2, n=6))}
+    claims = evaluate_claims([_gradient_result(configs)])
+    assert [c.statement.split(":")[0] for c in claims] == ["ReLU, He"]
+
+
+# ------------------------------------------------------------------- init_activations
+def _loss(ends, iters=50):
+    loss = np.array([np.linspace(2.3, end, iters) for end in ends])
+    loss[:, -5:] = np.array(ends)[:, None]
+    return loss
+
+
+def test_init_activation_claims_want_the_recommended_scheme_lowest():
+    ln10 = math.log(10)
+    rows = {
+        "sigmoid": {"std=0.01": {"loss": _loss([ln10, ln10])},
+                    "Xavier": {"loss": _loss([2.0, 2.302])},
+                    "He": {"loss": _loss([2.1, 2.29])}},
+        "relu": {"std=0.01": {"loss": _loss([ln10, ln10])},
+                 "Xavier": {"loss": _loss([0.5, 0.5])},
+                 "He": {"loss": _loss([0.4, 0.6])}},
+    }
+    claims = evaluate_claims([Result("init_activations", {}, [0, 1], {"activations": rows})])
+    assert _by_text(claims, "Xavier suits sigmoid").held == [True, False]
+    assert _by_text(claims, "He suits ReLU").held == [True, False]
+
+
+# ------------------------------------------------------------------- learning speed
+def test_steps_to_reach_counts_epochs_and_marks_never():
+    acc = np.array([[0.1, 0.5, 0.8, 0.9], [0.1, 0.2, 0.3, 0.4], [0.9, 0.9, 0.9, 0.9]])
+    assert steps_to_reach(acc, 0.8, 10).tolist() == [20.0, math.inf, 0.0]
+
+
+def _speed_result(bn_steps, plain_steps, lrs=(0.01, 0.1, 1.0)):
+    data = {"lrs": np.array(lrs)}
+    for key, steps in (("batchnorm", bn_steps), ("plain", plain_steps)):
+        steps = np.array(steps, float)
+        data[key] = {"steps_to_target": steps, "train_acc": np.zeros(steps.shape + (3,)),
+                     "loss": np.zeros(steps.shape + (4,))}
+    settings = {"target_acc": 0.8, "epochs": 20, "weight_init": "he", "iter_per_epoch": 10}
+    return Result("batchnorm_speed", settings, list(range(len(bn_steps))), data)
+
+
+def test_speed_claims_count_never_as_slower():
+    inf = math.inf
+    r = _speed_result(bn_steps=[[80, 30, 40], [inf, 30, inf], [90, inf, inf]],
+                      plain_steps=[[170, 100, inf], [inf, 50, inf], [90, 60, inf]])
+    claims = evaluate_claims([r])
+    # lr 0.01: 80 < 170; neither reaches (not faster); 90 = 90 (not faster)
+    assert _by_text(claims, "At SGD lr 0.01").held == [True, False, False]
+    # largest lr reaching 0.8: BN 1.0 vs 0.1; 0.1 vs 0.1; 0.01 vs 0.1
+    assert _by_text(claims, "tolerates larger").held == [True, False, False]
+    assert "He's initial weights" in _by_text(claims, "At SGD lr 0.01").statement
+
+
+def _bn_compare(bn_acc, plain_acc):
+    bn_acc, plain_acc = np.asarray(bn_acc, float), np.asarray(plain_acc, float)
+    S, K, _ = bn_acc.shape
+    data = {"weight_scales": np.logspace(0, -2, K),
+            "batchnorm": {"train_acc": bn_acc, "loss": np.zeros((S, K, 4))},
+            "plain": {"train_acc": plain_acc, "loss": np.zeros((S, K, 4))}}
+    settings = {"epochs": bn_acc.shape[2] - 1, "iter_per_epoch": 10, "lr": 0.01}
+    return Result("batchnorm_compare", settings, list(range(S)), data)
+
+
+def test_faster_at_the_books_scales_compares_where_the_plain_network_gets_there():
+    fast, slow, never = [0.1, 0.85, 0.9], [0.1, 0.5, 0.85], [0.1, 0.2, 0.3]
+    bn = [[fast, slow, never], [fast, fast, never], [fast, fast, fast]]
+    plain = [[slow, fast, never], [slow, slow, never], [never, never, never]]
+    c = _by_text(evaluate_claims([_bn_compare(bn, plain)]), "learns faster at the book's")
+    # seed 0: at scale 2 the plain network is faster; seed 1: BN faster at both scales where
+    # the plain network gets there; seed 2: the plain network never gets there (nothing shown)
+    assert c.held == [False, True, False]
+    assert "BN 20, without 10" in c.evidence and "seed 2: none" in c.evidence
+
+
+# ------------------------------------------------------------------------ overfitting
+def _overfit_result(final):
+    """final: label -> (training accuracy per seed, test accuracy per seed)."""
+    configs = {}
+    for label, (train, test) in final.items():
+        train, test = np.array(train), np.array(test)
+        configs[label] = {
+            "weight_init": "he" if label.startswith("He") else float(label[2:]),
+            "use_batchnorm": label == "He, BatchNorm",
+            "train_acc": np.stack([np.zeros_like(train), train], axis=1),
+            "test_acc": np.stack([np.zeros_like(test), test], axis=1),
+            "final_test_acc": test, "loss": np.zeros((len(train), 3))}
+    settings = {"epochs": 200, "train_size": 300, "input_size": 784,
+                "hidden_size_list": [100] * 6, "test_eval_size": 100}
+    return Result("overfitting", settings, [0, 1], {"epochs": np.array([0, 200]),
+                                                   "configs": configs})
+
+
+def test_overfitting_claims_compare_the_gaps_and_the_test_accuracy():
+    r = _overfit_result({
+        "He, BatchNorm": ([1.0, 1.0], [0.70, 0.80]),  # gaps 0.30, 0.20
+        "He": ([1.0, 1.0], [0.75, 0.75]),  # gaps 0.25, 0.25
+        "σ=0.1": ([0.8, 0.9], [0.7, 0.78]),  # gaps 0.10, 0.12: smaller; test lower
+        "σ=0.01": ([0.11, 0.11], [0.1, 0.1]),  # learns nothing: tiny gap, chance test
+    })
+    claims = evaluate_claims([r])
+    assert _by_text(claims, "suppresses overfitting").held == [False, True]
+    small = _by_text(claims, "Small weights make overfitting less likely")
+    assert small.held == [True, True] and "σ=0.1, σ=0.01" in small.statement
+    assert "0.051 in the first layer, 0.14" in small.statement  # He's σ from the settings
+    assert _by_text(claims, "generalize better").held == [False, False]
+
+
+def test_the_report_shows_the_new_tables():
+    ln10 = math.log(10)
+    rows = {a: {k: {"loss": _loss([ln10, 0.5]), "train_acc": np.zeros(2),
+                    "test_acc": np.zeros(2), "weight_init": 0.01}
+                for k in ("std=0.01", "Xavier", "He")} for a in ("sigmoid", "relu")}
+    inf = math.inf
+    results = {
+        "init_activations": Result("init_activations", {}, [0, 1], {"activations": rows}),
+        "batchnorm_speed": _speed_result([[80, 30, inf], [80, 30, inf]],
+                                         [[inf, 50, inf], [170, 60, inf]]),
+        "overfitting": _overfit_result({"He, BatchNorm": ([1.0, 1.0], [0.7, 0.8]),
+                                        "He": ([1.0, 1.0], [0.75, 0.75])}),
+    }
+    claims = evaluate_claims(results)
+    text = render_report(results, claims, {}, {"dataset": "none"})
+    # the table activation × initializer: final losses, mean ± sd over the two seeds
+    assert "| activation | std=0.01 | Xavier | He |" in text
+    assert f"| sigmoid | {(ln10 + 0.5) / 2:.3f} ± {(ln10 - 0.5) / 2:.3f} |" in text
+    assert "| 0.01 | 80 80 | — 170 |" in text  # steps per seed, — where never reached
+    assert "| He, BatchNorm | 1.000 ± 0.000 | 0.750 ± 0.050 | 0.250 ± 0.050 |" in text
+    for c in claims:
+        assert c.statement in text and c.evidence in text
