@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+# dlkit.layers as a module: BatchNormalization is looked up only for a layer that is not a
+# Relu, so that a network without BatchNorm trains where that class is not available
 from dlkit import kernels as K
+from dlkit import layers as L
 from dlkit.buffers import take
-from dlkit.layers import Affine, BatchNormalization, Relu
 
 __all__ = ["ReluBlock"]
 
@@ -34,7 +36,8 @@ __all__ = ["ReluBlock"]
 class ReluBlock:
     """Affine → [BatchNormalization] → Relu (``batchnorm`` may be None), trained together."""
 
-    def __init__(self, affine: Affine, batchnorm: BatchNormalization | None, relu: Relu):
+    def __init__(self, affine: L.Affine, batchnorm: L.BatchNormalization | None,
+                 relu: L.Relu):
         self.affine, self.batchnorm, self.relu = affine, batchnorm, relu
 
     @classmethod
@@ -46,18 +49,20 @@ class ReluBlock:
         blocks, i = [], 0
         while i < len(layers) - 1:
             affine, bn = layers[i], layers[i + 1]
-            if type(affine) is not Affine:
+            if type(affine) is not L.Affine:
                 return None
-            if type(bn) is BatchNormalization:
+            if type(bn) is L.Relu:
+                bn = None
+            elif type(bn) is L.BatchNormalization:
                 i += 1
             else:
-                bn = None
+                return None
             relu = layers[i + 1] if i + 1 < len(layers) else None
-            if type(relu) is not Relu:
+            if type(relu) is not L.Relu:
                 return None
             blocks.append(cls(affine, bn, relu))
             i += 2
-        if not blocks or i != len(layers) - 1 or type(layers[i]) is not Affine:
+        if not blocks or i != len(layers) - 1 or type(layers[i]) is not L.Affine:
             return None
         return blocks
 

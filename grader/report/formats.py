@@ -174,8 +174,10 @@ def classroom(record: dict, lang: str = "en") -> str:
     """
     tests = []
     for a in record["assignments"]:
-        for c in a["checks"]:
+        for j, c in enumerate(a["checks"]):
             message = _feedback(c, lang)
+            if j == 0 and a.get("problem"):  # the task's load error, said once: here
+                message = _text(a["problem"], lang)
             if len(message) > CLASSROOM_MESSAGE:
                 message = message[:CLASSROOM_MESSAGE - 1] + "…"
             tests.append({
