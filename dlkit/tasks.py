@@ -16,6 +16,7 @@ Nothing here is secret: the points and the hidden checks stay with the grader.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,18 @@ class Task:
         return f"{self.folder}.{self.module.removesuffix('.py')}"
 
 
+class _Block(TypedDict):
+    """The blocking fields of a :class:`Task`, shared by several tasks."""
+
+    blocked_modules: tuple[str, ...]
+    blocked_attrs: tuple[str, ...]
+    block_reason: dict[str, str]
+
+
 # a1: init_weight, the layer activations and their spread statistics are the task; dlkit's
 # initializers, its network (which builds weights with them) and its experiments (the
 # activation histograms) have the answers.
-_INITIALIZATION_BLOCK = {
+_INITIALIZATION_BLOCK: _Block = {
     "blocked_modules": ("dlkit.initializers", "dlkit.network", "dlkit.experiments"),
     "blocked_attrs": (),
     "block_reason": {
@@ -71,7 +80,7 @@ _INITIALIZATION_BLOCK = {
 }
 
 
-def _batchnorm_block(task_id: str) -> dict:
+def _batchnorm_block(task_id: str) -> _Block:
     # a2, a3 (the network uses the student's a2 layer) and a4 (Numba kernels): BatchNorm is
     # the task; dlkit's layer, its reference and its kernels have the answer.
     return {

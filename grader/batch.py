@@ -62,7 +62,7 @@ def grade_one(sid: str, path: Path, record_path: Path, assignments: list[str],
     if checks_dir:
         cmd += ["--checks-dir", str(checks_dir)]
     limit = sum(budget or DEFAULT_BUDGETS[a] for a in assignments) + MARGIN
-    row = {"student": sid, "status": "graded", "note": ""}
+    row: dict[str, object] = {"student": sid, "status": "graded", "note": ""}
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:

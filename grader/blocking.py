@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import sys
+import types
 from builtins import getattr, isinstance, setattr, type  # noqa: F401, UP029
 
 
@@ -36,13 +37,16 @@ def _placeholder(qualname: str, reason: str):
                           name=qualname.rpartition(".")[0])
 
     blocked.__name__ = blocked.__qualname__ = qualname.rpartition(".")[2]
-    blocked._grader_blocked = qualname
+    # a function attribute, which mypy has no type for
+    blocked._grader_blocked = qualname  # type: ignore[attr-defined]
     return blocked
 
 
-class _StubModule(type(sys)):
+class _StubModule(types.ModuleType):
     """Stands in for a blocked module while an allowed module imports from it: every name
     is a placeholder that raises when called (the real module never runs here)."""
+
+    _grader_reason: str
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -125,8 +129,9 @@ def block(block: dict) -> None:
         if hidden:
             for key in hidden:
                 delattr(module, key)
-            module.__getattr__ = _blocked_getattr(mod_name, hidden, reason,
-                                                  getattr(module, "__getattr__", None))
+            # a module-level __getattr__ (PEP 562), which typeshed declares as a method
+            module.__getattr__ = _blocked_getattr(  # type: ignore[method-assign]
+                mod_name, hidden, reason, getattr(module, "__getattr__", None))
     # Keep the neutered objects alive: otherwise whether object.__subclasses__() still lists
     # a neutered class depends on when the garbage collector runs; found, it says why it fails.
     _NEUTERED.extend(obj for obj, _ in blocked.values())

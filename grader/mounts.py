@@ -92,9 +92,10 @@ def expose(paths: list[str], private: list[str], workdir: str) -> None:
         replaced.append(top)
     plan: dict[str, list[str]] = {}
     for path in needed:
-        top = blocker(path)
-        if top and top != path and not any(top == r or _inside(top, r) for r in replaced):
-            plan.setdefault(top, []).append(path)
+        holder = blocker(path)
+        if holder and holder != path and not any(holder == r or _inside(holder, r)
+                                                 for r in replaced):
+            plan.setdefault(holder, []).append(path)
     for top, keep in plan.items():
         _replace_with_tmpfs(top, keep, "size=64k,mode=755", readonly=True)
     for top in private:

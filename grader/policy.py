@@ -84,7 +84,7 @@ class Block:
 
     @classmethod
     def for_task(cls, assignment: str | None) -> Block:
-        blocked = BLOCKED.get(assignment, {})
+        blocked = BLOCKED.get(assignment, {}) if assignment is not None else {}
         return cls(list(BLOCKED_MODULES), list(blocked.get("modules", [])),
                    list(blocked.get("attrs", [])), block_reason(assignment))
 

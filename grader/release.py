@@ -60,7 +60,7 @@ def set_course_repo(handout: Path, url: str) -> list[Path]:
         nb = json.loads(path.read_text(encoding="utf-8"))
         cell = next((c for c in nb["cells"] if c["cell_type"] == "code"), None)
         source = "".join(cell["source"]) if cell else ""
-        if not _COURSE_REPO.search(source):
+        if cell is None or not _COURSE_REPO.search(source):
             raise ReleaseError(f"{path}: its first code cell sets no COURSE_REPO")
         cell["source"] = _COURSE_REPO.sub(f'COURSE_REPO = "{url}"', source, count=1)
         cell["source"] = cell["source"].splitlines(keepends=True)

@@ -22,6 +22,7 @@ keeps every finished check's feedback if the platform stops the run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -328,9 +329,11 @@ def grade(source: str | Path, assignments: list[str] | None = None,
         if options.total_budget:
             left = options.total_budget - RESERVE - (time.time() - started)
             budgets = fit_budgets(budgets, left)
-        results = []
+        results: list[dict] = []
 
         def partial(aid: str, checks: list) -> None:
+            if progress is None:
+                raise RuntimeError("grade: partial records need a progress callback")
             now = [*results, score(aid, {"status": "stopped", "checks": checks}, points.get(
                 aid, {}))]
             now += [score(b, {"status": "stopped" if b in present else "missing",
@@ -350,7 +353,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
                        "problem": dict(zip(("en", "ja"), problem, strict=True))}
             else:
                 run = run_checks(aid, root, run_dir, options, kernels, budgets[aid],
-                                 progress and (lambda checks, aid=aid: partial(aid, checks)))
+                                 functools.partial(partial, aid) if progress else None)
             results.append(score(aid, run, points.get(aid, {})))
             if progress and len(results) < len(assignments):
                 partial(assignments[len(results)], [])

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from dlkit.tasks import TASKS
 
@@ -51,13 +53,19 @@ THRESHOLD = 0.6
 SHOWN_LINES = 40  # overlapping lines kept per flag (the line ranges are always complete)
 
 
+class Fingerprint(Protocol):
+    """What the grader reads of a ``copydetect.CodeFingerprint`` (copydetect ships no types)."""
+
+    hashes: Iterable[int]
+
+
 @dataclass(frozen=True)
 class Code:
     """One file's fingerprints: ``label`` names it in the flags (e.g. "dlkit/kernels/...")."""
 
     label: str
     text: str
-    fingerprint: object  # copydetect.CodeFingerprint
+    fingerprint: Fingerprint  # a copydetect.CodeFingerprint
 
 
 def fingerprint(label: str, text: str, boilerplate=()) -> Code:
@@ -82,7 +90,7 @@ def stub(aid: str) -> Code | None:
 
 def _ranges(text: str, slices) -> list[tuple[int, int]]:
     """1-based (first, last) line ranges of the character slices (starts, ends) of ``text``."""
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for start, end in zip(*slices, strict=True):
         first = text.count("\n", 0, int(start)) + 1
         last = text.count("\n", 0, max(int(end) - 1, int(start))) + 1

@@ -32,6 +32,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from grader import protocol, varied
 from grader.channel import StudentTimeout, WorkerDied
@@ -148,6 +149,8 @@ def verify(session: TimingSession, steps: list, vary: varied.Vary, replay: list,
 
     copies = [(fn, tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args),
                dict(kwargs or {})) for fn, (_t, args, kwargs) in zip(replay, steps, strict=True)]
+    if session.plan is None:
+        raise RuntimeError("timing: verify needs a session started with a vary plan")
     prepared = varied.prepare(session.plan)
     for r, got in enumerate(session.probes):
         _, want = varied.run_round(copies, prepared, r * number, number)
@@ -157,13 +160,25 @@ def verify(session: TimingSession, steps: list, vary: varied.Vary, replay: list,
             raise TimedRunMismatch(vary.names[p], err, vary.tol[p])
 
 
+class TimingWorker(Protocol):
+    """What a side's worker offers the paired timing (:class:`grader.sandbox.Worker`)."""
+
+    def time(self, target: Any, *, number: int, repeat: int, warmup: int,
+             timeout: float) -> float: ...
+
+    def timing(self, target: Any, *, number: int, repeat: int, warmup: int, timeout: float,
+               vary: Any) -> TimingSession: ...
+
+    def owner(self) -> tuple[int | None, int]: ...
+
+
 @dataclass(frozen=True)
 class Timed:
     """One side of a paired timing: ``steps`` (``Worker.time``'s list of ``(target, args,
     kwargs)``) in ``worker``; with ``vary`` every call's probes are checked against
     ``replay`` (one trusted callable per step)."""
 
-    worker: object
+    worker: TimingWorker
     steps: list
     vary: varied.Vary | None = None
     replay: list | None = None
@@ -243,6 +258,9 @@ def _paired_block(sides: tuple[Timed, Timed], numbers: list[int], pairs: int,
         results = [s.finish() for s in sessions]
     for k, side in enumerate(sides):
         if side.vary is not None:
+            if side.replay is None:
+                raise ValueError("Timed: with vary, replay (one trusted callable per step) "
+                                 "is required; got None")
             try:
                 verify(sessions[k], side.steps, side.vary, side.replay, numbers[k])
             except TimedRunMismatch as exc:
@@ -373,5 +391,7 @@ def serve(server, req: dict, buffers) -> None:
             protocol.send(server.resp_fd, header, bufs)
     if plan is not None:
         results = [fn(*a, **k) for fn, a, k in steps]
+    if results is None:
+        raise ValueError("timing: no call ran (warmup and repeat both 0)")
     out = [(r, a) for r, (_fn, a, _k) in zip(results, steps, strict=True)]
     server.reply({"ok": True}, out if req.get("return_args") else results)

@@ -6,6 +6,8 @@ it with ``display(fig)``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -16,7 +18,8 @@ __all__ = ["DIVERGED", "histograms_beside", "before_after", "training_curves"]
 DIVERGED = 1e3
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+def _figure(width: float, height: float,
+            layout: Literal["constrained"] | None = "constrained") -> Figure:
     """A Figure on an Agg canvas (grids of many panels place them without a layout solver,
     which would double their drawing time)."""
     fig = Figure(figsize=(width, height), dpi=80, layout=layout)
