@@ -88,8 +88,8 @@ def test_in_the_overfitting_setting_small_weights_do_not_learn(quick):
     train = {label: d["train_acc"][0, -1] for label, d in c.items()}
     # BN fits the 300 samples fastest: after 50 epochs above 95% (plain He: 0.73–0.86)
     assert train["He, BatchNorm"] > 0.95 and train["He, BatchNorm"] > train["He"]
-    # from σ=0.03 and 0.01 six ReLU layers pass almost nothing: chance level, no gap to speak of
-    for label in ("σ=0.03", "σ=0.01"):
-        assert train[label] < 0.2 and abs(train[label] - c[label]["final_test_acc"][0]) < 0.05
+    # from σ=0.01 six ReLU layers pass almost nothing: chance level, no gap to speak of
+    assert train["σ=0.01"] < 0.2
+    assert abs(train["σ=0.01"] - c["σ=0.01"]["final_test_acc"][0]) < 0.05
     # the gap with BN is large: it overfits (measured 0.36–0.53 after 50 epochs)
     assert train["He, BatchNorm"] - c["He, BatchNorm"]["final_test_acc"][0] > 0.2

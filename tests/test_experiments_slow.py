@@ -109,7 +109,7 @@ def test_gradients_at_the_books_settings(both):
     assert (first_over_last("sigmoid, Xavier") < 0.01).all()
     assert _claim(both, "What the measurements show").passed
     assert not _claim(both, "sigmoid, Xavier: Xavier's").passed
-    # ReLU σ=0.01: weight gradients ~1e-6–1e-4 of He's, before and after 300 steps
+    # ReLU σ=0.01: weight gradients ~1e-6–1e-4 of He's, before and after 200 steps
     for when in (0, 1):
         ratio = c["ReLU, σ=0.01"]["weight_grad"][:, when] / c["ReLU, He"]["weight_grad"][:, when]
         assert (ratio < 1e-3).all(), ratio
@@ -155,7 +155,6 @@ def test_overfitting_at_the_books_setting(both):
     assert (c["He"]["train_acc"][:, -1] >= 0.99).all()
     # ... and BN's gap is the larger, by at least 0.05: it does not suppress overfitting here
     assert (gap["He, BatchNorm"] > gap["He"] + 0.05).all(), gap
-    # from σ=0.03 and 0.01 nothing is learned: a gap near 0 at chance-level accuracy
-    for label in ("σ=0.03", "σ=0.01"):
-        assert (c[label]["train_acc"][:, -1] < 0.2).all() and (gap[label] < 0.05).all()
+    # from σ=0.01 nothing is learned: a gap near 0 at chance-level accuracy
+    assert (c["σ=0.01"]["train_acc"][:, -1] < 0.2).all() and (gap["σ=0.01"] < 0.05).all()
     assert not _claim(both, "generalize better").passed

@@ -71,7 +71,7 @@ _SINGLE = {
         "at initialization and after training, the RMS of the gradient passed back to each "
         "hidden layer and of each weight gradient; log-scale figure, one panel per "
         "activation.",
-        (_int_option("steps", "SGD steps between the two measurements (default: 300; 50 "
+        (_int_option("steps", "SGD steps between the two measurements (default: 200; 50 "
                               "with --quick)"),),
     ),
     "init-compare": (
@@ -120,7 +120,7 @@ _SINGLE = {
         "the book's overfitting setting with and without BatchNorm, and from small weights",
         "Train 6 hidden layers of 100 ReLU units on only 300 samples (SGD lr 0.01, batch "
         "100, 200 epochs) from He's initial weights with and without Batch Normalization, "
-        "and without it from the smaller scales 0.1, 0.03 and 0.01; plot training and test "
+        "and without it from the smaller scales 0.1 and 0.01; plot training and test "
         "accuracy and the gap between them.",
         (_int_option("epochs", "epochs per network (default: 200; 50 with --quick)"),),
     ),

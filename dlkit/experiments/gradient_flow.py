@@ -82,7 +82,7 @@ def gradient_flow(
     hidden_size_list=(100, 100, 100, 100, 100),
     lr: float = 0.01,
     batch_size: int = 128,
-    steps: int = 300,
+    steps: int = 200,
     probe_size: int = 1000,
     seeds=(0,),
     backend: str = "numba",
@@ -116,7 +116,7 @@ def gradient_flow(
 
 def plan(x_train, t_train, x_test=None, t_test=None, *, configs=DEFAULT_CONFIGS,
          hidden_size_list=(100, 100, 100, 100, 100), lr: float = 0.01, batch_size: int = 128,
-         steps: int = 300, probe_size: int = 1000, seeds=(0,), backend: str = "numba",
+         steps: int = 200, probe_size: int = 1000, seeds=(0,), backend: str = "numba",
          dataset: str = "arrays") -> Plan:
     """:func:`gradient_flow` as independent runs, one per seed and configuration."""
     x_train, t_train, _, _, n_classes = check_data(x_train, t_train)

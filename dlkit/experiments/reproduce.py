@@ -64,7 +64,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "init_activations": {"iterations": 300, "train_eval_size": 2000},
         "batchnorm_compare": {"epochs": 5, "train_size": 400},
         "batchnorm_speed": {"epochs": 5, "train_size": 400},
-        "overfitting": {"epochs": 50, "test_eval_size": 1000},
+        "overfitting": {"epochs": 50},
     },
 }
 
