@@ -106,7 +106,7 @@ def one_of(name: str, value, choices) -> str:
 
 def fraction(name: str, value) -> float:
     """``value`` as a float; ValueError naming ``name`` unless 0 < value <= 1 (an accuracy)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) <= 1:
         raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
     return float(value)
 
@@ -117,7 +117,7 @@ def positive_floats(name: str, values) -> list[float]:
     given = values
     values = [] if isinstance(values, (str, bytes)) else list(np.atleast_1d(values).tolist())
     if not values or not all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < float("inf")
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < float(v) < float("inf")
         for v in values
     ):
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {given!r}")

@@ -15,6 +15,7 @@ diverges (weight scale 1.0).
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -156,7 +157,8 @@ def _train_epochs(data, *, seed, weight_init, use_batchnorm, train_size, hidden_
                         weight_init_std=weight_init, use_batchnorm=use_batchnorm, seed=seed,
                         dtype=x.dtype, backend=backend)
     optimizer = SGD(lr)
-    out = {"train_acc": np.zeros(epochs + 1), "loss": np.zeros(epochs * iter_per_epoch)}
+    out: dict[str, Any] = {"train_acc": np.zeros(epochs + 1),
+                           "loss": np.zeros(epochs * iter_per_epoch)}
     out["train_acc"][0] = net.accuracy(x, t)
     for epoch in range(epochs):
         steps = slice(epoch * iter_per_epoch, (epoch + 1) * iter_per_epoch)

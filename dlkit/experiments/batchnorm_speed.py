@@ -16,6 +16,7 @@ same mini-batches, at every learning rate.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def plan(x_train, t_train, x_test=None, t_test=None, *, lrs=DEFAULT_LRS, weight_
 def _assemble(settings, seeds, lrs, outputs) -> Result:
     """Outputs in the runs' order (seed, lr, BN then plain) -> (S, R, ...) arrays."""
     S, R = len(seeds), len(lrs)
-    data = {"lrs": np.array(lrs)}
+    data: dict[str, Any] = {"lrs": np.array(lrs)}
     for b, key in enumerate(("batchnorm", "plain")):
         runs = [[outputs[(s * R + r) * 2 + b] for r in range(R)] for s in range(S)]
         d = {name: np.array([[run[name] for run in row] for row in runs])

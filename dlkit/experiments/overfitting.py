@@ -21,6 +21,7 @@ the same mini-batches.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,7 @@ def _run(data, *, seed, weight_init, use_batchnorm, train_size, hidden_size_list
                         dtype=x.dtype, backend=backend)
     optimizer = SGD(lr)
     evals = _eval_epochs(epochs, eval_every)
-    out = {"train_acc": np.zeros(len(evals)), "test_acc": np.zeros(len(evals)),
+    out: dict[str, Any] = {"train_acc": np.zeros(len(evals)), "test_acc": np.zeros(len(evals)),
            "loss": np.zeros(epochs * iter_per_epoch)}
     done = 0  # epochs trained so far
     for i, epoch in enumerate(evals):

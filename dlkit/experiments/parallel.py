@@ -25,6 +25,7 @@ import sys
 import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -33,16 +34,18 @@ from dlkit.experiments.runs import RunError
 __all__ = ["in_workers"]
 
 # In a worker: the data of every run, and where to say which run starts.
-_DATA = None
-_STARTED = None
+_DATA: Any = None
+_STARTED: Any = None  # the queue on which a worker says which run it started
 
 
 def _start_worker(data, started) -> None:
     global _DATA, _STARTED
     _DATA, _STARTED = data, started
     threadpool_limits(limits=1, user_api="blas")
+    stderr = sys.__stderr__
     try:  # a fatal signal prints the Python traceback on the process's stderr
-        faulthandler.enable(file=sys.__stderr__)
+        if stderr is not None:
+            faulthandler.enable(file=stderr)
     except (AttributeError, ValueError, OSError):  # no stderr with a file descriptor
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -113,7 +116,7 @@ def in_workers(runs, data, jobs: int, done) -> None:
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for f in sorted(finished, key=index.get):
+            for f in sorted(finished, key=index.__getitem__):
                 exc = f.exception()
                 if isinstance(exc, BrokenProcessPool):
                     executor.shutdown(wait=True, cancel_futures=True)
