@@ -70,9 +70,8 @@ def _literal(node) -> str:
     return ""
 
 
-# The speed checks are rewritten with the timing code (reproducible speed scores) and are
-# checked for real in the graded reports below, not here.
-NOT_SCANNED = {"test_speed"}
+# every check is scanned (a name here would be left out of the scan)
+NOT_SCANNED: set[str] = set()
 
 
 def _has_placeholder(node) -> bool:

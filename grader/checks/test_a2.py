@@ -496,8 +496,10 @@ def test_speed(worker, reference_timer, feedback):
     # (exactness is what the other checks grade; a mistake such as ddof=1, 0.4 % off at
     # N = 128, costs those checks, not the speed points too).
     close(feedback, out, expected_out, what=f"forward(x) in the timed run ({N}×{D})",
-          tol=SPEED_GATE, hint_en=_SPEED_GATE_HINT[0], hint_ja=_SPEED_GATE_HINT[1])
-    array(feedback, dx, what=f"backward(dout) in the timed run ({N}×{D})", shape=(N, D))
+          what_ja=f"時間計測中の forward(x)（{N}×{D}）", tol=SPEED_GATE,
+          hint_en=_SPEED_GATE_HINT[0], hint_ja=_SPEED_GATE_HINT[1])
+    array(feedback, dx, what=f"backward(dout) in the timed run ({N}×{D})",
+          what_ja=f"時間計測中の backward(dout)（{N}×{D}）", shape=(N, D))
     numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * speed.student_seconds:.0f}"
                   f" µs, the book's NumPy layer {1e6 * speed.reference_seconds:.0f} µs, "
                   f"speed-up {speed.median:.2f}× (middle half of {speed.pairs} paired rounds: "

@@ -107,12 +107,14 @@ _BWD_HINT = {
 
 def _check_outputs(feedback, args, expected, names, order, label, tol, dtype, hints, extra):
     """Compare the output arguments (after the call) with the reference, in ``order``: the
-    order in which they depend on each other, so the first one reported is the cause."""
+    order in which they depend on each other, so the first one reported is the cause.
+    ``label``: one text for both languages, or an (English, Japanese) pair."""
+    label_en, label_ja = label if isinstance(label, tuple) else (label, label)
     first = len(args) - len(names)
     for name in order:
         k = names.index(name)
-        what = f"{label}: {name} (written into the array passed as {name})"
-        what_ja = f"{label}: {name}（引数 {name} として渡した配列に書き込まれた値）"
+        what = f"{label_en}: {name} (written into the array passed as {name})"
+        what_ja = f"{label_ja}: {name}（引数 {name} として渡した配列に書き込まれた値）"
         got = array(feedback, args[first + k], what=what, what_ja=what_ja,
                     shape=expected[k].shape)
         if got.dtype != dtype:
@@ -366,13 +368,14 @@ def test_speed(worker, reference_timer, feedback):
     # The timed run must compute batch normalization: every output within SPEED_GATE of the
     # reference (exactness is what the other checks grade; a kernel that skips the work
     # gets no speed points).
-    label = f"timed run at {N}×{D} float64"
+    label_en, label_ja = f"timed run at {N}×{D} float64", f"{N}×{D} float64 の時間計測中"
     _check_forward_result(feedback, fwd_result, fwd_args, (out, xhat, mean, invstd),
-                          f"batchnorm_forward_train, {label}", SPEED_GATE, np.float64,
+                          (f"batchnorm_forward_train, {label_en}",
+                           f"batchnorm_forward_train、{label_ja}"), SPEED_GATE, np.float64,
                           _SPEED_GATE_HINT)
     _check_backward_result(feedback, bwd_result, bwd_args, expected_bwd,
-                           f"batchnorm_backward, {label}", SPEED_GATE, np.float64,
-                           _SPEED_GATE_HINT)
+                           (f"batchnorm_backward, {label_en}", f"batchnorm_backward、{label_ja}"),
+                           SPEED_GATE, np.float64, _SPEED_GATE_HINT)
 
     fraction = speed_fraction(speed.median)
     numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * speed.student_seconds:.1f}"
