@@ -57,10 +57,10 @@ def test_gradients_vanish_where_the_measurements_say(quick):
     # ReLU σ=0.01's weight gradients: 1e-5 to 1e-4 of He's in every layer (at initialization)
     ratio = c["ReLU, σ=0.01"]["weight_grad"][0] / c["ReLU, He"]["weight_grad"][0]
     assert (ratio < 1e-3).all(), ratio
-    # He (ReLU) and Xavier (tanh) keep the scale: within a factor 1.5 over the hidden layers
-    for name in ("ReLU, He", "tanh, Xavier"):
-        g = c[name]["act_grad"][0, 0]
-        assert g.max() / g.min() < 1.5, (name, g)
+    # He's weights keep ReLU's scale: within a factor 1.5 over the hidden layers (1.04–1.07)
+    g = c["ReLU, He"]["act_grad"][0, 0]
+    assert g.max() / g.min() < 1.5, g
+    assert "tanh, Xavier" not in c  # the book's six configurations
 
 
 def test_sigmoid_does_not_learn_in_300_steps_from_any_of_the_three(quick):

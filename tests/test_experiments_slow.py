@@ -55,7 +55,7 @@ def both(request):
 
 def test_every_claim_of_the_books_figures_holds_on_every_seed(book):
     claims = evaluate_claims(book)
-    assert len(claims) == 32
+    assert len(claims) == 31
     figures = [c for c in claims if c.experiment in BOOK_FIGURES
                and "learns faster at the book's" not in c.statement]
     assert len(figures) == 16
@@ -113,10 +113,9 @@ def test_gradients_at_the_books_settings(both):
     for when in (0, 1):
         ratio = c["ReLU, σ=0.01"]["weight_grad"][:, when] / c["ReLU, He"]["weight_grad"][:, when]
         assert (ratio < 1e-3).all(), ratio
-    # He (ReLU) and Xavier (tanh) keep it: within a factor 1.6 over the hidden layers
-    for name in ("ReLU, He", "tanh, Xavier"):
-        g = c[name]["act_grad"][:, 0]
-        assert (g.max(axis=1) / g.min(axis=1) < 1.6).all(), (name, g)
+    # He's weights keep ReLU's: within a factor 1.6 over the hidden layers (1.01–1.10)
+    g = c["ReLU, He"]["act_grad"][:, 0]
+    assert (g.max(axis=1) / g.min(axis=1) < 1.6).all(), g
 
 
 def test_xavier_or_he_per_activation(both):
@@ -140,10 +139,9 @@ def test_batchnorm_speed_and_learning_rates(both):
     # at lr 0.01 BN reaches 80% within 100 steps; without BN it takes at least 1.5× as long
     j = lrs.index(0.01)
     assert (bn[:, j] <= 100).all() and (plain[:, j] >= 1.5 * bn[:, j]).all(), (bn, plain)
-    # from lr 1 on the network without BN does not get there; with BN it does
-    for lr in (1.0, 3.0):
-        k = lrs.index(lr)
-        assert np.isinf(plain[:, k]).all() and np.isfinite(bn[:, k]).all(), (lr, bn, plain)
+    # at lr 1 the network without BN does not get there (it diverges); with BN it does
+    k = lrs.index(1.0)
+    assert np.isinf(plain[:, k]).all() and np.isfinite(bn[:, k]).all(), (bn, plain)
     assert _claim(both, "tolerates larger").passed
 
 

@@ -15,6 +15,7 @@ from dlkit import plots
 from dlkit.experiments.batchnorm_compare import batchnorm_compare
 from dlkit.experiments.batchnorm_speed import batchnorm_speed
 from dlkit.experiments.gradient_flow import gradient_flow
+from dlkit.experiments.histograms import DEFAULT_CONFIGS as HISTOGRAM_CONFIGS
 from dlkit.experiments.histograms import activation_histograms
 from dlkit.experiments.init_activations import init_activations
 from dlkit.experiments.init_compare import init_compare
@@ -50,8 +51,9 @@ def results(data):
                                                hidden_size_list=[20, 20], epochs=2,
                                                seeds=[0, 1]),
         "symmetry": symmetry(x, t, hidden_size_list=[8, 8], steps=5, seeds=[0, 1]),
-        "gradient_flow": gradient_flow(x, t, hidden_size_list=[20, 20, 20], steps=5,
-                                       probe_size=100, seeds=[0, 1]),
+        "gradient_flow": gradient_flow(x, t, configs=HISTOGRAM_CONFIGS,  # with tanh
+                                       hidden_size_list=[20, 20, 20], steps=5, probe_size=100,
+                                       seeds=[0, 1]),
         "init_activations": init_activations(x, t, x[:100], t[:100], iterations=40,
                                              batch_size=32, hidden_size_list=[20, 20],
                                              seeds=[0, 1]),

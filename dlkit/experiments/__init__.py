@@ -4,8 +4,8 @@
 ``symmetry.symmetry``                               zero / constant vs random initial weights:
                                                     do the hidden units stay identical?
 ``histograms.activation_histograms``                5 layers' activations for 7 weight scales
-``gradient_flow.gradient_flow``                     the gradients of every layer for the same 7:
-                                                    do they vanish?
+``gradient_flow.gradient_flow``                     the gradients of every layer for the book's 6
+                                                    of them: do they vanish?
 ``init_compare.init_compare``                       784-100×4-10 ReLU from std 0.01, Xavier, He
 ``init_activations.init_activations``               the same with sigmoid and with ReLU
 ``batchnorm_compare.batchnorm_compare``             with vs without BatchNorm, 16 weight scales

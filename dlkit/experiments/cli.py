@@ -65,9 +65,10 @@ _SINGLE = {
     ),
     "gradients": (
         "gradient_flow",
-        "the gradients of every layer for the histograms' 7 configurations: do they vanish?",
-        "Train a 784-100x5-10 network for each configuration of the histograms (sigmoid "
-        "sigma = 1, 0.01, Xavier; tanh Xavier; ReLU sigma = 0.01, Xavier, He) and measure, "
+        "the gradients of every layer for the book's 6 histogram configurations: vanishing?",
+        "Train a 784-100x5-10 network for each of the book's configurations of the "
+        "histograms (sigmoid sigma = 1, 0.01, Xavier; ReLU sigma = 0.01, Xavier, He) and "
+        "measure, "
         "at initialization and after training, the RMS of the gradient passed back to each "
         "hidden layer and of each weight gradient; log-scale figure, one panel per "
         "activation.",
@@ -111,7 +112,7 @@ _SINGLE = {
         "reaches the target.",
         (_int_option("epochs", "epochs per network (default: 20; 5 with --quick)"),
          ("--lrs", {"type": positive_float, "nargs": "+", "metavar": "LR", "dest": "lrs",
-                    "help": "learning rates of the sweep (default: 0.01 0.03 0.1 0.3 1 3)"}),
+                    "help": "learning rates of the sweep (default: 0.01 0.03 0.1 0.3 1)"}),
          ("--target-acc", {"type": fraction, "metavar": "ACC", "dest": "target_acc",
                            "help": "training accuracy to reach, in (0, 1] (default: 0.8)"})),
     ),
