@@ -352,7 +352,7 @@ def plot_gradient_flow(result) -> Figure:
     fig.suptitle(
         f"Gradients layer by layer on {s['dataset']}: {s['input_size']}-{hidden}-"
         f"{s['output_size']}, probe of {s['probe_size']} samples, SGD lr {s['lr']}, batch "
-        f"{s['batch_size']}\nsolid ●: at initialization, dashed ■: after {s['steps']} steps; "
+        f"{s['batch_size']}\nsolid ●: at initialization, dashed ■: after {s['steps']} steps\n"
         f"a line rising to the right = the gradient shrinks toward the input "
         f"({_seeds_note(result).replace('mean', 'geometric mean')})",
         fontsize=11,
