@@ -137,6 +137,8 @@ def test_jobs_must_be_a_positive_int():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="jobs must be a positive int"):
             execute([], None, jobs=bad)
+    assert execute([Plan("none", [], lambda outs: outs)], None, jobs=2) == ({"none": []},
+                                                                           {"none": 0.0})
 
 
 def test_bad_settings_stop_everything_before_any_run(small, monkeypatch):

@@ -105,6 +105,8 @@ def _distinct(plans) -> tuple[list[Run], dict[str, str]]:
 def run_each(runs, data, jobs: int, done) -> None:
     """Run ``runs`` on ``data``, in this process (``jobs`` 1) or in ``jobs`` worker processes
     (longest first); ``done(run, output, seconds)`` for each as it finishes."""
+    if not runs:
+        return
     if jobs == 1 or len(runs) == 1:
         with one_blas_thread():
             for run in runs:
