@@ -320,7 +320,7 @@ def plot_gradient_flow(result) -> Figure:
     configs = result.data["configs"]
     s = result.settings
     activations = list(dict.fromkeys(d["activation"] for d in configs.values()))
-    fig = _new_figure(4.6 * len(activations) + 0.4, 8.6)
+    fig = _new_figure(max(4.6 * len(activations) + 0.4, 10.0), 9.0)
     axes = fig.subplots(2, len(activations), squeeze=False, sharey="row")
     L = len(s["hidden_size_list"])
     for col, activation in enumerate(activations):
@@ -352,8 +352,8 @@ def plot_gradient_flow(result) -> Figure:
     fig.suptitle(
         f"Gradients layer by layer on {s['dataset']}: {s['input_size']}-{hidden}-"
         f"{s['output_size']}, probe of {s['probe_size']} samples, SGD lr {s['lr']}, batch "
-        f"{s['batch_size']}\nsolid ●: at initialization, dashed ■: after {s['steps']} steps\n"
-        f"a line rising to the right = the gradient shrinks toward the input "
+        f"{s['batch_size']}\nsolid ●: at initialization, dashed ■: after {s['steps']} steps; "
+        f"a line rising to the right = the gradient shrinks toward the input\n"
         f"({_seeds_note(result).replace('mean', 'geometric mean')})",
         fontsize=11,
     )

@@ -73,7 +73,7 @@ EXPECTED_INCHES = {
     "batchnorm_grid": (3.0 * 4, 2.5 * 4 + 0.6),
     "batchnorm_summary": (8, 5.5),
     "symmetry": (12, 5),
-    "gradient_flow": (4.6 * 3 + 0.4, 8.6),  # one column per activation: sigmoid, tanh, ReLU
+    "gradient_flow": (4.6 * 3 + 0.4, 9.0),  # one column per activation: sigmoid, tanh, ReLU
     "init_activations": (5 + 4.6 * 2, 5),  # the table and one panel per activation
     "batchnorm_speed": (4.2 + 3.2 * 2, 7.4),  # 4 learning rates: 2 columns of 2
     "overfitting": (13, 5.5),

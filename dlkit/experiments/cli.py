@@ -211,7 +211,7 @@ def _run(args, names, data, overrides) -> int:
         "backend": getattr(args, "backend", "numpy (no training)"),
         "jobs": jobs,
         "wall seconds": round(wall, 2),
-        "seconds": {name: round(s, 2) for name, s in seconds.items()},
+        "seconds of runs": {name: round(s, 2) for name, s in seconds.items()},
     }
     claims = evaluate_claims(results)
     written = write_outputs(results, args.out, meta, claims, jobs=jobs)
