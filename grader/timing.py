@@ -208,7 +208,7 @@ def paired_speedup(student: Timed, reference: Timed, *, pairs: int = 15, blocks:
                    round_seconds: float = 0.02, timeout: float = 120.0):
     """Time ``student`` against ``reference`` in ``blocks`` blocks of ``pairs`` interleaved
     pairs of rounds of about ``round_seconds`` each (the calls per round calibrated per
-    side, so the round trip of a request, ~0.1–0.2 ms, is ≤ 1 % of a round); returns
+    side, so that the round trip of a request is a small part of a round); returns
     ``(Speedup, results)``: the block with the highest median speed-up, and the results of
     the student's steps (``TimingSession.finish``).
 
