@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from dlkit import validate
 from dlkit.initializers import init_std
 from dlkit.validate import positive_int
 from dlkit.validate import positive_number as positive_float
@@ -105,10 +106,8 @@ def one_of(name: str, value, choices) -> str:
 
 
 def fraction(name: str, value) -> float:
-    """``value`` as a float; ValueError naming ``name`` unless 0 < value <= 1 (an accuracy)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) <= 1:
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
-    return float(value)
+    """``value`` as a float in (0, 1] (an accuracy), by :func:`dlkit.validate.number`."""
+    return validate.number(name, value, 0.0, 1.0, low_open=True)
 
 
 def positive_floats(name: str, values) -> list[float]:
