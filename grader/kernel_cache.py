@@ -12,7 +12,9 @@ dlkit's kernel sources, Numba and Python stay the same (``stamp.json``).  A work
 private *copy* of it (copied by the worker's set-up as root, before any student code),
 minus the kernels its assignment blocks (the BatchNorm kernels in a2–a4); a worker only
 ever writes to its copy.  Numba checks each entry against the source file's timestamp and
-the machine, so a stale or foreign entry is recompiled, never used.
+the machine, so a stale or foreign entry is recompiled, never used; a rebuild starts from an
+empty folder (:func:`prune`), and an entry that disappears before a worker copies it is
+compiled by that worker.
 
 Not used under ``session`` isolation: there the worker runs as the grader's user, unconfined,
 and could write into the grader's cache, which a later trusted process would load (pickles).
@@ -27,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +92,7 @@ def prepare(timeout: float = WARMUP_TIMEOUT) -> Path | None:
                 return folder
         except (OSError, ValueError, KeyError, TypeError):
             pass
+        prune(folder)
         env = dict(os.environ, NUMBA_CACHE_DIR=str(folder), OMP_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
         try:
@@ -101,6 +105,23 @@ def prepare(timeout: float = WARMUP_TIMEOUT) -> Path | None:
             return None
         stamp.write_text(json.dumps({"digest": digest}))
     return folder
+
+
+def prune(folder: Path) -> None:
+    """Remove every entry and the stamp from the cache folder (not its lock).
+
+    Numba files a checkout's entries under a sub-folder named after the sources' path, so
+    each checkout or fresh clone adds its own; left there, the entries of every dlkit ever
+    graded would be copied into every worker.  Called before a rebuild: what the folder then
+    holds is the current dlkit's kernels only.
+    """
+    for path in folder.iterdir():
+        if path.name == ".lock":
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def files(folder: Path, blocked_modules: list[str]) -> list[tuple[str, str]]:

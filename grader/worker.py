@@ -79,7 +79,10 @@ def setup(cfg: WorkerConfig) -> None:
     for rel, src in cfg.kernel_cache:  # dlkit's compiled kernels: a private copy
         dst = os.path.join(workdir, ".numba_cache", rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(src, dst)
+        try:
+            shutil.copyfile(src, dst)
+        except FileNotFoundError:  # pruned by a rebuild meanwhile: this worker compiles it
+            pass
     if uid is not None:
         _chown_tree(workdir, uid, uid)
     if cfg.namespaces:

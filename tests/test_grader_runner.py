@@ -339,6 +339,24 @@ def test_worker_loads_dlkit_kernels_compiled_by_the_trusted_side_but_not_blocked
     assert use["hits"] == 1 and use["misses"] == 0, use
 
 
+def test_kernel_cache_rebuild_drops_the_entries_of_other_checkouts(tmp_path, monkeypatch):
+    """Each checkout (each fresh clone in CI) files its kernels under a folder of its own; a
+    rebuild for another dlkit must not keep them, or every worker would be handed the
+    entries of every dlkit ever graded."""
+    from grader import kernel_cache
+
+    folder = tmp_path / "cache"
+    foreign = folder / "kernels_0123456789abcdef" / "activations.relu_forward-1.py311.nbi"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"not ours")
+    (folder / kernel_cache.STAMP).write_text(json.dumps({"digest": "another dlkit"}))
+    monkeypatch.setenv("DLKIT_GRADE_KERNEL_CACHE", str(folder))
+    assert kernel_cache.prepare() == folder
+    entries = [rel for rel, _ in kernel_cache.files(folder, [])]
+    assert entries and not foreign.parent.exists()
+    assert len({rel.split("/")[0] for rel in entries}) == 1, entries
+
+
 def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_path):
     """The speed checks' measurement: rounds of the two workers alternate, each calibrated
     to ~round_seconds; a round's time is the CPU time of the worker's processes (so waiting
@@ -350,7 +368,9 @@ def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_p
     sub.mkdir(parents=True)
     (sub / "initializers.py").write_text(
         "import os\nimport time\n\n"
-        "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n"
+        # i % 7 keeps every int small: sums past 2**30 cost more per addition, and the
+        # larger loop would then be more than three times the work
+        "def work(n):\n    total = 0\n    for i in range(n):\n        total += i % 7\n"
         "    return total\n\n"
         "def nap(s):\n    time.sleep(s)\n\n"
         "def work_in_child(n):\n    pid = os.fork()\n    if pid == 0:\n        work(n)\n"
@@ -361,7 +381,7 @@ def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_p
             timing.Timed(student, [(f"{mod}:work", (20_000,), {})]),
             timing.Timed(reference, [(f"{mod}:work", (60_000,), {})]), pairs=7)
         assert student.starts == reference.starts == 1  # both sessions finished cleanly
-        assert speed.pairs == 7 and results == [(sum(range(20_000)), (20_000,))]
+        assert speed.pairs == 7 and results == [(sum(i % 7 for i in range(20_000)), (20_000,))]
         assert speed.low <= speed.median <= speed.high
         assert 2.5 < speed.median < 3.5, speed  # three times the work
         assert speed.spread() == f"{speed.low:.2f}–{speed.high:.2f}×"
