@@ -136,8 +136,13 @@ class Autograder:
         shutil.rmtree(self.root.parent, ignore_errors=True)
 
     def env(self) -> dict[str, str]:
+        # The container's /tmp goes away with it; here a folder beside /autograder stands
+        # for it, so that what a killed run leaves there is removed with the tree.
+        tmp = self.root.parent / "tmp"
+        tmp.mkdir(exist_ok=True)
+        os.chmod(tmp, 0o1777)
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
-                "AUTOGRADER_ROOT": str(self.root)}
+                "AUTOGRADER_ROOT": str(self.root), "TMPDIR": str(tmp)}
 
     def setup(self, timeout: float = 900) -> subprocess.CompletedProcess:
         """Run setup.sh as Gradescope's image build does (apt-get skipped)."""
