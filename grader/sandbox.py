@@ -254,8 +254,8 @@ class Worker:
                "RLIMIT_NOFILE": lim.nofile, "RLIMIT_CORE": 0}
         if isolation_module.drops_uid(self.isolation):
             out["RLIMIT_NPROC"] = lim.nproc  # the leased uid runs nothing else
-        elif os.geteuid() != 0:  # counts all our processes (root ignores it)
-            out["RLIMIT_NPROC"] = isolation_module.processes_of(os.geteuid()) + lim.nproc
+        elif os.geteuid() != 0:  # counts all our threads (root ignores it)
+            out["RLIMIT_NPROC"] = isolation_module.tasks_of(os.geteuid()) + lim.nproc
         out["RLIMIT_CPU"] = lim.cpu_seconds
         return out
 
