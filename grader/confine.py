@@ -11,9 +11,12 @@ there cannot make namespaces) and for a grader that is not root at all:
   port (Landlock ABI ≥ 4), and signal or reach through abstract UNIX sockets no process
   outside the sandbox (ABI ≥ 6).  Landlock only ever removes rights: the usual file
   permissions still apply on top.
-- :func:`deny_network`: a seccomp filter: ``socket()`` for any family but AF_UNIX fails
-  with EACCES (no UDP, raw or netlink sockets either), and so does io_uring (which could
-  open sockets without the ``socket`` system call).
+- :func:`deny_network`: a seccomp filter: ``socket()`` fails with EACCES for every family
+  (no UDP, raw or netlink sockets either, and no UNIX ones: a worker that keeps the
+  grader's uid could otherwise connect to every socket of that user, wherever Landlock
+  hides its folder, such as a desktop's session bus, which starts programs unconfined),
+  and so does io_uring (which could open sockets without the ``socket`` system call).
+  ``socketpair()`` still works: the pair it makes reaches no one else.
 - :func:`no_new_privs`: no set-uid program or file capability can give rights back.
 - :func:`reach`: a directory that the worker's uid could not traverse to (a Python under
   /root, mode 0700) is opened before the uid changes, and used as ``/proc/self/fd/N``:
@@ -158,7 +161,7 @@ _ARCHES = {"x86_64": (0xC000003E, 41, 425, 0x40000000),
            "aarch64": (0xC00000B7, 198, 425, None)}
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
-_AF_UNIX, _EACCES = 1, 13
+_EACCES = 13
 
 
 class _SockFprog(ctypes.Structure):
@@ -183,15 +186,13 @@ def deny_network() -> None:
 
     prog = [
         op(_BPF_LD_W_ABS, 4),                    # 0: seccomp_data.arch
-        op(_BPF_JEQ_K, arch, 0, 7),              # 1: another ABI (i386 on x86_64): deny
+        op(_BPF_JEQ_K, arch, 0, 5),              # 1: another ABI (i386 on x86_64): deny
         op(_BPF_LD_W_ABS, 0),                    # 2: seccomp_data.nr
-        op(_BPF_JGE_K, x32 if x32 is not None else 0xFFFFFFFF, 5, 0),  # 3: x32 calls: deny
-        op(_BPF_JEQ_K, nr_io_uring, 4, 0),       # 4: io_uring_setup: deny
-        op(_BPF_JEQ_K, nr_socket, 0, 2),         # 5: not socket(): allow
-        op(_BPF_LD_W_ABS, 16),                   # 6: args[0], the family (low 32 bits)
-        op(_BPF_JEQ_K, _AF_UNIX, 0, 1),          # 7: AF_UNIX: allow, else deny
-        op(_BPF_RET_K, _RET_ALLOW),              # 8
-        op(_BPF_RET_K, deny),                    # 9
+        op(_BPF_JGE_K, x32 if x32 is not None else 0xFFFFFFFF, 3, 0),  # 3: x32 calls: deny
+        op(_BPF_JEQ_K, nr_io_uring, 2, 0),       # 4: io_uring_setup: deny
+        op(_BPF_JEQ_K, nr_socket, 1, 0),         # 5: socket(), any family: deny
+        op(_BPF_RET_K, _RET_ALLOW),              # 6
+        op(_BPF_RET_K, deny),                    # 7
     ]
     code = ctypes.create_string_buffer(b"".join(prog))
     fprog = _SockFprog(len(prog), ctypes.addressof(code))

@@ -9,7 +9,7 @@ Levels, strongest first (:func:`detect_isolation`; the names say what is missing
 - ``landlock`` (root without CAP_SYS_ADMIN, as in Docker: Gradescope, most CI containers):
   own unprivileged uid; Landlock lets it open only the system's folders, the Python
   installation, dlkit (minus the task's blocked files) and its working copy; a seccomp
-  filter refuses every socket but AF_UNIX; no_new_privs.  A Python under a folder other
+  filter refuses every socket; no_new_privs.  A Python under a folder other
   users cannot enter (/root) is reached through directory handles.
 - ``landlock-same-uid`` (not root, Landlock available): the same Landlock and seccomp
   confinement, but the worker keeps the grader's uid (so no separate process limit, and a
@@ -150,16 +150,22 @@ ISOLATION_NOTES = {
     "landlock": ("No namespaces (no CAP_SYS_ADMIN, as in a container): the worker ran as an "
                  "unprivileged user confined by Landlock to the system folders, the Python "
                  "installation, dlkit without the task's blocked modules, and its working "
-                 "copy; sockets other than UNIX ones were refused (seccomp). It could see "
-                 "the names, not the contents, of files in folders on the way to those "
-                 "(e.g. that /usr/share/datasets exists), read world-readable system files "
-                 "(/etc, /proc), and connect to named UNIX sockets that every user may "
-                 "write."),
+                 "copy; every socket was refused (seccomp). It could see the names, not "
+                 "the contents, of files in folders on the way to those (e.g. that "
+                 "/usr/share/datasets exists) and read world-readable system files (/etc, "
+                 "/proc)."),
     "landlock-same-uid": ("Not root: the worker ran as the grader's own user, confined by "
-                          "Landlock (files: as under 'landlock'; no signals to the grader) "
-                          "and seccomp (no network). Its processes count against the "
-                          "grader's process limit, and one that leaves its process group "
-                          "can outlive the check until the grader exits."),
+                          "Landlock to the system folders, the Python installation, dlkit "
+                          "without the task's blocked modules, and its working copy (not "
+                          "the hidden checks, solutions/, the data caches, the results or "
+                          "the rest of your home folder); every socket was refused "
+                          "(seccomp); no signals to, no tracing of the grader. It could see "
+                          "the names, not the contents, of files in folders on the way to "
+                          "those, the command line of every process (/proc), the grader's "
+                          "included, and read world-readable system files (/etc). Its "
+                          "processes and threads count against your user's process limit, "
+                          "and one that leaves its process group can outlive the check "
+                          "until the grader exits."),
     "user-no-landlock": ("No namespaces and no Landlock in this kernel: the worker ran as an "
                          "unprivileged user, but every file that all users may read was "
                          "readable: world-readable datasets with the test labels "
@@ -179,6 +185,12 @@ ISOLATION_NOTES = {
 def isolation_note(level: str) -> str:
     """What ``level`` does not protect (for the instructor)."""
     text = ISOLATION_NOTES[base_level(level)]
+    if base_level(level) == "landlock-same-uid" and _landlock_abi() < 6:
+        text = text.replace("no signals to, no tracing of the grader",
+                            "no tracing of the grader")
+        text += (f" SIGNALS NOT SCOPED: this kernel's Landlock (ABI {_landlock_abi()}; "
+                 "scoping needs ABI 6, Linux 6.12) let the worker signal every process of "
+                 "your user, the grader's included (stop or kill a check).")
     if network_open(level):
         text += (" NETWORK OPEN: no seccomp filter for this architecture, so the worker "
                  "could use the network.")

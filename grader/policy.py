@@ -110,7 +110,7 @@ class WorkerConfig:
     uid:        the unprivileged uid to run as (None: stay the grader's uid)
     namespaces: mount a private tmpfs, hide ``mask`` and everything but ``expose``
     landlock:   confine with these rules (None: no Landlock)
-    deny_network: install the seccomp filter that refuses every socket but AF_UNIX
+    deny_network: install the seccomp filter that refuses every socket
     reach:      paths to reach through directory handles (a Python other uids cannot reach)
     dlkit_path: the folder holding the dlkit the trusted side uses (put on ``sys.path``)
     prove:      modules imported before any student code (numpy, numba, dlkit's allowed ones)
