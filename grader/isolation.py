@@ -175,7 +175,8 @@ ISOLATION_NOTES = {
     "session": ("WEAK ISOLATION (not root, no Landlock): the worker ran as the grader's own "
                 "user, in a new session with rlimits only. It could read every file the "
                 "grader can read: dlkit's data cache and /usr/share/datasets with the test "
-                "labels, the hidden checks and the solutions; it could use the network, "
+                "labels, the hidden checks and the solutions; it could use the network and "
+                "every socket of your user (a desktop's session bus starts programs), "
                 "signal the grader and import the blocked dlkit modules after removing the "
                 "import hook. Grade as root (or on a kernel with Landlock) for scores that "
                 "must hold against cheating."),
@@ -191,7 +192,7 @@ def isolation_note(level: str) -> str:
         text += (f" SIGNALS NOT SCOPED: this kernel's Landlock (ABI {_landlock_abi()}; "
                  "scoping needs ABI 6, Linux 6.12) let the worker signal every process of "
                  "your user, the grader's included (stop or kill a check).")
-    if network_open(level):
+    if network_open(level) and base_level(level) != "session":  # session: said above
         text += (" NETWORK OPEN: no seccomp filter for this architecture, so the worker "
                  "could use the network.")
     return text
