@@ -214,9 +214,10 @@ class Worker:
             header, _ = self.channel.recv(time.monotonic() + self.limits.start_timeout,
                                           "start-up")
         except (StudentTimeout, WorkerDied) as exc:
+            output = self.channel.output.since(mark)  # _stop() lets go of the channel
             self._stop()
             raise SandboxError(f"the worker did not start ({exc}); output:\n"
-                               f"{self.channel.output.since(mark)}") from None
+                               f"{output}") from None
         if not header.get("ok"):
             self._stop()
             err = header.get("error", {})
