@@ -168,6 +168,7 @@ class Worker:
             landlock=(isolation_module.landlock_rules(self.assignment, str(workdir),
                                                       self.masks) if landlock else None),
             deny_network=not isolation_module.network_open(self.isolation) and not namespaces,
+            keep_process_group=not isolation_module.drops_uid(self.isolation),
             reach=python if level in ("landlock", "user-no-landlock") else [],
             # a checkout's folder leaves the worker's path; an installed grader's
             # site-packages stays (numpy and numba are there)
