@@ -20,11 +20,13 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,12 +68,26 @@ def _why_not() -> str:
 pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "runs")
 
 
+def _processes_of_uid() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == UID:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.fixture
 def home():
-    """The uid's home folder (in /tmp: pytest's tmp_path is root's, mode 0700)."""
+    """The uid's home folder (in /tmp: pytest's tmp_path is root's, mode 0700); whatever
+    the uid still runs afterwards (only this test starts processes as it) is killed."""
     path = Path(tempfile.mkdtemp(prefix="dlkit-nonroot-"))
     os.chown(path, UID, UID)
     yield path
+    for pid in _processes_of_uid():
+        os.kill(pid, signal.SIGKILL)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -172,6 +188,16 @@ def test_hostile_code_cannot_reach_the_users_session_bus(home):
     message = _message(_checks(record)["test_spread_stats_sigmoid"])
     assert "refused" in message, message
     assert connected == []
+
+
+def test_nothing_the_student_starts_outlives_the_grader(home):
+    """fork_bomb's init_weight starts a daemon in a session of its own: with no other uid
+    to kill by, the worker may not leave its process group (setsid refused)."""
+    record, _ = _grade(home, CASES / "hostile" / "fork_bomb", "a1")
+    zeros = _checks(record)["test_init_zeros"]
+    assert zeros["score"] == 0 and "Permission denied" in _message(zeros), _message(zeros)
+    time.sleep(0.5)  # the worker's group was killed; give the kernel a moment to reap
+    assert _processes_of_uid() == []
 
 
 def test_a_busy_user_does_not_cost_the_student_points(home):
