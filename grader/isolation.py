@@ -12,8 +12,8 @@ Levels, strongest first (:func:`detect_isolation`; the names say what is missing
   filter refuses every socket; no_new_privs.  A Python under a folder other
   users cannot enter (/root) is reached through directory handles.
 - ``landlock-same-uid`` (not root, Landlock available): the same Landlock and seccomp
-  confinement, but the worker keeps the grader's uid (so no separate process limit, and a
-  daemon it leaves behind is killed only through its process group).
+  confinement, but the worker keeps the grader's uid (so no separate process limit, and
+  what it starts is killed through its process group, which seccomp keeps it in).
 - ``user-no-landlock`` (root, kernel without Landlock): own uid only: every file that all
   users may read is readable (datasets with the test labels, the hidden checks, solutions).
 - ``session`` (not root, no Landlock): rlimits and a new session only.
@@ -163,9 +163,9 @@ ISOLATION_NOTES = {
                           "the names, not the contents, of files in folders on the way to "
                           "those, the command line of every process (/proc), the grader's "
                           "included, and read world-readable system files (/etc). Its "
-                          "processes and threads count against your user's process limit, "
-                          "and one that leaves its process group can outlive the check "
-                          "until the grader exits."),
+                          "processes and threads count against your user's process limit; "
+                          "they cannot leave the worker's process group (setsid refused), "
+                          "so none outlives its check."),
     "user-no-landlock": ("No namespaces and no Landlock in this kernel: the worker ran as an "
                          "unprivileged user, but every file that all users may read was "
                          "readable: world-readable datasets with the test labels "
