@@ -321,8 +321,11 @@ def python_paths() -> list[str]:
 
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              str(Path(numpy.__file__).parent.parent)}
+    # not the working directory, which ``python -m`` puts first: the checks process's is
+    # its results folder (readable by a worker of the same uid if it were allowed here)
+    cwd = Path.cwd().resolve()
     paths.update(p for p in sys.path if p and Path(p).is_dir() and not Path(p).is_relative_to(
-        REPO_DIR))
+        REPO_DIR) and Path(p).resolve() != cwd)
     root = dlkit_root()
     if root is not None:
         paths.add(str(root))

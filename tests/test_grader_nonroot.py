@@ -156,6 +156,14 @@ def test_hostile_code_finds_nothing_of_the_grader(home):
     assert "found 0:" in message, message
 
 
+def test_hostile_code_cannot_read_the_results_folder_next_to_its_working_copy(home):
+    """The checks process runs in its results folder (0700, the same uid as the worker):
+    that folder must not be among the paths the worker may read."""
+    record, _ = _grade(home, CASES / "nonroot" / "results_folder", "a1")
+    message = _message(_checks(record)["test_spread_stats_sigmoid"])
+    assert "found 0:" in message, message
+
+
 def test_hostile_code_cannot_reach_the_users_session_bus(home):
     """A worker of the grading user's own uid must not talk to that user's sockets (on a
     desktop, the session bus starts programs outside the sandbox)."""
