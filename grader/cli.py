@@ -149,6 +149,7 @@ def grade_main(argv: list[str]) -> int:
 
 def batch_main(argv: list[str]) -> int:
     from grader import batch
+    from grader.isolation import ISOLATION_NOTES, base_level, isolation_note
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade batch", description="Grade every student of a class: DIR holds "
@@ -167,6 +168,11 @@ def batch_main(argv: list[str]) -> int:
                            budget=args.budget, checks_dir=args.checks_dir)
     failed = [r["student"] for r in rows if r["status"] not in ("graded", "missing",
                                                                  "unreadable")]
+    levels = {str(r.get("isolation")) for r in rows}  # "none (not run)": unreadable
+    for level in sorted(lv for lv in levels if base_level(lv) in ISOLATION_NOTES):
+        # the grader's log, as for one submission: what the level did not protect
+        print(f"dlkit-grade batch: isolation {level}: {isolation_note(level)}",
+              file=sys.stderr)
     print(f"graded {len(rows)} submissions -> {args.out}"
           + (f"; not graded: {', '.join(failed)}" if failed else ""))
     return 0

@@ -11,9 +11,15 @@ there cannot make namespaces) and for a grader that is not root at all:
   port (Landlock ABI ≥ 4), and signal or reach through abstract UNIX sockets no process
   outside the sandbox (ABI ≥ 6).  Landlock only ever removes rights: the usual file
   permissions still apply on top.
-- :func:`deny_network`: a seccomp filter: ``socket()`` for any family but AF_UNIX fails
-  with EACCES (no UDP, raw or netlink sockets either), and so does io_uring (which could
-  open sockets without the ``socket`` system call).
+- :func:`deny_network`: a seccomp filter: ``socket()`` fails with EACCES for every family
+  (no UDP, raw or netlink sockets either, and no UNIX ones: a worker that keeps the
+  grader's uid could otherwise connect to every socket of that user, wherever Landlock
+  hides its folder, such as a desktop's session bus, which starts programs unconfined),
+  and so does io_uring (which could open sockets without the ``socket`` system call).
+  ``socketpair()`` still works: the pair it makes reaches no one else.  For a worker that
+  keeps the grader's uid, ``setsid()`` and ``setpgid()`` fail too: its process group is
+  then the only handle on what it starts (no other uid to kill by), and nothing may leave
+  it to outlive the grader.
 - :func:`no_new_privs`: no set-uid program or file capability can give rights back.
 - :func:`reach`: a directory that the worker's uid could not traverse to (a Python under
   /root, mode 0700) is opened before the uid changes, and used as ``/proc/self/fd/N``:
@@ -153,12 +159,13 @@ def no_new_privs() -> None:
 
 # ----------------------------------------------------------------------------- seccomp
 
-# audit architecture, socket(2), io_uring_setup(2); x86_64 also refuses the x32 ABI.
-_ARCHES = {"x86_64": (0xC000003E, 41, 425, 0x40000000),
-           "aarch64": (0xC00000B7, 198, 425, None)}
+# audit architecture, socket(2), io_uring_setup(2), (setpgid(2), setsid(2)); x86_64 also
+# refuses the x32 ABI.
+_ARCHES = {"x86_64": (0xC000003E, 41, 425, (109, 112), 0x40000000),
+           "aarch64": (0xC00000B7, 198, 425, (154, 157), None)}
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
-_AF_UNIX, _EACCES = 1, 13
+_EACCES = 13
 
 
 class _SockFprog(ctypes.Structure):
@@ -171,27 +178,27 @@ def seccomp_supported() -> bool:
     return platform.machine() in _ARCHES and sys.byteorder == "little"
 
 
-def deny_network() -> None:
-    """Install the seccomp filter described in the module docstring (after no_new_privs)."""
+def deny_network(keep_process_group: bool = False) -> None:
+    """Install the seccomp filter described in the module docstring (after no_new_privs);
+    ``keep_process_group``: refuse setsid() and setpgid() too."""
     if not seccomp_supported():
         raise ConfineError(0, f"no seccomp filter for {platform.machine()}")
-    arch, nr_socket, nr_io_uring, x32 = _ARCHES[platform.machine()]
+    arch, nr_socket, nr_io_uring, nr_group, x32 = _ARCHES[platform.machine()]
+    refused = [nr_io_uring, nr_socket, *(nr_group if keep_process_group else ())]
     deny = _RET_ERRNO | _EACCES
 
     def op(code, k, jt=0, jf=0):
         return struct.pack("=HBBI", code, jt, jf, k)
 
+    n = len(refused)  # the jumps below land on the last instruction: deny
     prog = [
-        op(_BPF_LD_W_ABS, 4),                    # 0: seccomp_data.arch
-        op(_BPF_JEQ_K, arch, 0, 7),              # 1: another ABI (i386 on x86_64): deny
-        op(_BPF_LD_W_ABS, 0),                    # 2: seccomp_data.nr
-        op(_BPF_JGE_K, x32 if x32 is not None else 0xFFFFFFFF, 5, 0),  # 3: x32 calls: deny
-        op(_BPF_JEQ_K, nr_io_uring, 4, 0),       # 4: io_uring_setup: deny
-        op(_BPF_JEQ_K, nr_socket, 0, 2),         # 5: not socket(): allow
-        op(_BPF_LD_W_ABS, 16),                   # 6: args[0], the family (low 32 bits)
-        op(_BPF_JEQ_K, _AF_UNIX, 0, 1),          # 7: AF_UNIX: allow, else deny
-        op(_BPF_RET_K, _RET_ALLOW),              # 8
-        op(_BPF_RET_K, deny),                    # 9
+        op(_BPF_LD_W_ABS, 4),                    # seccomp_data.arch
+        op(_BPF_JEQ_K, arch, 0, n + 3),          # another ABI (i386 on x86_64): deny
+        op(_BPF_LD_W_ABS, 0),                    # seccomp_data.nr
+        op(_BPF_JGE_K, x32 if x32 is not None else 0xFFFFFFFF, n + 1, 0),  # x32 calls: deny
+        *(op(_BPF_JEQ_K, nr, n - i, 0) for i, nr in enumerate(refused)),  # refused: deny
+        op(_BPF_RET_K, _RET_ALLOW),
+        op(_BPF_RET_K, deny),
     ]
     code = ctypes.create_string_buffer(b"".join(prog))
     fprog = _SockFprog(len(prog), ctypes.addressof(code))

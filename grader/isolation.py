@@ -9,11 +9,11 @@ Levels, strongest first (:func:`detect_isolation`; the names say what is missing
 - ``landlock`` (root without CAP_SYS_ADMIN, as in Docker: Gradescope, most CI containers):
   own unprivileged uid; Landlock lets it open only the system's folders, the Python
   installation, dlkit (minus the task's blocked files) and its working copy; a seccomp
-  filter refuses every socket but AF_UNIX; no_new_privs.  A Python under a folder other
+  filter refuses every socket; no_new_privs.  A Python under a folder other
   users cannot enter (/root) is reached through directory handles.
 - ``landlock-same-uid`` (not root, Landlock available): the same Landlock and seccomp
-  confinement, but the worker keeps the grader's uid (so no separate process limit, and a
-  daemon it leaves behind is killed only through its process group).
+  confinement, but the worker keeps the grader's uid (so no separate process limit, and
+  what it starts is killed through its process group, which seccomp keeps it in).
 - ``user-no-landlock`` (root, kernel without Landlock): own uid only: every file that all
   users may read is readable (datasets with the test labels, the hidden checks, solutions).
 - ``session`` (not root, no Landlock): rlimits and a new session only.
@@ -150,16 +150,22 @@ ISOLATION_NOTES = {
     "landlock": ("No namespaces (no CAP_SYS_ADMIN, as in a container): the worker ran as an "
                  "unprivileged user confined by Landlock to the system folders, the Python "
                  "installation, dlkit without the task's blocked modules, and its working "
-                 "copy; sockets other than UNIX ones were refused (seccomp). It could see "
-                 "the names, not the contents, of files in folders on the way to those "
-                 "(e.g. that /usr/share/datasets exists), read world-readable system files "
-                 "(/etc, /proc), and connect to named UNIX sockets that every user may "
-                 "write."),
+                 "copy; every socket was refused (seccomp). It could see the names, not "
+                 "the contents, of files in folders on the way to those (e.g. that "
+                 "/usr/share/datasets exists) and read world-readable system files (/etc, "
+                 "/proc)."),
     "landlock-same-uid": ("Not root: the worker ran as the grader's own user, confined by "
-                          "Landlock (files: as under 'landlock'; no signals to the grader) "
-                          "and seccomp (no network). Its processes count against the "
-                          "grader's process limit, and one that leaves its process group "
-                          "can outlive the check until the grader exits."),
+                          "Landlock to the system folders, the Python installation, dlkit "
+                          "without the task's blocked modules, and its working copy (not "
+                          "the hidden checks, solutions/, the data caches, the results or "
+                          "the rest of your home folder); every socket was refused "
+                          "(seccomp); no signals to, no tracing of the grader. It could see "
+                          "the names, not the contents, of files in folders on the way to "
+                          "those, the command line of every process (/proc), the grader's "
+                          "included, and read world-readable system files (/etc). Its "
+                          "processes and threads count against your user's process limit; "
+                          "they cannot leave the worker's process group (setsid refused), "
+                          "so none outlives its check."),
     "user-no-landlock": ("No namespaces and no Landlock in this kernel: the worker ran as an "
                          "unprivileged user, but every file that all users may read was "
                          "readable: world-readable datasets with the test labels "
@@ -169,7 +175,8 @@ ISOLATION_NOTES = {
     "session": ("WEAK ISOLATION (not root, no Landlock): the worker ran as the grader's own "
                 "user, in a new session with rlimits only. It could read every file the "
                 "grader can read: dlkit's data cache and /usr/share/datasets with the test "
-                "labels, the hidden checks and the solutions; it could use the network, "
+                "labels, the hidden checks and the solutions; it could use the network and "
+                "every socket of your user (a desktop's session bus starts programs), "
                 "signal the grader and import the blocked dlkit modules after removing the "
                 "import hook. Grade as root (or on a kernel with Landlock) for scores that "
                 "must hold against cheating."),
@@ -179,7 +186,13 @@ ISOLATION_NOTES = {
 def isolation_note(level: str) -> str:
     """What ``level`` does not protect (for the instructor)."""
     text = ISOLATION_NOTES[base_level(level)]
-    if network_open(level):
+    if base_level(level) == "landlock-same-uid" and _landlock_abi() < 6:
+        text = text.replace("no signals to, no tracing of the grader",
+                            "no tracing of the grader")
+        text += (f" SIGNALS NOT SCOPED: this kernel's Landlock (ABI {_landlock_abi()}; "
+                 "scoping needs ABI 6, Linux 6.12) let the worker signal every process of "
+                 "your user, the grader's included (stop or kill a check).")
+    if network_open(level) and base_level(level) != "session":  # session: said above
         text += (" NETWORK OPEN: no seccomp filter for this architecture, so the worker "
                  "could use the network.")
     return text
@@ -232,11 +245,14 @@ class UidLease:
         os.close(self.fd)
 
 
-def processes_of(uid: int) -> int:
+def tasks_of(uid: int) -> int:
+    """Threads of every process running as ``uid``: what RLIMIT_NPROC counts (each thread
+    is a task to the kernel, so a browser of the grader's user counts hundreds)."""
     count = 0
     for entry in os.listdir("/proc"):
         try:
-            count += entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry}/task"))
         except OSError:
             continue
     return count
@@ -305,8 +321,11 @@ def python_paths() -> list[str]:
 
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              str(Path(numpy.__file__).parent.parent)}
+    # not the working directory, which ``python -m`` puts first: the checks process's is
+    # its results folder (readable by a worker of the same uid if it were allowed here)
+    cwd = Path.cwd().resolve()
     paths.update(p for p in sys.path if p and Path(p).is_dir() and not Path(p).is_relative_to(
-        REPO_DIR))
+        REPO_DIR) and Path(p).resolve() != cwd)
     root = dlkit_root()
     if root is not None:
         paths.add(str(root))

@@ -110,7 +110,9 @@ class WorkerConfig:
     uid:        the unprivileged uid to run as (None: stay the grader's uid)
     namespaces: mount a private tmpfs, hide ``mask`` and everything but ``expose``
     landlock:   confine with these rules (None: no Landlock)
-    deny_network: install the seccomp filter that refuses every socket but AF_UNIX
+    deny_network: install the seccomp filter that refuses every socket
+    keep_process_group: that filter also refuses setsid() and setpgid() (the grader's uid:
+                its process group is the only handle on what the worker starts)
     reach:      paths to reach through directory handles (a Python other uids cannot reach)
     dlkit_path: the folder holding the dlkit the trusted side uses (put on ``sys.path``)
     prove:      modules imported before any student code (numpy, numba, dlkit's allowed ones)
@@ -133,6 +135,7 @@ class WorkerConfig:
     private: list[str] = field(default_factory=list)
     landlock: LandlockRules | None = None
     deny_network: bool = False
+    keep_process_group: bool = False
     reach: list[str] = field(default_factory=list)
     drop_path: list[str] = field(default_factory=list)
     dlkit_path: str | None = None

@@ -168,6 +168,7 @@ class Worker:
             landlock=(isolation_module.landlock_rules(self.assignment, str(workdir),
                                                       self.masks) if landlock else None),
             deny_network=not isolation_module.network_open(self.isolation) and not namespaces,
+            keep_process_group=not isolation_module.drops_uid(self.isolation),
             reach=python if level in ("landlock", "user-no-landlock") else [],
             # a checkout's folder leaves the worker's path; an installed grader's
             # site-packages stays (numpy and numba are there)
@@ -214,9 +215,10 @@ class Worker:
             header, _ = self.channel.recv(time.monotonic() + self.limits.start_timeout,
                                           "start-up")
         except (StudentTimeout, WorkerDied) as exc:
+            output = self.channel.output.since(mark)  # _stop() lets go of the channel
             self._stop()
             raise SandboxError(f"the worker did not start ({exc}); output:\n"
-                               f"{self.channel.output.since(mark)}") from None
+                               f"{output}") from None
         if not header.get("ok"):
             self._stop()
             err = header.get("error", {})
@@ -254,8 +256,8 @@ class Worker:
                "RLIMIT_NOFILE": lim.nofile, "RLIMIT_CORE": 0}
         if isolation_module.drops_uid(self.isolation):
             out["RLIMIT_NPROC"] = lim.nproc  # the leased uid runs nothing else
-        elif os.geteuid() != 0:  # counts all our processes (root ignores it)
-            out["RLIMIT_NPROC"] = isolation_module.processes_of(os.geteuid()) + lim.nproc
+        elif os.geteuid() != 0:  # counts all our threads (root ignores it)
+            out["RLIMIT_NPROC"] = isolation_module.tasks_of(os.geteuid()) + lim.nproc
         out["RLIMIT_CPU"] = lim.cpu_seconds
         return out
 

@@ -21,6 +21,7 @@ from autograder import check_results_json, student_visible
 from dlkit.tasks import TASKS
 from grader import cli, release, runner
 from grader.cli import main
+from grader.isolation import isolation_note
 from grader.report import render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,7 +132,7 @@ def test_console_entry_point_runs_as_module():
     assert proc.returncode == 0 and "--assignment" in proc.stdout
 
 
-def test_batch_grades_every_student_and_survives_a_crash(tmp_path):
+def test_batch_grades_every_student_and_survives_a_crash(tmp_path, capsys):
     klass = tmp_path / "class"
     klass.mkdir()
     _copy(REPO / "solutions", klass / "alice", only={"a1_initialization"})
@@ -172,6 +173,9 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path):
                      "solutions/a1_initialization/initializers.py"}
     assert int(rows["carol"]["flags"]) == 2 and int(rows["bob"]["flags"]) == 0
     assert json.loads((records / "bob.json").read_text())["score"] == 4
+    # what the isolation level did not protect: in the TA's log, once, as for one student
+    level = rows["alice"]["isolation"]
+    assert capsys.readouterr().err.count(f"isolation {level}: {isolation_note(level)}") == 1
 
 
 def test_release_ships_the_handout_and_nothing_secret(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import confine
+from grader import confine, isolation
 from grader.isolation import isolation_note
 from grader.sandbox import StudentError
 
@@ -39,6 +39,20 @@ def _grade(case: Path, *, prefix=(), env=None, python=sys.executable, assignment
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "DLKIT_GRADE_KERNEL_CACHE": "off",
                                "DLKIT_GRADE_IMPORT_TIMEOUT": "10", **(env or {})})
+
+
+def test_notes_say_what_this_kernel_left_open(monkeypatch):
+    """The notes for a grader that is not root: session's blames no missing seccomp filter
+    for its open network (it has none by design); landlock-same-uid warns when this
+    kernel's Landlock cannot scope signals (ABI < 6), and only then."""
+    session = isolation_note("session")
+    assert "WEAK ISOLATION" in session and "no seccomp filter" not in session
+    monkeypatch.setattr(isolation, "_landlock_abi", lambda: 6)
+    assert "SIGNALS NOT SCOPED" not in isolation_note("landlock-same-uid")
+    assert "no signals to" in isolation_note("landlock-same-uid")
+    monkeypatch.setattr(isolation, "_landlock_abi", lambda: 4)
+    note = isolation_note("landlock-same-uid")
+    assert "SIGNALS NOT SCOPED" in note and "ABI 4" in note and "no signals to" not in note
 
 
 @needs_container

@@ -131,6 +131,17 @@ def worker():
         yield w
 
 
+def test_a_worker_that_does_not_start_is_a_sandbox_error():
+    """No reply within the start-up time: the grader's SandboxError (exit 3 upstream),
+    naming what happened, not an error of the grader's own handling."""
+    from grader.policy import Limits
+    from grader.sandbox import SandboxError
+
+    with Worker(PROBE, limits=Limits(start_timeout=0.001)) as w:
+        with pytest.raises(SandboxError, match="the worker did not start"):
+            w.start()
+
+
 def test_worker_calls_return_values_and_output(worker):
     got = worker.call(f"{MOD}:normal", 3, 4, Rng(7), timeout=30)
     assert np.array_equal(got, np.random.default_rng(7).normal(size=(3, 4)))
