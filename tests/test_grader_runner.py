@@ -394,7 +394,11 @@ def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_p
         assert student.starts == reference.starts == 1  # both sessions finished cleanly
         assert speed.pairs == 7 and results == [(sum(i % 7 for i in range(20_000)), (20_000,))]
         assert speed.low <= speed.median <= speed.high
-        assert 2.5 < speed.median < 3.5, speed  # three times the work
+        # three times the work. CPU time still depends on what runs beside the worker
+        # (shared caches, a busy sibling hyperthread): 3.0-3.2 on an idle machine, up to 3.6
+        # on a loaded one. Mistakes this test is for land far outside the band: wall time
+        # with a sleeping worker, or the other worker's time, gives about 1.
+        assert 2.4 < speed.median < 3.75, speed
         assert speed.spread() == f"{speed.low:.2f}–{speed.high:.2f}×"
         # sleeping costs no CPU: a "kernel" that waits is not slow, one that hides its work
         # in a child process it waits for is not fast
