@@ -205,6 +205,11 @@ class Worker:
                 cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
                 pass_fds=(req_r, resp_w), start_new_session=True, env=self._env(workdir),
                 cwd="/")
+        except OSError as exc:  # no program to run, or its arguments too long: ours to fix
+            for fd in (req_w, resp_r, out_r):
+                os.close(fd)
+            self._stop()
+            raise SandboxError(f"the worker could not be started ({cmd[0]}: {exc})") from None
         finally:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)

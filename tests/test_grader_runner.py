@@ -142,6 +142,19 @@ def test_a_worker_that_does_not_start_is_a_sandbox_error():
             w.start()
 
 
+def test_a_worker_that_cannot_be_started_is_a_sandbox_error(monkeypatch):
+    """The start command itself fails (here an argument past the kernel's 128 KiB limit for
+    one argument): the grader's SandboxError, not an error in the student's check."""
+    from grader import sandbox
+    from grader.sandbox import SandboxError
+
+    monkeypatch.setattr(sandbox, "_BOOT", "#" * 200_000)
+    with Worker(PROBE) as w:
+        with pytest.raises(SandboxError, match="could not be started.*Argument list too long"):
+            w.start()
+        assert w.channel is None and w.proc is None
+
+
 def test_worker_calls_return_values_and_output(worker):
     got = worker.call(f"{MOD}:normal", 3, 4, Rng(7), timeout=30)
     assert np.array_equal(got, np.random.default_rng(7).normal(size=(3, 4)))
