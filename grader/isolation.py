@@ -159,7 +159,7 @@ ISOLATION_NOTES = {
                           "without the task's blocked modules, and its working copy (not "
                           "the hidden checks, solutions/, the data caches, the results or "
                           "the rest of your home folder); every socket was refused "
-                          "(seccomp); no signals to, no tracing of the grader. It could see "
+                          "(seccomp); {signals}. It could see "
                           "the names, not the contents, of files in folders on the way to "
                           "those, the command line of every process (/proc), the grader's "
                           "included, and read world-readable system files (/etc). Its "
@@ -186,12 +186,14 @@ ISOLATION_NOTES = {
 def isolation_note(level: str) -> str:
     """What ``level`` does not protect (for the instructor)."""
     text = ISOLATION_NOTES[base_level(level)]
-    if base_level(level) == "landlock-same-uid" and _landlock_abi() < 6:
-        text = text.replace("no signals to, no tracing of the grader",
-                            "no tracing of the grader")
-        text += (f" SIGNALS NOT SCOPED: this kernel's Landlock (ABI {_landlock_abi()}; "
-                 "scoping needs ABI 6, Linux 6.12) let the worker signal every process of "
-                 "your user, the grader's included (stop or kill a check).")
+    if base_level(level) == "landlock-same-uid":
+        abi = _landlock_abi()  # Landlock scopes signals from ABI 6 (Linux 6.12)
+        text = text.format(signals="no signals to, no tracing of the grader" if abi >= 6
+                           else "no tracing of the grader")
+        if abi < 6:
+            text += (f" SIGNALS NOT SCOPED: this kernel's Landlock (ABI {abi}; scoping needs "
+                     "ABI 6, Linux 6.12) let the worker signal every process of your user, "
+                     "the grader's included (stop or kill a check).")
     if network_open(level) and base_level(level) != "session":  # session: said above
         text += (" NETWORK OPEN: no seccomp filter for this architecture, so the worker "
                  "could use the network.")
