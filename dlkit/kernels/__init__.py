@@ -1,4 +1,5 @@
-"""Numba kernels: pure functions on arrays, float32 and float64, contiguous or not.
+"""Kernels: pure functions on arrays, float32 and float64, contiguous or not; Numba loops,
+except where NumPy's own ufuncs are faster (the sigmoid and tanh forwards).
 
 Every kernel writes into the output buffers it is given and returns them; none allocates
 an array the size of x.  Kernels assume valid input: ``dlkit.layers`` validates and
