@@ -4,6 +4,8 @@ Shapes include N = 1 and odd sizes; inputs are C-contiguous or strided views; fl
 float32.  Kernels must not modify inputs.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -118,10 +120,18 @@ def test_relu_matches_reference_with_the_books_mask(shape, layout, dtype):
     assert_unchanged([x, dout], keep)
 
 
-def test_sigmoid_saturates_without_nan():
-    x = np.array([[-800.0, 800.0, 0.0]])
-    out = K.sigmoid_forward(x, np.empty_like(x))
-    np.testing.assert_array_equal(out, [[0.0, 1.0, 0.5]])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_saturates_without_nan_or_warning(dtype):
+    # exp(800) overflows in both dtypes (exp(100) in float32 only): the answer 0 is right,
+    # so neither a NaN nor an overflow warning may come out
+    x = np.array([[-800.0, -100.0, 800.0, 0.0]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = K.sigmoid_forward(x, np.empty_like(x))
+    assert out.dtype == dtype
+    # sigmoid(-100) = 3.7e-44: float32 rounds it to 0 (its exp overflowed)
+    np.testing.assert_allclose(out, [[0.0, 1 / (1 + np.exp(100.0)), 1.0, 0.5]], rtol=0,
+                               atol=1e-40)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
