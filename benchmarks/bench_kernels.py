@@ -177,6 +177,18 @@ def test_relu(benchmark, report, baseline):
 
 
 @pytest.mark.parametrize("baseline", [True, False], ids=["reference", "layers"])
+@pytest.mark.parametrize("name", ["Sigmoid", "Tanh"])
+def test_sigmoid_and_tanh(benchmark, report, name, baseline):
+    # their forwards use NumPy's vectorised exp and tanh, as the reference does; dlkit.layers
+    # saves the temporaries (it writes into buffers it keeps)
+    rng = np.random.default_rng(4)
+    x, dout = 3 * rng.standard_normal((128, 100)), rng.standard_normal((128, 100))
+    _pair(benchmark, report, f"{name.lower()} fwd+bwd (128,100) f64",
+          lambda m: getattr(m, name)(), lambda layer: (layer.forward(x), layer.backward(dout)),
+          baseline)
+
+
+@pytest.mark.parametrize("baseline", [True, False], ids=["reference", "layers"])
 def test_softmax_with_loss(benchmark, report, baseline):
     rng = np.random.default_rng(3)
     x, t = rng.standard_normal((128, 10)), rng.integers(0, 10, 128)

@@ -60,7 +60,7 @@ def sigmoid_forward(x, out):
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     out += 1.0
-    return np.reciprocal(out, out=out)
+    return np.divide(1.0, out, out=out)  # (np.reciprocal is not vectorised: slower)
 
 
 @njit(cache=True, error_model="numpy")
