@@ -32,7 +32,7 @@ COMMANDS = ("batch", "merge", "release", "gradescope-bundle")
 
 
 def _assignments(value: str) -> list[str]:
-    from grader.runner import ASSIGNMENTS
+    from grader.scoring.runner import ASSIGNMENTS
 
     if value == "all":
         return list(ASSIGNMENTS)
@@ -105,9 +105,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def grade_main(argv: list[str]) -> int:
-    from grader import runner
     from grader.report import render
-    from grader.submission import SubmissionError
+    from grader.scoring import runner
+    from grader.scoring.submission import SubmissionError
 
     args = _grade_parser().parse_args(argv)
     if not args.submission.exists():
@@ -193,7 +193,7 @@ def _gradebook_inputs(p: argparse.ArgumentParser, args: argparse.Namespace):
 def _summary(command: str, written, out: Path) -> None:
     """What the TA must know after a batch or merge: who was not graded, who is not on the
     roster, what the LMS file and the feedback left out."""
-    from grader.isolation import ISOLATION_NOTES, base_level, isolation_note
+    from grader.sandbox.isolation import ISOLATION_NOTES, base_level, isolation_note
 
     rows = written.rows
     levels = {str(r.get("isolation")) for r in rows if r.get("isolation")}
@@ -222,7 +222,7 @@ def _summary(command: str, written, out: Path) -> None:
 
 
 def batch_main(argv: list[str]) -> int:
-    from grader import batch
+    from grader.platforms import batch
     from grader.platforms.gradebook import GradebookError
 
     p = argparse.ArgumentParser(
@@ -309,7 +309,7 @@ def _terminate_as_interrupt():
 
 
 def merge_main(argv: list[str]) -> int:
-    from grader import batch
+    from grader.platforms import batch
     from grader.platforms.gradebook import GradebookError
 
     p = argparse.ArgumentParser(
@@ -332,7 +332,7 @@ def merge_main(argv: list[str]) -> int:
 
 
 def release_main(argv: list[str]) -> int:
-    from grader import release
+    from grader.platforms import release
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade release", description="Build the student handout: dlkit, the "
@@ -353,7 +353,7 @@ def release_main(argv: list[str]) -> int:
 
 
 def bundle_main(argv: list[str]) -> int:
-    from grader import bundle
+    from grader.platforms.gradescope import bundle
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade gradescope-bundle", description="Build the Gradescope autograder "

@@ -672,7 +672,7 @@ def test_a_failed_assert_gives_the_same_feedback_in_every_run():
     address, which changes from run to run; the student's message leaves it out."""
     import numpy as np
 
-    from grader import plugin
+    from grader.scoring import plugin
 
     with pytest.raises(AssertionError) as failed:
         assert np.allclose(np.zeros(2), np.ones(2))  # rewritten by pytest, as in a check

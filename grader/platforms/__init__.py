@@ -1,2 +1,4 @@
-"""Where grades go: a whole class graded in batch, its gradebook, and the forms a course
-imports (Canvas, Moodle, feedback files)."""
+"""Where grading happens and where grades go: ``batch`` (a class on one machine, or a shard
+of it), ``records`` (a class's records folder, the merge of shards), ``gradebook`` (the
+gradebook, the roster, the Canvas and Moodle files, feedback files), ``release`` (the
+student handout) and ``gradescope`` (the autograder bundle)."""

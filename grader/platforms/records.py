@@ -33,13 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dlkit
-from grader import similarity
+from grader import GRADER_DIR, similarity
 from grader.platforms import gradebook
 from grader.platforms.gradebook import GradebookError, Roster
 
 MANIFEST = "class.manifest"  # not "<name>.json": no student's record can have this name
 FORMAT = 1
-GRADER_DIR = Path(__file__).resolve().parents[1]
 DLKIT_DIR = Path(dlkit.__file__).resolve().parent
 SIMILARITY_COLUMNS = ["task", "student", "other", "file", "other_file", "similarity",
                       "similarity_other", "lines", "lines_other", "overlap"]
@@ -89,7 +88,7 @@ def _source_files(root: Path) -> list[Path]:
 def grader_identity(assignments: list[str], checks_dir: Path | None) -> dict:
     """What a record's grade depends on: dlkit's version, the points of ``assignments`` and
     the grader's and dlkit's source (the checks folder in use included)."""
-    from grader import runner
+    from grader.scoring import runner
 
     options = runner.Options(checks_dir=checks_dir)
     points = runner.load_points(options.resolved_points_file())
@@ -107,7 +106,7 @@ def grader_identity(assignments: list[str], checks_dir: Path | None) -> dict:
 
 
 def max_points(assignments: list[str], checks_dir: Path | None) -> dict[str, float]:
-    from grader import runner
+    from grader.scoring import runner
 
     points = runner.load_points(runner.Options(checks_dir=checks_dir).resolved_points_file())
     return {a: round(sum(points.get(a, {}).values()), 2) for a in assignments}

@@ -40,10 +40,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import similarity, submission
+from grader import similarity
 from grader.platforms import gradebook, records
 from grader.platforms.gradebook import GradebookError, Roster
-from grader.runner import DEFAULT_BUDGETS
+from grader.scoring import submission
+from grader.scoring.runner import DEFAULT_BUDGETS
 
 MARGIN = 120.0  # seconds per student on top of the assignment budgets (start-up, copying)
 
