@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import main
+from grader.cli import _terminate_as_interrupt, main
 from grader.platforms import gradebook, records
 from grader.report import render
 from grader.report.formats import task_text
@@ -471,6 +471,29 @@ def test_an_interrupted_regrade_leaves_the_gradebook_as_it_was(klass, merged, tm
     time.sleep(0.5)
     assert not [p for p in children if _cmdline_has(p, str(folder))]
 
+
+
+def test_a_stop_signal_while_writing_waits_for_the_whole_gradebook(klass, tmp_path,
+                                                                     monkeypatch, capsys):
+    """SIGTERM in the second or two the files take to write: they are all written, so the
+    records, the manifest and the gradebook never disagree."""
+    manifest, graded = records.load(klass["shards"])
+    real = gradebook.csv_text
+
+    def csv_text_then_sigterm(columns, rows):
+        os.kill(os.getpid(), signal.SIGTERM)  # after the records, before the gradebook
+        return real(columns, rows)
+
+    monkeypatch.setattr(gradebook, "csv_text", csv_text_then_sigterm)
+    out = tmp_path / "grades.csv"
+    with _terminate_as_interrupt():  # SIGTERM stops a batch, as dlkit-grade sets it up
+        stop = signal.getsignal(signal.SIGTERM)
+        records.write(out, manifest, graded)  # held: the files are written in full
+        assert signal.getsignal(signal.SIGTERM) is stop
+    assert "it was written in full first" in capsys.readouterr().err
+    assert [r["student"] for r in _rows(out)] == manifest.names
+    assert (out.with_name("grades-records") / records.MANIFEST).is_file()
+    assert not list(out.parent.rglob("*.part"))
 
 def _cmdline_has(pid: str, text: str) -> bool:
     try:

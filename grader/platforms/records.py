@@ -23,11 +23,14 @@ the feedback files, each written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,10 +149,14 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise GradebookError(f"{path}: expected a manifest of format {FORMAT}, got "
                                  f"{data.get('format') if isinstance(data, dict) else data!r}")
-        return cls(list(data["class"]), (int(data["shard"][0]), int(data["shard"][1])),
-                   list(data["graded"]), list(data["assignments"]),
-                   {k: float(v) for k, v in data["max_points"].items()}, dict(data["grader"]),
-                   dict(data.get("options", {})))
+        try:
+            return cls(list(data["class"]), (int(data["shard"][0]), int(data["shard"][1])),
+                       list(data["graded"]), list(data["assignments"]),
+                       {k: float(v) for k, v in data["max_points"].items()},
+                       dict(data["grader"]), dict(data.get("options", {})))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise GradebookError(f"{path}: not a complete manifest ({type(exc).__name__}: "
+                                 f"{exc}): write it again with dlkit-grade batch") from None
 
 
 def differs(a: dict, b: dict) -> str:
@@ -289,16 +296,46 @@ class Written:
     no_feedback: list[str] | None = None  # students without a final grade
 
 
+@contextlib.contextmanager
+def _whole():
+    """The gradebook's files are written as a whole: Ctrl-C or SIGTERM during the few
+    seconds that takes is held until they are all written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if held:
+            print("dlkit-grade: a stop signal came while the gradebook was being written: "
+                  "it was written in full first", file=sys.stderr)
+
+
 def write(out_csv: Path, manifest: Manifest, records: dict[str, dict], *,
           roster: Roster | None = None, export: str | None = None,
           feedback: Path | None = None, lang: str = "en") -> Written:
     """Write the gradebook of ``records`` (every student of ``manifest``'s class, or of its
     shard: then without the similarity between students, which the merge computes)."""
-    folder = records_dir(out_csv)
     names = manifest.graded
     whole = manifest.shard[1] == 1
     pairs = between_students({n: records[n] for n in names}, manifest.assignments) \
         if whole else []
+    with _whole():
+        return _write(out_csv, manifest, records, pairs, roster=roster, export=export,
+                      feedback=feedback, lang=lang)
+
+
+def _write(out_csv: Path, manifest: Manifest, records: dict[str, dict], pairs: list[dict],
+           *, roster: Roster | None, export: str | None, feedback: Path | None,
+           lang: str) -> Written:
+    folder = records_dir(out_csv)
+    names = manifest.graded
+    whole = manifest.shard[1] == 1
     peers = _flags(pairs)
     for name in names:
         record = records[name]
