@@ -217,6 +217,20 @@ def test_similarity_is_computed_over_the_whole_class_at_merge(klass, merged):
     assert dee["similarity"] == []
 
 
+
+def test_similarity_writes_no_file_outside_its_folder(tmp_path):
+    """A record's task files are written into a private folder to be compared: a path that
+    is absolute or climbs out of it (a record edited by hand or by someone else) is not."""
+    text = (REPO / "solutions" / "a1_initialization" / "initializers.py").read_text()
+    evil = tmp_path / "evil.py"
+    files = {"a1": [["a1_initialization/initializers.py", text], [str(evil), text],
+                    ["../../../../../../../../" + str(evil), text]]}
+    found = records.between_students({n: {"gradebook": {"files": files}} for n in "ab"},
+                                     ["a1"])
+    assert not evil.exists()
+    assert [(p["student"], p["other"], p["file"]) for p in found] == [
+        ("a", "b", "a1_initialization/initializers.py")]
+
 def test_merge_is_a_function_of_the_records(klass, merged, tmp_path):
     """Merging the merged records again (one folder, the whole class) writes the same files,
     byte for byte: the gradebook depends on the records only."""

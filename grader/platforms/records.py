@@ -238,7 +238,8 @@ def _ranges(ranges) -> str:
 
 def between_students(records: dict[str, dict], assignments: list[str]) -> list[dict]:
     """Every pair of students whose files of a task overlap (grader.similarity.pairs), from
-    the files kept in their records."""
+    the files kept in their records (every pair is compared: the time grows with the square
+    of the class)."""
     with tempfile.TemporaryDirectory(prefix="dlkit-similarity-") as tmp:
         roots: dict[str, Path] = {}
         for name, record in records.items():
@@ -247,6 +248,8 @@ def between_students(records: dict[str, dict], assignments: list[str]) -> list[d
                 continue  # unreadable or not graded: nothing to compare (its row says why)
             root = roots[name] = Path(tmp) / f"s{len(roots)}"
             for rel, text in (pair for aid in assignments for pair in files.get(aid, [])):
+                if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                    continue  # not a path inside a submission: never written
                 path = root / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
