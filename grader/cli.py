@@ -255,15 +255,15 @@ def batch_main(argv: list[str]) -> int:
             raise GradebookError("--roster, --export and --feedback are for the whole "
                                  "class: give them to dlkit-grade merge, not to a shard")
         if args.only:  # the gradebook's own options, unless given again
-            kept = batch.existing(args.out).options
+            manifest = batch.existing(args.out)
             for name in ("roster", "key", "export", "feedback", "lang"):
-                if getattr(args, name) is None and kept.get(name) is not None:
-                    value = kept[name]
+                value = manifest.options.get(name)
+                if getattr(args, name) is None and value is not None:
                     setattr(args, name, Path(value) if name in ("roster", "feedback")
                             else value)
                     print(f"dlkit-grade batch: --only: the gradebook's --{name} {value}",
                           file=sys.stderr)
-            args.assignment = args.assignment or batch.existing(args.out).assignments
+            args.assignment = args.assignment or manifest.assignments
     except GradebookError as exc:
         p.error(str(exc))
     roster = _gradebook_inputs(p, args)

@@ -416,6 +416,20 @@ def test_feedback_fence_outlasts_backticks_in_student_output(klass, merged):
     assert "\n``````text\n" in text and text.endswith("``````\n")
 
 
+def test_a_failed_assert_gives_the_same_feedback_in_every_run():
+    """A bare ``assert`` in a check: pytest's explanation names objects with their memory
+    address, which changes from run to run; the student's message leaves it out."""
+    import numpy as np
+
+    from grader.scoring import plugin
+
+    with pytest.raises(AssertionError) as failed:
+        assert np.allclose(np.zeros(2), np.ones(2))  # rewritten by pytest, as in a check
+    assert re.search(r" at 0x[0-9a-f]+>", str(failed.value))
+    en, ja, _ = plugin._describe(failed)
+    assert en == ja and "<function allclose>" in en and " at 0x" not in en
+
+
 # --- regrades (--only) --------------------------------------------------------------------
 
 def _copy_gradebook(merged: Path, dst: Path) -> Path:
@@ -703,16 +717,3 @@ def test_a_shard_graded_with_other_points_is_not_merged(klass, tmp_path, capsys)
               "--out", str(tmp_path / "g.csv")])
     assert "were graded with different points (points.toml)" in capsys.readouterr().err
 
-
-def test_a_failed_assert_gives_the_same_feedback_in_every_run():
-    """A bare ``assert`` in a check: pytest's explanation names objects with their memory
-    address, which changes from run to run; the student's message leaves it out."""
-    import numpy as np
-
-    from grader.scoring import plugin
-
-    with pytest.raises(AssertionError) as failed:
-        assert np.allclose(np.zeros(2), np.ones(2))  # rewritten by pytest, as in a check
-    assert re.search(r" at 0x[0-9a-f]+>", str(failed.value))
-    en, ja, _ = plugin._describe(failed)
-    assert en == ja and "<function allclose>" in en and " at 0x" not in en
