@@ -530,6 +530,23 @@ def _cmdline_has(pid: str, text: str) -> bool:
         return False
 
 
+
+def test_canvas_roster_in_other_forms(tmp_path):
+    """Canvas writes ';' where the decimal mark is ',' (determine_column_separator), a
+    "Manual Posting" row above "Points Possible" on courses with manual posting, and quotes a
+    name that starts with '='; all are read as Canvas's importer reads them."""
+    path = tmp_path / "roster.csv"
+    path.write_text(
+        "\ufeffStudent;ID;SIS User ID;SIS Login ID;Section;Homework 1 (1201)\n"
+        ";;;;;Manual Posting\n"
+        "    Points Possible;;;;;10,00\n"
+        '"Bell; Ben";102;S102;ben;Section A;7,00\n'
+        '"=""=Eve""";105;S105; eve ;Section A;\n', encoding="utf-8")
+    roster = gradebook.read_roster(path, "SIS Login ID")
+    assert [(r.line, r.key, r.fields["Student"]) for r in roster.rows] == [
+        (4, "ben", "Bell; Ben"), (5, "eve", '="=Eve"')]
+    assert gradebook.match(roster, ["EVE", "ben", "zoe"]) == ({0: "ben", 1: "EVE"}, ["zoe"])
+
 # --- bad input: a clear error before anything is graded or written ------------------------
 
 @pytest.mark.parametrize("roster, key, expected", [
