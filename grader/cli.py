@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import signal
 import sys
+import threading
 from pathlib import Path
 
 COMMANDS = ("batch", "merge", "release", "gradescope-bundle")
@@ -122,8 +123,9 @@ def grade_main(argv: list[str]) -> int:
         _write(args.out, render(rec, args.format, args.lang))
 
     try:
-        record = runner.grade(args.submission, args.assignment, options,
-                              progress if args.out else None)
+        with _terminate_as_exit():
+            record = runner.grade(args.submission, args.assignment, options,
+                                  progress if args.out else None)
     except SubmissionError as exc:
         record = runner.unreadable(args.submission, args.assignment, exc.en, options, exc.ja)
     except runner.GraderError as exc:
@@ -291,6 +293,20 @@ def batch_main(argv: list[str]) -> int:
     else:
         _summary("batch", written, args.out)
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_exit():
+    """SIGTERM (a batch or a platform stopping this run) ends grading as an exit does: the
+    checks process is stopped and the run folder removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

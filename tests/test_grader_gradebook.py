@@ -476,8 +476,9 @@ def test_only_regrades_one_student_and_leaves_every_other_row(klass, merged, tmp
 
 
 def test_an_interrupted_regrade_leaves_the_gradebook_as_it_was(klass, merged, tmp_path):
-    """SIGTERM (a scheduler cancelling the job) in the middle of a regrade: the grading
-    processes are stopped, and every file of the gradebook is as it was."""
+    """SIGTERM (a scheduler cancelling the job) in the middle of a regrade: every file of the
+    gradebook is as it was, and nothing of the regrade is left: not the grading process,
+    not its checks process (which runs in a session of its own), not its run folder."""
     out = _copy_gradebook(merged, tmp_path / "book")
     before = _tree(out.parent)
     proc = subprocess.Popen(
@@ -485,21 +486,55 @@ def test_an_interrupted_regrade_leaves_the_gradebook_as_it_was(klass, merged, tm
          "--only", "ada", "--checks-dir", str(FAKE)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     folder = out.with_name("grades-records")
-    deadline = time.monotonic() + 120
-    while not list(folder.glob(".staging-*/ada.json")):  # the child grades: it has written
+    deadline = time.monotonic() + 180
+    checks: list[int] = []
+    while not checks:  # until ada's checks run: a child dlkit-grade, its checks process
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the regrade did not start"
         time.sleep(0.05)
-    children = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, str(folder))]
-    assert children  # the child dlkit-grade of ada
+        child = [p for p in _children(proc.pid) if _cmdline_has(p, str(folder))]
+        checks = [p for c in child for p in _children(c)
+                  if _cmdline_has(p, "grader.scoring.plugin")]
+    run_dir = Path(_environ(checks[0])["DLKIT_GRADE_RUN_DIR"])
+    assert run_dir.is_dir()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted: the gradebook was not rewritten" in err
     assert _tree(out.parent) == before  # no staging folder left, no file changed
-    time.sleep(0.5)
-    assert not [p for p in children if _cmdline_has(p, str(folder))]
+    assert not [p for p in child + checks if Path(f"/proc/{p}").exists()
+                and _state(p) != "Z"]
+    assert not run_dir.exists()
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(e.decode(errors="replace").split("=", 1) for e in raw if b"=" in e)
+
+
+def _cmdline_has(pid: int | str, text: str) -> bool:
+    try:
+        return text in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
 
 def test_a_stop_signal_while_writing_waits_for_the_whole_gradebook(klass, tmp_path,
                                                                      monkeypatch, capsys):
@@ -522,12 +557,6 @@ def test_a_stop_signal_while_writing_waits_for_the_whole_gradebook(klass, tmp_pa
     assert [r["student"] for r in _rows(out)] == manifest.names
     assert (out.with_name("grades-records") / records.MANIFEST).is_file()
     assert not list(out.parent.rglob("*.part"))
-
-def _cmdline_has(pid: str, text: str) -> bool:
-    try:
-        return text in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
 
 
 

@@ -47,6 +47,7 @@ from grader.scoring import submission
 from grader.scoring.runner import DEFAULT_BUDGETS
 
 MARGIN = 120.0  # seconds per student on top of the assignment budgets (start-up, copying)
+GRACE = 10.0  # seconds a stopped child grader has to clean up before it is killed
 
 
 def students(folder: Path) -> list[tuple[str, Path]]:
@@ -119,11 +120,23 @@ class _Children:
     def stop_all(self) -> None:
         with self.lock:
             self.stopping.set()
-            for proc in self.running.values():
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            running = list(self.running.values())
+        for proc in running:
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a child ``dlkit-grade``: SIGTERM lets it stop its checks process and remove its
+    run folder; what is left of its process group after GRACE seconds is killed."""
+    try:
+        proc.terminate()
+        proc.wait(timeout=GRACE)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def grade_one(path: Path, record_path: Path, settings: Settings,
@@ -143,7 +156,7 @@ def grade_one(path: Path, record_path: Path, settings: Settings,
     try:
         _, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
         proc.communicate()
         return "timeout", f"not finished within {limit:g} s"
     finally:
