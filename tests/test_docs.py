@@ -168,13 +168,17 @@ def _figures() -> list[str]:
 
 def test_the_gallery_shows_every_figure_reproduce_draws():
     gallery = (DOCS / "lesson" / "gallery.md").read_text(encoding="utf-8")
-    shown = re.findall(r"!\[[^\]]*\]\(\.\./assets/reproduce/([\w.-]+\.png)\)", gallery)
+    shown = re.findall(r"!\[[^\]]*\]\(reproduce/([\w.-]+\.png)\)", gallery)
     figures = _figures()
     assert sorted(shown) == sorted(figures)
     for png in figures:
-        path = DOCS / "assets" / "reproduce" / png
+        path = DOCS / "lesson" / "reproduce" / png
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert path.stat().st_size < 250_000, f"{png}: keep the committed figures small"
+    # the report of the same run, with the book's settings (not a --quick run) on 3 seeds
+    report = (DOCS / "lesson" / "reproduce" / "report.md").read_text(encoding="utf-8")
+    assert "- **settings**: the book's" in report and "- **seeds**: 0 1 2" in report
+    assert all(f"]({png})" in report for png in figures)
     readme_figures = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", README.read_text("utf-8"))
     assert len(readme_figures) == 1
     assert (ROOT / readme_figures[0]).is_file()
