@@ -98,8 +98,11 @@ def test_runnable_block(block, tmp_path, request):
     if "data" in block.options:
         request.getfixturevalue("fashion_mnist_dir")  # skips (or fails in CI) without it
     bin_dir = str(Path(sys.executable).parent)
+    # One BLAS thread: the numbers are the same, and on a shared machine a multi-threaded
+    # BLAS spins on the cores it waits for, multiplying the CPU time of a short example.
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
-               MPLBACKEND="Agg")
+               MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
     if block.lang == "bash":
         command = ["bash", "-euo", "pipefail", "-c", block.code]
     else:
