@@ -7,6 +7,7 @@ constructs that Markdown would garble. Before mkdocstrings renders a docstring t
 - a role such as :func:`dlkit.buffers.take` (or :mod:`~dlkit.layers`) into a code span;
 - a paragraph ending in ``::`` (a literal block follows) into one ending in ``:``;
 - a simple table (rows between ``=====  =====`` borders) into a fenced text block,
+  its literals unquoted,
 
 and leaves everything else as written.
 """
@@ -33,12 +34,13 @@ def _role(match: re.Match[str]) -> str:
 
 
 def _tables(lines: list[str]) -> list[str]:
-    """Fence each simple table: from its first border to the border before a blank line."""
+    """Fence each simple table: from its first border to the border before a blank line.
+    Inside it, each pair of backticks becomes two spaces, which keeps the columns aligned."""
     out: list[str] = []
     inside, indent = False, ""
     for i, line in enumerate(lines):
         if not _BORDER.match(line):
-            out.append(line)
+            out.append(line.replace("``", "  ") if inside else line)
             continue
         if not inside:
             indent = line[: len(line) - len(line.lstrip())]

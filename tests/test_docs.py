@@ -203,9 +203,10 @@ def test_docstring_roles_literal_blocks_and_tables_become_markdown():
         "see `dlkit.buffers.take` and `layers`")
     assert rewrite(":class:`the layer <dlkit.layers.Affine>`") == "`the layer`"
     assert rewrite("Modules::\n\n    idx  read_idx") == "Modules:\n\n    idx  read_idx"
-    table = "Schemes:\n\n===  ===\na    b\n===  ===\nc    d\n===  ===\n\nAfter."
-    assert rewrite(table) == ("Schemes:\n\n```text\n===  ===\na    b\n===  ===\nc    d\n"
-                              "===  ===\n```\n\nAfter.")
+    table = ("Schemes:\n\n=======  ===\na        b\n=======  ===\n``c``    d\n=======  ===\n\n"
+             "After ``e``.")
+    assert rewrite(table) == ("Schemes:\n\n```text\n=======  ===\na        b\n=======  ===\n"
+                              "  c      d\n=======  ===\n```\n\nAfter ``e``.")
     headerless = "===  ===\na    b\n===  ===\n\nText."
     assert rewrite(headerless) == "```text\n===  ===\na    b\n===  ===\n```\n\nText."
 
