@@ -158,6 +158,15 @@ def test_each_task_page_includes_its_handout_without_the_language_line(handout):
     assert f'--8<-- "{rel}:1:1"' in page and f'--8<-- "{rel}:4:"' in page
 
 
+@pytest.mark.parametrize("japanese", sorted((DOCS / "students").rglob("*.ja.md")),
+                         ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_each_japanese_student_page_and_its_english_twin_link_to_each_other(japanese):
+    english = japanese.with_name(japanese.name.replace(".ja.md", ".md"))
+    assert english.is_file()
+    assert f"]({english.name})" in japanese.read_text(encoding="utf-8")
+    assert f"]({japanese.name})" in english.read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------- the gallery
 
 
