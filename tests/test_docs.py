@@ -196,18 +196,39 @@ def test_the_gallery_shows_every_figure_reproduce_draws():
     assert (ROOT / readme_figures[0]).is_file()
 
 
-# ---------------------------------------------------------------- the API reference
-
-
-def _griffe_rst():
-    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS / "griffe_rst.py")
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def test_refresh_gallery_copies_a_run_as_palette_pngs_and_refuses_a_folder_without_one(tmp_path):
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    refresh = _module("refresh_gallery").refresh
+    results, gallery = tmp_path / "results", tmp_path / "gallery"
+    results.mkdir()
+    fig = Figure(figsize=(4, 3))
+    fig.add_subplot().plot([0, 1, 2], [2.3, 0.9, 0.5])
+    fig.savefig(results / "init_compare.png")
+    (results / "report.md").write_text("# report\n![init_compare](init_compare.png)\n")
+    written = refresh(results, gallery)
+    assert sorted(p.name for p in written) == ["init_compare.png", "report.md"]
+    with Image.open(gallery / "init_compare.png") as image:
+        assert image.mode == "P" and image.size == (400, 300)
+    assert (gallery / "report.md").read_text() == (results / "report.md").read_text()
+    (results / "report.md").unlink()
+    with pytest.raises(FileNotFoundError, match="report.md"):
+        refresh(results, gallery)
+
+
+# ---------------------------------------------------------------- the API reference
+
+
 def test_docstring_roles_literal_blocks_and_tables_become_markdown():
-    rewrite = _griffe_rst().rewrite
+    rewrite = _module("griffe_rst").rewrite
     assert rewrite("see :func:`dlkit.buffers.take` and :mod:`~dlkit.layers`") == (
         "see `dlkit.buffers.take` and `layers`")
     assert rewrite(":class:`the layer <dlkit.layers.Affine>`") == "`the layer`"
