@@ -1,7 +1,7 @@
 """``dlkit-grade``: grade submissions, grade a class, build the handout and autograder bundle.
 
     dlkit-grade SUBMISSION [--assignment a1|a2|a3|a4|all]
-                [--format text|json|gradescope|junit|classroom] [--out PATH] [--lang en|ja]
+                [--format text|json|gradescope|junit] [--out PATH] [--lang en|ja]
                 [--total-budget SECONDS] [--fail-under SCORE]
     dlkit-grade batch DIR --jobs N --out grades.csv
     dlkit-grade release OUT
@@ -77,10 +77,8 @@ def _grade_parser() -> argparse.ArgumentParser:
     p.add_argument("submission", type=Path, help="folder like assignments/, one "
                    "assignment's folder, or a .zip of either")
     _add_grading_options(p)
-    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit",
-                                              "classroom"), default="text",
-                   help="classroom: the runner result GitHub Classroom's grading reporter "
-                   "reads (base64-encode it into a step output named result)")
+    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit"),
+                   default="text")
     p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
     p.add_argument("--lang", choices=("en", "ja"), default="en", help="feedback language")
     p.add_argument("--total-budget", type=_positive, metavar="SECONDS",

@@ -1,5 +1,5 @@
 """Report formats of a grading record (see grader.runner.grade): text, json, gradescope,
-junit, classroom (GitHub Classroom's grading reporter). ``render(record, fmt, lang) -> str``."""
+junit. ``render(record, fmt, lang) -> str``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Render a grading record as a text table, JSON, Gradescope results.json, JUnit XML or
-the runner result GitHub Classroom's grading reporter reads.
+"""Render a grading record as a text table, JSON, Gradescope results.json or JUnit XML.
 
 The record is the dict returned by :func:`grader.runner.grade`; every check has
 ``name, score, max_score, outcome, message{en,ja}, output, duration``.
@@ -12,7 +11,7 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
-FORMATS = ("text", "json", "gradescope", "junit", "classroom")
+FORMATS = ("text", "json", "gradescope", "junit")
 OUTPUT_SHOWN = 1500
 
 _WORDS = {
@@ -155,46 +154,6 @@ def _full(check: dict) -> bool:
     return check["outcome"] == "passed" and check["score"] >= check["max_score"]
 
 
-# GitHub Classroom's grading reporter gets each runner's JSON through an environment
-# variable (base64): one variable cannot exceed 128 KiB on Linux, so messages are cut.
-CLASSROOM_MESSAGE = 600
-
-
-def classroom(record: dict, lang: str = "en") -> str:
-    """The runner result of GitHub Classroom's autograding actions, which
-    classroom-resources/autograding-grading-reporter reads (base64 of this JSON in a step
-    output named ``result``).
-
-    ``{"version": 1, "status": "pass"|"fail"|"error", "max_score", "tests": [{"name",
-    "status", "score", "message", "test_code", "filename", "line_no", "duration"}]}``.
-    Classroom records the sum of the tests' ``score`` out of ``max_score``, so partial
-    points are kept. ``status`` is "fail" when a point was lost (the reporter then marks
-    the job failed, as Classroom's own graders do) and "error" when the grader failed on
-    an assignment: then ``max_score`` is 0, so that Classroom records no points.
-    """
-    tests = []
-    for a in record["assignments"]:
-        for j, c in enumerate(a["checks"]):
-            message = _feedback(c, lang)
-            if j == 0 and a.get("problem"):  # the task's load error, said once: here
-                message = _text(a["problem"], lang)
-            if len(message) > CLASSROOM_MESSAGE:
-                message = message[:CLASSROOM_MESSAGE - 1] + "…"
-            tests.append({
-                "name": f"{a['id']} {c['name']}",
-                "status": "pass" if _full(c) else "fail", "score": c["score"],
-                "message": message, "test_code": "", "filename": a["folder"], "line_no": 0,
-                "duration": round(1000 * c.get("duration", 0.0))})
-    if any(a["status"] == "grader" for a in record["assignments"]):
-        status = "error"
-    else:
-        status = "pass" if all(t["status"] == "pass" for t in tests) else "fail"
-    # max_score 0 after a grader failure: the reporter then records no points at all
-    result = {"version": 1, "status": status,
-              "max_score": 0 if status == "error" else record["max_score"], "tests": tests}
-    return json.dumps(result, ensure_ascii=False) + "\n"
-
-
 def junit(record: dict, lang: str = "en") -> str:
     suites = ET.Element("testsuites", name="dlkit-grade", tests=str(
         sum(len(a["checks"]) for a in record["assignments"])))
@@ -231,5 +190,5 @@ def render(record: dict, fmt: str = "text", lang: str = "en") -> str:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
     if lang not in _WORDS:
         raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
-    return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit,
-            "classroom": classroom}[fmt](record, lang)
+    return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit}[fmt](
+        record, lang)
