@@ -1,0 +1,1 @@
+"""Gradescope: the autograder bundle and what its results.json shows students when."""
