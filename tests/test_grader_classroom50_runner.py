@@ -34,7 +34,7 @@ from autograder import _memory, process_tree
 from test_grader_classroom50 import ENV, check_contract
 
 from dlkit.tasks import TASKS
-from grader import runner
+from grader import isolation, runner
 
 REPO = Path(__file__).resolve().parent.parent
 UID = 1001
@@ -70,7 +70,7 @@ def machine():
         assert proc.returncode == 0, proc.stderr
         subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(top / "python")], check=True)
         no_dlkit = subprocess.run([str(top / "python" / "bin" / "python"), "-c",
-                                   "import dlkit"], capture_output=True)
+                                   "import dlkit"], capture_output=True, cwd=top)
         assert no_dlkit.returncode != 0, "the runner's Python must not have dlkit"
         handout = top / "handout"
         proc = subprocess.run([sys.executable, "-m", "grader", "release", str(handout)],
@@ -91,10 +91,25 @@ def machine():
         subprocess.run(["rm", "-rf", str(top)])
 
 
-def checkout(machine: Path, name: str, files_from: Path | None) -> Path:
+# What a student can commit next to their work: a grader package that writes full marks,
+# and the handout's dlkit changed to stop whoever imports it. A Python started in the
+# checkout would import these instead of the installed ones.
+FORGED_GRADER = """import sys, json
+out = sys.argv[sys.argv.index("--out") + 1]
+json.dump({"forged": True, "score": 100}, open(out, "w"))
+"""
+
+
+def checkout(machine: Path, name: str, files_from: Path | None, hostile: bool = False) -> Path:
     """The student's repository: the handout, their files committed at COMMITTED."""
     repo = machine / "work" / name
     shutil.copytree(machine / "handout", repo)
+    if hostile:
+        (repo / "grader").mkdir()
+        (repo / "grader" / "__init__.py").write_text("")
+        (repo / "grader" / "__main__.py").write_text(FORGED_GRADER)
+        (repo / "grader" / "platforms").mkdir()
+        (repo / "dlkit" / "__init__.py").write_text("raise SystemExit('TAMPERED dlkit')\n")
     if files_from is not None:
         for task in TASKS.values():
             src = files_from / task.path
@@ -122,7 +137,7 @@ def run_as_runner(machine: Path, repo: Path, *, sudo: bool) -> dict:
     if sudo:  # GitHub's hosted runners: the runner user may sudo without a password
         rule.write_text("runner ALL=(ALL) NOPASSWD:ALL\n")
         os.chmod(rule, 0o440)
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+    sha = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
                          text=True, check=True).stdout.strip()
     site = "https://github.com/dl-2026/dl-2026-batchnorm-alice"
     env = {**ENV, "PATH": f"{machine / 'python' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
@@ -189,13 +204,17 @@ def test_model_answers_get_full_marks_as_root_through_sudo(machine):
     # the strongest level a non-root user with passwordless sudo can have, said in the log
     assert run["record"]["isolation"] == "namespaces"
     assert "as root through sudo" in run["log"] and "isolation namespaces" in run["log"]
+    # the job's log is the student's to read: the level's name, not what it leaves open
+    assert isolation.ISOLATION_NOTES["namespaces"][:60] not in run["log"]
     assert run["body"].startswith("### dlkit-grade: 100 / 100")
     # the files the runner rewrites are the runner user's
     assert (repo / "result.json").stat().st_uid == UID
 
 
 def test_untouched_handout_scores_zero_and_exits_zero_without_sudo(machine):
-    repo = checkout(machine, "handout", None)
+    """The handout as accepted (plus, committed beside it, a forged grader/ and a dlkit/
+    that stops whoever imports it: neither may be what grades)."""
+    repo = checkout(machine, "handout", None, hostile=True)
     run = run_as_runner(machine, repo, sudo=False)
     assert run["rc"] == 0, run["log"][-4000:]
     check_contract(run["result"])
@@ -203,4 +222,7 @@ def test_untouched_handout_scores_zero_and_exits_zero_without_sudo(machine):
     assert not any(t["passed"] for t in run["result"]["tests"])
     assert run["record"]["isolation"].startswith("landlock-same-uid")
     assert "no passwordless sudo" in run["log"]
+    assert "isolation landlock-same-uid" in run["log"]
+    assert isolation.ISOLATION_NOTES["landlock-same-uid"][:60] not in run["log"]
     assert "NotImplementedError" in run["body"]
+    assert "TAMPERED" not in run["log"] and "forged" not in run["record"]

@@ -1,9 +1,9 @@
 """A grading record as Classroom 50 records it: ``result.json`` (``classroom50/result/v1``)
 and ``release-body.md`` (the feedback the student reads on the submission's Release).
 
-    python -m grader.platforms.classroom50.result RECORD.json [--lang ja]
+    python -m grader.platforms.classroom50.result RECORD.json --checkout DIR [--lang ja]
 
-run by autograder.py in the student's checkout, writes both files there, from the record
+run by autograder.py, writes both files into the student's checkout DIR, from the record
 (``dlkit-grade ... --format json``), the runner's environment (CLASSROOM, ASSIGNMENT,
 SUBMISSION_TAG, COMMIT_URL, RELEASE_URL, REVIEW_URL, OWNER/USERNAME, ASSIGNMENT_TYPE) and
 the graded commit's committer date (``git show -s --format=%cI``).
@@ -191,11 +191,13 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Write Classroom 50's result.json and "
                                 "release-body.md from a grading record.")
     p.add_argument("record", type=Path)
+    p.add_argument("--checkout", type=Path, required=True,
+                   help="the student's checkout: the graded commit, where the files go")
     p.add_argument("--lang", choices=("en", "ja"), default="en")
     args = p.parse_args(argv)
     try:
         record = json.loads(args.record.read_text(encoding="utf-8"))
-        result = write(record, Path.cwd(), dict(os.environ), args.lang)
+        result = write(record, args.checkout, dict(os.environ), args.lang)
     except (OSError, ValueError, KeyError) as exc:
         print(f"::error::dlkit-grade: no result.json written: {exc}", file=sys.stderr)
         return 3
