@@ -4,8 +4,8 @@ runner (slow: it installs dlkit's pinned packages into a fresh venv each time).
 
 - the runner's user: ``runner`` (uid 1001), not root, with passwordless sudo, as on
   GitHub's hosted runners; made in a private mount namespace (its own /etc/passwd,
-  /etc/group and /etc/sudoers.d bound over the machine's), so nothing of this machine
-  changes. Without the sudoers entry the same user grades as itself;
+  /etc/group, /etc/shadow and /etc/sudoers.d bound over the machine's), so nothing of this
+  machine changes. Without the sudoers entry the same user grades as itself;
 - its Python: a fresh venv of the system's Python, without dlkit (``python3 runner.py``
   starts the autograder with it);
 - its environment: CLASSROOM, ASSIGNMENT, SUBMISSION_TAG, COMMIT_URL, RELEASE_URL,
@@ -78,12 +78,14 @@ def machine():
         assert proc.returncode == 0, proc.stderr
         etc = top / "etc"
         (etc / "sudoers.d").mkdir(parents=True)
-        shutil.copy("/etc/passwd", etc / "passwd")
-        shutil.copy("/etc/group", etc / "group")
+        for name in ("passwd", "group", "shadow"):
+            shutil.copy2(f"/etc/{name}", etc / name)  # with their modes (shadow: 0640)
         with open(etc / "passwd", "a") as f:
             f.write(f"runner:x:{UID}:{UID}:GitHub runner:/home/runner:/bin/bash\n")
         with open(etc / "group", "a") as f:
             f.write(f"runner:x:{UID}:\n")
+        with open(etc / "shadow", "a") as f:  # sudo's PAM account check needs an entry
+            f.write("runner:*:20000:0:99999:7:::\n")
         for path in (top, top / "runtime", bundle, top / "python"):
             subprocess.run(["chmod", "-R", "a+rX", str(path)], check=True)
         yield top
@@ -137,8 +139,8 @@ def run_as_runner(machine: Path, repo: Path, *, sudo: bool) -> dict:
     if sudo:  # GitHub's hosted runners: the runner user may sudo without a password
         rule.write_text("runner ALL=(ALL) NOPASSWD:ALL\n")
         os.chmod(rule, 0o440)
-    sha = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    sha = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "HEAD"], cwd=repo,
+                         capture_output=True, text=True, check=True).stdout.strip()
     site = "https://github.com/dl-2026/dl-2026-batchnorm-alice"
     env = {**ENV, "PATH": f"{machine / 'python' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
            "HOME": "/home/runner", "LANG": "C.UTF-8", "USERNAME": "alice",
@@ -150,6 +152,7 @@ def run_as_runner(machine: Path, repo: Path, *, sudo: bool) -> dict:
     inside = " && ".join([
         f"mount --bind {etc / 'passwd'} /etc/passwd",
         f"mount --bind {etc / 'group'} /etc/group",
+        f"mount --bind {etc / 'shadow'} /etc/shadow",
         f"mount --bind {etc / 'sudoers.d'} /etc/sudoers.d",
         "mount -t tmpfs -o mode=0755 tmpfs /home",  # this namespace's /home only
         "mkdir /home/runner",

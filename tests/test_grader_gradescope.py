@@ -308,6 +308,7 @@ def test_a_one_task_assignment_grades_that_task_only(autograder):
     try:
         autograder.submit(REPO / "solutions" / "a2_batchnorm")
         run = autograder.run()
+        _measured("a2 only (solutions/a2_batchnorm)", run)
     finally:
         autograder.restore(saved)
     assert run.returncode == 0, run.stdout[-3000:]
