@@ -28,7 +28,7 @@ COMMANDS = ("batch", "release", "gradescope-bundle", "classroom50")
 
 
 def _assignments(value: str) -> list[str]:
-    from grader.runner import ASSIGNMENTS
+    from grader.scoring.runner import ASSIGNMENTS
 
     if value == "all":
         return list(ASSIGNMENTS)
@@ -105,9 +105,9 @@ def _tail(log: str, lines: int = 25) -> str:
 
 
 def grade_main(argv: list[str]) -> int:
-    from grader import runner
     from grader.report import render
-    from grader.submission import SubmissionError
+    from grader.scoring import runner
+    from grader.scoring.submission import SubmissionError
 
     args = _grade_parser().parse_args(argv)
     if not args.submission.exists():
@@ -119,7 +119,7 @@ def grade_main(argv: list[str]) -> int:
         options.budgets = dict.fromkeys(runner.ASSIGNMENTS, args.budget)
     visibility = None
     if args.format == "gradescope":  # points.toml's [gradescope] table
-        from grader.platforms.gradescope import visibility as gs_visibility
+        from grader.report import visibility as gs_visibility
 
         try:
             visibility = gs_visibility.load(options.resolved_points_file())
@@ -166,8 +166,8 @@ def grade_main(argv: list[str]) -> int:
 
 
 def batch_main(argv: list[str]) -> int:
-    from grader import batch
-    from grader.isolation import ISOLATION_NOTES, base_level, isolation_note
+    from grader.platforms import batch
+    from grader.sandbox.isolation import ISOLATION_NOTES, base_level, isolation_note
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade batch", description="Grade every student of a class: DIR holds "
@@ -197,7 +197,7 @@ def batch_main(argv: list[str]) -> int:
 
 
 def release_main(argv: list[str]) -> int:
-    from grader import release
+    from grader.platforms import release
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade release", description="Build the student handout: dlkit, the "
@@ -218,7 +218,7 @@ def release_main(argv: list[str]) -> int:
 
 
 def bundle_main(argv: list[str]) -> int:
-    from grader import bundle
+    from grader.platforms.gradescope import bundle
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade gradescope-bundle", description="Build the Gradescope autograder "

@@ -22,9 +22,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import runner
 from grader.platforms import classroom50
 from grader.platforms.classroom50 import result as c50
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "grader_cases"

@@ -34,7 +34,8 @@ from autograder import _memory, process_tree
 from test_grader_classroom50 import ENV, check_contract
 
 from dlkit.tasks import TASKS
-from grader import isolation, runner
+from grader.sandbox import isolation
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parent.parent
 UID = 1001

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from autograder import check_results_json, student_visible
 
-from grader.platforms.gradescope import visibility as vis
 from grader.report import render
+from grader.report import visibility as vis
 
 CASES = Path(__file__).parent / "grader_cases"
 POINTS = {"a1": {"test_shape": 1.0, "test_he_std": 2.0}, "a2": {"test_backward": 2.0}}

@@ -1,2 +1,4 @@
-"""Where grading runs: Gradescope's bundle, Classroom 50's autograder folder, a class in
-batches; and what every platform shares (the pinned environment, :mod:`grader.platforms.lock`)."""
+"""Where grading happens and where grades go: ``batch`` (a class on one machine, the
+gradebook), ``release`` (the student handout), ``gradescope`` (the autograder bundle),
+``classroom50`` (Classroom 50's autograder folder); and what the autograders share:
+``lock`` (the pinned packages) and ``wheel`` (dlkit's own wheel)."""

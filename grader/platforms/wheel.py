@@ -11,7 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from grader import REPO_DIR
+
+REPO = REPO_DIR
 PACKAGES = ("dlkit", "grader")
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".pytest_cache",
                               ".benchmarks", "*.egg-info")

@@ -1,6 +1,6 @@
 """Render a grading record as a text table, JSON, Gradescope results.json or JUnit XML.
 
-The record is the dict returned by :func:`grader.runner.grade`; every check has
+The record is the dict returned by :func:`grader.scoring.runner.grade`; every check has
 ``name, score, max_score, outcome, message{en,ja}, output, duration``.
 """
 
@@ -11,7 +11,7 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
-from grader.platforms.gradescope.visibility import Visibility
+from grader.report.visibility import Visibility
 
 FORMATS = ("text", "json", "gradescope", "junit")
 OUTPUT_SHOWN = 1500

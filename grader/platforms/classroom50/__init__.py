@@ -21,8 +21,8 @@ from pathlib import Path
 
 from grader.platforms import lock, wheel
 from grader.platforms.classroom50.result import ResultError
-from grader.runner import load_points
-from grader.submission import ASSIGNMENTS
+from grader.scoring.runner import load_points
+from grader.scoring.submission import ASSIGNMENTS
 
 TEMPLATE = Path(__file__).with_name("autograder.py")
 REPO = wheel.REPO

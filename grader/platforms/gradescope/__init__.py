@@ -1,1 +1,2 @@
-"""Gradescope: the autograder bundle and what its results.json shows students when."""
+"""Gradescope: ``bundle`` builds the autograder zip from ``setup.sh`` and ``run_autograder``
+(shipped beside it), dlkit's wheel and the lock of its packages."""

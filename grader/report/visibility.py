@@ -75,7 +75,7 @@ def parse(data: dict, points: dict[str, dict[str, float]], where: str = "points.
 def load(path) -> Visibility:
     """The Visibility of the points file at ``path`` (VisibilityError if its table is wrong;
     the runner's GraderError if the points themselves are)."""
-    from grader.runner import load_points, tomllib
+    from grader.scoring.runner import load_points, tomllib
 
     points = load_points(path)
     with open(path, "rb") as f:

@@ -1,6 +1,6 @@
 """``dlkit-grade gradescope-bundle OUT.zip``: the Gradescope autograder.
 
-The zip holds ``setup.sh`` and ``run_autograder`` (from grader/gradescope/) at its top,
+The zip holds ``setup.sh`` and ``run_autograder`` (beside this module) at its top,
 ``settings.env`` (the assignment's settings on Gradescope that the grader must know: its
 timeout, the task it grades, the feedback language, the Python of the lock), dlkit's wheel
 (dlkit and the grader with the hidden checks and points, built from this checkout),
@@ -23,12 +23,13 @@ import zipfile
 from pathlib import Path
 
 from dlkit.tasks import TASKS
+from grader import REPO_DIR
 from grader.platforms import lock, wheel
-from grader.platforms.gradescope import visibility
-from grader.submission import ASSIGNMENTS
+from grader.report import visibility
+from grader.scoring.submission import ASSIGNMENTS
 
-REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = Path(__file__).resolve().parent / "gradescope"
+REPO = REPO_DIR
+SCRIPTS = Path(__file__).resolve().parent  # setup.sh and run_autograder
 SCRIPTS_MODE = (stat.S_IFREG | 0o755) << 16
 #: Gradescope's default timeout of a whole run (its "autograder timeout" setting), seconds
 DEFAULT_TIMEOUT = 600
