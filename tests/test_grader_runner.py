@@ -602,7 +602,8 @@ def test_every_check_keeps_what_the_students_code_printed_the_last_one_too(tmp_p
     checks = tmp_path / "checks"
     checks.mkdir()
     (checks / "points.toml").write_text("[a1]\ntest_first = 1\ntest_last = 1\n")
-    (checks / "conftest.py").write_text("from grader.plugin import feedback, worker  # noqa\n")
+    (checks / "conftest.py").write_text(
+        "from grader.scoring.plugin import feedback, worker  # noqa\n")
     (checks / "test_a1.py").write_text(
         "F = 'a1_initialization.initializers:init_weight'\n"
         "def test_first(worker):\n    worker.call(F, 1, 1, 'first', None)\n"
