@@ -69,7 +69,7 @@ def test_bundle_holds_the_scripts_settings_wheel_lock_and_no_solutions(tmp_path)
     with zipfile.ZipFile(tmp_path / "ag.zip") as zf, zf.open(whl) as f:
         packaged = set(zipfile.ZipFile(io.BytesIO(f.read())).namelist())
     assert {"grader/checks/test_a2.py", "grader/points.toml", "dlkit/layers.py",
-            "grader/gradescope/run_autograder"} <= packaged
+            "grader/platforms/gradescope/run_autograder"} <= packaged
     assert not any(n.startswith(("solutions/", "tests/")) for n in set(names) | packaged)
     # of the handout only the stubs (starter code, which similarity flags do not count)
     assert {n for n in names if n.startswith("assignments/")} == {
