@@ -244,7 +244,7 @@ def bundle_main(argv: list[str]) -> int:
 
 
 def classroom50_main(argv: list[str]) -> int:
-    from grader.platforms import classroom50
+    from grader.platforms import classroom50, lock
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade classroom50", description="Write the Classroom 50 autograder: "
@@ -264,7 +264,8 @@ def classroom50_main(argv: list[str]) -> int:
         return 2
     size = sum(f.stat().st_size for f in files)
     print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) to {args.dir}, grading "
-          f"{', '.join(args.assignment)} with Python {classroom50.lock.python_version()}")
+          f"{', '.join(args.assignment)} with Python {lock.python_version()} (set the "
+          "assignment's runtime to it)")
     return 0
 
 

@@ -121,3 +121,16 @@ def test_render_keeps_the_points_in_the_summary_when_the_total_is_visible():
     hidden = json.loads(render(record, "gradescope", "en", vis.parse(
         {"gradescope": {"score": "after_published"}}, POINTS)))
     assert "1 / 3" not in hidden["output"] and hidden["score"] == 1.0
+
+
+def test_the_bundle_build_refuses_a_wrong_visibility_table(tmp_path):
+    """A typo in the table fails when the instructor builds the zip, not in a student's run."""
+    from grader.platforms.gradescope import bundle
+
+    fake = tmp_path / "repo"
+    (fake / "grader").mkdir(parents=True)
+    (fake / "grader" / "points.toml").write_text(
+        '[a2]\ntest_speed = 3\n[gradescope]\n"a2.test_sped" = "hidden"\n')
+    with pytest.raises(vis.VisibilityError, match="a2.test_sped"):
+        bundle.build(tmp_path / "ag.zip", repo=fake, assignments=["a2"])
+    assert not (tmp_path / "ag.zip").exists()

@@ -8,9 +8,9 @@
     requirements.lock    every package dlkit needs, pinned (grader.platforms.lock)
 
 Classroom 50 publishes the folder as a tarball on the organization's Pages site and its
-runner fetches at most 10 MB of it, so the pinned packages (numpy, numba, llvmlite,
-matplotlib: about 90 MB of wheels) are installed from PyPI by version, dlkit from the wheel
-here. See docs/instructors/classroom50.md.
+runner fetches at most 10 MB of it, far less than the wheels of numpy, numba, llvmlite and
+matplotlib: those are installed from PyPI by exact version, dlkit from the wheel here. See
+docs/instructors/classroom50.md.
 """
 
 from __future__ import annotations
