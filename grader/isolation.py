@@ -133,6 +133,12 @@ def network_open(level: str) -> bool:
     return base == "session" or (base != "namespaces" and not confine.seccomp_supported())
 
 
+def filters_syscalls(level: str) -> bool:
+    """True when a worker at ``level`` gets the seccomp filter (``grader.confine.
+    refuse_syscalls``): every level but ``session``, where this machine has one."""
+    return base_level(level) != "session" and confine.seccomp_supported()
+
+
 def base_level(level: str) -> str:
     return level.removesuffix(NETWORK_OPEN)
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader import kernel_cache, messages, preflight, similarity, submission
+from grader import kernel_cache, messages, preflight, reaper, similarity, submission
 from grader.isolation import base_level, detect_isolation, isolation_note
 from grader.sandbox import SandboxError, Worker, installation_modules
 
@@ -59,6 +59,7 @@ RESERVE = 30.0
 # small is a configuration error, not the student's problem.
 MIN_SCALE = 0.25
 POLL = 0.5  # seconds between looks at the results file while the checks run
+KEEPER_GRACE = 30.0  # seconds the keeper may take to kill what the checks started
 TITLES = {tid: task.title["en"] for tid, task in TASKS.items()}
 
 
@@ -147,7 +148,10 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONDONTWRITEBYTECODE="1", DLKIT_GRADE_KERNELS=str(kernels or ""),
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
-    cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
+    # under a keeper (grader.reaper): when the checks end, or at the budget, nothing they
+    # started is left running
+    cmd = [sys.executable, "-m", "grader.reaper", "--",
+           sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = budget or options.budgets.get(aid, DEFAULT_BUDGETS[aid])
@@ -177,6 +181,8 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
             data = verified
     if data.get("grader_fault"):  # no worker could start: the installation's fault
         raise GraderError(f"{aid}: {data['grader_fault']}")
+    if rc == reaper.SURVIVORS:
+        status = "grader"  # something the checks started could not be killed
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
     problem = data.get("task_error")
@@ -199,8 +205,13 @@ def _wait(proc: subprocess.Popen, deadline: float, results: Path, key: bytes,
         except subprocess.TimeoutExpired:
             pass
         if time.monotonic() >= deadline:
-            os.killpg(proc.pid, signal.SIGKILL)  # its workers die with it (pdeathsig)
-            return proc.wait(), "budget"
+            # the keeper kills the checks and everything they started, then exits
+            proc.send_signal(signal.SIGTERM)
+            try:
+                return proc.wait(timeout=KEEPER_GRACE), "budget"
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                return proc.wait(), "budget"
         if progress is not None:
             try:
                 st = results.stat()

@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader import cgroup, protocol, quota, timing
 from grader import isolation as isolation_module
-from grader import protocol, timing
 from grader.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
 from grader.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
 from grader.policy import REQUIRED_MODULES, Block, Limits, WorkerConfig, limits_from_env
@@ -129,6 +129,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.channel: Channel | None = None
         self._lease: isolation_module.UidLease | None = None
+        self._cgroup: cgroup.WorkerCgroup | None = None
         self._import_failures: dict[str, Exception] = {}
         self._imported: set[str] = set()
         self.starts = 0
@@ -143,7 +144,7 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.channel is not None and self.channel.alive
 
     @property
     def output(self):
@@ -167,7 +168,7 @@ class Worker:
             expose=python, private=isolation_module.PRIVATE_DIRS,
             landlock=(isolation_module.landlock_rules(self.assignment, str(workdir),
                                                       self.masks) if landlock else None),
-            deny_network=not isolation_module.network_open(self.isolation) and not namespaces,
+            seccomp=isolation_module.filters_syscalls(self.isolation),
             keep_process_group=not isolation_module.drops_uid(self.isolation),
             reach=python if level in ("landlock", "user-no-landlock") else [],
             # a checkout's folder leaves the worker's path; an installed grader's
@@ -197,9 +198,12 @@ class Worker:
         cmd = [sys.executable, "-I", "-B", "-c", _BOOT, str(REPO_DIR), cfg.to_json()]
         if cfg.namespaces:
             cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net",
-                   "--mount", "--propagation", "private", "--", *cmd]
+                   "--ipc", "--mount", "--propagation", "private", "--", *cmd]
         if shutil.which("setpriv"):  # the worker dies with the process that started it
             cmd = ["setpriv", "--pdeathsig", "KILL", "--", *cmd]
+        self._cgroup = cgroup.create(self.limits)
+        if self._cgroup is not None:  # joined before the worker's first instruction
+            cmd = ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', self._cgroup.procs, *cmd]
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
@@ -214,7 +218,7 @@ class Worker:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
         self.channel = Channel(self.proc, req_w, resp_r, out_r, self.limits,
-                               on_kill=self._lease.kill_all if self._lease else None)
+                               on_kill=self._kill_the_rest, watch=self._watch(workdir))
         mark = self.channel.output.total
         try:
             header, _ = self.channel.recv(time.monotonic() + self.limits.start_timeout,
@@ -240,11 +244,36 @@ class Worker:
         if self._own_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
+    def _kill_the_rest(self) -> None:
+        """After the worker's process group: every process of its cgroup and of its uid."""
+        if self._cgroup is not None:
+            self._cgroup.kill()
+        if self._lease is not None:
+            self._lease.kill_all()
+
+    def _watch(self, workdir: Path):
+        """What the channel checks while it waits: the disk quota, where no size-limited
+        folder holds the working copy (grader.quota)."""
+        if self.level == "namespaces":
+            return None
+        limit = self.limits.disk_mb
+
+        def over() -> str | None:
+            pids = [int(pid) for pid, _stat in timing.worker_processes(self.owner(start=False))]
+            return quota.over_quota(str(workdir), pids, limit)
+
+        return over
+
     def _stop(self) -> None:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
             self.proc = None
+        if self._cgroup is not None:
+            if not self._cgroup.remove():
+                raise SandboxError(f"a process of the worker survived its cgroup's kill "
+                                   f"({self._cgroup.path})")
+            self._cgroup = None
         if self._lease is not None:
             self._lease.release()
             self._lease = None
@@ -285,11 +314,14 @@ class Worker:
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
-    def owner(self) -> tuple[int | None, int]:
-        """(leased uid or None, session id): what identifies this worker's processes
-        (grader.timing: their CPU time, the core they run on)."""
-        self._ensure_started()
-        return (self._lease.uid if self._lease else None, self.proc.pid)
+    def owner(self, start: bool = True) -> timing.Owner:
+        """What identifies this worker's processes (grader.timing: their CPU time, the core
+        they run on): its cgroup where it has one, its leased uid or its session.
+        ``start``: start the worker first if it is not running."""
+        if start:
+            self._ensure_started()
+        return timing.Owner(self._lease.uid if self._lease else None,
+                            self.proc.pid if self.proc else -1, self._cgroup)
 
     # -- messages
     def ref_id(self, value) -> int:

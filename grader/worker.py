@@ -107,8 +107,8 @@ def setup(cfg: WorkerConfig) -> None:
     confine.no_new_privs()
     if ruleset is not None:
         confine.restrict(ruleset)
-    if cfg.deny_network:
-        confine.deny_network(cfg.keep_process_group)
+    if cfg.seccomp:
+        confine.refuse_syscalls(cfg.keep_process_group)
     os.chdir(workdir)
     sys.path[:] = [workdir] + [p for p in sys.path if p and p not in cfg.drop_path]
     confine.reroute(handles)
