@@ -133,6 +133,9 @@ def similarity_table(todo: list[tuple[str, Path]], assignments: list[str],
                 roots[sid] = submission.prepare(path, Path(tmp) / sid)
             except submission.SubmissionError:
                 continue  # unreadable: nothing to compare (its row says why)
+            except Exception as exc:  # noqa: BLE001 - one student never stops the class
+                print(f"dlkit-grade batch: similarity: {sid} not compared: "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
         found = []
         for aid in assignments:
             try:

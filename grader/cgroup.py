@@ -132,5 +132,9 @@ def create(limits=None) -> WorkerCgroup | None:
         group.remove()  # a kernel before 5.14: no cgroup.kill
         return None
     if limits is not None:
-        group.limit(limits.memory_mb * 2**20, limits.nproc)
+        try:
+            group.limit(limits.memory_mb * 2**20, limits.nproc)
+        except OSError:
+            group.remove()
+            return None
     return group

@@ -534,6 +534,45 @@ def test_zip_bomb_stops_at_the_limit(tmp_path):
         submission.prepare(archive, tmp_path / "out")
 
 
+# Crafted zips: each is the student's "unreadable" submission with the reason, never another
+# exception (which would stop a single grade, or a whole class's batch).
+MALFORMED_ZIPS = {
+    "a file, then a folder of the same name": (
+        [("a1_initialization/x", "a"), ("a1_initialization/x/y.py", "b")],
+        "a file and a folder of the same name"),
+    "a folder, then a file of the same name": (
+        [("a1_initialization/x/y.py", "b"), ("a1_initialization/x", "a")],
+        "a file and a folder of the same name"),
+    "a 400-byte folder name": (
+        [("a1_initialization/" + "d" * 400 + "/initializers.py", "a")],
+        "a name longer than 255 bytes"),
+    "a 300-byte file name": ([("a1_initialization/" + "f" * 300 + ".py", "a")],
+                             "a name longer than 255 bytes"),
+}
+
+
+def _malformed_zip(path: Path, kind: str) -> Path:
+    if kind == "a corrupt compressed stream":
+        _zip(path, {"a1_initialization/initializers.py": "x = 1\n" * 2000})
+        data = bytearray(path.read_bytes())
+        at = data.index(b"initializers.py") + len("initializers.py") + 5
+        data[at:at + 16] = b"\xff" * 16
+        path.write_bytes(bytes(data))
+        return path
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in MALFORMED_ZIPS[kind][0]:
+            zf.writestr(name, text)
+    return path
+
+
+@pytest.mark.parametrize("kind", [*MALFORMED_ZIPS, "a corrupt compressed stream"])
+def test_a_malformed_zip_is_unreadable_with_the_reason(tmp_path, kind):
+    archive = _malformed_zip(tmp_path / "s.zip", kind)
+    want = MALFORMED_ZIPS[kind][1] if kind in MALFORMED_ZIPS else "while decompressing"
+    with pytest.raises(submission.SubmissionError, match=want):
+        submission.prepare(archive, tmp_path / "out")
+
+
 def test_folder_copy_skips_symlinks_and_caches(tmp_path):
     src = tmp_path / "sub" / "a1_initialization"
     src.mkdir(parents=True)
