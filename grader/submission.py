@@ -105,8 +105,8 @@ def _member_error(archive: Path, name: str, exc: BaseException) -> SubmissionErr
     why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, NotADirectoryError | FileExistsError | IsADirectoryError):
         why = "the zip holds a file and a folder of the same name"
-    return SubmissionError(f"{archive}: cannot extract {name!r} ({why})",
-                           f"{archive}: {name!r} を展開できません ({why})")
+    return SubmissionError(f"{archive}: cannot extract a member ({why}): {name!r}",
+                           f"{archive}: メンバーを展開できません ({why}): {name!r}")
 
 
 def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
@@ -126,9 +126,9 @@ def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
         too_long = [p for p in rel.parts if len(p.encode("utf-8", "replace")) > MAX_NAME]
         if too_long:
             raise SubmissionError(
-                f"{archive}: member {info.filename!r}: a name longer than {MAX_NAME} "
-                f"bytes", f"{archive}: メンバー {info.filename!r}: {MAX_NAME} バイトを"
-                f"超える名前があります")
+                f"{archive}: a name longer than {MAX_NAME} bytes in member "
+                f"{info.filename!r}", f"{archive}: {MAX_NAME} バイトを超える名前があります"
+                f"（メンバー {info.filename!r}）")
         try:
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
