@@ -27,9 +27,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from grader import similarity, submission
+from grader.printable import printable, printable_tree
 from grader.runner import DEFAULT_BUDGETS
 
 MARGIN = 120.0  # seconds per student on top of the assignment budgets (start-up, copying)
@@ -71,7 +73,7 @@ def grade_one(sid: str, path: Path, record_path: Path, assignments: list[str],
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return {**row, "status": "timeout", "note": f"not finished within {limit:g} s"}
-    err_text = err.decode("utf-8", "replace").strip()
+    err_text = printable(err.decode("utf-8", "replace").strip())
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -100,19 +102,26 @@ def grade_all(folder: Path, out_csv: Path, *, jobs: int = 1, assignments: list[s
         futures = [pool.submit(grade_one, sid, path, records / f"{sid}.json", assignments,
                                budget, checks_dir) for sid, path in todo]
         rows = [f.result() for f in futures]
+    skipped: list[dict] = []
     peers = similarity_table(todo, assignments, out_csv.with_name(out_csv.stem +
-                                                                  "-similarity.csv"))
+                                                                  "-similarity.csv"), skipped)
     for row in rows:
         mine = peers.get(row["student"], [])
         if mine and _add_flags(records / f"{row['student']}.json", mine):
             row["flags"] = row.get("flags", 0) + len(mine)
+        theirs = [s for s in skipped if s.get("student") == row["student"]]
+        if theirs:
+            _add_skipped(records / f"{row['student']}.json", theirs)
+    for s in skipped:  # the TA's log: what the similarity table does not cover
+        print(printable(f"dlkit-grade batch: similarity {s['task']}: {s.get('student', '')} "
+                        f"{s['file']}: {s['reason']}"), file=sys.stderr)
     columns = ["student", *assignments, "total", "max_score", "status", "isolation", "note",
                "flags", "stray_files"]
     tmp = out_csv.with_name(out_csv.name + ".part")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(printable_tree(rows))
     tmp.replace(out_csv)
     return rows
 
@@ -121,11 +130,11 @@ SIMILARITY_COLUMNS = ["task", "student", "other", "file", "other_file", "similar
                       "similarity_other", "lines", "lines_other", "overlap"]
 
 
-def similarity_table(todo: list[tuple[str, Path]], assignments: list[str],
-                     out: Path) -> dict[str, list[dict]]:
+def similarity_table(todo: list[tuple[str, Path]], assignments: list[str], out: Path,
+                     skipped: list[dict] | None = None) -> dict[str, list[dict]]:
     """Compare every pair of students task by task (grader.similarity.pairs); write the pairs
     above the threshold to ``out`` (CSV) and return each student's flags (``with`` the other
-    student's file)."""
+    student's file).  What was not compared (too large, out of time) goes to ``skipped``."""
     with tempfile.TemporaryDirectory(prefix="dlkit-similarity-") as tmp:
         roots = {}
         for sid, path in todo:
@@ -134,22 +143,23 @@ def similarity_table(todo: list[tuple[str, Path]], assignments: list[str],
             except submission.SubmissionError:
                 continue  # unreadable: nothing to compare (its row says why)
             except Exception as exc:  # noqa: BLE001 - one student never stops the class
-                print(f"dlkit-grade batch: similarity: {sid} not compared: "
-                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        found = []
+                print(printable(f"dlkit-grade batch: similarity: {sid} not compared: "
+                                f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+        found: list[dict] = []
         for aid in assignments:
+            deadline = time.monotonic() + similarity.SECONDS + len(roots)
             try:
-                found += similarity.pairs(roots, aid)
+                found += similarity.pairs(roots, aid, skipped=skipped, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - the grades stand without the table
-                print(f"dlkit-grade batch: similarity of {aid} not compared: "
-                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
+                print(printable(f"dlkit-grade batch: similarity of {aid} not compared: "
+                                f"{type(exc).__name__}: {exc}"), file=sys.stderr)
     tmp_csv = out.with_name(out.name + ".part")
     with open(tmp_csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=SIMILARITY_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for pair in found:
-            writer.writerow({**pair, "lines": _ranges(pair["lines"]),
-                             "lines_other": _ranges(pair["lines_other"])})
+            writer.writerow(printable_tree({**pair, "lines": _ranges(pair["lines"]),
+                                            "lines_other": _ranges(pair["lines_other"])}))
     tmp_csv.replace(out)
     flags: dict[str, list[dict]] = {}
     for pair in found:
@@ -171,13 +181,26 @@ def _ranges(ranges) -> str:
     return " ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
 
+def _add_skipped(record_path: Path, skipped: list[dict]) -> None:
+    """Add to a student's record the files that were not compared with other students'."""
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    record.setdefault("similarity_skipped", []).extend(printable_tree(
+        [{**s, "reason": f"{s['reason']} (with other students)"} for s in skipped]))
+    tmp = record_path.with_name(record_path.name + ".part")
+    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(record_path)
+
+
 def _add_flags(record_path: Path, flags: list[dict]) -> bool:
     """Append ``flags`` to a student's record (atomically); False if there is no record."""
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    record.setdefault("similarity", []).extend(flags)
+    record.setdefault("similarity", []).extend(printable_tree(flags))
     tmp = record_path.with_name(record_path.name + ".part")
     tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(record_path)

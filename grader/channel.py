@@ -20,6 +20,7 @@ import threading
 import time
 
 from grader import protocol
+from grader.printable import printable
 
 
 class StudentError(Exception):
@@ -119,7 +120,7 @@ class Output:
             n = min(self.total - mark, len(self.buf))
             text = bytes(self.buf[len(self.buf) - n:]).decode("utf-8", "replace") if n else ""
             skipped = self.total - mark - n
-        return (f"[... {skipped} bytes not kept ...]\n" if skipped else "") + text
+        return (f"[... {skipped} bytes not kept ...]\n" if skipped else "") + printable(text)
 
     def close(self):
         """Wait briefly for EOF (the worker is gone); the reader thread closes the pipe. A

@@ -101,6 +101,7 @@ def _write(path: Path, text: str) -> None:
 
 def grade_main(argv: list[str]) -> int:
     from grader import runner
+    from grader.printable import printable
     from grader.report import render
     from grader.submission import SubmissionError
 
@@ -132,7 +133,7 @@ def grade_main(argv: list[str]) -> int:
         print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
     if args.out:
         _write(args.out, report)
-        print(f"dlkit-grade: {record['submission']}: {record['score']:g} / "
+        print(f"dlkit-grade: {printable(record['submission'])}: {record['score']:g} / "
               f"{record['max_score']:g}", file=sys.stderr)
     else:
         sys.stdout.write(report)
@@ -150,6 +151,7 @@ def grade_main(argv: list[str]) -> int:
 def batch_main(argv: list[str]) -> int:
     from grader import batch
     from grader.isolation import ISOLATION_NOTES, base_level, isolation_note
+    from grader.printable import printable
 
     p = argparse.ArgumentParser(
         prog="dlkit-grade batch", description="Grade every student of a class: DIR holds "
@@ -173,8 +175,8 @@ def batch_main(argv: list[str]) -> int:
         # the grader's log, as for one submission: what the level did not protect
         print(f"dlkit-grade batch: isolation {level}: {isolation_note(level)}",
               file=sys.stderr)
-    print(f"graded {len(rows)} submissions -> {args.out}"
-          + (f"; not graded: {', '.join(failed)}" if failed else ""))
+    print(printable(f"graded {len(rows)} submissions -> {args.out}"
+                    + (f"; not graded: {', '.join(failed)}" if failed else "")))
     return 0
 
 

@@ -392,13 +392,17 @@ def _record(source: str | Path, isolation: str, started: float, results: list[di
 
 def _similarity_flags(root: Path, assignments: list[str]) -> dict:
     """``{"similarity": [...]}``: each task's overlap with dlkit's own code and the model
-    answers above the threshold (grader.similarity), for the TA; never part of a score.  A
-    failure of the comparison is recorded, not raised: it must not cost a grade."""
+    answers above the threshold (grader.similarity), for the TA; never part of a score; and
+    ``similarity_skipped``, the files not compared (too large, or out of time).  A failure
+    of the comparison is recorded, not raised: it must not cost a grade."""
+    skipped: list[dict] = []
+    deadline = time.monotonic() + similarity.SECONDS
     try:
-        return {"similarity": [flag for aid in assignments
-                               for flag in similarity.reference_flags(root, aid)]}
+        flags = [flag for aid in assignments for flag in similarity.reference_flags(
+            root, aid, skipped=skipped, deadline=deadline)]
     except Exception as exc:  # noqa: BLE001 - the grade stands without the flags
         return {"similarity": [], "similarity_error": f"{type(exc).__name__}: {exc}"}
+    return {"similarity": flags, **({"similarity_skipped": skipped} if skipped else {})}
 
 
 def unreadable(source: str | Path, assignments: list[str], reason: str,

@@ -33,6 +33,7 @@ from grader import isolation as isolation_module
 from grader.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
 from grader.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
 from grader.policy import REQUIRED_MODULES, Block, Limits, WorkerConfig, limits_from_env
+from grader.printable import printable
 
 __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "StudentTimeout",
            "Worker", "WorkerDied", "detect_isolation", "isolation_note", "limits_from_env"]
@@ -409,8 +410,8 @@ class Worker:
         if not isinstance(err, dict):
             self._kill()
             raise WorkerDied(f"{what}: the worker sent a malformed message", output)
-        text = {k: str(err.get(k, ""))[:20_000] for k in ("type", "message", "traceback",
-                                                           "kind", "code")}
+        text = {k: printable(str(err.get(k, ""))[:20_000]) for k in (
+            "type", "message", "traceback", "kind", "code")}
         if text["kind"] == "exit":
             raise WorkerDied(f"{what}: your code called sys.exit({text['code']})", output)
         raise StudentError(text["type"], text["message"], text["traceback"], output,

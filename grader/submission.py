@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
+from grader.printable import printable
 
 ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
 MAIN_FILES = {tid: task.module for tid, task in TASKS.items()}
@@ -200,7 +201,7 @@ def _stray_files(staging: Path, found: Path, kind: str) -> list[str]:
         inside = any(folder in path.parents for folder in folders)
         if path.name in HANDOUT_FILES or (inside and path.suffix == ".py"):
             continue
-        stray.append(str(path.relative_to(staging)))
+        stray.append(printable(str(path.relative_to(staging))))
     return stray
 
 

@@ -83,6 +83,8 @@ CASES = {
     # every UNIX socket it can find, one in the Python installation's folder included
     # (unix_listener): refused at every level
     "unix_socket": (["a1"], {"a1": 4}, {"test_spread_stats": "reached 0: []"}),
+    # terminal control sequences in what it prints and raises (test_no_forged_screen)
+    "forges_screen": (["a1"], {"a1": 4}, {"test_spread_stats": "RuntimeError"}),
 }
 # Cases whose module fails at import: that task is "not-loaded", the error said once.
 NOT_LOADED = {"raise_at_import": ("a1",), "loop_at_import": ("a1",),
@@ -257,6 +259,24 @@ def test_memory_outside_the_limit_is_refused(hostile_records):
     assert "memfd_create: Permission denied" in message, message
     assert "shmget: Permission denied" in message, message
     assert "pinned 0 MiB" in message, message
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "gradescope", "junit", "classroom"])
+def test_no_forged_screen(hostile_records, fmt):
+    """forges_screen prints and raises terminal control sequences: every report shows them
+    escaped (visible to the TA), none as a control character."""
+    from grader.report import render
+
+    record, _ = hostile_records["forges_screen"]
+    report = render(record, fmt)
+    controls = sorted({hex(ord(c)) for c in report if (ord(c) < 32 and c not in "\n\t")
+                       or 0x7f <= ord(c) <= 0x9f or c == "\u202e"})
+    assert controls == [], controls
+    if fmt == "text":
+        assert "\\x1b[2J\\x1b[H" in report and "\\x9b2J\\u202eFAIL\\x07" in report
+    check = _checks(record)["test_spread_stats"]
+    assert "\x1b" not in check["output"] and "\\x1b[2J" in check["output"]
+    assert "\r" not in check["message"]["en"] and "\\x0dTotal" in check["message"]["en"]
 
 
 def test_daemon_left_behind_is_killed(hostile_records):

@@ -12,6 +12,8 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
+from grader.printable import printable_tree
+
 FORMATS = ("text", "json", "gradescope", "junit", "classroom")
 OUTPUT_SHOWN = 1500
 
@@ -231,5 +233,7 @@ def render(record: dict, fmt: str = "text", lang: str = "en") -> str:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
     if lang not in _WORDS:
         raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
+    # nothing from student code reaches a terminal, a file or a platform as control
+    # characters, whatever part of the record it came in
     return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit,
-            "classroom": classroom}[fmt](record, lang)
+            "classroom": classroom}[fmt](printable_tree(record), lang)
