@@ -45,6 +45,8 @@ class Limits:
     """Resource limits of one worker process (memory and disk in MiB, CPU in seconds).
 
     ``import_timeout``: seconds allowed for importing a student module (once per worker).
+    ``start_timeout``: CPU seconds a worker may take to start (``grader.sandbox.Worker.
+    start``: no student code runs then; the wall clock allows ten times as much).
     """
 
     memory_mb: int = 3072

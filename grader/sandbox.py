@@ -39,6 +39,12 @@ __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "St
            "Worker", "WorkerDied", "detect_isolation", "isolation_note", "limits_from_env"]
 
 DEFAULT_LIMITS = Limits()
+START_WALL_FACTOR = 10  # wall-clock seconds a start-up may take per second of CPU allowed
+START_ATTEMPTS = 2  # a start-up killed or out of time is tried again once
+
+
+class _StartStopped(SandboxError):
+    """A start-up that was killed or ran out of time (tried again)."""
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.worker import main; "
          "sys.path.remove(sys.argv[1]); main(sys.argv[2])")
 
@@ -181,7 +187,22 @@ class Worker:
 
     def start(self, prove: list[str] | None = None) -> None:
         """Start a fresh worker process (stops the current one first).  ``prove``: modules
-        the worker must import before it says it started (beyond numpy and dlkit)."""
+        the worker must import before it says it started (beyond numpy and dlkit).
+
+        No student code runs before the worker says it started, so every failure here is
+        the grader's (:class:`SandboxError`).  Start-up is limited by the CPU time it
+        takes (``Limits.start_timeout``), with START_WALL_FACTOR times as much wall time: a
+        slow or loaded machine makes it slower, not a failure.  A start-up that was killed
+        or ran out of time is tried once more before it is reported."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once(prove)
+                return
+            except _StartStopped as exc:
+                if attempt == START_ATTEMPTS:
+                    raise SandboxError(f"{exc} (tried {START_ATTEMPTS} times)") from None
+
+    def _start_once(self, prove: list[str] | None) -> None:
         self._stop()
         self.generation += 1
         self.starts += 1
@@ -218,17 +239,20 @@ class Worker:
         finally:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
+        watch = self._watch(workdir)
         self.channel = Channel(self.proc, req_w, resp_r, out_r, self.limits,
-                               on_kill=self._kill_the_rest, watch=self._watch(workdir))
+                               on_kill=self._kill_the_rest,
+                               watch=self._start_watch(watch))
         mark = self.channel.output.total
         try:
-            header, _ = self.channel.recv(time.monotonic() + self.limits.start_timeout,
-                                          "start-up")
+            header, _ = self.channel.recv(
+                time.monotonic() + self.limits.start_timeout * START_WALL_FACTOR, "start-up")
         except (StudentTimeout, WorkerDied) as exc:
             output = self.channel.output.since(mark)  # _stop() lets go of the channel
             self._stop()
-            raise SandboxError(f"the worker did not start ({exc}); output:\n"
-                               f"{output}") from None
+            raise _StartStopped(f"the worker did not start ({exc}); output:\n"
+                                f"{output}") from None
+        self.channel.watch = watch
         if not header.get("ok"):
             self._stop()
             err = header.get("error", {})
@@ -262,6 +286,21 @@ class Worker:
         def over() -> str | None:
             pids = [int(pid) for pid, _stat in timing.worker_processes(self.owner(start=False))]
             return quota.over_quota(str(workdir), pids, limit)
+
+        return over
+
+    def _start_watch(self, then):
+        """The start-up's watch: the CPU time of everything the worker ran so far (its
+        cgroup, or its session: at start-up it still has the grader's uid or root) against
+        ``Limits.start_timeout``; then ``then`` (the disk quota)."""
+        assert self.proc is not None
+        owner = timing.Owner(None, self.proc.pid, self._cgroup)
+        limit = self.limits.start_timeout
+
+        def over() -> str | None:
+            if timing.cpu_seconds(owner) > limit:
+                return f"its start-up took more than {limit:g} s of CPU time"
+            return then() if then is not None else None
 
         return over
 

@@ -83,6 +83,9 @@ CASES = {
     # every UNIX socket it can find, one in the Python installation's folder included
     # (unix_listener): refused at every level
     "unix_socket": (["a1"], {"a1": 4}, {"test_spread_stats": "reached 0: []"}),
+    # 1.2 GiB of files, each deleted while kept open: a private 256 MiB tmpfs
+    # (namespaces) or the disk quota watched by the grader (the other levels) stops it
+    "fills_disk": (["a1"], {"a1": 4}, {"test_spread_stats": ""}),
     # terminal control sequences in what it prints and raises (test_no_forged_screen)
     "forges_screen": (["a1"], {"a1": 4}, {"test_spread_stats": "RuntimeError"}),
 }
@@ -277,6 +280,47 @@ def test_no_forged_screen(hostile_records, fmt):
     check = _checks(record)["test_spread_stats"]
     assert "\x1b" not in check["output"] and "\\x1b[2J" in check["output"]
     assert "\r" not in check["message"]["en"] and "\\x0dTotal" in check["message"]["en"]
+
+
+def test_disk_is_bounded(hostile_records):
+    """fills_disk: stopped at its working copy's 256 MiB, by the kernel (the tmpfs of
+    namespaces: "No space left on device") or by the grader's quota (the other levels)."""
+    import re
+
+    record, _ = hostile_records["fills_disk"]
+    message = _checks(record)["test_spread_stats"]["message"]["en"]
+    if base_level(detect_isolation()) == "namespaces":
+        found = re.search(r"wrote (\d+) MiB \(No space left on device\)", message)
+        assert found and int(found.group(1)) <= 256, message
+    else:
+        assert "the worker was stopped: the disk quota (256 MiB)" in message, message
+
+
+def _processes_with(marker: bytes) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(entry)
+            except OSError:
+                continue
+    return found
+
+
+def test_nothing_outlives_the_assignment_budget(monkeypatch):
+    """outlives_budget starts a process that ignores SIGTERM, then hangs until the budget
+    runs out: when grade() returns, nothing it started is left (a cgroup's kill, the uid's
+    processes, or the keeper's kill of every descendant, checked after the fact)."""
+    monkeypatch.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", IMPORT_TIMEOUT)
+    monkeypatch.setenv("DLKIT_GRADE_KERNEL_CACHE", "off")
+    record = runner.grade(HOSTILE / "outlives_budget", ["a1"], runner.Options(
+        checks_dir=FAKE_CHECKS, budgets={"a1": 8.0}))
+    (a1,) = record["assignments"]
+    checks = {c["name"]: c for c in a1["checks"]}
+    assert a1["status"] == "budget", a1.get("log")
+    assert checks["test_shape"]["outcome"] == "passed"  # imported: the survivor was started
+    assert _processes_with(b"DLKIT-HOSTILE-SURVIVOR-MARKER") == []
 
 
 def test_daemon_left_behind_is_killed(hostile_records):

@@ -1,0 +1,41 @@
+"""HOSTILE: at import, starts a process that ignores SIGTERM and SIGHUP, in a session of
+its own where it may (else in the worker's); then init_weight("he") never returns, so the
+assignment's time budget runs out while that process lives.  Nothing it started may
+outlive the grading.
+"""
+
+import subprocess
+
+import numpy as np
+
+MARKER = "DLKIT-HOSTILE-SURVIVOR-MARKER"
+
+
+def _start_survivor():
+    cmd = ["/bin/sh", "-c", 'trap "" TERM HUP; sleep 600; true', MARKER]
+    for new_session in (True, False):  # setsid is refused where the uid is the grader's
+        try:
+            return subprocess.Popen(cmd, start_new_session=new_session,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            continue
+    return None
+
+
+_SURVIVOR = _start_survivor()
+
+
+def init_weight(n_in, n_out, scheme, rng):
+    if scheme == "he":
+        while True:
+            pass
+    std = {"xavier": np.sqrt(1 / n_in)}.get(scheme, scheme)
+    if scheme == "zeros":
+        return np.zeros((n_in, n_out))
+    return rng.normal(0.0, std, (n_in, n_out))
+
+
+def spread_stats(z, activation):
+    saturated = float(np.mean((z < 0.1) | (z > 0.9))) if activation == "sigmoid" else 0.0
+    return {"mean": float(z.mean()), "std": float(z.std()), "saturated": saturated,
+            "zero": float(np.mean(z == 0))}
