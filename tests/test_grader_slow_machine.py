@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroup
+from grader.sandbox import cgroup
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = 100_000  # µs
@@ -27,16 +27,16 @@ QUOTA = 50_000  # µs per period: half a core
 # the first start-up took.  Prints what it measured (JSON).
 SCRIPT = """
 import json, sys, time
-from grader import timing
-from grader.policy import Limits
-from grader.sandbox import SandboxError, Worker, installation_modules
+from grader.timing import paired
+from grader.sandbox.policy import Limits
+from grader.sandbox.handle import SandboxError, Worker, installation_modules
 
 def start(limits):
     with Worker(None, limits=limits) as w:
         t0 = time.monotonic()
         w.prove(installation_modules())
         wall = time.monotonic() - t0
-        return wall, timing.cpu_seconds(w.owner())
+        return wall, paired.cpu_seconds(w.owner())
 
 wall, cpu = start(Limits())
 limit = float(sys.argv[1]) * cpu

@@ -35,7 +35,7 @@ def _patch():
     server = _find_server()
     if server is None:
         return
-    timing = type(server).handle.__globals__["timing"]
+    timing = type(server).handle.__globals__["paired"]
     varied = timing.serve.__globals__["varied"]
     varied.run_round = _in_a_thread(varied.run_round)
 

@@ -15,7 +15,7 @@ Where does the grader get one: as root on a machine with the cgroup v2 hierarchy
 writable (a VM, a course server, GitHub's runners), or as a user whose systemd session
 delegates its cgroup.  Not in a container whose /sys/fs/cgroup is read-only (Gradescope):
 there :func:`create` returns None and the grader counts CPU by process clocks and kills by
-uid or process group (``grader.timing``, ``grader.sandbox``).
+uid or process group (``grader.timing.paired``, ``grader.sandbox.handle``).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class WorkerCgroup:
 
 def create(limits=None) -> WorkerCgroup | None:
     """A fresh cgroup for one worker under this process's own (None where the grader may
-    not make one); ``limits`` (:class:`grader.policy.Limits`) sets its memory and pids
+    not make one); ``limits`` (:class:`grader.sandbox.policy.Limits`) sets its memory and pids
     limits where those controllers are enabled."""
     parent = _own_cgroup()
     if parent is None or os.environ.get("DLKIT_GRADE_CGROUP", "") in ("off", "0", "no"):

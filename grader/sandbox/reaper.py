@@ -2,7 +2,7 @@
 
 A process that loses its parent is handed to the nearest ancestor that declared itself a
 *child subreaper* (``PR_SET_CHILD_SUBREAPER``), not to init.  Each checks process runs
-under a keeper (``python -m grader.reaper -- CHECKS COMMAND``, :func:`keep`), a small
+under a keeper (``python -m grader.sandbox.reaper -- CHECKS COMMAND``, :func:`keep`), a small
 trusted process that declares itself so: whatever a worker starts stays the keeper's
 descendant, however it detaches (a double fork, a new session) and however its parents end
 (the checks process killed at its budget, a worker killed by its parent's death).  When the
@@ -180,6 +180,6 @@ def keep(cmd: list[str]) -> int:
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] != ["--"] or len(args) < 2:
-        print("usage: python -m grader.reaper -- COMMAND [ARG ...]", file=sys.stderr)
+        print("usage: python -m grader.sandbox.reaper -- COMMAND [ARG ...]", file=sys.stderr)
         sys.exit(2)
     sys.exit(keep(args[1:]))

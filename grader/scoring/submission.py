@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
-from grader.printable import printable
+from grader.ipc.printable import printable
 
 ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
 MAIN_FILES = {tid: task.module for tid, task in TASKS.items()}

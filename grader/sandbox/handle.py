@@ -5,10 +5,10 @@
     out = bn.call("forward", x, train_flg=True)          # a plain ndarray, checked by value
     w.close()
 
-A :class:`Worker` starts the process with its configuration (:class:`grader.policy.
+A :class:`Worker` starts the process with its configuration (:class:`grader.sandbox.policy.
 WorkerConfig`: limits, what the task blocks, and what the isolation level
-(:mod:`grader.isolation`) hides), then turns calls into requests on its
-:class:`grader.channel.Channel`.  Timing requests are :mod:`grader.timing`'s.
+(:mod:`grader.sandbox.isolation`) hides), then turns calls into requests on its
+:class:`grader.ipc.channel.Channel`.  Timing requests are :mod:`grader.timing.paired`'s.
 
 Errors: :class:`StudentError` (the student's code raised), :class:`StudentTimeout`
 (no answer in time: the worker is killed), :class:`WorkerDied` (crash, exit, limit),
@@ -28,12 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import cgroup, protocol, quota, timing
-from grader import isolation as isolation_module
-from grader.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
-from grader.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
-from grader.policy import REQUIRED_MODULES, Block, Limits, WorkerConfig, limits_from_env
-from grader.printable import printable
+from grader.ipc import protocol
+from grader.ipc.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
+from grader.ipc.printable import printable
+from grader.sandbox import cgroup, quota
+from grader.sandbox import isolation as isolation_module
+from grader.sandbox.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
+from grader.sandbox.policy import REQUIRED_MODULES, Block, Limits, WorkerConfig, limits_from_env
+from grader.timing import paired
 
 __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "StudentTimeout",
            "Worker", "WorkerDied", "detect_isolation", "isolation_note", "limits_from_env"]
@@ -41,12 +43,12 @@ __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "St
 DEFAULT_LIMITS = Limits()
 START_WALL_FACTOR = 10  # wall-clock seconds a start-up may take per second of CPU allowed
 START_ATTEMPTS = 2  # a start-up killed or out of time is tried again once
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.sandbox.worker import main; "
+         "sys.path.remove(sys.argv[1]); main(sys.argv[2])")
 
 
 class _StartStopped(SandboxError):
     """A start-up that was killed or ran out of time (tried again)."""
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.worker import main; "
-         "sys.path.remove(sys.argv[1]); main(sys.argv[2])")
 
 
 def installation_modules() -> list[str]:
@@ -104,7 +106,7 @@ class Remote:
 class Worker:
     """A sandboxed process running student code from ``submission`` (None: no student code).
 
-    ``assignment`` selects what is blocked (grader.policy.BLOCKED); ``run_dir`` is a trusted
+    ``assignment`` selects what is blocked (grader.sandbox.policy.BLOCKED); ``run_dir`` is a trusted
     directory for working copies (a private temporary one when None).
     """
 
@@ -122,9 +124,9 @@ class Worker:
         self.level = isolation_module.base_level(self.isolation)
         hidden = isolation_module.default_masks() if masks is None else masks
         self.masks = hidden + isolation_module.blocked_files(assignment)
-        # dlkit's compiled kernels (grader.kernel_cache), copied into the worker's own
+        # dlkit's compiled kernels (grader.sandbox.kernel_cache), copied into the worker's own
         # NUMBA_CACHE_DIR before any student code runs; not under session isolation, where
-        # the worker could write the grader's copy (see grader/kernel_cache.py)
+        # the worker could write the grader's copy (see grader/sandbox/kernel_cache.py)
         self.kernel_cache = (Path(kernel_cache) if kernel_cache and self.level != "session"
                              else None)
         if self.kernel_cache:
@@ -158,7 +160,7 @@ class Worker:
         return self.channel.output if self.channel else None
 
     def config(self, workdir: Path, fds: tuple[int, int]) -> WorkerConfig:
-        """What this worker is told at start-up (see grader.policy.WorkerConfig)."""
+        """What this worker is told at start-up (see grader.sandbox.policy.WorkerConfig)."""
         level = self.level
         namespaces = level == "namespaces"
         landlock = level in ("landlock", "landlock-same-uid")
@@ -278,13 +280,13 @@ class Worker:
 
     def _watch(self, workdir: Path):
         """What the channel checks while it waits: the disk quota, where no size-limited
-        folder holds the working copy (grader.quota)."""
+        folder holds the working copy (grader.sandbox.quota)."""
         if self.level == "namespaces":
             return None
         limit = self.limits.disk_mb
 
         def over() -> str | None:
-            pids = [int(pid) for pid, _stat in timing.worker_processes(self.owner(start=False))]
+            pids = [int(pid) for pid, _stat in paired.worker_processes(self.owner(start=False))]
             return quota.over_quota(str(workdir), pids, limit)
 
         return over
@@ -294,11 +296,11 @@ class Worker:
         cgroup, or its session: at start-up it still has the grader's uid or root) against
         ``Limits.start_timeout``; then ``then`` (the disk quota)."""
         assert self.proc is not None
-        owner = timing.Owner(None, self.proc.pid, self._cgroup)
+        owner = paired.Owner(None, self.proc.pid, self._cgroup)
         limit = self.limits.start_timeout
 
         def over() -> str | None:
-            if timing.cpu_seconds(owner) > limit:
+            if paired.cpu_seconds(owner) > limit:
                 return f"its start-up took more than {limit:g} s of CPU time"
             return then() if then is not None else None
 
@@ -349,18 +351,18 @@ class Worker:
     def _kernel_cache_files(self) -> list:
         if self.kernel_cache is None or not self.kernel_cache.is_dir():
             return []
-        from grader import kernel_cache
+        from grader.sandbox import kernel_cache
 
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
-    def owner(self, start: bool = True) -> timing.Owner:
-        """What identifies this worker's processes (grader.timing: their CPU time, the core
-        they run on): its cgroup where it has one, its leased uid or its session.
+    def owner(self, start: bool = True) -> paired.Owner:
+        """What identifies this worker's processes (grader.timing.paired: their CPU time,
+        the core they run on): its cgroup where it has one, its leased uid or its session.
         ``start``: start the worker first if it is not running."""
         if start:
             self._ensure_started()
-        return timing.Owner(self._lease.uid if self._lease else None,
+        return paired.Owner(self._lease.uid if self._lease else None,
                             self.proc.pid if self.proc else -1, self._cgroup)
 
     # -- messages
@@ -504,15 +506,15 @@ class Worker:
         return (best / number, result) if return_result else best / number
 
     def timing(self, target, args=(), kwargs=None, *, number: int = 10, repeat: int = 3,
-               warmup: int = 1, timeout: float = 60.0, vary=None) -> timing.TimingSession:
-        """Start a timing session (grader.timing): ``session.round()`` exactly ``repeat``
+               warmup: int = 1, timeout: float = 60.0, vary=None) -> paired.TimingSession:
+        """Start a timing session (grader.timing.paired): ``session.round()`` exactly ``repeat``
         times, each running ``number`` calls of the steps in the worker and returning the
         round's seconds on the trusted clock; then ``session.finish()`` -> the last round's
         results.  Use it as a context manager (an unfinished session stops the worker).
 
-        ``vary`` (a :class:`grader.varied.Vary`): every call sees a slightly changed input
+        ``vary`` (a :class:`grader.timing.varied.Vary`): every call sees a slightly changed input
         and each round's "done" carries probe values of its outputs (``session.probes``;
-        ``session.plan`` is what was sent), for :func:`grader.timing.verify`; ``finish()``
+        ``session.plan`` is what was sent), for :func:`grader.timing.paired.verify`; ``finish()``
         then returns the results of one more call with the inputs as given."""
         steps = target if isinstance(target, list) else [(target, args, kwargs or {})]
         if number < 1 or repeat < 1:
@@ -521,9 +523,9 @@ class Worker:
         for step_target, _a, _k in steps:
             if not isinstance(step_target, tuple):
                 self._ensure_imported(step_target)
-        wire, buffers = timing.steps_for_wire(self, steps)
+        wire, buffers = paired.steps_for_wire(self, steps)
         what = f"timing {steps[0][0] if isinstance(steps[0][0], str) else 'a method'}"
-        session = timing.TimingSession(self, what, repeat, time.monotonic() + timeout)
+        session = paired.TimingSession(self, what, repeat, time.monotonic() + timeout)
         request = {"op": "time", "steps": wire, "number": number, "repeat": repeat,
                    "warmup": warmup, "return_args": True}
         if vary is not None:

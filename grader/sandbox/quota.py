@@ -1,6 +1,6 @@
 """The disk a worker uses, where no private size-limited folder bounds it.
 
-Under ``namespaces`` the working copy is a tmpfs of ``Limits.disk_mb`` (``grader.mounts``):
+Under ``namespaces`` the working copy is a tmpfs of ``Limits.disk_mb`` (``grader.sandbox.mounts``):
 the kernel refuses the write past it.  Without namespaces (a container, a grader that is
 not root) the working copy is a folder on the machine's disk and no mount can limit it, so
 the trusted side measures it: :func:`disk_bytes` is what the worker's files take, counted
@@ -12,7 +12,7 @@ once:
   included (unlinking an open file hides it from the folder, not from the disk).
 
 ``RLIMIT_FSIZE`` (``Limits.file_mb``) bounds each file as it is written; the channel asks
-:func:`over_quota` every ``grader.channel.WATCH_PERIOD`` seconds while it waits for the
+:func:`over_quota` every ``grader.ipc.channel.WATCH_PERIOD`` seconds while it waits for the
 worker and kills a worker past ``Limits.disk_mb``.  A worker that hides its files from
 the grader (a folder it made unreadable, open files the grader may not list) is stopped
 the same way: what cannot be measured is not allowed.

@@ -30,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import similarity, submission
-from grader.printable import printable, printable_tree
-from grader.runner import DEFAULT_BUDGETS
+from grader import similarity
+from grader.ipc.printable import printable, printable_tree
+from grader.scoring import submission
+from grader.scoring.runner import DEFAULT_BUDGETS
 
 MARGIN = 120.0  # seconds per student on top of the assignment budgets (start-up, copying)
 
