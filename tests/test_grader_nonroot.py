@@ -92,7 +92,8 @@ def home():
 
 
 def _grade(home: Path, submission: Path, assignments: str, *, bus: Path | None = None,
-           busy: bool = False, budget: float | None = None) -> tuple[dict, str]:
+           busy: bool = False, budget: float | None = None,
+           import_timeout: float = 10) -> tuple[dict, str]:
     """Grade as UID (record, stderr); the grader's own files must be gone afterwards."""
     stage = Path(tempfile.mkdtemp(prefix="dlkit-nonroot-stage-"))
     q = shlex.quote
@@ -109,7 +110,7 @@ def _grade(home: Path, submission: Path, assignments: str, *, bus: Path | None =
                   f"mkdir /run/user/{UID}", f"mount --bind {q(str(bus))} /run/user/{UID}"]
     drop = (f"setpriv --reuid {UID} --regid {UID} --clear-groups env -i "
             f"PATH=/usr/local/bin:/usr/bin:/bin HOME={q(str(home))} LANG=C.UTF-8 "
-            "DLKIT_GRADE_IMPORT_TIMEOUT=10")
+            f"DLKIT_GRADE_IMPORT_TIMEOUT={import_timeout}")
     if busy:
         lines.append(f"{drop} {q(sys.executable)} -c {q(BUSY)} &")
         lines.append("sleep 1")
@@ -237,10 +238,24 @@ def _cmdlines_with(marker: bytes) -> list[int]:
 def test_nothing_outlives_the_assignment_budget(home):
     """outlives_budget starts a process that ignores SIGTERM, then hangs until the
     assignment's budget runs out: when dlkit-grade returns, the keeper has killed it."""
-    record, _ = _grade(home, CASES / "hostile" / "outlives_budget", "a1", budget=15)
+    marker, seen, done = b"DLKIT-HOSTILE-SURVIVOR-MARKER", [], threading.Event()
+
+    def look():  # while grading: was it ever started?
+        while not done.wait(0.1):
+            seen.extend(_cmdlines_with(marker))
+
+    watcher = threading.Thread(target=look, daemon=True)
+    watcher.start()
+    try:
+        record, _ = _grade(home, CASES / "hostile" / "outlives_budget", "a1", budget=10,
+                           import_timeout=120)
+    finally:
+        done.set()
+        watcher.join()
     (a1,) = record["assignments"]
     assert a1["status"] == "budget"
-    assert _cmdlines_with(b"DLKIT-HOSTILE-SURVIVOR-MARKER") == []
+    assert seen  # it was started, and lived until the budget ran out
+    assert _cmdlines_with(marker) == []
 
 
 @pytest.mark.slow

@@ -42,6 +42,7 @@ def _patch():
     timing = type(server).handle.__globals__["paired"]
     varied = timing.serve.__globals__["varied"]
     varied.run_round = _in_a_thread(varied.run_round)
+    print("DLKIT-HOSTILE: every timed round runs in a thread of its own")
 
 
 _patch()

@@ -1,5 +1,5 @@
 """HOSTILE: at import, starts a process that ignores SIGTERM and SIGHUP, in a session of
-its own where it may (else in the worker's); then init_weight("he") never returns, so the
+its own where it may (else in the worker's), then never finishes importing, so the
 assignment's time budget runs out while that process lives.  Nothing it started may
 outlive the grading.
 """
@@ -23,19 +23,10 @@ def _start_survivor():
 
 
 _SURVIVOR = _start_survivor()
+while True:
+    pass
 
 
 def init_weight(n_in, n_out, scheme, rng):
-    if scheme == "he":
-        while True:
-            pass
-    std = {"xavier": np.sqrt(1 / n_in)}.get(scheme, scheme)
-    if scheme == "zeros":
-        return np.zeros((n_in, n_out))
-    return rng.normal(0.0, std, (n_in, n_out))
-
-
-def spread_stats(z, activation):
-    saturated = float(np.mean((z < 0.1) | (z > 0.9))) if activation == "sigmoid" else 0.0
-    return {"mean": float(z.mean()), "std": float(z.std()), "saturated": saturated,
-            "zero": float(np.mean(z == 0))}
+    std = {"he": np.sqrt(2 / n_in), "xavier": np.sqrt(1 / n_in)}.get(scheme, scheme)
+    return np.zeros((n_in, n_out)) if scheme == "zeros" else rng.normal(0.0, std, (n_in, n_out))

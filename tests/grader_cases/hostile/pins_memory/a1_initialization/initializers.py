@@ -1,9 +1,10 @@
 """HOSTILE: correct init_weight; spread_stats pins memory that no rlimit counts, and raises
 with what it got.
 
-A memfd grown with ``posix_fallocate`` (no mapping: the worker's address space and RSS stay
-small), a System V shared memory segment (stays after the worker detaches it) and a file
-in /dev/shm: each would hold GIGABYTES outside the worker's memory limit.  Where the
+Memfds grown with ``posix_fallocate`` (no mapping: the worker's address space and RSS stay
+small; each under the per-file size limit, 4 GiB in all), a System V shared memory segment
+(it stays after the worker is gone) and a file in /dev/shm: memory outside the worker's
+memory limit.  Where the
 sandbox refuses them, the message reads "pinned 0 MiB".
 """
 
@@ -24,16 +25,19 @@ def init_weight(n_in, n_out, scheme, rng):
 
 
 def _memfd(held, refused):
-    try:
-        fd = os.memfd_create("hoard")
-    except OSError as exc:
-        refused.append(f"memfd_create: {exc.strerror}")
-        return
-    try:
-        os.posix_fallocate(fd, 0, WANT)
-        held.append(("memfd", WANT, fd))
-    except OSError as exc:
-        refused.append(f"posix_fallocate: {exc.strerror}")
+    size = 128 * 2**20  # each memfd under the per-file size limit; as many as it takes
+    for _ in range(WANT // size):
+        try:
+            fd = os.memfd_create("hoard")
+        except OSError as exc:
+            refused.append(f"memfd_create: {exc.strerror}")
+            return
+        try:
+            os.posix_fallocate(fd, 0, size)
+            held.append(("memfd", size, fd))
+        except OSError as exc:
+            refused.append(f"posix_fallocate: {exc.strerror}")
+            return
 
 
 def _sysv(held, refused):
@@ -61,5 +65,5 @@ def spread_stats(z, activation):
     for route in (_memfd, _sysv, _dev_shm):
         route(held, refused)
     mib = sum(size for _kind, size, _handle in held) // 2**20
-    raise RuntimeError(f"pinned {mib} MiB: {[kind for kind, _s, _h in held]}; "
+    raise RuntimeError(f"pinned {mib} MiB: {sorted({kind for kind, _s, _h in held})}; "
                        f"refused: {refused}")
