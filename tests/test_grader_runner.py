@@ -156,6 +156,30 @@ def test_a_worker_that_cannot_be_started_is_a_sandbox_error(monkeypatch):
         assert w.channel is None and w.proc is None
 
 
+def test_a_start_up_that_dies_once_is_tried_again_and_one_that_always_dies_is_ours(
+        monkeypatch, tmp_path):
+    """A worker that dies before it says it started (a wrapper such as unshare failing and
+    exiting with status 1, the OOM killer on a loaded machine) ran no student code: it is started again; if that
+    fails too, it is the grader's SandboxError (exit 3 upstream), never a student's
+    error."""
+    from grader.sandbox import handle as sandbox
+    from grader.sandbox.handle import SandboxError
+
+    once = tmp_path / "died-once"
+    boot = sandbox._BOOT
+    monkeypatch.setattr(sandbox, "_BOOT", (
+        f"import os\nif not os.path.exists({str(once)!r}):\n"
+        f"    open({str(once)!r}, 'w').close(); os._exit(1)\n") + boot)
+    with Worker(PROBE) as w:
+        w.start()
+        assert w.starts == 2 and once.exists()
+        w.ping()
+    monkeypatch.setattr(sandbox, "_BOOT", "import os; os._exit(1)")
+    with Worker(PROBE) as w:
+        with pytest.raises(SandboxError, match=r"(?s)did not start.*status 1.*tried 2 times"):
+            w.start()
+
+
 def test_worker_calls_return_values_and_output(worker):
     got = worker.call(f"{MOD}:normal", 3, 4, Rng(7), timeout=30)
     assert np.array_equal(got, np.random.default_rng(7).normal(size=(3, 4)))
