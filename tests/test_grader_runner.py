@@ -159,9 +159,9 @@ def test_a_worker_that_cannot_be_started_is_a_sandbox_error(monkeypatch):
 def test_a_start_up_that_dies_once_is_tried_again_and_one_that_always_dies_is_ours(
         monkeypatch, tmp_path):
     """A worker that dies before it says it started (a wrapper such as unshare failing and
-    exiting with status 1, the OOM killer on a loaded machine) ran no student code: it is started again; if that
-    fails too, it is the grader's SandboxError (exit 3 upstream), never a student's
-    error."""
+    exiting with status 1, the OOM killer on a loaded machine) ran no student code: it is
+    started again; if that fails too, it is the grader's SandboxError (exit 3 upstream),
+    never a student's error."""
     from grader.sandbox import handle as sandbox
     from grader.sandbox.handle import SandboxError
 
@@ -178,6 +178,26 @@ def test_a_start_up_that_dies_once_is_tried_again_and_one_that_always_dies_is_ou
     with Worker(PROBE) as w:
         with pytest.raises(SandboxError, match=r"(?s)did not start.*status 1.*tried 2 times"):
             w.start()
+
+
+def test_a_dead_worker_is_not_reaped_before_its_group_is_killed():
+    """Asking whether a worker is alive never collects its exit status: its pid, which
+    names its process group, stays its own until ``kill`` has signalled that group (a
+    group signalled after the reap could be another program's, the pid reused)."""
+    from grader.ipc import protocol
+
+    with Worker(PROBE) as w:
+        w.ping()
+        ch = w.channel
+        protocol.send(ch.req, {"op": "exit"})
+        deadline = time.monotonic() + 30
+        while ch.alive and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not ch.alive and ch.proc.returncode is None
+        state = Path(f"/proc/{ch.proc.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        assert state == b"Z"  # exited, not reaped: the pid is still the worker's
+        ch.kill()
+        assert ch.proc.returncode == 0  # collected only now, after the group's kill
 
 
 def test_worker_calls_return_values_and_output(worker):

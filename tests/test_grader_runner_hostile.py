@@ -340,8 +340,12 @@ def test_nothing_outlives_the_assignment_budget(monkeypatch):
     the budget runs out: when grade() returns, nothing it started is left (a cgroup's kill,
     the uid's processes, or the keeper's kill of every descendant, checked after the
     fact)."""
+    from grader.sandbox import cgroup
+
     monkeypatch.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", "120")  # the budget ends it first
     monkeypatch.setenv("DLKIT_GRADE_KERNEL_CACHE", "off")
+    own = cgroup._own_cgroup()
+    before = set(own.glob("dlkit-grade-*")) if own else set()
     with Sighting(SURVIVOR) as sighting:
         record = runner.grade(HOSTILE / "outlives_budget", ["a1"], runner.Options(
             checks_dir=FAKE_CHECKS, budgets={"a1": 10.0}))
@@ -349,6 +353,9 @@ def test_nothing_outlives_the_assignment_budget(monkeypatch):
     assert a1["status"] == "budget", a1.get("log")
     assert sighting.seen  # it was started, and lived until the budget ran out
     assert _processes_with(SURVIVOR) == []
+    # nor the worker cgroups of the killed checks process (their maker's pid is gone)
+    made = set(own.glob("dlkit-grade-*")) - before if own else set()
+    assert [p for p in made if not Path(f"/proc/{p.name.split('-')[2]}").exists()] == []
 
 
 def test_daemon_left_behind_is_killed(hostile_records):

@@ -115,6 +115,19 @@ class WorkerCgroup:
         return done
 
 
+def remove_those_of(pid: int) -> list[str]:
+    """Kill and remove the worker cgroups that process ``pid`` made (a checks process that
+    was killed before it could); returns those that could not be removed."""
+    parent = _own_cgroup()
+    if parent is None:
+        return []
+    left = []
+    for path in sorted(parent.glob(f"dlkit-grade-{pid}-*")):
+        if not WorkerCgroup(path).remove():
+            left.append(str(path))
+    return left
+
+
 def create(limits=None) -> WorkerCgroup | None:
     """A fresh cgroup for one worker under this process's own (None where the grader may
     not make one); ``limits`` (:class:`grader.sandbox.policy.Limits`) sets its memory and pids

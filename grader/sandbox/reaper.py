@@ -25,6 +25,8 @@ import sys
 import time
 from collections.abc import Set as AbstractSet
 
+from grader.sandbox import cgroup
+
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -169,10 +171,12 @@ def keep(cmd: list[str]) -> int:
     if child is not None and child.returncode is None:
         child.kill()  # not reaped yet: its pid is still its own
         child.wait()
-    left = kill_descendants()
+    left: list[int | str] = [*kill_descendants()]
+    if child is not None:  # the worker cgroups a killed checks process left behind
+        left += cgroup.remove_those_of(child.pid)
     if left:
-        print(f"dlkit-grade: {len(left)} processes started by the checks could not be "
-              f"killed: pids {left}", file=sys.stderr)
+        print(f"dlkit-grade: processes started by the checks could not be killed: {left}",
+              file=sys.stderr)
         return SURVIVORS
     return 128 - rc if rc < 0 else rc
 
