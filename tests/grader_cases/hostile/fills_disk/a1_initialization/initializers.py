@@ -1,13 +1,15 @@
-"""HOSTILE: correct init_weight; spread_stats writes 1.2 GiB of files in its working copy
-(each under the per-file limit), deleting each while it keeps it open (a deleted file
-still takes its space, unseen in the folder), then raises with what it wrote.
+"""HOSTILE: correct init_weight; spread_stats takes 1.2 GiB of disk in its working copy
+(files of 200 MiB, under the per-file limit, allocated at once with posix_fallocate),
+deleting each while it keeps it open (a deleted file still takes its space, unseen in the
+folder), holds them for a few seconds, then raises with what it took.
 """
 
 import os
+import time
 
 import numpy as np
 
-CHUNK = b"\xa5" * 2**20
+FILE = 200 * 2**20
 
 
 def init_weight(n_in, n_out, scheme, rng):
@@ -21,17 +23,16 @@ _HELD = []
 
 
 def spread_stats(z, activation):
-    written, why = 0, "all of it"
+    taken, why = 0, "all of it"
     try:
         for k in range(6):
             name = f"fill{k}.bin"
-            f = open(name, "wb")  # noqa: SIM115 - kept open on purpose
-            _HELD.append(f)
-            for _ in range(200):
-                f.write(CHUNK)
-                written += 1
-            f.flush()
+            fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)
+            _HELD.append(fd)
+            os.posix_fallocate(fd, 0, FILE)
+            taken += FILE // 2**20
             os.unlink(name)
     except OSError as exc:
         why = exc.strerror
-    raise RuntimeError(f"wrote {written} MiB ({why})")
+    time.sleep(3)  # held: what a quota checked now and then must still see
+    raise RuntimeError(f"took {taken} MiB ({why})")
