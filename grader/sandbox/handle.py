@@ -286,8 +286,9 @@ class Worker:
         limit = self.limits.disk_mb
 
         def over() -> str | None:
-            pids = [int(pid) for pid, _stat in paired.worker_processes(self.owner(start=False))]
-            return quota.over_quota(str(workdir), pids, limit)
+            owner = self.owner(start=False)
+            pids = [int(pid) for pid, _stat in paired.worker_processes(owner)]
+            return quota.over_quota(str(workdir), pids, limit, owner.uid)
 
         return over
 

@@ -11,6 +11,11 @@ once:
 - every regular file a process of the worker holds open, wherever it is, deleted ones
   included (unlinking an open file hides it from the folder, not from the disk).
 
+Which file an open descriptor of another process is, the kernel tells only a process that
+may trace it: the grader's own uid, or root with CAP_SYS_PTRACE, which a container's root
+lacks.  So a root grader reads them with the worker's uid as its filesystem uid
+(:func:`as_fsuid`, this thread only), as a process of that uid could.
+
 ``RLIMIT_FSIZE`` (``Limits.file_mb``) bounds each file as it is written; the channel asks
 :func:`over_quota` every ``grader.ipc.channel.WATCH_PERIOD`` seconds while it waits for the
 worker and kills a worker past ``Limits.disk_mb``.  A worker that hides its files from
@@ -20,9 +25,13 @@ the same way: what cannot be measured is not allowed.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class Unmeasurable(OSError):
@@ -60,15 +69,36 @@ def disk_bytes(folder: str, pids: Iterable[int]) -> int:
         for fd in fds:
             try:
                 add(os.stat(f"/proc/{pid}/fd/{fd}"))
-            except (FileNotFoundError, PermissionError):
-                continue  # closed meanwhile; a socket or pipe of another namespace
+            except FileNotFoundError:
+                continue  # closed meanwhile
+            except PermissionError as exc:  # a process that made itself untraceable
+                error(exc)
     return total
 
 
-def over_quota(folder: str, pids: Iterable[int], limit_mb: int) -> str | None:
-    """Why the worker is over its disk quota (None while it is not)."""
+@contextlib.contextmanager
+def as_fsuid(uid: int | None) -> Iterator[None]:
+    """Within the block, this thread opens files and reads other processes' descriptors
+    as ``uid`` (its filesystem uid and gid; root only, and a no-op for None)."""
+    if uid is None or os.geteuid() != 0:
+        yield
+        return
+    _libc.setfsgid(uid)
+    _libc.setfsuid(uid)
     try:
-        used = disk_bytes(folder, pids)
+        yield
+    finally:
+        _libc.setfsuid(0)
+        _libc.setfsgid(0)
+
+
+def over_quota(folder: str, pids: Iterable[int], limit_mb: int,
+               uid: int | None = None) -> str | None:
+    """Why the worker is over its disk quota (None while it is not); ``uid``: the worker's
+    own uid when it has one (see :func:`as_fsuid`)."""
+    try:
+        with as_fsuid(uid):
+            used = disk_bytes(folder, pids)
     except Unmeasurable as exc:
         return f"the disk quota ({limit_mb} MiB) could not be checked: {exc.strerror}"
     if used > limit_mb * 2**20:
