@@ -241,10 +241,8 @@ class Worker:
         finally:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
-        watch = self._watch(workdir)
         self.channel = Channel(self.proc, req_w, resp_r, out_r, self.limits,
-                               on_kill=self._kill_the_rest,
-                               watch=self._start_watch(watch))
+                               on_kill=self._kill_the_rest, watch=self._start_watch())
         mark = self.channel.output.total
         try:
             header, _ = self.channel.recv(
@@ -254,7 +252,7 @@ class Worker:
             self._stop()
             raise _StartStopped(f"the worker did not start ({exc}); output:\n"
                                 f"{output}") from None
-        self.channel.watch = watch
+        self.channel.watch = self._watch(workdir)  # once student code may run
         if not header.get("ok"):
             self._stop()
             err = header.get("error", {})
@@ -292,10 +290,11 @@ class Worker:
 
         return over
 
-    def _start_watch(self, then):
+    def _start_watch(self):
         """The start-up's watch: the CPU time of everything the worker ran so far (its
         cgroup, or its session: at start-up it still has the grader's uid or root) against
-        ``Limits.start_timeout``; then ``then`` (the disk quota)."""
+        ``Limits.start_timeout``.  (No student code runs yet: no disk quota to watch, and
+        the working copy is not the worker's own until its set-up hands it over.)"""
         assert self.proc is not None
         owner = paired.Owner(None, self.proc.pid, self._cgroup)
         limit = self.limits.start_timeout
@@ -303,7 +302,7 @@ class Worker:
         def over() -> str | None:
             if paired.cpu_seconds(owner) > limit:
                 return f"its start-up took more than {limit:g} s of CPU time"
-            return then() if then is not None else None
+            return None
 
         return over
 
