@@ -39,7 +39,7 @@ from grader.timing import paired
 # (The builtins above are bound here, before student code runs, so that a submission
 # patching builtins cannot break how this loop reports its results.)
 
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 
 
 # ------------------------------------------------------------------------------ setup
@@ -103,7 +103,11 @@ def setup(cfg: WorkerConfig) -> None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # setuid cleared it
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # setuid cleared it
+        # and made the process undumpable: the grader (its uid as filesystem uid) could
+        # then not see which files it holds open (grader.sandbox.quota)
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
         if not cfg.namespaces and os.getppid() != cfg.parent:
             os._exit(71)  # the grader is already gone
     confine.no_new_privs()
