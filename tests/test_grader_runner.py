@@ -200,6 +200,23 @@ def test_a_dead_worker_is_not_reaped_before_its_group_is_killed():
         assert ch.proc.returncode == 0  # collected only now, after the group's kill
 
 
+def test_a_worker_killed_from_outside_is_reported_as_killed(tmp_path):
+    """The worker's Python SIGKILLed from outside (the OOM killer, another program): under
+    namespaces its wrapper, unshare, exits with status 1 instead of passing the signal on;
+    the reason says SIGKILL all the same, not an exit of the student's code."""
+    import signal
+
+    from grader.sandbox.handle import WorkerDied
+
+    with Worker(PROBE) as w:
+        w.ping()
+        kids = Path(f"/proc/{w.proc.pid}/task/{w.proc.pid}/children").read_text().split()
+        target = int(kids[0]) if kids else w.proc.pid  # unshare's child, or the worker
+        os.kill(target, signal.SIGKILL)
+        with pytest.raises(WorkerDied, match="killed by SIGKILL"):
+            w.ping()
+
+
 def test_worker_calls_return_values_and_output(worker):
     got = worker.call(f"{MOD}:normal", 3, 4, Rng(7), timeout=30)
     assert np.array_equal(got, np.random.default_rng(7).normal(size=(3, 4)))

@@ -250,6 +250,8 @@ class Channel:
         rc = self.proc.returncode
         if rc is None:
             return f"{what}: the worker stopped answering"
+        if rc == 1 and self._wrapper_lost_a_signal():
+            rc = -signal.SIGKILL
         if rc < 0:
             sig = signal.Signals(-rc)
             why = {signal.SIGXCPU: f"the CPU time limit ({self.limits.cpu_seconds} s)",
@@ -258,6 +260,14 @@ class Channel:
             return f"{what}: the worker was killed by {sig.name}: {why}"
         return (f"{what}: the worker exited with status {rc} (os._exit() or a crash "
                 f"while running your code)")
+
+    def _wrapper_lost_a_signal(self) -> bool:
+        """unshare (util-linux 2.38) exits with status 1 and this message instead of passing
+        on its child's death by SIGKILL (a resource limit, or killed from outside)."""
+        self.output.sync(0.2)
+        with self.output.lock:
+            tail = bytes(self.output.buf[-200:])
+        return tail.rstrip().endswith(b"unshare: sigprocmask unblock failed: Invalid argument")
 
     def kill(self) -> None:
         """SIGKILL the worker's process group, then collect the worker's exit status, then

@@ -33,7 +33,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +41,9 @@ from grader.sandbox import confine
 from grader.sandbox.policy import BLOCKED, ConfigError, LandlockRules
 
 UID_RANGE = range(61000, 62000)
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
+# One folder of uid locks for every grader on the machine, wherever its TMPDIR points: two
+# graders leasing the same uid would kill each other's workers (UidLease.kill_all).
+UID_LOCK_DIR = Path("/run/dlkit-grade-uids")
 LEVELS = ("namespaces", "landlock", "landlock-same-uid", "user-no-landlock", "session")
 NETWORK_OPEN = "-network-open"
 _CAP_SYS_ADMIN = 21
