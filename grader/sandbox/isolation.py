@@ -43,7 +43,7 @@ from grader.sandbox.policy import BLOCKED, ConfigError, LandlockRules
 UID_RANGE = range(61000, 62000)
 # One folder of uid locks for every grader on the machine, wherever its TMPDIR points: two
 # graders leasing the same uid would kill each other's workers (UidLease.kill_all).
-UID_LOCK_DIR = Path("/run/dlkit-grade-uids")
+UID_LOCK_DIR = Path("/tmp/dlkit-grade-uids")
 LEVELS = ("namespaces", "landlock", "landlock-same-uid", "user-no-landlock", "session")
 NETWORK_OPEN = "-network-open"
 _CAP_SYS_ADMIN = 21
@@ -216,6 +216,12 @@ class UidLease:
 
     def __init__(self):
         UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        st = UID_LOCK_DIR.lstat()  # in /tmp: made by someone else, it cannot be trusted
+        if st.st_uid != os.geteuid() or st.st_mode & 0o777 != 0o700 or \
+                not UID_LOCK_DIR.is_dir() or UID_LOCK_DIR.is_symlink():
+            raise ConfigError(f"{UID_LOCK_DIR}: expected a folder of this user's with mode "
+                              f"0700 (the grader's uid locks), found uid {st.st_uid}, mode "
+                              f"{st.st_mode & 0o7777:o}: remove it")
         for uid in UID_RANGE:
             try:
                 pwd.getpwuid(uid)
