@@ -41,9 +41,9 @@ from grader.sandbox import confine
 from grader.sandbox.policy import BLOCKED, ConfigError, LandlockRules
 
 UID_RANGE = range(61000, 62000)
-# One folder of uid locks for every grader on the machine, wherever its TMPDIR points: two
-# graders leasing the same uid would kill each other's workers (UidLease.kill_all).
-UID_LOCK_DIR = Path("/tmp/dlkit-grade-uids")
+# uids are the machine's: every grader on it must see the same leases, whatever its TMPDIR
+# (a grader with another TMPDIR would lease a uid in use, and kill that worker)
+UID_LOCK_DIR = Path("/tmp") / "dlkit-grade-uids"
 LEVELS = ("namespaces", "landlock", "landlock-same-uid", "user-no-landlock", "session")
 NETWORK_OPEN = "-network-open"
 _CAP_SYS_ADMIN = 21
