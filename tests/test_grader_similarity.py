@@ -128,7 +128,8 @@ def test_what_is_fingerprinted_is_bounded_and_what_is_skipped_is_said(tmp_path):
     import time
     import zipfile
 
-    from grader import batch, runner
+    from grader.platforms import batch
+    from grader.scoring import runner
 
     solution = (REPO / "solutions" / TASKS["a2"].path).read_text(encoding="utf-8")
     line = "x = x + 1  # the same line, over and over\n"
