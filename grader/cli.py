@@ -112,6 +112,7 @@ def _tail(log: str, lines: int = 25) -> str:
 
 
 def grade_main(argv: list[str]) -> int:
+    from grader.ipc.printable import printable
     from grader.report import render
     from grader.scoring import runner
     from grader.scoring.submission import SubmissionError
@@ -154,7 +155,7 @@ def grade_main(argv: list[str]) -> int:
         print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
     if args.out:
         _write(args.out, report)
-        print(f"dlkit-grade: {record['submission']}: {record['score']:g} / "
+        print(f"dlkit-grade: {printable(record['submission'])}: {record['score']:g} / "
               f"{record['max_score']:g}", file=sys.stderr)
     else:
         sys.stdout.write(report)
@@ -214,6 +215,7 @@ def _gradebook_inputs(p: argparse.ArgumentParser, args: argparse.Namespace):
 def _summary(command: str, written, out: Path) -> None:
     """What the TA must know after a batch or merge: who was not graded, who is not on the
     roster, what the LMS file and the feedback left out."""
+    from grader.ipc.printable import printable
     from grader.sandbox.isolation import ISOLATION_NOTES, base_level, isolation_note
 
     rows = written.rows
@@ -224,12 +226,13 @@ def _summary(command: str, written, out: Path) -> None:
               file=sys.stderr)
     failed = [r.get("submission") or r["student"] for r in rows
               if r["status"] in ("timeout", "error", "grader-error")]
-    print(f"{len(rows)} students -> {out}"
-          + (f"; not graded: {', '.join(failed)} (regrade them with --only)" if failed else ""))
+    print(printable(f"{len(rows)} students -> {out}" + (
+        f"; not graded: {', '.join(failed)} (regrade them with --only)" if failed else "")))
     unmatched = [r["submission"] for r in rows if r.get("note", "").startswith("not on the "
                                                                                "roster")]
     if unmatched:
-        print(f"not on the roster (in {out.name}, not in an LMS file): {', '.join(unmatched)}")
+        print(printable(f"not on the roster (in {out.name}, not in an LMS file): "
+                        f"{', '.join(unmatched)}"))
     absent = sum(r["status"] == "no-submission" for r in rows)
     if absent:
         print(f"{absent} students of the roster handed in nothing (rows without a grade)")
@@ -237,9 +240,8 @@ def _summary(command: str, written, out: Path) -> None:
         print(f"LMS file: {written.export}"
               + (f"; left out: {'; '.join(written.left_out)}" if written.left_out else ""))
     if written.feedback is not None:
-        print(f"feedback: {len(written.feedback)} files"
-              + (f"; none for {', '.join(written.no_feedback)}" if written.no_feedback
-                 else ""))
+        print(printable(f"feedback: {len(written.feedback)} files" + (
+            f"; none for {', '.join(written.no_feedback)}" if written.no_feedback else "")))
 
 
 def batch_main(argv: list[str]) -> int:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import similarity
+from grader.ipc.printable import printable
 from grader.platforms import gradebook, records
 from grader.platforms.gradebook import GradebookError, Roster
 from grader.scoring import submission
@@ -161,7 +162,7 @@ def grade_one(path: Path, record_path: Path, settings: Settings,
         return "timeout", f"not finished within {limit:g} s"
     finally:
         children.done(proc)
-    err_text = err.decode("utf-8", "replace").strip()
+    err_text = printable(err.decode("utf-8", "replace").strip())
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -171,16 +172,20 @@ def grade_one(path: Path, record_path: Path, settings: Settings,
     return record.get("status", "graded"), (record.get("error") or "")[:300]
 
 
-def task_files(path: Path, assignments: list[str]) -> dict[str, list[list[str]]]:
+def task_files(path: Path, assignments: list[str]) -> tuple[dict[str, list[list[str]]],
+                                                            list[dict]]:
     """{task: [[path in the submission, text], ...]}: the files the similarity between
-    students compares (grader.similarity.task_files); nothing for an unreadable one."""
+    students compares (grader.similarity.task_files; nothing for an unreadable one), and
+    the files left out of it (too large), each with the reason."""
+    skipped: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="dlkit-files-") as tmp:
         try:
             root = submission.prepare(path, Path(tmp) / "s")
         except submission.SubmissionError:
-            return {}
-        return {aid: [list(f) for f in similarity.task_files(root, aid)]
-                for aid in assignments if (root / submission.ASSIGNMENTS[aid]).is_dir()}
+            return {}, []
+        files = {aid: [list(f) for f in similarity.task_files(root, aid, skipped)]
+                 for aid in assignments if (root / submission.ASSIGNMENTS[aid]).is_dir()}
+    return files, skipped
 
 
 def _record(name: str, path: Path, staged: Path, outcome: tuple[str, str],
@@ -192,8 +197,11 @@ def _record(name: str, path: Path, staged: Path, outcome: tuple[str, str],
     except (OSError, ValueError):
         record = {"submission": str(path), "status": outcome[0], "assignments": []}
     record["gradebook"] = {"student": name, "status": outcome[0], "note": outcome[1],
-                           "assignments": settings.assignments, "grader": grader,
-                           "files": task_files(path, settings.assignments)}
+                           "assignments": settings.assignments, "grader": grader}
+    files, skipped = task_files(path, settings.assignments)
+    record["gradebook"]["files"] = files
+    if skipped:
+        record["gradebook"]["files_skipped"] = skipped
     return record
 
 

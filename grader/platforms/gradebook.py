@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
+from grader.ipc.printable import printable_tree
 from grader.report import render
 from grader.report.formats import task_text
 
@@ -248,7 +249,7 @@ def csv_text(columns: list[str], rows: list[dict]) -> str:
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(printable_tree(rows))  # names and notes may come from student files
     return buf.getvalue()
 
 

@@ -31,12 +31,14 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import dlkit
 from grader import GRADER_DIR, similarity
+from grader.ipc.printable import printable
 from grader.platforms import gradebook
 from grader.platforms.gradebook import GradebookError, Roster
 
@@ -236,14 +238,19 @@ def _ranges(ranges) -> str:
     return " ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
 
-def between_students(records: dict[str, dict], assignments: list[str]) -> list[dict]:
+def between_students(records: dict[str, dict],
+                     assignments: list[str]) -> tuple[list[dict], list[dict]]:
     """Every pair of students whose files of a task overlap (grader.similarity.pairs), from
-    the files kept in their records (every pair is compared: the time grows with the square
-    of the class)."""
+    the files kept in their records, and what was not compared (``skipped``: too large, or
+    the task's time was up). Every pair is compared: the time grows with the square of the
+    class, bounded per task by ``similarity.SECONDS`` plus a second per student."""
+    skipped: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="dlkit-similarity-") as tmp:
         roots: dict[str, Path] = {}
         for name, record in records.items():
             files = record["gradebook"].get("files", {})
+            skipped += [{**x, "student": name} for x in record["gradebook"].get(
+                "files_skipped", [])]
             if not files:
                 continue  # unreadable or not graded: nothing to compare (its row says why)
             root = roots[name] = Path(tmp) / f"s{len(roots)}"
@@ -255,12 +262,16 @@ def between_students(records: dict[str, dict], assignments: list[str]) -> list[d
                 path.write_text(text, encoding="utf-8")
         found = []
         for aid in assignments:
+            deadline = time.monotonic() + similarity.SECONDS + len(roots)
             try:
-                found += similarity.pairs(roots, aid)
+                found += similarity.pairs(roots, aid, skipped=skipped, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - the grades stand without the table
-                print(f"dlkit-grade: similarity of {aid} not compared: "
-                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
-    return found
+                print(printable(f"dlkit-grade: similarity of {aid} not compared: "
+                                f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+    for s in skipped:  # the TA's log: what the similarity table does not cover
+        print(printable(f"dlkit-grade: similarity {s['task']}: {s.get('student', '')} "
+                        f"{s['file']}: {s['reason']}"), file=sys.stderr)
+    return found, [{**s, "between_students": True} for s in skipped]
 
 
 def _flags(pairs: list[dict]) -> dict[str, list[dict]]:
@@ -326,15 +337,15 @@ def write(out_csv: Path, manifest: Manifest, records: dict[str, dict], *,
     shard: then without the similarity between students, which the merge computes)."""
     names = manifest.graded
     whole = manifest.shard[1] == 1
-    pairs = between_students({n: records[n] for n in names}, manifest.assignments) \
-        if whole else []
+    pairs, skipped = between_students({n: records[n] for n in names},
+                                      manifest.assignments) if whole else ([], [])
     with _whole():
-        return _write(out_csv, manifest, records, pairs, roster=roster, export=export,
-                      feedback=feedback, lang=lang)
+        return _write(out_csv, manifest, records, pairs, skipped, roster=roster,
+                      export=export, feedback=feedback, lang=lang)
 
 
 def _write(out_csv: Path, manifest: Manifest, records: dict[str, dict], pairs: list[dict],
-           *, roster: Roster | None, export: str | None, feedback: Path | None,
+           skipped: list[dict], *, roster: Roster | None, export: str | None, feedback: Path | None,
            lang: str) -> Written:
     folder = records_dir(out_csv)
     names = manifest.graded
@@ -345,6 +356,11 @@ def _write(out_csv: Path, manifest: Manifest, records: dict[str, dict], pairs: l
         own = [f for f in record.get("similarity", []) if "other_student" not in f]
         if "similarity" in record or peers.get(name):
             record["similarity"] = own + peers.get(name, [])
+        own_skipped = [x for x in record.get("similarity_skipped", [])
+                       if not x.get("between_students")]
+        mine = [x for x in skipped if x.get("student") == name]
+        if own_skipped or mine:
+            record["similarity_skipped"] = own_skipped + mine
         write_text(folder / f"{name}.json", dumps(record))
     if whole:
         write_text(sibling(out_csv, "similarity"), similarity_csv(pairs))

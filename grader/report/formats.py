@@ -11,6 +11,7 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
+from grader.ipc.printable import printable_tree
 from grader.report.visibility import Visibility
 
 FORMATS = ("text", "json", "gradescope", "junit")
@@ -218,6 +219,9 @@ def render(record: dict, fmt: str = "text", lang: str = "en",
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
     if lang not in WORDS:
         raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
+    # nothing from student code reaches a terminal, a file or a platform as control
+    # characters, whatever part of the record it came in
+    record = printable_tree(record)
     if fmt == "gradescope":
         return gradescope(record, lang, visibility)
     return {"text": text, "json": full_json, "junit": junit}[fmt](record, lang)
