@@ -63,6 +63,12 @@ def _title(assignment: dict, lang: str) -> str:
     return task.title[lang] if task else assignment["title"]
 
 
+def _wrapped(text: str) -> list[str]:
+    """A paragraph of the report, indented under its assignment's line."""
+    return textwrap.wrap(text, width=88, initial_indent="    ", subsequent_indent="    ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
 def _feedback(check: dict, lang: str) -> str:
     parts = [_message(check, lang)]
     if check.get("output"):
@@ -80,6 +86,8 @@ def text(record: dict, lang: str = "en") -> str:
         lines[-1:] = [f"{w['unreadable_line']}: {why}", ""]
         lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
         return "\n".join(lines) + "\n"
+    for note in record.get("notes", []):
+        lines.extend([*_text(note, lang).splitlines(), ""])
     for a in record["assignments"]:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
         lines.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
@@ -87,6 +95,8 @@ def text(record: dict, lang: str = "en") -> str:
         if a["status"] == "missing":
             lines.append("")
             continue
+        if a.get("found"):
+            lines.extend(_wrapped(_text(a["found"]["message"], lang)))
         if a.get("problem"):
             lines.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
                                          "    ").splitlines())
@@ -119,10 +129,14 @@ def gradescope(record: dict, lang: str = "en") -> str:
     if record.get("status") == "unreadable":  # one line, and no check to list
         why = _text(record.get("error_message"), lang) or record.get("error", "")
         summary.append(f"{w['unreadable_line']}: {why}")
+    for note in record.get("notes", []) if record.get("status") != "unreadable" else []:
+        summary.extend([*_text(note, lang).splitlines(), ""])
     for a in record["assignments"] if record.get("status") != "unreadable" else []:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
         summary.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
                        f"{_num(a['max_score'])}{status}")
+        if a.get("found"):
+            summary.extend(_wrapped(_text(a["found"]["message"], lang)))
         if a.get("problem"):
             summary.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
                                            "    ").splitlines())
@@ -173,11 +187,16 @@ def classroom(record: dict, lang: str = "en") -> str:
     an assignment: then ``max_score`` is 0, so that Classroom records no points.
     """
     tests = []
+    notes = "\n".join(_text(note, lang) for note in record.get("notes", []))
     for a in record["assignments"]:
         for j, c in enumerate(a["checks"]):
             message = _feedback(c, lang)
             if j == 0 and a.get("problem"):  # the task's load error, said once: here
                 message = _text(a["problem"], lang)
+            if j == 0 and a.get("found"):  # where its file was found, said once: here
+                message = f"{_text(a['found']['message'], lang)}\n{message}".rstrip()
+            if notes and not tests:  # the files not graded: on the first check
+                message = f"{notes}\n{message}".rstrip()
             if len(message) > CLASSROOM_MESSAGE:
                 message = message[:CLASSROOM_MESSAGE - 1] + "…"
             tests.append({
@@ -203,8 +222,12 @@ def junit(record: dict, lang: str = "en") -> str:
         suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {_title(a, lang)}",
                               tests=str(len(a["checks"])), failures=str(len(failed)),
                               time=f"{a['seconds']:.3f}")
-        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="score",
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="score",
                       value=f"{_num(a['score'])}/{_num(a['max_score'])}")
+        if a.get("found"):
+            ET.SubElement(properties, "property", name="found",
+                          value=_xml(_text(a["found"]["message"], lang)))
         for c in a["checks"]:
             case = ET.SubElement(suite, "testcase", classname=a["folder"], name=c["name"],
                                  time=f"{c.get('duration', 0.0):.3f}")
