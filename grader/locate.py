@@ -73,8 +73,8 @@ class Found:
         en, ja = [], []
         where_en = (f"at the top of your submission ({self.path})" if len(self.path.parts) == 1
                     else f"at {self.path}")
-        where_ja = (f"提出物の一番上（{self.path}）" if len(self.path.parts) == 1
-                    else f"{self.path}")
+        where_ja = (f"提出物の一番上（{self.path}）に" if len(self.path.parts) == 1
+                    else f" {self.path} に")
         if self.rank == NAME_VARIANT:
             en.append(f"Your file {self.path} was taken as {task.module} (the name differs "
                       f"only in case or by a copy number) and graded.")
@@ -83,7 +83,7 @@ class Found:
         elif self.rank != AT_ROOT:
             en.append(f"Your {task.module} was found {where_en}, not at {task.path} where the "
                       f"handout puts it, and graded from there.")
-            ja.append(f"{task.module} は {where_ja} にありました（課題の配置では "
+            ja.append(f"{task.module} は{where_ja}ありました（課題の配置では "
                       f"{task.path}）。そこから採点しました。")
         if self.others:
             names = ", ".join(str(p) for p in self.others)

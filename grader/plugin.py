@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 
 from dlkit.tasks import TASKS
-from grader import messages
+from grader import messages, preflight
 from grader.policy import ConfigError
 from grader.sandbox import (
     SandboxError,
@@ -155,7 +155,7 @@ class SubmissionFiles:
 
     def read_text(self, rel: str) -> str | None:
         p = self.path(rel)
-        return p.read_text(encoding="utf-8", errors="replace") if p else None
+        return preflight.source_text(p) if p else None
 
     def imports(self, rel: str) -> set[str]:
         """Modules and names a file imports ("dlkit.layers", "dlkit.layers.BatchNormalization").

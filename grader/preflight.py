@@ -17,6 +17,7 @@ reported the same way, once.
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 from dlkit.tasks import TASKS
@@ -49,6 +50,17 @@ def _missing_requirement(root: Path, aid: str) -> tuple[str, str] | None:
                     f"{aid} はあなたの {need} の層を使います。提出物の {TASKS[aid].folder}/ と"
                     f"同じ場所に {dep.folder}/（{dep.module} を含む）を入れてください。")
     return None
+
+
+def source_text(path: Path) -> str:
+    """A Python file's text as Python reads it (its encoding declaration, a UTF-8 byte order
+    mark dropped, CRLF read as LF), for the readers that must never fail (similarity, static
+    import checks): bytes Python could not decode are replaced, not raised."""
+    data = path.read_bytes()
+    try:
+        return importlib.util.decode_source(data)
+    except (SyntaxError, UnicodeDecodeError):
+        return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
 
 
 def syntax_error(root: Path, rel: str) -> tuple[str, str] | None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dlkit.tasks import TASKS
+from grader.preflight import source_text
 
 REPO = Path(__file__).resolve().parent.parent
 DLKIT = REPO / "dlkit"
@@ -79,7 +80,7 @@ def fingerprint(label: str, text: str, boilerplate=()) -> Code:
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    return source_text(path)
 
 
 def stub(aid: str) -> Code | None:
