@@ -130,6 +130,12 @@ def grade_main(argv: list[str]) -> int:
     note = record.get("instructor", {}).get("isolation_note")
     if note:  # the grader's log, for the instructor; never in the report a student sees
         print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
+    if args.format != "classroom":  # Classroom's job log is the student's to read
+        for flag in record.get("similarity", []):
+            lines = " ".join(f"{a}-{b}" for a, b in flag["lines"])
+            print(f"dlkit-grade: similarity {flag['task']} {flag['file']} ~ {flag['with']}: "
+                  f"{flag['similarity']:.2f} of the file (lines {lines}); a reason to look, "
+                  f"not a finding", file=sys.stderr)
     if args.out:
         _write(args.out, report)
         print(f"dlkit-grade: {record['submission']}: {record['score']:g} / "

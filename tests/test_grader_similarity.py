@@ -203,3 +203,26 @@ def test_a_copied_kernel_file_gets_its_points_and_a_flag(tmp_path):
     assert lost == {"test_batch_of_one_rejected"} and record["score"] == 24
     assert [(f["with"], f["similarity"]) for f in record["similarity"]
             if f["with"].startswith("dlkit/")] == [("dlkit/kernels/batchnorm.py", 1.0)]
+
+
+def test_on_gradescope_the_flag_is_the_instructors_and_not_the_students(tmp_path):
+    """``--format gradescope``: the flag goes to extra_data and to the run's log (both the
+    instructor's: Gradescope hides stdout from students), never to what a student sees."""
+    from autograder import student_visible
+
+    root = tmp_path / "sub"
+    shutil.copytree(REPO / "solutions" / "a1_initialization", root / "a1_initialization")
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "grader", str(root), "-a", "a1", "--format",
+                           "gradescope", "--out", str(out), "--checks-dir",
+                           str(REPO / "tests" / "grader_cases" / "fake_checks")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    (flag,) = data["extra_data"]["similarity"]
+    assert flag["with"] == "solutions/a1_initialization/initializers.py"
+    assert flag["similarity"] == 1.0 and flag["file"] == "a1_initialization/initializers.py"
+    assert ("dlkit-grade: similarity a1 a1_initialization/initializers.py ~ "
+            "solutions/a1_initialization/initializers.py: 1.00") in proc.stderr
+    shown = student_visible(data)
+    assert "solutions/" not in shown and "similarity" not in shown.lower()

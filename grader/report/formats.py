@@ -157,9 +157,14 @@ def gradescope(record: dict, lang: str = "en") -> str:
 
 def instructor_notes(record: dict) -> dict:
     """What the instructor needs and the student must not see: the isolation used and
-    what it does not protect, each assignment's status and time, the grader's warnings."""
+    what it does not protect, the copying flags, each assignment's status and time, the
+    grader's warnings."""
     return {"isolation": record.get("isolation"), **record.get("instructor", {}),
             "error": record.get("error", ""),
+            # copying flags (grader.similarity): for the TA, never in a student's feedback
+            "similarity": [{k: flag[k] for k in ("task", "file", "with", "similarity",
+                                                 "similarity_other", "lines", "lines_other")
+                            if k in flag} for flag in record.get("similarity", [])],
             "assignments": [{"id": a["id"], "status": a["status"], "seconds": a["seconds"],
                              "budget": a.get("budget"), "warnings": a.get("warnings", [])}
                             for a in record["assignments"]]}
