@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dlkit.submit.source import source_text
 from dlkit.tasks import TASKS
-from grader.preflight import source_text
+from grader import REPO_DIR
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_DIR
 DLKIT = REPO / "dlkit"
 # dlkit's own code with the same functions as each task (paths inside the dlkit package)
 REFERENCES = {

@@ -1,4 +1,4 @@
-"""Each task's file is recognised by its name wherever it is in a submission (grader.locate).
+"""Each task's file is recognised by its name wherever it is (grader.scoring.locate).
 
 Real zips and folders, unpacked by the grader's own code; the last tests grade them for real
 (trusted pytest process, sandboxed workers) against the small fake checks, and read the
@@ -15,8 +15,8 @@ import pytest
 
 from dlkit.submit.pack import collect, write_zip
 from dlkit.tasks import TASKS
-from grader import locate, runner, submission
 from grader.report import render
+from grader.scoring import locate, runner, submission
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"

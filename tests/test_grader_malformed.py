@@ -133,7 +133,8 @@ def test_source_saved_by_windows_notepad_is_read_as_python_reads_it(tmp_path):
     """A byte order mark and CRLF line ends (Windows Notepad's UTF-8): graded like the same
     code without them, and the static checks and similarity flags read it too (a static
     import check that could not parse it would see no import at all)."""
-    from grader import runner, similarity
+    from grader import similarity
+    from grader.scoring import runner
 
     root = _copy_solution(tmp_path, "a2_batchnorm")
     path = root / "a2_batchnorm" / "batchnorm.py"

@@ -1,7 +1,7 @@
 """Render a grading record as a text table, JSON, Gradescope results.json, JUnit XML or
 the runner result GitHub Classroom's grading reporter reads.
 
-The record is the dict returned by :func:`grader.runner.grade`; every check has
+The record is the dict returned by :func:`grader.scoring.runner.grade`; every check has
 ``name, score, max_score, outcome, message{en,ja}, output, duration``.
 """
 
@@ -191,7 +191,7 @@ def classroom(record: dict, lang: str = "en") -> str:
     the job failed, as Classroom's own graders do) and "error" when the grader failed on
     an assignment: then ``max_score`` is 0, so that Classroom records no points.
     """
-    tests = []
+    tests: list[dict] = []
     notes = "\n".join(_text(note, lang) for note in record.get("notes", []))
     for a in record["assignments"]:
         for j, c in enumerate(a["checks"]):

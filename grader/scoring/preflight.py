@@ -8,7 +8,7 @@ cannot load gets one clear line instead of the same traceback in every check:
 - a syntax error, with the file and line, in the task's files or in those of a task it uses.
 
 An error that only shows when the code runs (an ImportError, a NameError at import time) is
-found by the checks process when it first imports the module (``grader.plugin``) and is
+found by the checks process when it first imports the module (``grader.scoring.plugin``) and is
 reported the same way, once.
 
     problem = preflight.problem(root, "a3")     # None, or (en, ja)
@@ -17,7 +17,6 @@ reported the same way, once.
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 
 from dlkit.tasks import TASKS
@@ -50,17 +49,6 @@ def _missing_requirement(root: Path, aid: str) -> tuple[str, str] | None:
                     f"{aid} はあなたの {need} の層を使います。提出物の {TASKS[aid].folder}/ と"
                     f"同じ場所に {dep.folder}/（{dep.module} を含む）を入れてください。")
     return None
-
-
-def source_text(path: Path) -> str:
-    """A Python file's text as Python reads it (its encoding declaration, a UTF-8 byte order
-    mark dropped, CRLF read as LF), for the readers that must never fail (similarity, static
-    import checks): bytes Python could not decode are replaced, not raised."""
-    data = path.read_bytes()
-    try:
-        return importlib.util.decode_source(data)
-    except (SyntaxError, UnicodeDecodeError):
-        return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
 
 
 def syntax_error(root: Path, rel: str) -> tuple[str, str] | None:

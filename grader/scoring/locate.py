@@ -250,8 +250,9 @@ def assemble(staging: Path, layout: Layout, dest: Path) -> Path:
     """Lay the submission out as the handout does in ``dest`` (created): ``dest/<task
     folder>/`` for every task present, its file under the module's name.  Returns ``dest``."""
     dest.mkdir()
-    for tid in sorted(layout.folders_only):
-        shutil.copytree(staging / layout.root / TASKS[tid].folder, dest / TASKS[tid].folder)
+    for tid in sorted(layout.folders_only):  # only where there is a root (see locate)
+        root = staging / (layout.root or PurePosixPath("."))
+        shutil.copytree(root / TASKS[tid].folder, dest / TASKS[tid].folder)
     for tid, found in sorted(layout.found.items()):
         task = TASKS[tid]
         target = dest / task.folder

@@ -3,8 +3,8 @@
 Accepted: a folder or a ``.zip`` holding the task files in any layout: the handout's
 (``a1_initialization/ … a4_numba/``, also inside wrapper folders such as ``assignments/``),
 the files loose at the top (Gradescope's drag-and-drop upload), one task's file alone, task
-folders renamed or one level too deep.  :mod:`grader.locate` recognises each task's file by
-its name and says where it found it.
+folders renamed or one level too deep.  :mod:`grader.scoring.locate` recognises each task's
+file by its name and says where it found it.
 
 The copy keeps regular files only (no symlinks, no ``__pycache__``, no ``.git``) and stops
 at the size limits. Zip extraction never trusts the archive: names with ``..``, absolute
@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
-from grader.locate import Layout, assemble, locate
+from grader.scoring.locate import Layout, assemble, locate
 
 ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
 MAIN_FILES = {tid: task.module for tid, task in TASKS.items()}
@@ -125,7 +125,7 @@ def unpack(source: str | Path, dest: Path,
            limits: SizeLimits = SUBMISSION_LIMITS) -> tuple[Path, Layout]:
     """Copy (or extract) ``source`` into ``dest`` (created); return the submission root (a
     folder whose children are the task folders, laid out as the handout) and what
-    :func:`grader.locate.locate` found: where each task's file was, the stray files.
+    :func:`grader.scoring.locate.locate` found: where each task's file was, the stray files.
     Raises SubmissionError."""
     source = Path(source)
     staging = dest / "staging"
@@ -161,7 +161,7 @@ def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMI
     """:func:`unpack`, returning the submission root only.
 
     ``stray``, if given, receives the files that belong to no task (see
-    :mod:`grader.locate`): not graded, not an error."""
+    :mod:`grader.scoring.locate`): not graded, not an error."""
     root, layout = unpack(source, dest, limits)
     if stray is not None:
         stray.extend(layout.stray)
