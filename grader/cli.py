@@ -6,6 +6,7 @@
     dlkit-grade batch DIR --jobs N --out grades.csv
     dlkit-grade release OUT
     dlkit-grade gradescope-bundle OUT.zip [--timeout SECONDS] [--lang en|ja]
+    dlkit-grade handouts [--check]
 
 Exit status of grading: 0 whenever grading completed (whatever the score, also for a
 submission that cannot be read: it scores 0 with the reason); 1 when ``--fail-under`` is
@@ -23,7 +24,7 @@ import argparse
 import sys
 from pathlib import Path
 
-COMMANDS = ("batch", "release", "gradescope-bundle")
+COMMANDS = ("batch", "release", "gradescope-bundle", "handouts")
 
 
 def _assignments(value: str) -> list[str]:
@@ -72,7 +73,7 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dlkit-grade", description="Grade a submission of the dlkit assignments. "
-        "Other commands: dlkit-grade batch|release|gradescope-bundle --help",
+        "Other commands: dlkit-grade batch|release|gradescope-bundle|handouts --help",
         epilog="A folder named like a command: write ./batch.")
     p.add_argument("submission", type=Path, help="folder like assignments/, one "
                    "assignment's folder, or a .zip of either")
@@ -223,11 +224,17 @@ def bundle_main(argv: list[str]) -> int:
     return 0
 
 
+def handouts_main(argv: list[str]) -> int:
+    from grader.platforms import handouts
+
+    return handouts.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
         handler = {"batch": batch_main, "release": release_main,
-                   "gradescope-bundle": bundle_main}[argv[0]]
+                   "gradescope-bundle": bundle_main, "handouts": handouts_main}[argv[0]]
         return handler(argv[1:])
     return grade_main(argv)
 
