@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.report import render
+from grader.scoring.runner import load_points
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -120,7 +121,8 @@ def test_an_unreadable_submission_gets_one_line(tmp_path, kind):
     assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text(encoding="utf-8"))
     assert record["status"] == "unreadable" and record["score"] == 0
-    assert record["max_score"] == 100
+    points = load_points(REPO / "grader" / "points.toml")
+    assert record["max_score"] == sum(sum(p.values()) for p in points.values())
     for lang, words in (("en", "cannot be read"), ("ja", "読み込めない")):
         text = subprocess.run([sys.executable, "-m", "grader", str(source), "--lang", lang],
                               capture_output=True, text=True, timeout=120).stdout
