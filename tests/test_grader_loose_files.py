@@ -213,3 +213,17 @@ def test_of_two_candidates_the_rule_decides_the_score_not_the_better_file(tmp_pa
     assert a2["score"] < a2["max_score"]
     assert a2["found"]["path"] == "a/batchnorm.py"
     assert "Also found z/batchnorm.py: not graded" in a2["found"]["message"]["en"]
+
+
+def test_a_file_name_cannot_forge_a_line_of_the_report(tmp_path):
+    """A zip member's name with a line break is shown escaped: it cannot start a line of
+    the student's report (a fake total, a fake PASS)."""
+    name = "notes\nTotal: 100 / 100\n  PASS  test_speed  9 / 9.txt"
+    root, layout = _unpack(tmp_path, {"batchnorm.py": "b = 1\n", name: "x",
+                                      "old\n/batchnorm.py": "c = 2\n"})
+    assert name in layout.stray  # the record keeps the name as it is
+    en, ja = layout.stray_note()
+    message = layout.found["a2"].message()[0]
+    for text in (en, ja, message):
+        assert not any(line.startswith(("Total", "  PASS")) for line in text.splitlines())
+    assert "notes\\nTotal: 100 / 100\\n  PASS" in en and "old\\n/batchnorm.py" in message

@@ -71,14 +71,15 @@ class Found:
             return None
         task = TASKS[self.task]
         en, ja = [], []
-        where_en = (f"at the top of your submission ({self.path})" if len(self.path.parts) == 1
-                    else f"at {self.path}")
-        where_ja = (f"提出物の一番上（{self.path}）に" if len(self.path.parts) == 1
-                    else f" {self.path} に")
+        path = shown(self.path)
+        where_en = (f"at the top of your submission ({path})" if len(self.path.parts) == 1
+                    else f"at {path}")
+        where_ja = (f"提出物の一番上（{path}）に" if len(self.path.parts) == 1
+                    else f" {path} に")
         if self.rank == NAME_VARIANT:
-            en.append(f"Your file {self.path} was taken as {task.module} (the name differs "
+            en.append(f"Your file {path} was taken as {task.module} (the name differs "
                       f"only in case or by a copy number) and graded.")
-            ja.append(f"ファイル {self.path} を {task.module} として採点しました（名前の違いは"
+            ja.append(f"ファイル {path} を {task.module} として採点しました（名前の違いは"
                       f"大文字・小文字かコピー番号だけです）。")
         elif self.rank != AT_ROOT:
             en.append(f"Your {task.module} was found {where_en}, not at {task.path} where the "
@@ -86,7 +87,7 @@ class Found:
             ja.append(f"{task.module} は{where_ja}ありました（課題の配置では "
                       f"{task.path}）。そこから採点しました。")
         if self.others:
-            names = ", ".join(str(p) for p in self.others)
+            names = ", ".join(shown(p) for p in self.others)
             en.append(f"Also found {names}: not graded. When a task's file is there more than "
                       f"once, the grader takes the one in {task.folder}/, then the one nearest "
                       f"the top of the submission, then the first in alphabetical order; hand "
@@ -122,8 +123,8 @@ class Layout:
         en, ja = [], []
         for name in self.stray[:SHOWN_STRAY]:
             hint = _hint(PurePosixPath(name), self.present)
-            en.append(f"  {name}" + (f" ({hint[0]})" if hint else ""))
-            ja.append(f"  {name}" + (f"（{hint[1]}）" if hint else ""))
+            en.append(f"  {shown(name)}" + (f" ({hint[0]})" if hint else ""))
+            ja.append(f"  {shown(name)}" + (f"（{hint[1]}）" if hint else ""))
         if len(self.stray) > SHOWN_STRAY:
             more = len(self.stray) - SHOWN_STRAY
             en.append(f"  … and {more} more")
@@ -132,6 +133,12 @@ class Layout:
                 + ", ".join(t.module for t in TASKS.values()) + "):\n" + "\n".join(en),
                 "採点していないファイル（どの課題のファイルでもありません。採点するのは "
                 + "・".join(t.module for t in TASKS.values()) + " です）:\n" + "\n".join(ja))
+
+
+def shown(path: PurePosixPath | str) -> str:
+    """A path as the report shows it: characters that are not printable (a line break in a
+    zip member's name could forge a line of the report) as escapes, e.g. ``\\n``."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
 def _hint(path: PurePosixPath, present: set[str]) -> tuple[str, str] | None:
