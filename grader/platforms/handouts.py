@@ -16,7 +16,8 @@ and is one of
 - ``checks aN``: a task's section "What the grader checks": every check by the name students
   see in their feedback, what it checks, its points (``assignments/aN_*/README*.md``);
 - ``speed aN``: the steps in which the speed check pays (a lab notebook, grader/README.md);
-- ``points``: every check of every task with its points (``grader/README.md``).
+- ``points``: every check of every task with its points (``grader/README.md``,
+  ``docs/instructors/points.md``).
 
 The language is the file's (``README.ja.md``, ``lab.ja.ipynb``: Japanese).  A description
 may name a constant of its task's checks file in braces (``{THRESHOLD[mid]:.0%}``), so that
@@ -32,6 +33,7 @@ import json
 import operator
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ _WORDS = {
            "tasks": "| Task | Folder | You write | Points |", "total": "Total",
            "task": "| {n} | [`{folder}/`]({folder}/{readme}) | {you_write} | {points} |",
            "points_columns": "| Task | Checks (points) | Total |",
-           "step": "≥ {least:g}×: {points:g} points", "below": "below: 0",
+           "step": "≥ {least}×: {points:g} points", "below": "below: 0",
            "speed": "Points for speed (`{name}`, {points:g} points), by the speed-up the grader "
                     "measures: {steps}."},
     "ja": {"heading": "## 採点での検査（{total} 点）",
@@ -65,7 +67,7 @@ _WORDS = {
            "tasks": "| 課題 | フォルダ | 実装するもの | 配点 |", "total": "合計",
            "task": "| {n} | [`{folder}/`]({folder}/{readme}) | {you_write} | {points} |",
            "points_columns": "| 課題 | 検査（配点） | 合計 |",
-           "step": "{least:g} 倍以上で {points:g} 点", "below": "それ未満は 0 点",
+           "step": "{least} 倍以上で {points:g} 点", "below": "それ未満は 0 点",
            "speed": "速度の配点（`{name}`、{points:g} 点）は採点側で測った速度比によります: "
                     "{steps}。"},
 }
@@ -141,6 +143,13 @@ def constants(aid: str, grader: Path = GRADER_DIR) -> dict[str, Any]:
     return found
 
 
+def _ratio(x: float) -> str:
+    """A speed-up as a handout states it: 3, 1.5, or 1/3 for a third."""
+    if 0 < x < 1 and abs(1 / x - round(1 / x)) < 1e-9:
+        return f"1/{round(1 / x)}"
+    return f"{x:g}"
+
+
 def speed_steps(aid: str, points: float, lang: str, grader: Path = GRADER_DIR) -> str:
     """The steps of the task's speed check, with the points of each (from SPEED_STEPS, or
     the single step MIN_SPEEDUP)."""
@@ -150,7 +159,7 @@ def speed_steps(aid: str, points: float, lang: str, grader: Path = GRADER_DIR) -
                            f"(the steps of its test_speed) is a constant there")
     steps = c.get("SPEED_STEPS") or ((c["MIN_SPEEDUP"], 1.0),)
     w = _WORDS[lang]
-    parts = [w["step"].format(least=least, points=round(points * fraction, 2))
+    parts = [w["step"].format(least=_ratio(least), points=round(points * fraction, 2))
              for least, fraction in steps]
     return (", " if lang == "en" else "、").join([*parts, w["below"]])
 
@@ -216,7 +225,10 @@ def regenerate(text: str, lang: str, points: dict[str, dict[str, float]],
 
     def one(m: re.Match) -> str:
         body = render(m["kind"], m["aid"], lang, points, descriptions, grader)
-        return f"{m.group(0).splitlines()[0]}\n{body}\n{END}"
+        before = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+        indent = before if before.isspace() else ""  # a part inside a list item
+        body = textwrap.indent(body, indent, lambda line: True)
+        return f"{m.group(0).splitlines()[0]}\n{body}\n{indent}{END}"
 
     return _REGION.sub(one, text)
 
@@ -228,7 +240,7 @@ def language(path: Path) -> str:
 def handout_files(repo: Path = REPO_DIR, grader: Path = GRADER_DIR) -> list[Path]:
     """Every file that may hold generated parts."""
     found = [repo / "assignments" / "README.md", repo / "assignments" / "README.ja.md",
-             grader / "README.md"]
+             grader / "README.md", repo / "docs" / "instructors" / "points.md"]
     for task in TASKS.values():
         folder = repo / "assignments" / task.folder
         found += [folder / name for name in ("README.md", "README.ja.md", "lab.ipynb",
