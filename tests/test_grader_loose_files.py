@@ -8,6 +8,7 @@ graded with the real hidden checks in tests/test_grader_gradescope.py.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from dlkit.submit.pack import collect, write_zip
 from dlkit.tasks import TASKS
+from grader.platforms.classroom50 import result as c50
 from grader.report import render
 from grader.scoring import locate, runner, submission
 
@@ -194,10 +196,11 @@ def test_loose_files_are_graded_and_the_report_says_where(tmp_path):
     assert "Your kernels.py was found at the top of your submission" in text
     ja = render(record, "text", "ja")
     assert "提出物の一番上（kernels.py）にありました" in ja and "採点していない" in ja
-    gradescope = render(record, "gradescope", "en")
+    gradescope = json.loads(render(record, "gradescope", "en"))["output"]
     assert "notes.txt" in gradescope and "Your train.py was found" in gradescope
-    classroom = render(record, "classroom", "en")
-    assert "notes.txt" in classroom and "Your initializers.py was found" in classroom
+    release = c50.release_body(record, {"score": round(record["score"]),
+                                        "max-score": round(record["max_score"])}, "en")
+    assert "notes.txt" in release and "Your initializers.py was found" in release
 
 
 def test_of_two_candidates_the_rule_decides_the_score_not_the_better_file(tmp_path):
