@@ -160,7 +160,8 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path, capsys):
     assert rows["carol"]["stray_files"] == "notes.txt" and rows["alice"]["stray_files"] == ""
     records = tmp_path / "grades-records"
     assert sorted(p.name for p in records.iterdir()) == [
-        "alice.json", "bob.json", "carol.json", "dave.json", "erin.json", "frank.json"]
+        "alice.json", "bob.json", "carol.json", "class.manifest", "dave.json", "erin.json",
+        "frank.json"]
     carol = json.loads((records / "carol.json").read_text())
     assert carol["stray_files"] == ["notes.txt"]
     # copying flagged, never penalized: alice and carol handed in the same file (the model

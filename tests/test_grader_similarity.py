@@ -229,3 +229,11 @@ def test_on_gradescope_the_flag_is_the_instructors_and_not_the_students(tmp_path
             "solutions/a1_initialization/initializers.py: 1.00") in proc.stderr
     shown = student_visible(data)
     assert "solutions/" not in shown and "similarity" not in shown.lower()
+    # --format json is what Classroom 50's autograder reads, in a job log the student reads
+    proc = subprocess.run([sys.executable, "-m", "grader", str(root), "-a", "a1", "--format",
+                           "json", "--out", str(tmp_path / "record.json"), "--checks-dir",
+                           str(REPO / "tests" / "grader_cases" / "fake_checks")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / "record.json").read_text(encoding="utf-8"))
+    assert record["similarity"] and "similarity" not in proc.stderr

@@ -103,28 +103,43 @@ def text(record: dict, lang: str = "en") -> str:
         return "\n".join(lines) + "\n"
     lines += notes_lines(record, lang)
     for a in record["assignments"]:
-        status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        lines.append(f"{a['id']} {task_title(a, lang)}: {_num(a['score'])} / "
-                     f"{_num(a['max_score'])}{status}")
-        if a["status"] == "missing":
-            lines.append("")
-            continue
-        lines += found_lines(a, lang)
-        if a.get("problem"):
-            lines.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
-                                         "    ").splitlines())
-        width = max([len(c["name"]) for c in a["checks"]] + [10])
-        for c in a["checks"]:
-            mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
-                "PART" if c["score"] > 0 else "FAIL")
-            lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
-                         f"{_num(c['max_score'])}")
-            fb = check_feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
-            if fb:
-                lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
-        lines.append("")
+        lines += _task_lines(a, lang) + [""]
     lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
     return "\n".join(lines) + "\n"
+
+
+def _task_lines(a: dict, lang: str) -> list[str]:
+    """One assignment's part of the text report: its score line, then each check."""
+    w = WORDS[lang]
+    status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
+    lines = [f"{a['id']} {task_title(a, lang)}: {_num(a['score'])} / {_num(a['max_score'])}"
+             f"{status}"]
+    if a["status"] == "missing":
+        return lines
+    lines += found_lines(a, lang)
+    if a.get("problem"):
+        lines.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
+                                     "    ").splitlines())
+    width = max([len(c["name"]) for c in a["checks"]] + [10])
+    for c in a["checks"]:
+        mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
+            "PART" if c["score"] > 0 else "FAIL")
+        lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
+                     f"{_num(c['max_score'])}")
+        fb = check_feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
+        if fb:
+            lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
+    return lines
+
+
+def task_text(record: dict, aid: str, lang: str = "en") -> str:
+    """What the text report says of assignment ``aid`` alone (its lines of :func:`text`),
+    e.g. for an LMS's feedback field; a submission that cannot be read has its one line."""
+    if record.get("status") == "unreadable":
+        why = message_text(record.get("error_message"), lang) or record.get("error", "")
+        return f"{WORDS[lang]['unreadable_line']}: {why}\n"
+    task = next(a for a in record["assignments"] if a["id"] == aid)
+    return "\n".join(_task_lines(task, lang)) + "\n"
 
 
 def gradescope(record: dict, lang: str = "en", visibility: Visibility | None = None) -> str:

@@ -199,6 +199,10 @@ def _wait(proc: subprocess.Popen, deadline: float, results: Path, key: bytes,
             return proc.wait(timeout=max(0.0, min(POLL, deadline - time.monotonic()))), "graded"
         except subprocess.TimeoutExpired:
             pass
+        except BaseException:  # the grader is stopped (SIGTERM, Ctrl-C): so are the checks
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         if time.monotonic() >= deadline:
             os.killpg(proc.pid, signal.SIGKILL)  # its workers die with it (pdeathsig)
             return proc.wait(), "budget"
