@@ -10,7 +10,8 @@ Rooms, each depending only on the ones listed after it:
 - ``report``: a grading record as text, json, Gradescope's results.json or JUnit XML.
 - ``scoring``: ``runner`` (one trusted pytest process per assignment, points), ``plugin``
   (the checks' fixtures and results file), ``preflight`` (can a task load at all),
-  ``submission`` (folders and zips, safely), ``messages`` (feedback in English and Japanese).
+  ``submission`` (folders and zips, safely), ``locate`` (each task's file by its name,
+  wherever it is in a submission), ``messages`` (feedback in English and Japanese).
 - ``similarity``: copying flags for the TA.
 - ``sandbox``: ``handle`` (the trusted side's handle on a worker), ``policy`` (what a worker
   is told), ``isolation`` (the levels and what they hide), ``kernel_cache``, and inside the

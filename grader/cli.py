@@ -10,6 +10,7 @@
     dlkit-grade release OUT
     dlkit-grade gradescope-bundle OUT.zip [--assignment a2] [--timeout SECONDS] [--lang en|ja]
     dlkit-grade classroom50 DIR [--assignment a2] [--lang en|ja]
+    dlkit-grade handouts [--check]
 
 Exit status of grading: 0 whenever grading completed (whatever the score, also for a
 submission that cannot be read: it scores 0 with the reason); 1 when ``--fail-under`` is
@@ -30,7 +31,7 @@ import sys
 import threading
 from pathlib import Path
 
-COMMANDS = ("batch", "merge", "release", "gradescope-bundle", "classroom50")
+COMMANDS = ("batch", "merge", "release", "gradescope-bundle", "classroom50", "handouts")
 
 
 def _assignments(value: str) -> list[str]:
@@ -79,7 +80,8 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dlkit-grade", description="Grade a submission of the dlkit assignments. "
-        "Other commands: dlkit-grade batch|merge|release|gradescope-bundle|classroom50 "
+        "Other commands: dlkit-grade batch|merge|release|gradescope-bundle|classroom50|"
+        "handouts "
         "--help",
         epilog="A folder named like a command: write ./batch.")
     p.add_argument("submission", type=Path, help="folder like assignments/, one "
@@ -153,6 +155,14 @@ def grade_main(argv: list[str]) -> int:
     note = record.get("instructor", {}).get("isolation_note")
     if note:  # the grader's log, for the instructor; never in the report a student sees
         print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
+    # The log of a TA's terminal and of Gradescope's run (which students do not see); not with
+    # --format json, which Classroom 50's autograder reads in a job log the student can read.
+    if args.format in ("text", "gradescope"):
+        for flag in record.get("similarity", []):
+            lines = " ".join(f"{a}-{b}" for a, b in flag["lines"])
+            print(f"dlkit-grade: similarity {flag['task']} {flag['file']} ~ {flag['with']}: "
+                  f"{flag['similarity']:.2f} of the file (lines {lines}); a reason to look, "
+                  f"not a finding", file=sys.stderr)
     if args.out:
         _write(args.out, report)
         print(f"dlkit-grade: {printable(record['submission'])}: {record['score']:g} / "
@@ -441,11 +451,18 @@ def classroom50_main(argv: list[str]) -> int:
     return 0
 
 
+def handouts_main(argv: list[str]) -> int:
+    from grader.platforms import handouts
+
+    return handouts.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
         handler = {"batch": batch_main, "merge": merge_main, "release": release_main,
-                   "gradescope-bundle": bundle_main, "classroom50": classroom50_main}[argv[0]]
+                   "gradescope-bundle": bundle_main, "classroom50": classroom50_main,
+                   "handouts": handouts_main}[argv[0]]
         return handler(argv[1:])
     return grade_main(argv)
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dlkit.submit.source import source_text
 from dlkit.tasks import TASKS
 from grader import REPO_DIR
 
@@ -51,13 +52,16 @@ REFERENCES = {
     "a3": ("network.py", "experiments/training.py"),
     "a4": ("kernels/batchnorm.py",),
 }
-NOISE = 25  # characters of filtered code per fingerprinted k-gram (copydetect's default)
-WINDOW = 1  # winnowing window: guarantee = NOISE + WINDOW − 1 = 25 (copydetect's default)
-# Measured with these settings (share of the first file's fingerprinted code that overlaps):
-# the book-style a2 layers of tests/grader_cases/buggy against dlkit.reference 0.80 (the
-# reference is the book's code), the model answers against dlkit 0.19 – 0.51, two different
-# students' a4 kernels written from the same handout 0.22 – 0.53; a file copied unchanged 1.0.
-THRESHOLD = 0.6
+# Calibrated with ``python -m grader.calibrate.similarity`` (docs/instructors/similarity.md):
+# correct answers written independently from the handout (tests/grader_cases/similarity/
+# honest) against the model answers and dlkit, and copies of those disguised (names changed,
+# code reordered, comments and docstrings dropped).  Code that follows the handout's
+# formulas and structure shares short k-grams with the model answers, which follow them too:
+# with copydetect's default of 25 characters such answers reached 0.74 - 0.76; from 40 they
+# stay below 0.5, while disguised copies of whole files stay above 0.8.
+NOISE = 40  # characters of filtered code per fingerprinted k-gram
+WINDOW = 1  # winnowing window 1: every k-gram is a fingerprint
+THRESHOLD = 0.6  # share of a file's fingerprinted code that overlaps one reference
 SHOWN_LINES = 40  # overlapping lines kept per flag (the line ranges are always complete)
 MAX_FILE_BYTES = 64 * 2**10   # a file larger than this is not fingerprinted
 MAX_TASK_BYTES = 128 * 2**10  # nor the files of a task past this much, per submission
@@ -90,7 +94,7 @@ def fingerprint(label: str, text: str, boilerplate=()) -> Code:
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    return source_text(path)
 
 
 def stub(aid: str) -> Code | None:
@@ -167,7 +171,7 @@ def _late(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _references(aid: str, boiler) -> list[Code]:
+def references(aid: str, boiler) -> list[Code]:
     refs = [fingerprint(f"dlkit/{rel}", _read(DLKIT / rel), boiler)
             for rel in REFERENCES[aid] if (DLKIT / rel).is_file()]
     answer = REPO / "solutions" / TASKS[aid].path
@@ -183,7 +187,7 @@ def reference_flags(root: Path, aid: str, threshold: float = THRESHOLD,
     answers: one per (file, reference) pair at or above ``threshold``.  Files not compared
     (too large, or the ``deadline``, on the monotonic clock, passed) go to ``skipped``."""
     boiler = stub(aid) or ()
-    refs = _references(aid, boiler)
+    refs = references(aid, boiler)
     flags = []
     for rel, text in task_files(root, aid, skipped):
         if _late(deadline):

@@ -32,7 +32,7 @@ POINTS = runner.load_points(REPO / "grader" / "points.toml")
 BUGGY = REPO / "tests" / "grader_cases" / "buggy"
 SOLUTIONS = REPO / "solutions"
 STUBS = REPO / "assignments"
-TOTALS = {"a1": 20.0, "a2": 30.0, "a3": 25.0, "a4": 25.0}
+TOTALS = {aid: sum(checks.values()) for aid, checks in POINTS.items()}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 # case -> (assignment, {check: fraction earned} for every check not at full marks, total)
@@ -214,7 +214,7 @@ def test_a_complete_solution_is_graded_within_two_minutes(tmp_path):
     import json
 
     record = json.loads(out.read_text(encoding="utf-8"))
-    assert record["score"] == record["max_score"] == 100.0
+    assert record["score"] == record["max_score"] == sum(TOTALS.values())
     assert record["seconds"] < 120.0, [(a["id"], a["seconds"]) for a in record["assignments"]]
 
 

@@ -199,7 +199,7 @@ def test_model_answers_get_full_marks_as_root_through_sudo(machine):
     check_contract(result)
     total = sum(sum(v.values()) for v in runner.load_points(
         REPO / "grader" / "points.toml").values())
-    assert (result["score"], result["max-score"]) == (total, total) == (100, 100), [
+    assert (result["score"], result["max-score"]) == (total, total), [
         t for t in result["tests"] if not t["passed"]]
     assert all(t["passed"] for t in result["tests"])
     assert result["datetime"] == "2026-06-01T14:32:01Z"  # the committer date, in UTC
@@ -210,7 +210,7 @@ def test_model_answers_get_full_marks_as_root_through_sudo(machine):
     assert "as root through sudo" in run["log"] and "isolation namespaces" in run["log"]
     # the job's log is the student's to read: the level's name, not what it leaves open
     assert isolation.ISOLATION_NOTES["namespaces"][:60] not in run["log"]
-    assert run["body"].startswith("### dlkit-grade: 100 / 100")
+    assert run["body"].startswith(f"### dlkit-grade: {total:g} / {total:g}")
     # the files the runner rewrites are the runner user's
     assert (repo / "result.json").stat().st_uid == UID
 
@@ -222,7 +222,9 @@ def test_untouched_handout_scores_zero_and_exits_zero_without_sudo(machine):
     run = run_as_runner(machine, repo, sudo=False)
     assert run["rc"] == 0, run["log"][-4000:]
     check_contract(run["result"])
-    assert run["result"]["score"] == 0 and run["result"]["max-score"] == 100
+    total = sum(sum(v.values()) for v in runner.load_points(
+        REPO / "grader" / "points.toml").values())
+    assert run["result"]["score"] == 0 and run["result"]["max-score"] == total
     assert not any(t["passed"] for t in run["result"]["tests"])
     assert run["record"]["isolation"].startswith("landlock-same-uid")
     assert "no passwordless sudo" in run["log"]

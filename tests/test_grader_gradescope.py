@@ -124,8 +124,14 @@ def test_setup_installs_exactly_the_packages_of_the_lock(autograder):
 
 
 @pytest.fixture(scope="module")
-def correct(autograder):
-    autograder.submit(REPO / "solutions")
+def correct(autograder, tmp_path_factory):
+    """The model answers as Gradescope's drag-and-drop upload gives them: the four files at
+    the top of the submission folder, next to a file of no task."""
+    upload = tmp_path_factory.mktemp("upload")
+    for task in TASKS.values():
+        shutil.copy(REPO / "solutions" / task.path, upload / task.module)
+    (upload / "notes.txt").write_text("what I did\n")
+    autograder.submit(upload)
     run = autograder.run()
     _measured("solutions", run)
     return run
@@ -137,7 +143,9 @@ def test_correct_submission_results_follow_the_specification(correct):
     data = correct.results
     assert [t["number"] for t in data["tests"][:2]] == ["1.1", "1.2"]
     assert {t["tags"][0] for t in data["tests"]} == {"a1", "a2", "a3", "a4"}
-    assert sum(t["max_score"] for t in data["tests"]) == 100
+    points = runner.load_points(REPO / "grader" / "points.toml")
+    assert sum(t["max_score"] for t in data["tests"]) == sum(sum(p.values())
+                                                             for p in points.values())
     assert data["stdout_visibility"] == "hidden"
     # the isolation used is the instructor's business: extra_data and stdout, never output
     notes = data["extra_data"]
@@ -153,7 +161,16 @@ def test_correct_submission_results_follow_the_specification(correct):
 def test_correct_submission_gets_full_marks(correct):
     lost = [(t["name"], t["output"][:300]) for t in correct.results["tests"]
             if t["status"] != "passed"]
-    assert correct.results["score"] == 100, lost
+    points = runner.load_points(REPO / "grader" / "points.toml")
+    assert correct.results["score"] == sum(sum(p.values()) for p in points.values()), lost
+
+
+def test_loose_files_are_graded_and_the_student_is_told_where(correct):
+    shown = correct.results["output"]
+    for task in TASKS.values():
+        assert (f"Your {task.module} was found at the top of your submission "
+                f"({task.module})") in " ".join(shown.split())
+    assert "Not graded" in shown and "notes.txt" in shown
 
 
 # ---------------------------------------------------------------- a hostile submission
@@ -268,9 +285,9 @@ def test_platform_timeout_keeps_the_feedback_of_finished_checks(autograder):
     by_id = {}
     for t in run.results["tests"]:
         by_id.setdefault(t["tags"][0], []).append(t)
-    assert sum(t["score"] for t in by_id["a1"]) == 20
-    assert sorted(by_id) == ["a1", "a2", "a3", "a4"]
     points = runner.load_points(REPO / "grader" / "points.toml")
+    assert sum(t["score"] for t in by_id["a1"]) == sum(points["a1"].values())
+    assert sorted(by_id) == ["a1", "a2", "a3", "a4"]
     assert sum(len(v) for v in by_id.values()) == sum(len(v) for v in points.values())
     assert any("grading stopped before this check" in t["output"] for t in by_id["a4"])
 

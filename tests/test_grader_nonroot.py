@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import confine, isolation
+from grader.scoring.runner import load_points
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "grader_cases"
@@ -142,8 +143,9 @@ def _message(check: dict) -> str:
 def test_model_answers_get_full_marks_and_the_note_stays_with_the_instructor(home):
     record, stderr = _grade(home, ROOT / "solutions", "a1,a2")
     assert record["isolation"] == "landlock-same-uid"
-    assert [(a["id"], a["score"]) for a in record["assignments"]] == [("a1", 20.0),
-                                                                     ("a2", 30.0)]
+    points = load_points(ROOT / "grader" / "points.toml")
+    assert [(a["id"], a["score"]) for a in record["assignments"]] == [
+        (aid, sum(points[aid].values())) for aid in ("a1", "a2")]
     note = isolation.isolation_note("landlock-same-uid")
     assert record["instructor"]["isolation_note"] == note
     assert note in stderr

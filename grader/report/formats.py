@@ -65,6 +65,26 @@ def task_title(assignment: dict, lang: str) -> str:
     return task.title[lang] if task else assignment["title"]
 
 
+def found_lines(assignment: dict, lang: str) -> list[str]:
+    """Where the task's file was found, when not where the handout puts it (indented under
+    the task's line); empty otherwise."""
+    found = assignment.get("found")
+    if not found:
+        return []
+    return textwrap.wrap(message_text(found["message"], lang), width=88, initial_indent="    ",
+                         subsequent_indent="    ", break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def notes_lines(record: dict, lang: str) -> list[str]:
+    """The record's notes for the student (the files that were not graded), each followed by
+    an empty line."""
+    lines: list[str] = []
+    for note in record.get("notes", []):
+        lines += [*message_text(note, lang).splitlines(), ""]
+    return lines
+
+
 def check_feedback(check: dict, lang: str) -> str:
     parts = [_message(check, lang)]
     if check.get("output"):
@@ -82,6 +102,7 @@ def text(record: dict, lang: str = "en") -> str:
         lines[-1:] = [f"{w['unreadable_line']}: {why}", ""]
         lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
         return "\n".join(lines) + "\n"
+    lines += notes_lines(record, lang)
     for a in record["assignments"]:
         lines += _task_lines(a, lang) + [""]
     lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
@@ -96,6 +117,7 @@ def _task_lines(a: dict, lang: str) -> list[str]:
              f"{status}"]
     if a["status"] == "missing":
         return lines
+    lines += found_lines(a, lang)
     if a.get("problem"):
         lines.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
                                      "    ").splitlines())
@@ -142,10 +164,13 @@ def gradescope(record: dict, lang: str = "en", visibility: Visibility | None = N
     if record.get("status") == "unreadable":  # one line, and no check to list
         why = message_text(record.get("error_message"), lang) or record.get("error", "")
         summary.append(f"{w['unreadable_line']}: {why}")
+    else:
+        summary += notes_lines(record, lang)
     for a in record["assignments"] if record.get("status") != "unreadable" else []:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
         points = f"{_num(a['score'])} / {_num(a['max_score'])}" if points_shown else w["graded"]
         summary.append(f"{a['id']} {task_title(a, lang)}: {points}{status}")
+        summary += found_lines(a, lang)
         if a.get("problem"):
             summary.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
                                            "    ").splitlines())
@@ -169,9 +194,14 @@ def gradescope(record: dict, lang: str = "en", visibility: Visibility | None = N
 
 def instructor_notes(record: dict) -> dict:
     """What the instructor needs and the student must not see: the isolation used and
-    what it does not protect, each assignment's status and time, the grader's warnings."""
+    what it does not protect, the copying flags, each assignment's status and time, the
+    grader's warnings."""
     return {"isolation": record.get("isolation"), **record.get("instructor", {}),
             "error": record.get("error", ""),
+            # copying flags (grader.similarity): for the TA, never in a student's feedback
+            "similarity": [{k: flag[k] for k in ("task", "file", "with", "similarity",
+                                                 "similarity_other", "lines", "lines_other")
+                            if k in flag} for flag in record.get("similarity", [])],
             "assignments": [{"id": a["id"], "status": a["status"], "seconds": a["seconds"],
                              "budget": a.get("budget"), "warnings": a.get("warnings", [])}
                             for a in record["assignments"]]}
@@ -189,8 +219,12 @@ def junit(record: dict, lang: str = "en") -> str:
         suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {task_title(a, lang)}",
                               tests=str(len(a["checks"])), failures=str(len(failed)),
                               time=f"{a['seconds']:.3f}")
-        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="score",
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="score",
                       value=f"{_num(a['score'])}/{_num(a['max_score'])}")
+        if a.get("found"):
+            ET.SubElement(properties, "property", name="found",
+                          value=_xml(message_text(a["found"]["message"], lang)))
         for c in a["checks"]:
             case = ET.SubElement(suite, "testcase", classname=a["folder"], name=c["name"],
                                  time=f"{c.get('duration', 0.0):.3f}")

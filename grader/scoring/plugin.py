@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from dlkit.submit.source import source_text
 from dlkit.tasks import TASKS
 from grader.sandbox.handle import (
     SandboxError,
@@ -157,7 +158,7 @@ class SubmissionFiles:
 
     def read_text(self, rel: str) -> str | None:
         p = self.path(rel)
-        return p.read_text(encoding="utf-8", errors="replace") if p else None
+        return source_text(p) if p else None
 
     def imports(self, rel: str) -> set[str]:
         """Modules and names a file imports ("dlkit.layers", "dlkit.layers.BatchNormalization").

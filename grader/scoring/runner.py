@@ -43,7 +43,7 @@ from grader import GRADER_DIR, similarity
 from grader.sandbox import kernel_cache, reaper
 from grader.sandbox.handle import SandboxError, Worker, installation_modules
 from grader.sandbox.isolation import base_level, detect_isolation, isolation_note
-from grader.scoring import messages, preflight, submission
+from grader.scoring import locate, messages, preflight, submission
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -328,8 +328,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
     run_dir = Path(tempfile.mkdtemp(prefix="dlkit-grade-"))
     try:
         os.chmod(run_dir, 0o711)  # workers pass through to their own work-* folder only
-        stray: list[str] = []
-        root = submission.prepare(source, _private_dir(run_dir / "trusted"), stray=stray)
+        root, layout = submission.unpack(source, _private_dir(run_dir / "trusted"))
         present = submission.present(root)
         isolation = detect_isolation()
         if present & set(assignments):
@@ -355,7 +354,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             now += [score(b, {"status": "stopped" if b in present else "missing",
                               "checks": []}, points.get(b, {}))
                     for b in assignments[len(now):]]
-            progress(_record(source, isolation, started, now, stray))
+            progress(_record(source, isolation, started, _located(now, layout), layout))
 
         if progress:
             partial(assignments[0], [])
@@ -377,12 +376,27 @@ def grade(source: str | Path, assignments: list[str] | None = None,
     finally:
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
-    return _record(source, isolation, started, results, stray, flags,
+    return _record(source, isolation, started, _located(results, layout), layout, flags,
                    graded=bool(present & set(assignments)))
 
 
+def _located(results: list[dict], layout: locate.Layout) -> list[dict]:
+    """Each assignment's result, with where its file was found (``found``: the path inside
+    the submission and a message for the student) when not where the handout puts it."""
+    out = []
+    for result in results:
+        found = layout.found.get(result["id"])
+        message = found.message() if found is not None else None
+        if found is not None and message is not None:
+            result = {**result, "found": {"path": str(found.path), "message": dict(
+                zip(("en", "ja"), message, strict=True))}}
+        out.append(result)
+    return out
+
+
 def _record(source: str | Path, isolation: str, started: float, results: list[dict],
-            stray: list[str], flags: dict | None = None, graded: bool = True) -> dict:
+            layout: locate.Layout, flags: dict | None = None, graded: bool = True) -> dict:
+    note = layout.stray_note()
     return {"submission": str(source), "status": "graded" if graded else "missing",
             "isolation": isolation,
             # for the instructor only (logs, extra_data, the batch record), never shown to
@@ -392,7 +406,10 @@ def _record(source: str | Path, isolation: str, started: float, results: list[di
             "seconds": round(time.time() - started, 2),
             "score": _points(sum(a["score"] for a in results)),
             "max_score": _points(sum(a["max_score"] for a in results)),
-            "assignments": results, "stray_files": stray, **(flags or {})}
+            "assignments": results, "stray_files": list(layout.stray),
+            # for the student: the files that were not graded (shown in every report)
+            "notes": [dict(zip(("en", "ja"), note, strict=True))] if note else [],
+            **(flags or {})}
 
 
 def _similarity_flags(root: Path, assignments: list[str]) -> dict:

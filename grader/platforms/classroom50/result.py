@@ -134,7 +134,8 @@ def _fence(text: str) -> str:
 
 
 def release_body(record: dict, result: dict, lang: str = "en") -> str:
-    """The Release's Markdown: the score, then per task its points and every check not
+    """The Release's Markdown: the score, the files not graded, then per task its points,
+    where its file was found (when elsewhere than the handout's place) and every check not
     earned in full with the reason (and what the student's code printed)."""
     w = WORDS[lang]
     ja = lang == "ja"
@@ -147,12 +148,17 @@ def release_body(record: dict, result: dict, lang: str = "en") -> str:
     if record.get("status") == "unreadable":
         why = message_text(record.get("error_message"), lang) or record.get("error", "")
         return "\n".join([*lines, f"{w['unreadable_line']}: {why}", ""])
+    for note in record.get("notes", []):  # the files not graded (student's file names)
+        text = message_text(note, lang).rstrip()
+        lines += [_fence(text), text, _fence(text), ""]
     for a in record["assignments"]:
         status = "" if a["status"] == "graded" else f" ({w[a['status']]})"
         lines += [f"#### {a['id']} {task_title(a, lang)}: {_num(a['score'])} / "
                   f"{_num(a['max_score'])}{status}", ""]
         if a["status"] == "missing":
             continue
+        if a.get("found"):  # where its file was found, when not where the handout puts it
+            lines += [message_text(a["found"]["message"], lang), ""]
         if a.get("problem"):
             problem = message_text(a["problem"], lang).rstrip()
             lines += [_fence(problem), problem, _fence(problem), ""]
