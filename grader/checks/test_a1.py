@@ -31,35 +31,56 @@ Z_TOL = 6.0
 SHAPES = [(100, 100), (20, 500), (300, 50), (784, 100)]
 
 
-def _draw(worker, feedback, n_in, n_out, scheme, seed):
+def _draw(worker, feedback, n_in, n_out, scheme, seed, *, exact_shape=False):
+    """The student's W for these arguments.  A W of shape (n_out, n_in) is returned
+    transposed, so that its values are graded by the check that grades them: its shape is
+    test_init_shape_and_dtype's (``exact_shape``), one slip, one cost."""
     w = worker.call(INIT, n_in, n_out, scheme, Rng(seed), timeout=20)
-    return array(
-        feedback, w, what=f"init_weight({n_in}, {n_out}, {scheme!r}, rng)",
-        shape=(n_in, n_out),
-    )
+    what = f"init_weight({n_in}, {n_out}, {scheme!r}, rng)"
+    if (not exact_shape and isinstance(w, np.ndarray) and n_in != n_out
+            and w.shape == (n_out, n_in)):
+        w = w.T
+    if exact_shape and isinstance(w, np.ndarray) and n_in != n_out and w.shape == (n_out, n_in):
+        feedback.fail(
+            en=(f"{what}: expected shape (n_in, n_out) = {(n_in, n_out)}, got {w.shape}: the "
+                f"transpose. W has one row per input unit, so that a = z · W."),
+            ja=(f"{what}: 形状 (n_in, n_out) = {(n_in, n_out)} を期待しましたが、{w.shape}"
+                f"（転置）でした。a = z · W となるよう、W は入力ユニットごとに 1 行です。"))
+    return array(feedback, w, what=what, shape=(n_in, n_out))
+
+
+def _std_tolerance(n: int) -> float:
+    """The relative tolerance of a sample std of n draws: Z_TOL standard errors."""
+    return Z_TOL / math.sqrt(2 * n)
 
 
 def _check_normal_std(feedback, w, sigma, label, *, kurtosis=False):
     """Sample mean ≈ 0 and sample std ≈ sigma within Z_TOL standard errors."""
     n = w.size
-    mean, std = float(np.mean(w)), float(np.std(w))
-    tol_std = Z_TOL / math.sqrt(2 * n)
+    std = float(np.std(w))
+    tol_std = _std_tolerance(n)
     if abs(std / sigma - 1) > tol_std:
         ratio = std / sigma
-        guess = _guess_scale(ratio, w.shape)
         feedback.fail(
             en=(f"{label}: expected std {sigma:.5g} (±{100 * tol_std:.1f} %), got std {std:.5g} "
-                f"({ratio:.3f} × the expected value).{guess[0]}"),
+                f"({ratio:.3f} × the expected value)."),
             ja=(f"{label}: 標準偏差 {sigma:.5g}（±{100 * tol_std:.1f} %）を期待しましたが、"
-                f"{std:.5g}（期待値の {ratio:.3f} 倍）でした。{guess[1]}"),
+                f"{std:.5g}（期待値の {ratio:.3f} 倍）でした。"),
         )
+    _check_mean_and_shape(feedback, w, sigma, label, kurtosis=kurtosis)
+
+
+def _check_mean_and_shape(feedback, w, sigma, label, *, kurtosis=False):
+    """Sample mean ≈ 0 (and, with ``kurtosis``, a normal rather than uniform distribution)."""
+    n = w.size
+    mean, std = float(np.mean(w)), float(np.std(w))
     tol_mean = Z_TOL * sigma / math.sqrt(n)
     if abs(mean) > tol_mean:
         feedback.fail(
             en=f"{label}: expected mean 0 (±{tol_mean:.2g}), got mean {mean:.4g}.",
             ja=f"{label}: 平均 0（±{tol_mean:.2g}）を期待しましたが、平均は {mean:.4g} でした。",
         )
-    if kurtosis:
+    if kurtosis and std > 0:
         # N(0, σ²) has excess kurtosis 0; U(−a, a) has −1.2.
         excess = float(np.mean((w - mean) ** 4) / std**4 - 3.0)
         tol_k = Z_TOL * math.sqrt(24.0 / n)
@@ -74,19 +95,74 @@ def _check_normal_std(feedback, w, sigma, label, *, kurtosis=False):
             )
 
 
-def _guess_scale(ratio, shape):
-    """A hint when the std matches a common wrong formula (en, ja)."""
-    n_in, n_out = shape
-    if abs(ratio - math.sqrt(2)) < 0.03:
-        return (" That is √2 too large: did you use √(2/n) where √(1/n) is asked?",
-                "√2 倍大きすぎます。√(1/n) のところで √(2/n) を使っていませんか。")
-    if abs(ratio - 1 / math.sqrt(2)) < 0.03:
-        return (" That is √2 too small: did you use √(1/n) where √(2/n) is asked?",
-                "√2 倍小さすぎます。√(2/n) のところで √(1/n) を使っていませんか。")
-    if n_in != n_out and abs(ratio - math.sqrt(n_in / n_out)) < 0.05:
-        return (" That matches n = n_out; the lesson's n is n_in, the units of the previous layer.",
-                "n = n_out になっています。n は前の層のノード数 n_in です。")
-    return ("", "")
+# Formulas for σ that a student may have written instead, each a function of (n_in, n_out)
+# for a named scheme, or of the float scheme s.  A hint names one only when it gives the
+# measured std on every shape drawn (within Z_TOL standard errors): a hypothesis tested on
+# the numbers, not a guess from one ratio.  Otherwise the feedback says what was measured.
+NAMED_SIGMA_FORMULAS = {
+    "√(1/n_in)": lambda n_in, n_out: math.sqrt(1.0 / n_in),
+    "√(2/n_in)": lambda n_in, n_out: math.sqrt(2.0 / n_in),
+    "√(1/n_out)": lambda n_in, n_out: math.sqrt(1.0 / n_out),
+    "√(2/n_out)": lambda n_in, n_out: math.sqrt(2.0 / n_out),
+    "√(1/(n_in + n_out))": lambda n_in, n_out: math.sqrt(1.0 / (n_in + n_out)),
+    "√(2/(n_in + n_out))": lambda n_in, n_out: math.sqrt(2.0 / (n_in + n_out)),
+    "1/n_in": lambda n_in, n_out: 1.0 / n_in,
+    "2/n_in": lambda n_in, n_out: 2.0 / n_in,
+}
+FLOAT_SIGMA_FORMULAS = {"√s": math.sqrt, "s²": lambda s: s * s}
+RULES = {"xavier": "√(1/n_in)", "he": "√(2/n_in)"}
+
+
+def _matching_formulas(draws, scheme) -> list[str]:
+    """The formulas (other than the scheme's own) that give the measured std of every draw
+    ``[((n_in, n_out), scheme, w), ...]``."""
+    def sigmas(name):
+        if isinstance(scheme, str):
+            return [NAMED_SIGMA_FORMULAS[name](n_in, n_out) for (n_in, n_out), _, _ in draws]
+        return [FLOAT_SIGMA_FORMULAS[name](s) for _, s, _ in draws]
+
+    names = (NAMED_SIGMA_FORMULAS if isinstance(scheme, str) else FLOAT_SIGMA_FORMULAS)
+    return [name for name in names if name != RULES.get(scheme)
+            and all(sigma > 0 and abs(float(np.std(w)) / sigma - 1) <= _std_tolerance(w.size)
+                    for sigma, (_, _, w) in zip(sigmas(name), draws, strict=True))]
+
+
+def _check_scheme(worker, feedback, schemes, seed, sigma_of, rule):
+    """init_weight over SHAPES (scheme ``schemes[k]`` for shape k): mean 0 and std
+    ``sigma_of(n_in, n_out, scheme)`` on each.  A wrong std is reported for every shape, with
+    the formula that explains all of them when exactly one does (``rule``: the right one)."""
+    draws = [((n_in, n_out), scheme, _draw(worker, feedback, n_in, n_out, scheme, seed))
+             for (n_in, n_out), scheme in zip(SHAPES, schemes, strict=True)]
+    wrong = [((n_in, n_out), float(np.std(w)), sigma_of(n_in, n_out, scheme))
+             for (n_in, n_out), scheme, w in draws
+             if abs(float(np.std(w)) / sigma_of(n_in, n_out, scheme) - 1)
+             > _std_tolerance(w.size)]
+    if wrong:
+        seen_en = "; ".join(f"{shape}: std {std:.5g}, expected {sigma:.5g} ({std / sigma:.3f} ×)"
+                            for shape, std, sigma in wrong)
+        seen_ja = "、".join(f"{shape}: 標準偏差 {std:.5g}、期待値 {sigma:.5g}"
+                           f"（{std / sigma:.3f} 倍）" for shape, std, sigma in wrong)
+        found = _matching_formulas(draws, schemes[0])
+        hint_en = hint_ja = ""
+        if len(found) == 1:
+            hint_en = (f" On every shape tried your std is σ = {found[0]} (measured); the rule is "
+                       f"σ = {rule}.")
+            hint_ja = (f"試したすべての形状で、あなたの標準偏差は σ = {found[0]} と一致しました"
+                       f"（測定値）。式は σ = {rule} です。")
+        tol = max(_std_tolerance(n_in * n_out) for n_in, n_out in SHAPES)
+        label = f"init_weight(n_in, n_out, {schemes[0]!r}, rng)" if isinstance(
+            schemes[0], str) else "init_weight(n_in, n_out, s, rng)"
+        feedback.fail(
+            en=(f"{label}, σ = {rule}: expected that std (within ±{100 * tol:.1f} %), got a "
+                f"different one on {len(wrong)} of {len(draws)} shapes (n_in, n_out): "
+                f"{seen_en}.{hint_en}"),
+            ja=(f"{label}、σ = {rule}: その標準偏差（±{100 * tol:.1f} % 以内）を"
+                f"期待しましたが、{len(draws)} 個中 {len(wrong)} 個の形状 (n_in, n_out) で異なり"
+                f"ました: {seen_ja}。{hint_ja}"))
+    for (n_in, n_out), scheme, w in draws:
+        _check_mean_and_shape(feedback, w, sigma_of(n_in, n_out, scheme),
+                              f"init_weight({n_in}, {n_out}, {scheme!r}, rng)",
+                              kurtosis=not isinstance(scheme, str))
 
 
 def _draws_random_weights(worker, feedback):
@@ -107,7 +183,7 @@ def test_init_shape_and_dtype(worker, feedback):
     test_init_zeros's: one mistake there costs that check only)."""
     requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
     for scheme in (0.05, "xavier", "he"):
-        w = _draw(worker, feedback, 30, 20, scheme, 14)
+        w = _draw(worker, feedback, 30, 20, scheme, 14, exact_shape=True)
         if w.dtype != np.float64:
             feedback.fail(
                 en=f"init_weight(30, 20, {scheme!r}, rng): expected dtype float64, got {w.dtype}.",
@@ -115,10 +191,18 @@ def test_init_shape_and_dtype(worker, feedback):
                     f"{w.dtype} でした。"))
 
 
+def _transposes(worker) -> bool:
+    """Whether the student's random W comes back as (n_out, n_in): a slip that
+    test_init_shape_and_dtype charges (then "zeros" of that shape is not charged again)."""
+    w = worker.call(INIT, 20, 500, 0.1, Rng(0), timeout=20)
+    return isinstance(w, np.ndarray) and w.shape == (500, 20)
+
+
 def test_init_zeros(worker, feedback):
     requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    transposes = _transposes(worker)
     for n_in, n_out in [(100, 100), (20, 500)]:
-        w = _draw(worker, feedback, n_in, n_out, "zeros", 0)
+        w = _draw(worker, feedback, n_in, n_out, "zeros", 0, exact_shape=not transposes)
         if not np.all(w == 0):
             feedback.fail(
                 en=(f"init_weight({n_in}, {n_out}, 'zeros', rng): expected all zeros, got "
@@ -129,24 +213,17 @@ def test_init_zeros(worker, feedback):
 
 
 def test_init_float_std(worker, feedback):
-    for (n_in, n_out), std in zip(SHAPES, [0.01, 1.0, 0.05, 0.3], strict=True):
-        w = _draw(worker, feedback, n_in, n_out, std, 11)
-        _check_normal_std(feedback, w, std, f"init_weight({n_in}, {n_out}, {std}, rng)",
-                          kurtosis=True)
+    _check_scheme(worker, feedback, [0.01, 1.0, 0.05, 0.3], 11, lambda n_in, n_out, s: s, "s")
 
 
 def test_init_xavier(worker, feedback):
-    for n_in, n_out in SHAPES:
-        w = _draw(worker, feedback, n_in, n_out, "xavier", 12)
-        _check_normal_std(feedback, w, math.sqrt(1.0 / n_in),
-                          f"init_weight({n_in}, {n_out}, 'xavier', rng) (σ = √(1/n_in))")
+    _check_scheme(worker, feedback, ["xavier"] * len(SHAPES), 12,
+                  lambda n_in, n_out, s: math.sqrt(1.0 / n_in), RULES["xavier"])
 
 
 def test_init_he(worker, feedback):
-    for n_in, n_out in SHAPES:
-        w = _draw(worker, feedback, n_in, n_out, "he", 13)
-        _check_normal_std(feedback, w, math.sqrt(2.0 / n_in),
-                          f"init_weight({n_in}, {n_out}, 'he', rng) (σ = √(2/n_in))")
+    _check_scheme(worker, feedback, ["he"] * len(SHAPES), 13,
+                  lambda n_in, n_out, s: math.sqrt(2.0 / n_in), RULES["he"])
 
 
 def _seed_global_numpy(worker, seed):
