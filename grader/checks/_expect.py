@@ -51,6 +51,16 @@ def array(feedback, value, *, what: str, shape: tuple, finite: bool = True,
     return value
 
 
+def digits(want: float, seen: float) -> tuple[str, str]:
+    """Two numbers written with enough significant digits (at least 6) to tell them apart,
+    so that feedback never reads "expected 1.57825, got 1.57825"."""
+    for precision in range(6, 18):
+        a, b = f"{want:.{precision}g}", f"{seen:.{precision}g}"
+        if a != b:
+            return a, b
+    return a, b
+
+
 def close(feedback, got, expected, *, what: str, tol: float, hint_en: str = "",
           hint_ja: str = "", what_ja: str | None = None) -> None:
     """Fail unless normwise_rel_error(got, expected) <= tol (shapes checked first)."""
@@ -60,15 +70,15 @@ def close(feedback, got, expected, *, what: str, tol: float, hint_en: str = "",
     if not err <= tol:
         i = np.unravel_index(np.argmax(np.abs(got - expected)), np.shape(expected))
         index = tuple(int(k) for k in i)
-        want, seen = float(np.asarray(expected)[i]), float(got[i])
+        want, seen = digits(float(np.asarray(expected)[i]), float(got[i]))
         where_en = f" at index {index}" if index else ""
         where_ja = f"、インデックス {index}" if index else ""
         feedback.fail(
             en=(f"{what}: expected the reference values within relative error {tol:g}, got "
-                f"relative error {err:.3g} (largest difference{where_en}: expected {want:.6g}, "
-                f"got {seen:.6g}). {hint_en}").strip(),
+                f"relative error {err:.3g} (largest difference{where_en}: expected {want}, "
+                f"got {seen}). {hint_en}").strip(),
             ja=(f"{what_ja}: 参照値との相対誤差 {tol:g} 以下を期待しましたが、相対誤差は "
-                f"{err:.3g} でした（最大の差{where_ja}: 期待値 {want:.6g}、実際 {seen:.6g}）。"
+                f"{err:.3g} でした（最大の差{where_ja}: 期待値 {want}、実際 {seen}）。"
                 f"{hint_ja}").strip(),
         )
 

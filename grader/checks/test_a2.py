@@ -137,25 +137,61 @@ def _require_batchnorm(worker, feedback):
                 f"test_forward_train_float64 を見てください。"))
 
 
-def _forward_hint(x, gamma, beta, got):
-    """Recognize common mistakes in a training-mode forward (en, ja)."""
+# Slips of the normalization, each as what it computes: (the batch variance from xc = x − mu,
+# invstd from a variance), with its explanation.  A slip is named only when the student's
+# output is what it computes, recomputed here (within SLIP_MATCH: rounding, not a guess), and
+# test_forward_inference accepts the same normalization of the running variance (one slip,
+# written in both branches of forward, costs the training check only).
+SLIP_MATCH = 1e-9
+FORWARD_SLIPS = {
+    "unbiased variance": (
+        lambda xc: np.sum(xc**2, axis=0) / (xc.shape[0] - 1),
+        lambda var: 1.0 / np.sqrt(var + EPS),
+        ("It matches the unbiased variance (1/(N−1), ddof=1); BatchNorm uses the batch "
+         "variance 1/N · Σ (x − mu)² (ddof=0).",
+         "不偏分散（1/(N−1)、ddof=1）と一致します。BatchNorm はバッチの分散 "
+         "1/N · Σ (x − mu)²（ddof=0）を使います。")),
+    "no eps": (
+        lambda xc: np.mean(xc**2, axis=0),
+        lambda var: 1.0 / np.sqrt(var),
+        ("It matches a forward without eps, (x − mu)/√var: use √(var + eps).",
+         "eps なしの計算 (x − mu)/√var と一致します。√(var + eps) を使ってください。")),
+    "eps outside the square root": (
+        lambda xc: np.mean(xc**2, axis=0),
+        lambda var: 1.0 / (np.sqrt(var) + EPS),
+        ("It matches eps added outside the square root, (x − mu)/(√var + eps): eps goes "
+         "inside, (x − mu)/√(var + eps).",
+         "eps を平方根の外で足した計算 (x − mu)/(√var + eps) と一致します。eps は平方根の中、"
+         "(x − mu)/√(var + eps) です。")),
+}
+
+
+def _slip_of(x, gamma, beta, got) -> str | None:
+    """The FORWARD_SLIPS entry whose training-mode forward is ``got``, recomputed; or None."""
     x = x.astype(np.float64)
-    N = x.shape[0]
-    mu = x.mean(axis=0)
-    unbiased = gamma * (x - mu) / np.sqrt(x.var(axis=0, ddof=1) + 1e-5) + beta
-    if N > 1 and normwise_rel_error(got, unbiased) < 1e-6:
-        return ("It matches the unbiased variance (1/(N−1), ddof=1); BatchNorm uses the batch "
-                "variance 1/N · Σ (x − mu)² (ddof=0).",
-                "不偏分散（1/(N−1)、ddof=1）と一致します。BatchNorm はバッチの分散 "
-                "1/N · Σ (x − mu)²（ddof=0）を使います。")
-    xhat = (x - mu) / np.sqrt(x.var(axis=0) + 1e-5)
-    if normwise_rel_error(got, xhat) < 1e-6:
+    xc = x - x.mean(axis=0)
+    for name, (variance, invstd, _) in FORWARD_SLIPS.items():
+        if x.shape[0] < 2:
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            candidate = gamma * xc * invstd(variance(xc)) + beta
+        if np.all(np.isfinite(candidate)) and normwise_rel_error(got, candidate) <= SLIP_MATCH:
+            return name
+    return None
+
+
+def _forward_hint(x, gamma, beta, got):
+    """The explanation of a training-mode forward's mistake, where one is recognized by
+    recomputing it (en, ja); else nothing (the message says what was measured)."""
+    slip = _slip_of(x, gamma, beta, got)
+    if slip is not None:
+        return FORWARD_SLIPS[slip][2]
+    x = x.astype(np.float64)
+    xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + EPS)
+    if normwise_rel_error(got, xhat) <= SLIP_MATCH:
         return ("It matches xhat: apply the scale and shift, out = gamma · xhat + beta.",
                 "xhat と一致します。スケールとシフト out = gamma · xhat + beta を"
                 "適用してください。")
-    if normwise_rel_error(got, gamma * (x - mu) / np.sqrt(x.var(axis=0)) + beta) < 1e-6:
-        return ("It matches a forward without eps: use √(var + eps).",
-                "eps なしの計算と一致します。√(var + eps) を使ってください。")
     return ("", "")
 
 
@@ -196,8 +232,24 @@ def test_forward_train_float32(worker, feedback):
               "なる必要があります。")
 
 
+def _training_slip(worker) -> str | None:
+    """The FORWARD_SLIPS entry the student's training-mode forward makes, if any."""
+    rng = np.random.default_rng(44)
+    gamma, beta = _params(rng, 8)
+    x = _batch(rng, 32, 8)
+    try:
+        out = worker.create(BN, gamma, beta, timeout=10).call("forward", x, train_flg=True,
+                                                              timeout=10)
+    except StudentError:
+        return None  # test_forward_train_float64 says why
+    if not (isinstance(out, np.ndarray) and out.shape == x.shape):
+        return None
+    return _slip_of(x, gamma, beta, out)
+
+
 def test_forward_inference(worker, feedback):
     """train_flg=False: normalize with the running statistics, whatever the batch."""
+    slip = _training_slip(worker)
     rng = np.random.default_rng(43)
     for (N, D), dtype in [((16, 10), np.float64), ((128, 100), np.float64), ((20, 6), np.float32)]:
         gamma, beta = _params(rng, D, dtype)
@@ -213,14 +265,21 @@ def test_forward_inference(worker, feedback):
                          running_var=_copy_or_none(running_var))
         expected = ref.forward(x.astype(np.float64), train_flg=False)
         batch_stats = _reference(gamma, beta).forward(x.astype(np.float64), train_flg=True)
+        tol = TOL64 if dtype == np.float64 else TOL32
+        if slip is not None and normwise_rel_error(got, expected) > tol:
+            # the training forward's slip, here with the running statistics: charged there
+            _, invstd, _ = FORWARD_SLIPS[slip]
+            g, b, m, v = (a.astype(np.float64) for a in (gamma, beta, running_mean, running_var))
+            own = g * (x.astype(np.float64) - m) * invstd(v) + b
+            if normwise_rel_error(got, own) <= tol:
+                expected = own
         hint = ("", "")
         if normwise_rel_error(got, batch_stats) < 1e-6:
             hint = ("It matches the batch statistics: at inference use running_mean and "
                     "running_var, not the mean and variance of the batch.",
                     "バッチの統計量と一致します。推論時はバッチの平均・分散ではなく "
                     "running_mean と running_var を使ってください。")
-        close(feedback, got, expected, what=label, tol=TOL64 if dtype == np.float64 else TOL32,
-              hint_en=hint[0], hint_ja=hint[1])
+        close(feedback, got, expected, what=label, tol=tol, hint_en=hint[0], hint_ja=hint[1])
         # One sample at a time must give the same rows (nothing depends on the batch).
         one = bn.call("forward", x[:1], train_flg=False, timeout=10)
         close(feedback, one, expected[:1], what=f"forward(x[:1], train_flg=False), x {x.dtype}",
@@ -328,11 +387,33 @@ def _gradient_case(index):
     return x, gamma, beta, dout, *analytic
 
 
-_GRAD_HINT = {
-    "dx": ("dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)): every path counts, "
-           "through xhat, through the variance and through the mean (the book's Figure 6-17).",
-           "dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)): xhat・分散・平均を"
-           "通るすべての経路を足します（本の図 6-17）。"),
+# Slips of dx, each as what it computes from (dout, xhat, invstd, gamma, the layer's
+# running_var): named only when the student's dx is what it computes, recomputed here.
+DX_SLIPS = {
+    "no variance path": (
+        lambda dout, xhat, invstd, gamma, running_var: gamma * invstd / dout.shape[0] * (
+            dout.shape[0] * dout - dout.sum(axis=0)),
+        ("It matches dx without the term xhat · Σ(dout · xhat): the path through the variance "
+         "(the book's Figure 6-17) is missing.",
+         "項 xhat · Σ(dout · xhat) のない dx と一致します。分散を通る経路（本の図 6-17）が"
+         "抜けています。")),
+    "no mean path": (
+        lambda dout, xhat, invstd, gamma, running_var: gamma * invstd / dout.shape[0] * (
+            dout.shape[0] * dout - xhat * (dout * xhat).sum(axis=0)),
+        ("It matches dx without the term Σ dout: the path through the mean is missing.",
+         "項 Σ dout のない dx と一致します。平均を通る経路が抜けています。")),
+    "running variance": (
+        lambda dout, xhat, invstd, gamma, running_var: gamma / np.sqrt(running_var + EPS)
+        / dout.shape[0] * (dout.shape[0] * dout - dout.sum(axis=0)
+                           - xhat * (dout * xhat).sum(axis=0)),
+        ("It matches dx computed with 1/√(running_var + eps): backward must use the invstd of "
+         "the batch, saved by the last training-mode forward, not the running statistics.",
+         "1/√(running_var + eps) で計算した dx と一致します。backward では running 統計量では"
+         "なく、直前の学習時の forward で保存したバッチの invstd を使います。")),
+}
+_GRAD_RULE = {
+    "dx": ("dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)).",
+           "dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat))。"),
     "dgamma": ("dgamma = Σ_n dout · xhat (the normalized input, not x).",
                "dgamma = Σ_n dout · xhat（x ではなく正規化された入力）。"),
     "dbeta": ("dbeta = Σ_n dout.", "dbeta = Σ_n dout。"),
@@ -346,7 +427,34 @@ def gradient_cases():
     return [_gradient_case(index) for index in range(len(GRAD_CASES))]
 
 
+def _own_sums(bn, D):
+    """The student's dgamma and dbeta after a backward, as float64 (D,) arrays, or None."""
+    sums = [bn.get(name, timeout=10) for name in ("dgamma", "dbeta")]
+    if all(isinstance(a, np.ndarray) and a.shape == (D,) and a.dtype.kind == "f"
+           and np.all(np.isfinite(a)) for a in sums):
+        return [a.astype(np.float64) for a in sums]
+    return None
+
+
+def _dx_hint(dout, gamma, state, got, running_var):
+    """The DX_SLIPS explanation of a wrong dx, recomputed at the student's forward state."""
+    if state is None or not isinstance(running_var, np.ndarray):
+        return ("", "")
+    for slip, (dx_of, hint) in DX_SLIPS.items():
+        if slip == "running variance" and running_var.shape != gamma.shape:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            candidate = dx_of(dout, state.xhat, state.invstd, gamma,
+                              np.asarray(running_var, dtype=np.float64))
+        if np.all(np.isfinite(candidate)) and normwise_rel_error(got, candidate) <= GRAD_TOL:
+            return hint
+    return ("", "")
+
+
 def _check_gradient(worker, feedback, gradient_cases, name):
+    """One of dx, dgamma, dbeta against the reference; also accepted when it is right for
+    what the student's forward computed (its state) and, for dx, for the student's own
+    dgamma and dbeta (a wrong dgamma costs test_backward_dgamma, not dx too)."""
     k = ("dx", "dgamma", "dbeta").index(name)
     for (N, D), case in zip(GRAD_CASES, gradient_cases, strict=True):
         x, gamma, beta, dout, dx, dgamma, dbeta = case
@@ -358,16 +466,29 @@ def _check_gradient(worker, feedback, gradient_cases, name):
         what = f"{name} (backward after forward(x, train_flg=True), x {N}×{D} float64)"
         got = array(feedback, got, what=what, shape=expected.shape)
         state = _state(x, gamma, beta, out, _reference(gamma, beta).forward(x, train_flg=True))
-        if (state is not None and normwise_rel_error(got, expected) > GRAD_TOL
-                and normwise_rel_error(got, state.backward(dout, gamma)[k]) <= GRAD_TOL):
-            continue  # right for what your forward computed: the forward check grades it
+        if normwise_rel_error(got, expected) <= GRAD_TOL:
+            continue
+        if state is not None:
+            own = state.backward(dout, gamma)
+            if normwise_rel_error(got, own[k]) <= GRAD_TOL:
+                continue  # right for what your forward computed: the forward check grades it
+            sums = _own_sums(bn, D) if name == "dx" else None
+            if sums is not None:
+                dgamma_s, dbeta_s = sums
+                dx_own = gamma * state.invstd / N * (N * dout - dbeta_s - state.xhat * dgamma_s)
+                if normwise_rel_error(got, dx_own) <= GRAD_TOL:
+                    continue  # right for your dgamma and dbeta: their checks grade them
+        hint = (_dx_hint(dout, gamma, state, got, bn.get("running_var", timeout=10))
+                if name == "dx" else ("", ""))
         close(feedback, got, expected, what=what,
               what_ja=f"{name}（forward(x, train_flg=True) の後の backward、x {N}×{D} float64）",
               tol=GRAD_TOL,
-              hint_en=_GRAD_HINT[name][0] + " (If a forward check fails too, fix forward first: "
-              "backward uses what forward computed.)",
-              hint_ja=_GRAD_HINT[name][1] + "（forward のチェックも失敗している場合は forward "
-              "から直してください。backward は forward の計算結果を使います。）")
+              hint_en=f"{hint[0]} Expected {_GRAD_RULE[name][0]}".strip()
+              + " (If a forward check fails too, fix forward first: backward uses what "
+              "forward computed.)",
+              hint_ja=f"{hint[1]}期待する式: {_GRAD_RULE[name][1]}"
+              "（forward のチェックも失敗している場合は forward から直してください。backward は "
+              "forward の計算結果を使います。）")
 
 
 def test_backward_dx(worker, feedback, gradient_cases):
