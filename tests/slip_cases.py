@@ -127,8 +127,8 @@ SLIPS: dict[str, Slip] = {
     "a4_new_arrays": Slip({"test_writes_into_the_given_arrays": 1}, 3,
                           "the values are right; the given arrays are never written"),
     "a4_float32_accumulators": Slip({}, 0, "float32 sums are precise enough here"),
-    "a4_race_prange": Slip({"test_backward_float64": 1, "test_backward_float32": 1}, 7,
-                           "the backward is wrong whenever two threads run it"),
+    "a4_race_prange": Slip({"test_backward_float64": 1}, 5,
+                           "the backward is wrong whenever two threads run it at once"),
     "a4_does_nothing": Slip({ALL: 1}, 25, "nothing done"),
 }
 

@@ -3,6 +3,8 @@
 Student API (a3_training/train.py):
     train(x_train, t_train, *, weight_scale, use_batchnorm, epochs=20, batch_size=100,
           lr=0.01, seed=0) -> model with predict(x) -> scores (N, 10)
+Every call passes every setting (BOOK for the lesson's experiment), so the student's
+defaults are never used.
 
 The lesson's experiment (6.3.2): 1000 training samples, 5 hidden layers of 100, SGD lr 0.01,
 batch 100, 20 epochs, weight scales np.logspace(0, -4, 16).  Data: Fashion-MNIST (real
@@ -22,6 +24,7 @@ import numpy as np
 import pytest
 
 from grader.checks._expect import array, close, describe, grader_error, requires
+from grader.plugin import CheckFailed
 from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 TRAIN = "a3_training.train:train"
@@ -45,6 +48,9 @@ PREDICT_TIMEOUT = 30.0
 # (MNIST test set: train on 1000 of the first 8000, evaluate on the last 2000; seeds 0–4):
 # BN 0.79 – 0.81 at index 5 and 0.87 – 0.88 at index 7, without BN 0.115 at both.
 CASES = {"large": 1, "mid": 5, "small": 7}
+# The book's settings, passed to every train(...) call of the accuracy checks: a student's
+# own defaults (the signature's epochs=20, lr=0.01 changed to anything) never matter.
+BOOK = {"epochs": 20, "batch_size": 100, "lr": 0.01, "seed": 0}
 THRESHOLD = {"large": 0.30, "mid": 0.60, "small": 0.45}
 # The lesson's comparison at the mid scale: BN minus no BN, paired by seed, 0.568 – 0.658
 # (seeds 0–9); a network that never has BatchNorm gets 0.
@@ -117,7 +123,7 @@ class _Trained:
         start = time.perf_counter()
         try:
             model = worker.call(TRAIN, x, t, weight_scale=scale, use_batchnorm=use_batchnorm,
-                                timeout=TRAIN_TIMEOUT)
+                                **BOOK, timeout=TRAIN_TIMEOUT)
         except (StudentError, StudentTimeout, WorkerDied) as exc:
             self.failures[key] = exc
             raise
@@ -178,27 +184,62 @@ def _diverged(bad):
             f"{N_EVAL} 行中 {bad} 行のスコアが NaN または無限大でした。学習が発散しています。")
 
 
+def _evidence(worker, feedback, data) -> tuple[str, str]:
+    """What was measured about the training itself, and the hint it supports (en, ja): asked
+    only when an accuracy check fails.  Each hint follows from a measurement: training that
+    leaves the model unchanged, an lr that changes nothing, or a network that learns easy data
+    (so what fails is learning from the initial scale, which BatchNorm is there for).  When
+    none holds, the feedback says what was measured and no more."""
+    try:
+        one, two = (_short_run(worker, feedback, data, 3, epochs) for epochs in (1, 2))
+        if np.array_equal(one, two):
+            return (" Measured: train(..., epochs=1) and train(..., epochs=2) with the same seed "
+                    "give the same model, so training does not change the parameters (update "
+                    "them in place: W -= lr · dW).",
+                    "測定: 同じシードの train(..., epochs=1) と train(..., epochs=2) が同じモデルを"
+                    "返すので、学習でパラメータが変わっていません（その場で更新します: "
+                    "W -= lr · dW）。")
+        other_lr = _short_run(worker, feedback, data, 3, 1, lr=0.02)
+        if np.array_equal(one, other_lr):
+            return (" Measured: train(..., lr=0.01) and train(..., lr=0.02) with the same seed "
+                    "give the same model, so train does not use its lr argument (the grader passes "
+                    "the book's lr = 0.01).",
+                    "測定: 同じシードの train(..., lr=0.01) と train(..., lr=0.02) が同じモデルを"
+                    "返すので、train が引数 lr を使っていません（採点では本の lr = 0.01 を"
+                    "渡します）。")
+        clusters = _clusters_accuracy(worker, feedback)
+    except CheckFailed:
+        return ("", "")
+    if clusters >= CLUSTERS_NEED:
+        return (f" Measured: the same train learns ten well separated clusters ({clusters:.0%}), "
+                f"so the training loop works; what fails is learning from this initial scale, "
+                f"which BatchNorm is there for. Check that every hidden layer is Affine → "
+                f"BatchNorm → ReLU, with train_flg=True while training and False in predict, "
+                f"and that gamma and beta are updated too.",
+                f"測定: 同じ train はよく分かれた 10 個のクラスタを学習できる"
+                f"（{clusters:.0%}）ので、学習のループは動いています。うまくいかないのはこの初期値のスケールからの学習で、"
+                f"それを助けるのが BatchNorm です。各隠れ層が Affine → BatchNorm → ReLU で、"
+                f"学習中は train_flg=True、predict では False であること、gamma と beta も更新"
+                f"していることを確認してください。")
+    return (f" Measured: training changes the model, but even ten well separated clusters, which "
+            f"a network learns in a few epochs, reach only {clusters:.1%} (chance is 10%).",
+            f"測定: 学習でモデルは変わりますが、数エポックで学習できるはずのよく分かれた 10 個の"
+            f"クラスタでも正解率は {clusters:.1%} でした（でたらめなら 10%）。")
+
+
 def _check_bn_accuracy(worker, feedback, data, case):
     index = CASES[case]
     acc, bad = _held_out_accuracy(worker, feedback, data, index, True)
     need = THRESHOLD[case]
     if not acc >= need:
-        diverged = _diverged(bad)
+        why = _diverged(bad) if bad else _evidence(worker, feedback, data)
         feedback.fail(
             en=(f"With BatchNorm and weight_scale={SCALES[index]:.3g} (20 epochs on 1000 "
-                f"Fashion-MNIST images): expected a held-out accuracy of at least {need:.0%}, "
-                f"got {acc:.1%}.{diverged[0]} The lesson: BatchNorm lets the network learn even "
-                f"from this "
-                f"initial scale. Check that every hidden layer is Affine → BatchNorm → ReLU, "
-                f"that BatchNorm runs with train_flg=True while training and False in "
-                f"predict, and that gamma and beta are updated too."),
-            ja=(f"BatchNorm あり、weight_scale={SCALES[index]:.3g}（Fashion-MNIST 1000 枚で "
-                f"20 エポック）: 評価データでの正解率 {need:.0%} 以上を期待しましたが、{acc:.1%} "
-                f"でした。{diverged[1]}この初期値のスケールでも BatchNorm があれば学習できる、"
-                f"というのが"
-                f"授業の内容です。各隠れ層が Affine → BatchNorm → ReLU であること、学習中は "
-                f"train_flg=True、predict では False で BatchNorm を使うこと、gamma と beta も"
-                f"更新することを確認してください。"),
+                f"Fashion-MNIST images, lr 0.01, batches of 100): expected a held-out accuracy "
+                f"of at least {need:.0%}, got {acc:.1%} (chance is 10%).{why[0]}"),
+            ja=(f"BatchNorm あり、weight_scale={SCALES[index]:.3g}（Fashion-MNIST 1000 枚、"
+                f"20 エポック、lr 0.01、ミニバッチ 100）: 評価データでの正解率 {need:.0%} 以上を"
+                f"期待しましたが、{acc:.1%} でした（でたらめなら 10%）。{why[1]}"),
         )
     feedback.note(en=f"held-out accuracy {acc:.1%} (required {need:.0%})",
                   ja=f"評価データでの正解率 {acc:.1%}（必要 {need:.0%}）")
@@ -222,21 +263,73 @@ def test_bn_beats_no_bn(worker, feedback, data):
     with_bn, _ = _held_out_accuracy(worker, feedback, data, index, True)
     without, _ = _held_out_accuracy(worker, feedback, data, index, False)
     if not with_bn - without >= GAP:
+        _, _, xe, _ = data
+        same = np.array_equal(*(
+            _predict(feedback, _TRAINED.get(worker, feedback, data, index, bn), xe[:200],
+                     f"use_batchnorm={bn}") for bn in (True, False)))
+        why = (("Measured: use_batchnorm=True and False give the same model, so use_batchnorm "
+                "changes nothing: True must put a BatchNorm layer after every hidden Affine.",
+                "測定: use_batchnorm=True と False で同じモデルになるので、use_batchnorm が何も"
+                "変えていません。True では各隠れ層の Affine の後に BatchNorm を入れます。")
+               if same else ("See test_bn_accuracy_mid_scale for what was measured with "
+                             "BatchNorm.", "BatchNorm ありの測定結果は test_bn_accuracy_mid_scale "
+                             "を見てください。"))
         feedback.fail(
             en=(f"weight_scale={SCALES[index]:.3g}: expected BatchNorm to beat the same network "
                 f"without it by at least {GAP:.0%} held-out accuracy, got {with_bn:.1%} with "
-                f"and {without:.1%} without. Does use_batchnorm=False leave the BatchNorm "
-                f"layers out, and use_batchnorm=True put them in?"),
+                f"and {without:.1%} without. {why[0]}"),
             ja=(f"weight_scale={SCALES[index]:.3g}: BatchNorm ありが、なしの同じネットワークより"
                 f"評価データの正解率で {GAP:.0%} 以上高いことを期待しましたが、ありで "
-                f"{with_bn:.1%}、なしで {without:.1%} でした。use_batchnorm=False で BatchNorm "
-                f"層を除き、True で入れていますか。"),
+                f"{with_bn:.1%}、なしで {without:.1%} でした。{why[1]}"),
         )
 
 
-# The secondary checks (predict in inference mode, time, same seed) pay for a network that
-# learns at all: with BatchNorm at the mid scale, a held-out accuracy of at least LEARNS
-# (chance is 0.10, the network without BatchNorm 0.11 – 0.17, see the calibration above).
+# Short runs (a few epochs at the mid scale, with BatchNorm), each trained once: the evidence
+# of the gate below and of the hints.  Key: (seed, epochs, lr).
+SHORT_RUN = {"weight_scale": float(SCALES[CASES["mid"]]), "use_batchnorm": True,
+             "batch_size": 100}
+_SHORT: dict = {}
+
+
+def _short_run(worker, feedback, data, seed, epochs, lr=0.01, *, again=False):
+    """Scores on 200 held-out images of train(seed, epochs, lr) at the mid scale (cached;
+    ``again``: train anew, e.g. to compare two runs of the same seed)."""
+    key = (seed, epochs, lr)
+    if again or _SHORT.get(key, (None, -1))[1] != worker.generation:
+        x, t, xe, _ = data
+        model = worker.call(TRAIN, x, t, seed=seed, epochs=epochs, lr=lr, **SHORT_RUN,
+                            timeout=TRAIN_TIMEOUT)
+        scores = _predict(feedback, model, xe[:200], f"train(..., seed={seed}, epochs={epochs}, "
+                          f"lr={lr})")
+        if again:
+            return scores
+        _SHORT[key] = (scores, worker.generation)
+    return _SHORT[key][0]
+
+
+def _trains(worker, feedback, data):
+    """The gate of the checks of a working program (time, same seed, scores): train returns
+    a network whose predictions depend on the image and change with training (one epoch vs
+    two, same seed).  A model that predicts a constant, or that training leaves as it was,
+    earns none of them; a network that learns badly still does (its accuracy is graded)."""
+    one, two = (_short_run(worker, feedback, data, 3, epochs) for epochs in (1, 2))
+    if not (np.all(np.isfinite(two)) and np.any(np.std(two, axis=0) > 0)):
+        feedback.fail(en="model.predict gives the same scores for every image",
+                      ja="model.predict がどの画像にも同じスコアを返します")
+    if np.array_equal(one, two):
+        feedback.fail(en=("train(..., epochs=1) and train(..., epochs=2) with the same seed give "
+                          "the same model: training does not change it"),
+                      ja=("同じシードの train(..., epochs=1) と train(..., epochs=2) が同じモデルを"
+                          "返します。学習でモデルが変わっていません"))
+
+
+_TRAINS = ("train returning a network that training changes",
+           "学習で変化するネットワークを train が返すこと")
+
+
+# predict in inference mode pays for a network that learns with BatchNorm at all: at the mid
+# scale, a held-out accuracy of at least LEARNS (chance is 0.10, the network without
+# BatchNorm 0.11 – 0.17, see the calibration above).
 LEARNS = 0.25
 
 
@@ -281,7 +374,7 @@ def test_predict_inference_mode(worker, feedback, data):
 
 def test_time_budget(worker, feedback, data):
     """One training run with BatchNorm (1000 images, 20 epochs) within TIME_BUDGET seconds."""
-    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
+    requires(feedback, *_TRAINS, _trains, worker, feedback, data)
     runs = [s for (_, bn), s in _TRAINED.seconds.items() if bn]
     if not runs:  # the accuracy checks did not train (they failed early): train once here
         _TRAINED.get(worker, feedback, data, CASES["mid"], True)
@@ -307,7 +400,7 @@ def test_time_budget(worker, feedback, data):
 def test_predict_returns_scores(worker, feedback, data):
     """model.predict(x) returns class scores (N, 10), as the handout says (1 point: predicted
     labels instead still count for the accuracy checks)."""
-    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
+    requires(feedback, *_TRAINS, _trains, worker, feedback, data)
     model = _TRAINED.get(worker, feedback, data, CASES["mid"], True)
     _, _, xe, _ = data
     got = model.call("predict", xe[:7], timeout=PREDICT_TIMEOUT)
@@ -320,18 +413,13 @@ def test_predict_returns_scores(worker, feedback, data):
                 f"（スコア）を期待しましたが、{describe(got, 'ja')} が返されました。ほかの検査は"
                 f"返されたラベルで採点しました。減点はこの検査の 1 点だけです。"))
 
-SEED_RUN = dict(weight_scale=float(SCALES[CASES["mid"]]), use_batchnorm=True, epochs=2)
-
-
 def test_same_seed_same_model(worker, feedback, data):
     """train(seed=s) twice gives the same model, another seed another one: every random
     number comes from np.random.default_rng(seed) (never the global np.random)."""
-    requires(feedback, *_LEARNS, _learns, worker, feedback, data)
-    x, t, xe, _ = data
-    scores = []
-    for seed in (3, 3, 4):
-        model = worker.call(TRAIN, x, t, seed=seed, **SEED_RUN, timeout=TRAIN_TIMEOUT)
-        scores.append(_predict(feedback, model, xe[:200], f"train(..., seed={seed})"))
+    requires(feedback, *_TRAINS, _trains, worker, feedback, data)
+    scores = [_short_run(worker, feedback, data, 3, 2),
+              _short_run(worker, feedback, data, 3, 2, again=True),
+              _short_run(worker, feedback, data, 4, 2)]
     if not np.array_equal(scores[0], scores[1]):
         feedback.fail(
             en=("train(..., seed=3) called twice: expected the same model (the same scores), "
@@ -367,22 +455,34 @@ def _clusters(n_per_class, seed_offset):
     return x[order], t[order]
 
 
+_CLUSTERS: dict = {}
+
+
+def _clusters_accuracy(worker, feedback) -> float:
+    """Held-out accuracy on the ten clusters (trained once per worker generation)."""
+    if _CLUSTERS.get("generation") != worker.generation:
+        x, t = _clusters(30, 1)
+        xe, te = _clusters(50, 2)
+        model = worker.call(TRAIN, x, t, weight_scale=0.1, use_batchnorm=True, epochs=30,
+                            batch_size=30, lr=0.1, seed=0, timeout=TRAIN_TIMEOUT)
+        scores = _predict(feedback, model, xe, "ten clusters, use_batchnorm=True")
+        _CLUSTERS.update(generation=worker.generation, accuracy=_accuracy(scores, te))
+    return _CLUSTERS["accuracy"]
+
+
 def test_learns_separable_clusters(worker, feedback):
     """With BatchNorm the network learns ten separated clusters (lr 0.1, 30 epochs): every
     layer, gamma and beta included, must get its gradient."""
-    x, t = _clusters(30, 1)
-    xe, te = _clusters(50, 2)
-    model = worker.call(TRAIN, x, t, weight_scale=0.1, use_batchnorm=True, epochs=30,
-                        batch_size=30, lr=0.1, timeout=TRAIN_TIMEOUT)
-    scores = _predict(feedback, model, xe, "ten clusters, use_batchnorm=True")
-    acc = _accuracy(scores, te)
+    acc = _clusters_accuracy(worker, feedback)
     if not acc >= CLUSTERS_NEED:
         feedback.fail(
             en=(f"Ten well separated clusters (300 training points, lr 0.1, 30 epochs, "
                 f"BatchNorm): expected a held-out accuracy of at least {CLUSTERS_NEED:.0%}, "
-                f"got {acc:.1%}. Every layer must learn: call backward of every layer in "
-                f"reverse order (BatchNorm's too) and update W, b, gamma and beta."),
+                f"got {acc:.1%} (chance is 10%). A network whose every layer learns separates "
+                f"them: the backward of every layer in reverse order (BatchNorm's too) and "
+                f"updates of W, b, gamma and beta."),
             ja=(f"よく分かれた 10 個のクラスタ（学習データ 300 点、lr 0.1、30 エポック、"
                 f"BatchNorm あり）: 評価データでの正解率 {CLUSTERS_NEED:.0%} 以上を期待しましたが、"
-                f"{acc:.1%} でした。すべての層が学習する必要があります。すべての層の backward "
-                f"（BatchNorm も）を逆順に呼び、W、b、gamma、beta を更新してください。"))
+                f"{acc:.1%} でした（でたらめなら 10%）。すべての層が学習するネットワーク（すべての"
+                f"層の backward を BatchNorm も含めて逆順に呼び、W、b、gamma、beta を更新する）"
+                f"なら分離できます。"))
