@@ -46,7 +46,7 @@ REFERENCES = {
 NOISE = 25  # characters of filtered code per fingerprinted k-gram (copydetect's default)
 WINDOW = 1  # winnowing window: guarantee = NOISE + WINDOW − 1 = 25 (copydetect's default)
 # Measured with these settings (share of the first file's fingerprinted code that overlaps):
-# the book-style a2 layers of tests/grader_cases/buggy against dlkit.reference 0.80 (the
+# a book-style a2 layer (tests/grader_cases/similarity/book_style) against dlkit.reference 0.77 (the
 # reference is the book's code), the model answers against dlkit 0.19 – 0.51, two different
 # students' a4 kernels written from the same handout 0.22 – 0.53; a file copied unchanged 1.0.
 THRESHOLD = 0.6

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+import slip_cases
 
 from grader import messages, preflight, runner
 from grader.report import formats, render
@@ -30,7 +30,6 @@ from grader.sandbox import StudentError, StudentTimeout, WorkerDied
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
-BUGGY = REPO / "tests" / "grader_cases" / "buggy"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # code, paths and formulas: a token with one of these characters in it
 CODE = re.compile(r"`[^`]*`|\S*[_()\[\]=.:/·×'\"{}<>|]\S*")
@@ -167,11 +166,7 @@ def _ja_texts(record: dict) -> list[str]:
 
 
 def _case(case: str, tmp_path: Path) -> Path:
-    folder = tmp_path / case
-    shutil.copytree(BUGGY / case, folder)
-    if case.startswith("a3"):
-        shutil.copytree(REPO / "solutions" / "a2_batchnorm", folder / "a2_batchnorm")
-    return folder
+    return slip_cases.submission(case, tmp_path / case)
 
 
 @pytest.mark.parametrize("case", [

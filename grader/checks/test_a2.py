@@ -573,7 +573,7 @@ SPEED_GATE = 1e-2
 # within DX_GATE.  dx is graded by the gradient checks, so DX_GATE only has to tell a dx
 # computed from this call's dout from a remembered one.  Measured (relative error over a
 # round, 8 rounds of 200 calls): the solution 1e-15, a dx missing the variance term
-# (buggy/a2_dx_missing_term) 0.021 – 0.049, ddof=1 0.002, a layer returning the last dx for
+# (tests/grader_cases/slips/a2_dx_missing_term) 0.021 – 0.049, ddof=1 0.002, a layer returning the last dx for
 # the same dout object (hostile/a2_memoizes) 0.37 – 0.76.
 DX_GATE = 0.2
 STUDENT_VARY = dict(perturb=((0, 0), (1, 0)),

@@ -43,7 +43,7 @@ PREDICT_TIMEOUT = 30.0
 #   index 7, scale 0.0136: BN 0.655 – 0.799 (mean 0.760)   no BN 0.112         (seeds 0–9)
 # Each threshold is ≥ 0.10 below the worst of the 30 seeds (≥ 5 standard deviations of the
 # accuracy over seeds below the mean) and ≥ 0.19 above the network without BatchNorm, which
-# is what a submission that leaves BatchNorm out gets (tests/grader_cases/buggy/
+# is what a submission that leaves BatchNorm out gets (tests/grader_cases/slips/
 # a3_no_batchnorm: 0.0 where it diverges, else 0.11 – 0.17).  Cross-check on real digits
 # (MNIST test set: train on 1000 of the first 8000, evaluate on the last 2000; seeds 0–4):
 # BN 0.79 – 0.81 at index 5 and 0.87 – 0.88 at index 7, without BN 0.115 at both.
@@ -439,7 +439,7 @@ def test_same_seed_same_model(worker, feedback, data):
 # Ten well separated Gaussian clusters (centres 3σ apart per coordinate, 20 dimensions), drawn
 # here with a hidden seed: any network whose every layer learns separates them.  Measured on
 # the model answer (seeds 0–9 of train): held-out accuracy 1.00; with BatchNorm's backward
-# skipped (tests/grader_cases/buggy/a3_batchnorm_backward_skipped, only the output layer
+# skipped (tests/grader_cases/slips/a3_batchnorm_backward_skipped, only the output layer
 # learns) 0.20 – 0.78.
 CLUSTERS_SEED = 7_051_931
 CLUSTERS_NEED = 0.9

@@ -42,7 +42,7 @@ TIMEOUT = 60  # the first call of each dtype compiles (seconds, on a busy machin
 # The secondary checks pay for kernels whose float64 outputs are all within NEAR (relative
 # error) of the reference: a slip such as the unbiased variance (≤ 0.1, see test_a2.NEAR), not
 # a kernel that writes nothing or a formula far off (invstd without its square root:
-# 0.22 – 0.25, tests/grader_cases/buggy/a4_wrong_invstd).
+# 0.22 – 0.25, tests/grader_cases/slips/a4_wrong_invstd).
 NEAR = 0.15
 # Races between threads: every float64 call is made twice, and RACE_REPEATS times on
 # RACE_SHAPE (many samples, few features: threads adding into the same few entries), run with
@@ -489,7 +489,7 @@ SPEED_SHAPE = (128, 100)
 # moves by a few percent between regrades (load on a shared machine) changes the score only
 # where it crosses a step, and a kernel written as the handout asks (one Numba pass per
 # loop, no temporaries) sits far above the top step: the solution ≈ 7×, a plain two-pass
-# Numba kernel ≈ 7×, the same loops without @njit ≈ 0.01× (buggy/a4_python_loops).
+# Numba kernel ≈ 7×, the same loops without @njit ≈ 0.01× (tests/grader_cases/slips/a4_python_loops).
 SPEED_STEPS = ((3.0, 1.0), (2.0, 2 / 3), (1.5, 1 / 3))
 PAIRS = 15            # paired rounds (grader.timing.paired_speedup)
 ROUND_SECONDS = 0.02  # per round and side: the request's round trip is < 1 % of it
