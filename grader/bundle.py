@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from dlkit.tasks import TASKS
+from grader.messages import catalog
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "gradescope"
@@ -28,7 +29,6 @@ SKIP_SUFFIXES = {".pyc", ".nbi", ".nbc"}
 SCRIPTS_MODE = (stat.S_IFREG | 0o755) << 16
 #: Gradescope's default timeout of a whole run (its "autograder timeout" setting), seconds
 DEFAULT_TIMEOUT = 600
-LANGS = ("en", "ja")
 
 
 def _files(repo: Path):
@@ -50,8 +50,8 @@ def settings(timeout: float = DEFAULT_TIMEOUT, lang: str = "en") -> str:
     """The text of settings.env, which setup.sh and run_autograder read."""
     if not timeout > 0:
         raise ValueError(f"timeout: expected seconds > 0, got {timeout!r}")
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
+    if lang not in catalog.languages():
+        raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
     return ("# Written by dlkit-grade gradescope-bundle: Gradescope's settings of this "
             "assignment.\n"
             "# DLKIT_PLATFORM_TIMEOUT must equal the assignment's autograder timeout "

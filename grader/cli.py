@@ -23,6 +23,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from grader.messages import catalog
+
 COMMANDS = ("batch", "release", "gradescope-bundle")
 
 
@@ -82,7 +84,8 @@ def _grade_parser() -> argparse.ArgumentParser:
                    help="classroom: the runner result GitHub Classroom's grading reporter "
                    "reads (base64-encode it into a step output named result)")
     p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
-    p.add_argument("--lang", choices=("en", "ja"), default="en", help="feedback language")
+    p.add_argument("--lang", choices=catalog.languages(), default="en",
+                   help="feedback language")
     p.add_argument("--total-budget", type=_positive, metavar="SECONDS",
                    help="the platform's time limit for the whole run: the assignments' "
                    "budgets are scaled down to fit it (Gradescope: its timeout)")

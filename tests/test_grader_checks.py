@@ -226,11 +226,11 @@ def test_missing_dataset_is_a_grader_error_not_a_zero(tmp_path):
 
 def test_rel_error_and_close_report_what_differs():
     from dlkit.gradcheck import normwise_rel_error as rel_error
-    from grader.checks._expect import close
+    from grader.checks.helpers import close
 
     class Feedback:
-        def fail(self, en, ja):
-            raise AssertionError(en, ja)
+        def fail(self, message):
+            raise AssertionError(message)
 
     a = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert rel_error(a, a) == 0.0
@@ -238,10 +238,20 @@ def test_rel_error_and_close_report_what_differs():
     close(Feedback(), a.copy(), a, what="x", tol=0.0)
     with pytest.raises(AssertionError) as info:
         close(Feedback(), a + np.array([[0, 0], [0.5, 0]]), a, what="x", tol=1e-9)
-    en, ja = info.value.args
-    assert "index (1, 0)" in en and "expected 3" in en and "got 3.5" in en
-    assert "インデックス (1, 0)" in ja
+    (message,) = info.value.args
+    assert "index (1, 0)" in message.en and "expected 3" in message.en
+    assert "got 3.5" in message.en and "インデックス (1, 0)" in message.ja
     with pytest.raises(AssertionError, match=r"expected shape \(2, 2\), got shape \(4,\)"):
         close(Feedback(), a.ravel(), a, what="x", tol=1.0)
     with pytest.raises(AssertionError, match="NaN/inf"):
         close(Feedback(), a * np.nan, a, what="x", tol=1.0)
+
+
+def test_numbers_are_written_with_enough_digits_to_differ():
+    """Never "expected 1.57825, got 1.57825": as many digits as it takes (at least 6)."""
+    from grader.checks.helpers import digits
+
+    assert digits(1.5782512, 1.5782549) == ("1.578251", "1.578255")
+    assert digits(1.0, 2.0) == ("1", "2")
+    want, seen = digits(0.1 + 0.2, 0.3)
+    assert want != seen and float(want) == 0.1 + 0.2

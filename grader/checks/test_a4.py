@@ -6,27 +6,46 @@ Student API (a4_numba/kernels.py), the signatures of dlkit.kernels:
 Both write into the output arrays they are given (read back with return_args=True).  The
 output arrays are sent filled with NaN, so an output that is never written shows.
 
-One mistake, its own points: the correctness checks grade what is written into the output
-arrays; returning them is a check of its own (a forgotten ``return out`` costs its 1 point,
-not the task).  The float32 checks compare with the student's own float64 kernels on the same
-numbers (they grade the dtype, not the formulas again), and, like the return values and the
-batch of one, pay only when the float64 results are right (within NEAR).
+One mistake, its own points: the correctness checks grade the values the kernels computed
+(helpers.kernel_values: what they wrote, or what they returned when they wrote their results
+into new arrays); writing into the given arrays and returning them are checks of their own.
+A dx right for the student's own dgamma and dbeta is not charged again.  The float32 checks
+compare with the student's own float64 kernels on the same numbers (they grade the dtype, not
+the formulas again), and, like the calling contract and the batch of one, pay only when the
+float64 results are right (within NEAR).
+
+Threads: the float64 checks run the kernels on policy.KERNEL_THREADS Numba threads, each call
+twice and RACE_SHAPE RACE_REPEATS times, and read the source for prange races
+(grader.checks._races); every other check, and the timing, runs on one thread, so a race
+costs the float64 check of its kernel only, whatever the machine's load.
 
 Correctness is compared with dlkit.kernels run here, on the trusted side; speed with
 dlkit.reference.BatchNormalization (the book's NumPy layer) forward + backward at (128, 100)
 float64, timed in a clean worker (no student code) and the student's kernels in the
 student's worker, in paired interleaved rounds on the trusted clock
 (:func:`grader.timing.paired_speedup`): the speed-up is the median of the pairs' ratios.
+Thresholds: thresholds.toml [a4]; messages: grader/messages, keys ``a4.*``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dlkit.gradcheck import normwise_rel_error
 from grader import messages, policy, timing, varied
 from grader.checks import _races
-from grader.checks._expect import array, close, describe
+from grader.checks.helpers import (
+    Text,
+    array,
+    close,
+    described,
+    join,
+    kernel_values,
+    normwise_rel_error,
+    plain,
+    say,
+    thresholds,
+    written,
+)
 from grader.sandbox import StudentError
 
 PATH = "a4_numba/kernels.py"
@@ -34,24 +53,12 @@ FWD = "a4_numba.kernels:batchnorm_forward_train"
 BWD = "a4_numba.kernels:batchnorm_backward"
 EPS = 1e-5
 SHAPES = [(128, 100), (3, 5), (37, 13)]
-# float64: different summation orders differ by ~1e-15; 1e-10 catches every real mistake.
-# float32: compared with the float64 answer for the same (float32) inputs; a float32 kernel
-# that also sums in float32 is off by ~1e-6 at N = 128, so 1e-4 accepts it with margin.
-TOL = {np.float64: 1e-10, np.float32: 1e-4}
+T = thresholds("a4")
+TOL = {np.float64: T["TOL64"], np.float32: T["TOL32"]}
 TIMEOUT = 60  # the first call of each dtype compiles (seconds, on a busy machine)
-# The secondary checks pay for kernels whose float64 outputs are all within NEAR (relative
-# error) of the reference: a slip such as the unbiased variance (≤ 0.1, see test_a2.NEAR), not
-# a kernel that writes nothing or a formula far off (invstd without its square root:
-# 0.22 – 0.25, tests/grader_cases/slips/a4_wrong_invstd).
-NEAR = 0.15
-# Races between threads: every float64 call is made twice, and RACE_REPEATS times on
-# RACE_SHAPE (many samples, few features: threads adding into the same few entries), run with
-# policy.KERNEL_THREADS Numba threads.  Measured with numba.prange over the samples and an
-# unguarded dgamma[d] += ... (tests/grader_cases/slips/a4_race_prange): 1024×16 gave wrong
-# sums in 46 of 50 calls on this 2-core machine under load; the correct kernels are the
-# same bit for bit every time.
-RACE_SHAPE = (1024, 16)
-RACE_REPEATS = 10
+NEAR = T["NEAR"]
+RACE_SHAPE = tuple(T["RACE_SHAPE"])
+RACE_REPEATS = T["RACE_REPEATS"]
 
 
 def _inputs(rng, N, D, dtype):
@@ -100,84 +107,48 @@ def _backward_buffers(N, D, dtype):
 
 FWD_NAMES = ("out", "xhat", "mean", "invstd")
 BWD_NAMES = ("dx", "dgamma", "dbeta")
-_FWD_HINT = {
-    "mean": ("mean = 1/N · Σ_n x_n, per feature.", "mean = 1/N · Σ_n x_n（特徴ごと）。"),
-    "invstd": ("invstd = 1/√(var + eps) with the biased variance var = 1/N · Σ_n (x_n − mean)².",
-               "invstd = 1/√(var + eps)、分散は var = 1/N · Σ_n (x_n − mean)²（1/N）。"),
-    "xhat": ("xhat = (x − mean) · invstd.", "xhat = (x − mean) · invstd。"),
-    "out": ("out = gamma · xhat + beta.", "out = gamma · xhat + beta。"),
-}
-_BWD_HINT = {
-    "dbeta": ("dbeta = Σ_n dout.", "dbeta = Σ_n dout。"),
-    "dgamma": ("dgamma = Σ_n dout · xhat.", "dgamma = Σ_n dout · xhat。"),
-    "dx": ("dx = gamma · invstd / N · (N · dout − dbeta − xhat · dgamma).",
-           "dx = gamma · invstd / N · (N · dout − dbeta − xhat · dgamma)。"),
-}
 
 
-def _written(buffer) -> bool:
-    """Whether the kernel wrote into an output array (they are sent filled with NaN)."""
-    return isinstance(buffer, np.ndarray) and not bool(np.all(np.isnan(buffer)))
-
-
-def _values(result, outputs, n_out):
-    """What the kernel computed, per output name: the array it wrote; for the first output
-    (out, dx) the array it returned when it wrote nothing into the given one (results
-    written into new arrays: graded here on their values, the buffers' contract by
-    test_writes_into_the_given_arrays); None for another output it left unwritten."""
-    values = list(outputs)
-    first_from_result = (not _written(values[0]) and isinstance(result, np.ndarray)
-                         and result.shape == np.shape(values[0]))
-    if first_from_result:
-        values[0] = result
-    for k in range(1, n_out):
-        if not _written(values[k]) and (first_from_result or _written(values[0])):
-            values[k] = None  # not written, and the kernel did compute: the contract's
-    return values
-
-
-def _check_outputs(feedback, values, expected, names, order, label, tol, dtype, hints, extra,
-                   own=None, returned=False):
-    """Compare what the kernel computed (:func:`_values`) with the reference, in ``order``:
-    the order in which they depend on each other, so the first one reported is the cause.
-    ``label``: one text for both languages, or an (English, Japanese) pair.  ``own``: name
-    -> an array also accepted (right for what the student's kernel computed elsewhere).
-    ``returned``: the first output is the array the kernel returned, not the given one: its
-    dtype is that new array's, a part of the slip test_writes_into_the_given_arrays charges."""
-    label_en, label_ja = label if isinstance(label, tuple) else (label, label)
+def _check_outputs(feedback, values, expected, names, order, label: Text, tol, dtype,
+                   extra: Text, own=None, returned=False):
+    """Compare what the kernel computed (helpers.kernel_values) with the reference, in
+    ``order``: the order in which they depend on each other, so the first one reported is
+    the cause.  ``own``: name -> an array also accepted (right for what the student's kernel
+    computed elsewhere).  ``returned``: the first output is the array the kernel returned,
+    not the given one: its dtype is that new array's, a part of the slip
+    test_writes_into_the_given_arrays charges."""
     for name in order:
         k = names.index(name)
         if values[k] is None or expected[k] is None:
             continue
-        what = f"{label_en}: {name} (as computed by your kernel)"
-        what_ja = f"{label_ja}: {name}（あなたのカーネルの計算結果）"
-        got = array(feedback, values[k], what=what, what_ja=what_ja, shape=expected[k].shape)
+        what = say("a4.common.computed", label=label, name=name)
+        got = array(feedback, values[k], what=what, shape=expected[k].shape)
         if got.dtype != dtype and not (returned and k == 0):
-            feedback.fail(
-                en=f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}.",
-                ja=f"{what_ja}: dtype {np.dtype(dtype)} を期待しましたが、{got.dtype} でした。",
-            )
+            feedback.fail(say("a4.common.dtype", what=what, dtype=np.dtype(dtype),
+                              got=got.dtype))
         alternative = (own or {}).get(name)
         if (alternative is not None and normwise_rel_error(got, expected[k]) > tol
                 and normwise_rel_error(got, alternative) <= tol):
             continue
-        close(feedback, got, expected[k], what=what, what_ja=what_ja, tol=tol,
-              hint_en=hints[name][0] + extra[0], hint_ja=hints[name][1] + extra[1])
+        close(feedback, got, expected[k], what=what, tol=tol,
+              hint=say(f"a4.common.rule_{name}") + extra)
 
 
-def _check_forward_result(feedback, result, args, expected, label, tol, dtype, extra=("", "")):
+def _check_forward_result(feedback, result, args, expected, label, tol, dtype,
+                          extra: Text | None = None):
     """args = the 8 arguments after the call; expected = the reference (out, xhat, mean, invstd).
     Whether the value returned is the given out is test_returns_the_output_arrays's."""
-    values = _values(result, args[4:], len(FWD_NAMES))
+    values = kernel_values(result, args[4:], len(FWD_NAMES))
     _check_outputs(feedback, values, expected, FWD_NAMES, ("mean", "invstd", "xhat", "out"),
-                   label, tol, dtype, _FWD_HINT, extra, returned=not _written(args[4]))
+                   label, tol, dtype, extra or plain(""), returned=not written(args[4]))
 
 
-def _check_backward_result(feedback, result, args, expected, label, tol, dtype, extra=("", "")):
+def _check_backward_result(feedback, result, args, expected, label, tol, dtype,
+                           extra: Text | None = None):
     """args = the 7 arguments after the call; expected = the reference (dx, dgamma, dbeta).
     dx is also accepted when it is the formula at the student's own dgamma and dbeta (a
     wrong dgamma costs this check once, not twice)."""
-    values = _values(result, args[4:], len(BWD_NAMES))
+    values = kernel_values(result, args[4:], len(BWD_NAMES))
     own = None
     dout, xhat, gamma, invstd = (np.asarray(a, dtype=np.float64) for a in args[:4])
     if all(isinstance(v, np.ndarray) and v.shape == gamma.shape and np.all(np.isfinite(v))
@@ -186,13 +157,13 @@ def _check_backward_result(feedback, result, args, expected, label, tol, dtype, 
         N = dout.shape[0]
         own = {"dx": gamma * invstd / N * (N * dout - dbeta - xhat * dgamma)}
     _check_outputs(feedback, values, expected, BWD_NAMES, ("dbeta", "dgamma", "dx"), label, tol,
-                   dtype, _BWD_HINT, extra, own, returned=not _written(args[4]))
+                   dtype, extra or plain(""), own, returned=not written(args[4]))
 
 
 def _near(result, outputs, expected) -> bool:
-    """Everything the kernel computed (:func:`_values`) within NEAR of the reference (a slip,
-    not a missing kernel); the first output (out, dx) must be there."""
-    values = _values(result, outputs, len(expected))
+    """Everything the kernel computed within NEAR of the reference (a slip, not a missing
+    kernel); the first output (out, dx) must be there."""
+    values = kernel_values(result, outputs, len(expected))
     return values[0] is not None and all(
         v is None or (isinstance(v, np.ndarray) and v.shape == e.shape
                       and bool(np.all(np.isfinite(v))) and normwise_rel_error(v, e) <= NEAR)
@@ -215,13 +186,8 @@ def _run_backward(worker, dout, xhat, gamma, invstd):
     return result, tuple(after[4:])
 
 
-_NOT_SCORED = (
-    "Not scored: this check pays only when your float64 kernels compute (nearly: within "
-    "relative error {near:g}) the right numbers, and {which} does not: see test_{test}_float64.",
-    "採点対象外: この検査は float64 のカーネルが（相対誤差 {near:g} 以内で）正しい値を計算する"
-    "場合にだけ得点になりますが、{which} はそうなっていません。test_{test}_float64 を見て"
-    "ください。",
-)
+def _not_scored(feedback, which, test):
+    feedback.fail(say("a4.common.not_scored", near=NEAR, which=which, test=test))
 
 
 def _require_near(worker, feedback, which):
@@ -238,8 +204,7 @@ def _require_near(worker, feedback, which):
         expected = _reference_backward(dout, xhat, gamma, invstd)
         name = "batchnorm_backward"
     if not _near(result, got, expected):
-        feedback.fail(en=_NOT_SCORED[0].format(near=NEAR, which=name, test=which),
-                      ja=_NOT_SCORED[1].format(near=NEAR, which=name, test=which))
+        _not_scored(feedback, plain(name), which)
 
 
 def _threads(worker, n):
@@ -255,31 +220,21 @@ def _repeated(worker, target, args, times):
     return [worker.call(target, *args, timeout=TIMEOUT, return_args=True) for _ in range(times)]
 
 
-_RACE_EXPLAINED = (
-    "numba.prange over the samples with an element update such as `dgamma[d] += ...` lets two "
-    "threads add into the same entry at once, and one addition is lost: sum per thread, or "
-    "run prange over the features",
-    "サンプルについての numba.prange の中で `dgamma[d] += ...` のように要素に足し込むと、"
-    "2 つのスレッドが同じ要素に同時に足し込み、片方の加算が失われます。スレッドごとに和を取るか、"
-    "prange を特徴の方向にしてください",
-)
-
-
 def _static_races(submission_files, kernel):
     """The prange races of ``kernel`` in the submitted source (grader.checks._races)."""
     source = submission_files.read_text(PATH)
     return _races.in_kernel(source, kernel) if source is not None else []
 
 
-def _check_races(feedback, runs, names, label, races):
+def _check_races(feedback, runs, names, label: Text, races):
     """Fail when calls with the same inputs gave different results (what was seen, with
     policy.KERNEL_THREADS threads, on RACE_SHAPE), or when the source has a prange loop with
     a race (``races``: found every time, whatever the machine's load let threads do)."""
     result, after = runs[0]
-    first = _values(result, after[-len(names):], len(names))
-    differ, where = 0, ""
+    first = kernel_values(result, after[-len(names):], len(names))
+    differ, where = 0, plain("")
     for result, after in runs[1:]:
-        values = _values(result, after[-len(names):], len(names))
+        values = kernel_values(result, after[-len(names):], len(names))
         changed = [name for name, a, b in zip(names, first, values, strict=True)
                    if not (a is None and b is None) and not (
                        isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
@@ -288,38 +243,21 @@ def _check_races(feedback, runs, names, label, races):
             differ += 1
             k = names.index(changed[0])
             a, b = first[k], values[k]
-            if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape:
-                gap = float(np.nanmax(np.abs(a.astype(np.float64) - b)))
-                where = where or f"{changed[0]} by up to {gap:.3g}"
-            else:
-                where = where or changed[0]
-    label_en, label_ja = label if isinstance(label, tuple) else (label, label)
-    lines = "; ".join(f"line {r.line}: `{r.text}`" for r in races)
-    lines_ja = "、".join(f"{r.line} 行目: `{r.text}`" for r in races)
+            if not where.en:
+                where = (say("a4.common.differs_by", name=changed[0], gap=float(
+                    np.nanmax(np.abs(a.astype(np.float64) - b))))
+                    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                    and a.shape == b.shape else plain(changed[0]))
+    lines = join([say("a4.common.race_line", line=r.line, text=r.text) for r in races])
     if differ:
-        seen_en = f" In your source: {lines}." if races else ""
-        seen_ja = f"あなたのコード: {lines_ja}。" if races else ""
-        feedback.fail(
-            en=(f"{label_en}: the same call with the same inputs gave different results in "
-                f"{differ} of {len(runs) - 1} repetitions ({where}), run with "
-                f"{policy.KERNEL_THREADS} Numba threads: results that differ from run to run "
-                f"point at a race between threads, or at memory read before it is written "
-                f"(np.empty).{seen_en} {_RACE_EXPLAINED[0]}."),
-            ja=(f"{label_ja}: 同じ入力での同じ呼び出しが、{len(runs) - 1} 回の繰り返しのうち "
-                f"{differ} 回で異なる結果になりました（{where}。Numba のスレッド "
-                f"{policy.KERNEL_THREADS} 本で実行）。実行ごとに結果が変わるのは、スレッド間の"
-                f"競合か、書き込む前のメモリの読み出し（np.empty）を示しています。{seen_ja}"
-                f"{_RACE_EXPLAINED[1]}。"))
+        in_source = say("a4.common.race_in_source", lines=lines) if races else plain("")
+        feedback.fail(say("a4.common.differs_run_to_run", label=label, differ=differ,
+                          repeats=len(runs) - 1, where=where, threads=policy.KERNEL_THREADS,
+                          in_source=in_source, explained=say("a4.common.race_explained")))
     if races:
-        feedback.fail(
-            en=(f"{label_en}: a data race between threads in your source ({lines}): "
-                f"{_RACE_EXPLAINED[0]}. The results were right in the {len(runs)} calls made "
-                f"here with {policy.KERNEL_THREADS} threads, but they depend on how the threads "
-                f"happen to run: on another machine, or under another load, they are wrong."),
-            ja=(f"{label_ja}: あなたのコードにスレッド間の競合があります（{lines_ja}）。"
-                f"{_RACE_EXPLAINED[1]}。ここでのスレッド {policy.KERNEL_THREADS} 本・"
-                f"{len(runs)} 回の呼び出しでは結果が正しかったものの、スレッドの動き方次第で"
-                f"あり、別のマシンや別の負荷では誤った結果になります。"))
+        feedback.fail(say("a4.common.race_in_code", label=label, lines=lines, calls=len(runs),
+                          threads=policy.KERNEL_THREADS,
+                          explained=say("a4.common.race_explained")))
 
 
 def test_forward_float64(worker, feedback, submission_files):
@@ -331,7 +269,7 @@ def test_forward_float64(worker, feedback, submission_files):
     for (N, D), times in [*((shape, 2) for shape in SHAPES), (RACE_SHAPE, RACE_REPEATS)]:
         x, gamma, beta, _ = _inputs(rng, N, D, np.float64)
         args = (x, gamma, beta, EPS, *_forward_buffers(N, D, np.float64))
-        label = f"batchnorm_forward_train, x {N}×{D} float64"
+        label = plain(f"batchnorm_forward_train, x {N}×{D} float64")
         runs = _repeated(worker, FWD, args, times)
         _check_races(feedback, runs, FWD_NAMES, label, [] if (N, D) != RACE_SHAPE else races)
         result, after = runs[0]
@@ -348,17 +286,13 @@ def test_backward_float64(worker, feedback, submission_files):
         x, gamma, beta, dout = _inputs(rng, N, D, np.float64)
         _, xhat, _, invstd = _reference_forward(x, gamma, beta)
         args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, np.float64))
-        label = f"batchnorm_backward, dout {N}×{D} float64"
+        label = plain(f"batchnorm_backward, dout {N}×{D} float64")
         runs = _repeated(worker, BWD, args, times)
         _check_races(feedback, runs, BWD_NAMES, label, [] if (N, D) != RACE_SHAPE else races)
         result, after = runs[0]
         _check_backward_result(feedback, result, after,
                                _reference_backward(dout, xhat, gamma, invstd), label,
                                TOL[np.float64], np.float64)
-
-
-_AGAINST_64 = (" (compared with your float64 kernel on the same numbers)",
-               "（同じ値でのあなたの float64 カーネルの結果との比較）")
 
 
 def test_forward_float32(worker, feedback):
@@ -370,11 +304,12 @@ def test_forward_float32(worker, feedback):
         x, gamma, beta, _ = _inputs(rng, N, D, np.float32)
         args = (x, gamma, beta, EPS, *_forward_buffers(N, D, np.float32))
         result, after = worker.call(FWD, *args, timeout=TIMEOUT, return_args=True)
-        yours64 = _values(*_run_forward(worker, *(a.astype(np.float64) for a in (x, gamma, beta))),
-                          len(FWD_NAMES))
+        yours64 = kernel_values(*_run_forward(worker, *(a.astype(np.float64)
+                                                        for a in (x, gamma, beta))),
+                                len(FWD_NAMES))
         _check_forward_result(feedback, result, after, yours64,
-                              f"batchnorm_forward_train, x {N}×{D} float32", TOL[np.float32],
-                              np.float32, _AGAINST_64)
+                              plain(f"batchnorm_forward_train, x {N}×{D} float32"),
+                              TOL[np.float32], np.float32, say("a4.common.against_64"))
 
 
 def test_backward_float32(worker, feedback):
@@ -388,12 +323,12 @@ def test_backward_float32(worker, feedback):
         xhat, invstd = xhat.astype(np.float32), invstd.astype(np.float32)
         args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, np.float32))
         result, after = worker.call(BWD, *args, timeout=TIMEOUT, return_args=True)
-        yours64 = _values(*_run_backward(worker, *(a.astype(np.float64)
-                                                   for a in (dout, xhat, gamma, invstd))),
-                          len(BWD_NAMES))
+        yours64 = kernel_values(*_run_backward(worker, *(a.astype(np.float64)
+                                                         for a in (dout, xhat, gamma, invstd))),
+                                len(BWD_NAMES))
         _check_backward_result(feedback, result, after, yours64,
-                               f"batchnorm_backward, dout {N}×{D} float32", TOL[np.float32],
-                               np.float32, _AGAINST_64)
+                               plain(f"batchnorm_backward, dout {N}×{D} float32"),
+                               TOL[np.float32], np.float32, say("a4.common.against_64"))
 
 
 def _both_kernels(worker, seed):
@@ -412,10 +347,7 @@ def _graded_kernels(feedback, kernels):
     """The kernels of :func:`_both_kernels` whose results are near; none: 0 points."""
     graded = [k for k in kernels if _near(k[2], k[3], k[4])]
     if not graded:
-        feedback.fail(en=_NOT_SCORED[0].format(near=NEAR, which="neither kernel",
-                                               test="forward"),
-                      ja=_NOT_SCORED[1].format(near=NEAR, which="どちらのカーネル",
-                                               test="forward"))
+        _not_scored(feedback, say("a4.common.neither_kernel"), "forward")
     return graded
 
 
@@ -426,18 +358,13 @@ def test_returns_the_output_arrays(worker, feedback):
     into new arrays and returns them is test_writes_into_the_given_arrays's."""
     _threads(worker, 1)
     for kernel, names, got, outputs, _ in _graded_kernels(feedback, _both_kernels(worker, 66)):
-        name, written = names[0], outputs[0]
-        if not _written(written):
+        name, first = names[0], outputs[0]
+        if not written(first):
             continue
-        if not (isinstance(got, np.ndarray) and got.shape == written.shape
-                and np.array_equal(got, written, equal_nan=True)):
-            feedback.fail(
-                en=(f"{kernel}: expected it to return {name}, the array it wrote, got "
-                    f"{describe(got)}. Your arrays are right: this costs only this check's "
-                    f"point. Add `return {name}` at the end."),
-                ja=(f"{kernel}: 書き込んだ配列 {name} を返すことを期待しましたが、"
-                    f"{describe(got, 'ja')} が返されました。配列の値は正しいので、減点はこの検査の "
-                    f"1 点だけです。最後に `return {name}` を書いてください。"))
+        if not (isinstance(got, np.ndarray) and got.shape == first.shape
+                and np.array_equal(got, first, equal_nan=True)):
+            feedback.fail(say("a4.test_returns_the_output_arrays.not_returned", kernel=kernel,
+                              name=name, got=described(got)))
 
 
 def test_writes_into_the_given_arrays(worker, feedback):
@@ -447,19 +374,10 @@ def test_writes_into_the_given_arrays(worker, feedback):
     arrays loses this check only (its values are graded by the float64 checks)."""
     _threads(worker, 1)
     for kernel, names, _, outputs, _ in _graded_kernels(feedback, _both_kernels(worker, 68)):
-        unwritten = [name for name, o in zip(names, outputs, strict=True) if not _written(o)]
+        unwritten = [name for name, o in zip(names, outputs, strict=True) if not written(o)]
         if unwritten:
-            listed = ", ".join(unwritten)
-            first = unwritten[0]
-            feedback.fail(
-                en=(f"{kernel}: {listed} not written: the arrays passed in still hold the NaN "
-                    f"they were sent with. `{first} = ...` makes a new array and leaves the "
-                    f"given one as it was; write into it ({first}[n, d] = ..., or "
-                    f"{first}[:] = ...). Your values are right: this costs only this check."),
-                ja=(f"{kernel}: {listed} が書き込まれていません。渡した配列は送ったときの NaN の"
-                    f"ままです。`{first} = ...` は新しい配列を作り、渡された配列は元のままです。"
-                    f"渡された配列に書き込んでください（{first}[n, d] = ... または "
-                    f"{first}[:] = ...）。値は正しいので、減点はこの検査だけです。"))
+            feedback.fail(say("a4.test_writes_into_the_given_arrays.unwritten", kernel=kernel,
+                              listed=", ".join(unwritten), first=unwritten[0]))
 
 
 def test_batch_of_one_rejected(worker, feedback):
@@ -473,41 +391,29 @@ def test_batch_of_one_rejected(worker, feedback):
         if exc.type_name == "ValueError":
             return
         raise
-    feedback.fail(
-        en=(f"batchnorm_forward_train with x of shape (1, 5): expected ValueError (one sample "
-            f"has no batch statistics), got {describe(got)}."),
-        ja=(f"形状 (1, 5) の x での batchnorm_forward_train: ValueError を期待しましたが"
-            f"（1 サンプルではバッチの統計量がありません）、{describe(got, 'ja')} が"
-            f"返されました。"))
+    feedback.fail(say("a4.test_batch_of_one_rejected.accepted", got=described(got)))
 
 
 # ------------------------------------------------------------------ speed
 
 SPEED_SHAPE = (128, 100)
 # Points in steps of the measured speed-up over the NumPy reference (forward + backward):
-# (at least this speed-up, fraction of the points).  Steps, not a line: a speed-up that
-# moves by a few percent between regrades (load on a shared machine) changes the score only
-# where it crosses a step, and a kernel written as the handout asks (one Numba pass per
-# loop, no temporaries) sits far above the top step: the solution ≈ 7×, a plain two-pass
-# Numba kernel ≈ 7×, the same loops without @njit ≈ 0.01× (tests/grader_cases/slips/a4_python_loops).
-SPEED_STEPS = ((3.0, 1.0), (2.0, 2 / 3), (1.5, 1 / 3))
-PAIRS = 15            # paired rounds (grader.timing.paired_speedup)
-ROUND_SECONDS = 0.02  # per round and side: the request's round trip is < 1 % of it
-SPEED_GATE = 1e-2
+# (at least this speed-up, fraction of the points): thresholds.toml [a4] SPEED_STEPS.
+SPEED_STEPS = tuple((float(least), float(fraction)) for least, fraction in T["SPEED_STEPS"])
+PAIRS, ROUND_SECONDS, SPEED_GATE = (T[k] for k in ("PAIRS", "ROUND_SECONDS", "SPEED_GATE"))
 # Memoizing or faking the timed run (grader.varied): every timed call gets one element of x
 # and of dout changed (and put back after the call); the out, invstd, dx and dgamma entries
 # that change shows in travel with each round's "done" and must match dlkit's kernels
 # replayed here within SPEED_GATE.  The reference is timed the same way (its out and dx).
-STUDENT_VARY = dict(perturb=((0, 0), (1, 0)),
-                    probes=((0, 4, 0, 2), (0, 7, 0, 1), (1, 4, 1, 2), (1, 5, 1, 1)),
-                    tol=(SPEED_GATE,) * 4, names=("out", "invstd", "dx", "dgamma"))
-REFERENCE_VARY = dict(perturb=((0, 0), (1, 0)),
+PERTURB = ((0, 0), (1, 0))
+REFERENCE_VARY = dict(perturb=PERTURB,
                       probes=((0, varied.RESULT, 0, 2), (1, varied.RESULT, 1, 2)),
                       tol=(1e-9, 1e-9), names=("out", "dx"))
-_SPEED_GATE_HINT = (
-    " Speed points are only given to kernels that compute the batch normalization (within 1 %).",
-    "速度の得点は、バッチ正規化を（1 % 以内で）計算しているカーネルにだけ与えます。",
-)
+
+
+def speed_fraction(speedup: float) -> float:
+    """The fraction of the speed points for a measured speed-up (SPEED_STEPS)."""
+    return next((fraction for least, fraction in SPEED_STEPS if speedup >= least), 0.0)
 
 
 def _student_vary(forward, backward) -> varied.Vary:
@@ -519,29 +425,26 @@ def _student_vary(forward, backward) -> varied.Vary:
     for step, (_, after), outputs in ((0, forward, ((4, "out"), (7, "invstd"))),
                                       (1, backward, ((4, "dx"), (5, "dgamma")))):
         (first, first_name), (second, second_name) = outputs
-        if _written(after[first]):
+        if written(after[first]):
             probes.append((step, first, step, 2))
             names.append(first_name)
-            if _written(after[second]):
+            if written(after[second]):
                 probes.append((step, second, step, 1))
                 names.append(second_name)
         else:
             probes.append((step, varied.RESULT, step, 2))
             names.append(first_name)
-    return varied.Vary(perturb=STUDENT_VARY["perturb"], probes=tuple(probes),
+    return varied.Vary(perturb=PERTURB, probes=tuple(probes),
                        tol=(SPEED_GATE,) * len(probes), names=tuple(names), seed=200)
-
-
-def speed_fraction(speedup: float) -> float:
-    """The fraction of the speed points for a measured speed-up (SPEED_STEPS)."""
-    return next((fraction for least, fraction in SPEED_STEPS if speedup >= least), 0.0)
 
 
 def test_speed(worker, reference_timer, feedback):
     """Speed-up of forward + backward over the NumPy reference, in steps (SPEED_STEPS).
 
-    Only for kernels that are correct: the timed run's outputs are checked as well.
+    Only for kernels that are correct: their results on the timed input, outside and inside
+    the timing, are checked as well.
     """
+    _threads(worker, 1)
     N, D = SPEED_SHAPE
     rng = np.random.default_rng(65)
     x, gamma, beta, dout = _inputs(rng, N, D, np.float64)
@@ -552,17 +455,15 @@ def test_speed(worker, reference_timer, feedback):
     # the batch normalization get no speed points, and are told so before anything is timed.
     fwd_args = (x, gamma, beta, EPS, *_forward_buffers(N, D, np.float64))
     bwd_args = (dout, xhat, gamma, invstd, *_backward_buffers(N, D, np.float64))
-    _threads(worker, 1)
     untimed = [worker.call(target, *args, timeout=TIMEOUT, return_args=True)
                for target, args in ((FWD, fwd_args), (BWD, bwd_args))]
-    label_en, label_ja = f"{N}×{D} float64", f"{N}×{D} float64"
+    gate = say("a4.test_speed.gate")
     _check_forward_result(feedback, *untimed[0], (out, xhat, mean, invstd),
-                          (f"batchnorm_forward_train, {label_en}",
-                           f"batchnorm_forward_train、{label_ja}"), SPEED_GATE, np.float64,
-                          _SPEED_GATE_HINT)
+                          plain(f"batchnorm_forward_train, {N}×{D} float64"), SPEED_GATE,
+                          np.float64, gate)
     _check_backward_result(feedback, *untimed[1], expected_bwd,
-                           (f"batchnorm_backward, {label_en}", f"batchnorm_backward、{label_ja}"),
-                           SPEED_GATE, np.float64, _SPEED_GATE_HINT)
+                           plain(f"batchnorm_backward, {N}×{D} float64"), SPEED_GATE,
+                           np.float64, gate)
 
     student_steps = [(FWD, fwd_args, {}), (BWD, bwd_args, {})]
     ref = reference_timer.create("dlkit.reference:BatchNormalization", gamma, beta, eps=EPS,
@@ -581,43 +482,27 @@ def test_speed(worker, reference_timer, feedback):
                          [ref_replay.forward, ref_replay.backward]),
             pairs=PAIRS, round_seconds=ROUND_SECONDS, timeout=TIMEOUT)
     except timing.TimedRunMismatch as exc:
-        feedback.fail(*messages.timed_run_mismatch(exc.name, exc.error, exc.tol))
-    (fwd_result, fwd_args), (bwd_result, bwd_args) = results
-    # The timed run must compute batch normalization: every output within SPEED_GATE of the
-    # reference (exactness is what the other checks grade; a kernel that skips the work
-    # gets no speed points).
-    label_en, label_ja = f"timed run at {N}×{D} float64", f"{N}×{D} float64 の時間計測中"
-    _check_forward_result(feedback, fwd_result, fwd_args, (out, xhat, mean, invstd),
-                          (f"batchnorm_forward_train, {label_en}",
-                           f"batchnorm_forward_train、{label_ja}"), SPEED_GATE, np.float64,
-                          _SPEED_GATE_HINT)
-    _check_backward_result(feedback, bwd_result, bwd_args, expected_bwd,
-                           (f"batchnorm_backward, {label_en}", f"batchnorm_backward、{label_ja}"),
-                           SPEED_GATE, np.float64, _SPEED_GATE_HINT)
+        en, ja = messages.timed_run_mismatch(exc.name, exc.error, exc.tol)
+        feedback.fail(en=en, ja=ja)
+    (fwd_result, fwd_after), (bwd_result, bwd_after) = results
+    # The timed run must compute batch normalization too: every output within SPEED_GATE of
+    # the reference (exactness is what the other checks grade).
+    _check_forward_result(feedback, fwd_result, fwd_after, (out, xhat, mean, invstd),
+                          say("a4.test_speed.timed", kernel="batchnorm_forward_train", N=N, D=D),
+                          SPEED_GATE, np.float64, gate)
+    _check_backward_result(feedback, bwd_result, bwd_after, expected_bwd,
+                           say("a4.test_speed.timed", kernel="batchnorm_backward", N=N, D=D),
+                           SPEED_GATE, np.float64, gate)
 
     fraction = speed_fraction(speed.median)
-    numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * speed.student_seconds:.1f}"
-                  f" µs, NumPy reference {1e6 * speed.reference_seconds:.1f} µs, speed-up "
-                  f"{speed.median:.2f}× (middle half of {speed.pairs} paired rounds: "
-                  f"{speed.spread()})")
-    numbers_ja = (f"{N}×{D} float64 の forward + backward: あなたの実装 "
-                  f"{1e6 * speed.student_seconds:.1f} µs、NumPy 参照実装 "
-                  f"{1e6 * speed.reference_seconds:.1f} µs、速度向上 {speed.median:.2f} 倍"
-                  f"（{speed.pairs} 組の交互計測の中央半分: {speed.spread()}）")
-    steps_en = ", ".join(f"{100 * f:.0f} % from {s:g}×" for s, f in SPEED_STEPS)
-    steps_ja = "、".join(f"{s:g} 倍以上で {100 * f:.0f} %" for s, f in SPEED_STEPS)
+    numbers = say("a4.test_speed.numbers", N=N, D=D, yours=1e6 * speed.student_seconds,
+                  reference=1e6 * speed.reference_seconds, speedup=speed.median,
+                  pairs=speed.pairs, spread=speed.spread())
     if fraction >= 1.0:
-        feedback.partial(1.0, en=f"{numbers_en}: full points (from {SPEED_STEPS[0][0]:g}× up).",
-                         ja=f"{numbers_ja}: 満点です（{SPEED_STEPS[0][0]:g} 倍以上）。")
+        feedback.partial(1.0, say("a4.test_speed.full", numbers=numbers,
+                                  least=SPEED_STEPS[0][0]))
     else:
-        feedback.partial(
-            fraction,
-            en=(f"{numbers_en}: {100 * fraction:.0f} % of the points ({steps_en}). Compile "
-                f"with @numba.njit, loop over n outside and d inside, do the arithmetic of a "
-                f"pass in one loop and write into the given arrays (no temporary (N, D) "
-                f"arrays)."),
-            ja=(f"{numbers_ja}: 得点は {100 * fraction:.0f} % です（{steps_ja}）。"
-                f"@numba.njit でコンパイルし、外側を n、"
-                f"内側を d のループにして、1 回の走査で計算をまとめ、渡された配列に直接書き込んで"
-                f"ください（(N, D) の一時配列を作らない）。"),
-        )
+        steps = join([say("a4.test_speed.step", percent=100 * f, least=s)
+                      for s, f in SPEED_STEPS])
+        feedback.partial(fraction, say("a4.test_speed.partial", numbers=numbers,
+                                       percent=100 * fraction, steps=steps))

@@ -9,7 +9,7 @@ requires none missing from ``ja.toml``).
 A catalog is TOML: tables name a task and a check (``[a2.test_backward_dx]``), or what a
 message is shared by (``[a2.common]``, ``[runner]``); each string is a template for
 :meth:`str.format` with named fields (``{acc:.1%}``).  A check writes
-``feedback.fail(say("a2.test_backward_dx.dx_slip", hint=...))``: :func:`say` gives the
+``feedback.fail(say("a1.test_init_zeros.not_zero", n_in=20, ...))``: :func:`say` gives the
 message in every language of the catalog at once (a :class:`Text`), and the record keeps them
 all, so the report can be rendered in any of them later.
 

@@ -12,26 +12,19 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
+from grader.messages import catalog
+
 FORMATS = ("text", "json", "gradescope", "junit", "classroom")
 OUTPUT_SHOWN = 1500
 
-_WORDS = {
-    "en": {"total": "Total", "isolation": "isolation", "output": "your code printed",
-           "missing": "not submitted", "budget": "time budget used up",
-           "grader": "GRADER ERROR (not your fault)", "graded": "graded",
-           "unreadable": "submission unreadable", "tampered": "results tampered with",
-           "stopped": "grading stopped",
-           "check": "check", "points": "points", "not-loaded": "your code could not be loaded",
-           "unreadable_line": "The submission cannot be read, so nothing was graded"},
-    "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
-           "missing": "未提出", "budget": "制限時間超過",
-           "grader": "採点エラー (あなたの責任ではありません)",
-           "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
-           "stopped": "採点停止",
-           "graded": "採点済み", "check": "検査", "points": "点数",
-           "not-loaded": "コードを読み込めません",
-           "unreadable_line": "提出物を読み込めないため、採点していません"},
-}
+# The report's own words, in the message catalog (grader/messages, [report]).
+_WORD_KEYS = ("total", "isolation", "output", "missing", "budget", "grader", "graded",
+              "unreadable", "tampered", "stopped", "check", "points", "not-loaded",
+              "unreadable_line")
+
+
+def _words(lang: str) -> dict[str, str]:
+    return {key: catalog.template(f"report.{key}", lang) for key in _WORD_KEYS}
 
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -60,19 +53,19 @@ def _title(assignment: dict, lang: str) -> str:
     from dlkit.tasks import TASKS
 
     task = TASKS.get(assignment["id"])
-    return task.title[lang] if task else assignment["title"]
+    return task.title.get(lang, task.title["en"]) if task else assignment["title"]
 
 
 def _feedback(check: dict, lang: str) -> str:
     parts = [_message(check, lang)]
     if check.get("output"):
         out = check["output"][-OUTPUT_SHOWN:]
-        parts.append(f"--- {_WORDS[lang]['output']} (tail) ---\n{out}")
+        parts.append(f"--- {_words(lang)['output']} (tail) ---\n{out}")
     return "\n".join(p for p in parts if p)
 
 
 def text(record: dict, lang: str = "en") -> str:
-    w = _WORDS[lang]
+    w = _words(lang)
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
     if record.get("status") == "unreadable":  # one line: nothing else to say
@@ -114,7 +107,7 @@ def gradescope(record: dict, lang: str = "en") -> str:
     Per check: ``name``, ``number`` ("2.3": assignment 2, third check), ``score``,
     ``max_score``, ``status``, ``output`` + ``output_format``, ``visibility``, ``tags``.
     """
-    w = _WORDS[lang]
+    w = _words(lang)
     tests, summary = [], []
     if record.get("status") == "unreadable":  # one line, and no check to list
         why = _text(record.get("error_message"), lang) or record.get("error", "")
@@ -229,7 +222,7 @@ def full_json(record: dict, lang: str = "en") -> str:
 def render(record: dict, fmt: str = "text", lang: str = "en") -> str:
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
-    if lang not in _WORDS:
-        raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
+    if lang not in catalog.languages():
+        raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
     return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit,
             "classroom": classroom}[fmt](record, lang)
