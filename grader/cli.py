@@ -213,7 +213,8 @@ def bundle_main(argv: list[str]) -> int:
                    metavar="SECONDS", help="the assignment's autograder timeout on "
                    "Gradescope (default: %(default)s, Gradescope's default): every check's "
                    "budget is fitted inside it")
-    p.add_argument("--lang", choices=bundle.LANGS, default="en", help="feedback language")
+    p.add_argument("--lang", choices=catalog.languages(), default="en",
+                   help="feedback language")
     args = p.parse_args(argv)
     names = bundle.build(args.out, timeout=args.timeout, lang=args.lang)
     print(f"wrote {args.out} ({len(names)} files)")
