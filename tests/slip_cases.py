@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader import runner
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
 PATCHES = REPO / "tests" / "grader_cases" / "slips"

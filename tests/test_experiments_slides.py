@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from dlkit.experiments.claims import evaluate_claims, final_loss
+from dlkit.experiments.parallel import default_jobs
 from dlkit.experiments.reproduce import run_all
-from dlkit.experiments.runs import default_jobs
 
 NEW = ["gradient_flow", "init_activations", "batchnorm_speed", "overfitting"]
 

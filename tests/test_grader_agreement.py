@@ -26,7 +26,7 @@ import pytest
 import slip_cases
 
 from dlkit.tasks import TASKS
-from grader import runner
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
 POINTS = runner.load_points(REPO / "grader" / "points.toml")

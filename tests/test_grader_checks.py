@@ -29,7 +29,7 @@ import pytest
 import slip_cases
 from slip_cases import SLIPS, TA_AGREEMENT, deduction, expected_score, lost_fractions
 
-from grader import runner
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
@@ -203,7 +203,8 @@ def test_missing_dataset_is_a_grader_error_not_a_zero(tmp_path):
     shutil.copy(REPO / "grader" / "points.toml", checks / "points.toml")
     (checks / "conftest.py").write_text(
         "import pytest\n"
-        "from grader.plugin import feedback, reference_timer, submission_files, worker  # noqa\n"
+        "from grader.scoring.plugin import (  # noqa\n"
+        "    feedback, reference_timer, submission_files, worker)\n"
         "class _NoData:\n"
         "    def fashion_mnist(self, **kwargs):\n"
         "        raise FileNotFoundError('fashion-mnist: no such files (test)')\n"

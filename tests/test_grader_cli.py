@@ -19,10 +19,12 @@ import pytest
 from autograder import check_results_json, student_visible
 
 from dlkit.tasks import TASKS
-from grader import cli, release, runner
+from grader import cli
 from grader.cli import main
-from grader.isolation import isolation_note
+from grader.platforms import release
 from grader.report import render
+from grader.sandbox.isolation import isolation_note
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "grader_cases"

@@ -5,8 +5,8 @@ Three ways of finding an untranslated string:
 - statically: the hidden checks (grader/checks/test_a*.py) say their texts by key of the
   message catalog, never inline, and every text of ja.toml, its fields taken out, has no
   English words;
-- the runner's own texts (grader.messages, grader.preflight, the report's words) in both
-  languages;
+- the runner's own texts (grader.scoring.messages, grader.scoring.preflight, the report's
+  words) in both languages;
 - for real: submissions graded by the real grader, the report rendered with ``--lang ja``,
   and every message of it (titles, checks, the task's load error) searched for English words.
 
@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import slip_cases
 
-from grader import messages, preflight, runner
 from grader.report import formats, render
-from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
+from grader.scoring import messages, preflight, runner
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
@@ -82,7 +82,7 @@ def test_the_checks_say_their_texts_by_key(aid):
 
 
 def test_every_japanese_text_of_the_catalog_is_japanese():
-    from grader.messages import catalog
+    from grader.scoring import catalog
 
     untranslated = []
     for key, text in catalog.catalog("ja").items():

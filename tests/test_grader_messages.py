@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from grader.checks import helpers
-from grader.messages import catalog
 from grader.report import render
+from grader.scoring import catalog
 
 REPO = Path(__file__).resolve().parents[1]
 GRADER = REPO / "grader"

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.gradcheck import normwise_rel_error
-from grader.messages.catalog import Text, join, plain, say
+from grader.scoring.catalog import Text, join, plain, say
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -147,7 +147,7 @@ def requires(feedback, main: Text, check, *args) -> None:
     """Run ``check(*args)``, the main result a secondary check depends on (``main`` names it);
     if it fails, the secondary check scores 0 and says so (a do-nothing submission must not
     earn the points of properties that only make sense for a working one)."""
-    from grader.plugin import CheckFailed
+    from grader.scoring.plugin import CheckFailed
 
     try:
         check(*args)

@@ -27,8 +27,8 @@ from grader.checks.helpers import (
     say,
     thresholds,
 )
-from grader.protocol import Rng
-from grader.sandbox import StudentError
+from grader.ipc.protocol import Rng
+from grader.sandbox.handle import StudentError
 
 INIT = "a1_initialization.initializers:init_weight"
 LAYERS = "a1_initialization.initializers:layer_activations"

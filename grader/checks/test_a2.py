@@ -35,7 +35,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import messages, timing, varied
 from grader.checks.helpers import (
     array,
     batchnorm_state,
@@ -48,7 +47,9 @@ from grader.checks.helpers import (
     say,
     thresholds,
 )
-from grader.sandbox import StudentError
+from grader.sandbox.handle import StudentError
+from grader.scoring import messages
+from grader.timing import paired, varied
 
 BN = "a2_batchnorm.batchnorm:BatchNormalization"
 
@@ -442,7 +443,7 @@ def test_batch_of_one_rejected(worker, feedback):
 SPEED_SHAPE = (128, 100)
 MIN_SPEEDUP, PAIRS, ROUND_SECONDS, SPEED_GATE, DX_GATE = (
     T[k] for k in ("MIN_SPEEDUP", "PAIRS", "ROUND_SECONDS", "SPEED_GATE", "DX_GATE"))
-# Memoizing or faking the timed run (grader.varied): every timed call gets one element of x
+# Memoizing or faking the timed run (grader.timing.varied): every timed call gets one element of x
 # and of dout changed (put back after the call); out and dx at those elements travel with
 # each round's "done" and must match dlkit's layer replayed here: out within SPEED_GATE, dx
 # within DX_GATE (dx is graded by the gradient checks).
@@ -469,15 +470,15 @@ def test_speed(worker, reference_timer, feedback):
     replay_layer = layers.BatchNormalization(gamma.copy(), beta.copy(), eps=EPS)
     replay = [replay_layer.forward, replay_layer.backward]
     try:
-        speed, ((out, _), (dx, _)) = timing.paired_speedup(
-            timing.Timed(worker, [(bn.method("forward"), (x,), {"train_flg": True}),
+        speed, ((out, _), (dx, _)) = paired.paired_speedup(
+            paired.Timed(worker, [(bn.method("forward"), (x,), {"train_flg": True}),
                                   (bn.method("backward"), (dout,), {})],
                          varied.Vary(**STUDENT_VARY, seed=200), replay),
-            timing.Timed(reference_timer, [(ref.method("forward"), (x,), {"train_flg": True}),
+            paired.Timed(reference_timer, [(ref.method("forward"), (x,), {"train_flg": True}),
                                            (ref.method("backward"), (dout,), {})],
                          varied.Vary(**REFERENCE_VARY, seed=100), replay),
             pairs=PAIRS, round_seconds=ROUND_SECONDS)
-    except timing.TimedRunMismatch as exc:
+    except paired.TimedRunMismatch as exc:
         en, ja = messages.timed_run_mismatch(exc.name, exc.error, exc.tol)
         feedback.fail(en=en, ja=ja)
     # The timed run must compute a batch normalization: within SPEED_GATE of the reference

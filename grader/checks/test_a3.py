@@ -33,8 +33,8 @@ from grader.checks.helpers import (
     say,
     thresholds,
 )
-from grader.plugin import CheckFailed
-from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
+from grader.scoring.plugin import CheckFailed
 
 TRAIN = "a3_training.train:train"
 N_TRAIN, N_EVAL = 1000, 2000

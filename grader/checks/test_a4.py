@@ -23,7 +23,7 @@ Correctness is compared with dlkit.kernels run here, on the trusted side; speed 
 dlkit.reference.BatchNormalization (the book's NumPy layer) forward + backward at (128, 100)
 float64, timed in a clean worker (no student code) and the student's kernels in the
 student's worker, in paired interleaved rounds on the trusted clock
-(:func:`grader.timing.paired_speedup`): the speed-up is the median of the pairs' ratios.
+(:func:`grader.timing.paired.paired_speedup`): the speed-up is the median of the pairs' ratios.
 Thresholds: thresholds.toml [a4]; messages: grader/messages, keys ``a4.*``.
 """
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader import messages, policy, timing, varied
 from grader.checks import _races
 from grader.checks.helpers import (
     Text,
@@ -46,7 +45,10 @@ from grader.checks.helpers import (
     thresholds,
     written,
 )
-from grader.sandbox import StudentError
+from grader.sandbox import policy
+from grader.sandbox.handle import StudentError
+from grader.scoring import messages
+from grader.timing import paired, varied
 
 PATH = "a4_numba/kernels.py"
 FWD = "a4_numba.kernels:batchnorm_forward_train"
@@ -404,7 +406,7 @@ SPEED_SHAPE = (128, 100)
 # (at least this speed-up, fraction of the points): thresholds.toml [a4] SPEED_STEPS.
 SPEED_STEPS = tuple((float(least), float(fraction)) for least, fraction in T["SPEED_STEPS"])
 PAIRS, ROUND_SECONDS, SPEED_GATE = (T[k] for k in ("PAIRS", "ROUND_SECONDS", "SPEED_GATE"))
-# Memoizing or faking the timed run (grader.varied): every timed call gets one element of x
+# Memoizing or faking the timed run (grader.timing.varied): every timed call gets one element of x
 # and of dout changed (and put back after the call); the out, invstd, dx and dgamma entries
 # that change shows in travel with each round's "done" and must match dlkit's kernels
 # replayed here within SPEED_GATE.  The reference is timed the same way (its out and dx).
@@ -478,13 +480,13 @@ def test_speed(worker, reference_timer, feedback):
 
     ref_replay = layers.BatchNormalization(gamma.copy(), beta.copy(), eps=EPS)
     try:
-        speed, results = timing.paired_speedup(
-            timing.Timed(worker, student_steps, _student_vary(*untimed),
+        speed, results = paired.paired_speedup(
+            paired.Timed(worker, student_steps, _student_vary(*untimed),
                          [kernels.batchnorm_forward_train, kernels.batchnorm_backward]),
-            timing.Timed(reference_timer, ref_steps, varied.Vary(**REFERENCE_VARY, seed=100),
+            paired.Timed(reference_timer, ref_steps, varied.Vary(**REFERENCE_VARY, seed=100),
                          [ref_replay.forward, ref_replay.backward]),
             pairs=PAIRS, round_seconds=ROUND_SECONDS, timeout=TIMEOUT)
-    except timing.TimedRunMismatch as exc:
+    except paired.TimedRunMismatch as exc:
         en, ja = messages.timed_run_mismatch(exc.name, exc.error, exc.tol)
         feedback.fail(en=en, ja=ja)
     (fwd_result, fwd_after), (bwd_result, bwd_after) = results

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from grader.messages import catalog
 from grader.report import FORMATS, render
+from grader.scoring import catalog
 
 
 def summary(record: dict) -> str:

@@ -4,7 +4,7 @@ The student's code runs only in its worker, so the clock is the trusted side's: 
 ``{"op": "time", steps, number, repeat}`` makes the worker warm up and answer "ready";
 then each ``{"op": "go"}`` makes it run the steps ``number`` times and answer "done"; the
 trusted side times from sending "go" to reading "done" (:class:`TimingSession`; the worker's
-end is :func:`serve`).  With a :class:`grader.varied.Vary` every call sees a slightly
+end is :func:`serve`).  With a :class:`grader.timing.varied.Vary` every call sees a slightly
 changed input and each "done" carries probe values of the outputs, replayed and compared
 on the trusted side (:func:`verify`), so that a memoizing kernel or a worker that answers
 "done" early gets no time.
@@ -34,14 +34,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from grader import protocol, varied
-from grader.channel import StudentTimeout, WorkerDied
+from grader.ipc import protocol
+from grader.ipc.channel import StudentTimeout, WorkerDied
+from grader.timing import varied
 
 # ------------------------------------------------------------------------ trusted end
 
 
 class TimingSession:
-    """One timing request in progress (see :meth:`grader.sandbox.Worker.timing`).
+    """One timing request in progress (see :meth:`grader.sandbox.handle.Worker.timing`).
 
     ``round()`` exactly ``repeat`` times, then ``finish()``; used as a context manager, a
     session left unfinished (an error between rounds) stops the worker, which still waits
@@ -161,7 +162,7 @@ def verify(session: TimingSession, steps: list, vary: varied.Vary, replay: list,
 
 
 class TimingWorker(Protocol):
-    """What a side's worker offers the paired timing (:class:`grader.sandbox.Worker`)."""
+    """What a side's worker offers the paired timing (:class:`grader.sandbox.handle.Worker`)."""
 
     def time(self, target: Any, *, number: int, repeat: int, warmup: int,
              timeout: float) -> float: ...

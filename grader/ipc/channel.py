@@ -4,7 +4,7 @@ worker's captured output, and why a worker died.
 A :class:`Channel` never waits without a deadline: a worker that stops answering, stops
 reading or dies is killed and reported as :class:`StudentTimeout` or :class:`WorkerDied`
 (the student's fault), never as a hang of the grader.  Message framing is
-:mod:`grader.protocol`.
+:mod:`grader.ipc.protocol`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import termios
 import threading
 import time
 
-from grader import protocol
+from grader.ipc import protocol
 
 
 class StudentError(Exception):

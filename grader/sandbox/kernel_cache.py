@@ -96,7 +96,7 @@ def prepare(timeout: float = WARMUP_TIMEOUT) -> Path | None:
         env = dict(os.environ, NUMBA_CACHE_DIR=str(folder), OMP_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
         try:
-            proc = subprocess.run([sys.executable, "-m", "grader.kernel_cache"], env=env,
+            proc = subprocess.run([sys.executable, "-m", "grader.sandbox.kernel_cache"], env=env,
                                   stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeout)
         except subprocess.TimeoutExpired:

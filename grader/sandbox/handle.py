@@ -5,10 +5,10 @@
     out = bn.call("forward", x, train_flg=True)          # a plain ndarray, checked by value
     w.close()
 
-A :class:`Worker` starts the process with its configuration (:class:`grader.policy.
+A :class:`Worker` starts the process with its configuration (:class:`grader.sandbox.policy.
 WorkerConfig`: limits, what the task blocks, and what the isolation level
-(:mod:`grader.isolation`) hides), then turns calls into requests on its
-:class:`grader.channel.Channel`.  Timing requests are :mod:`grader.timing`'s.
+(:mod:`grader.sandbox.isolation`) hides), then turns calls into requests on its
+:class:`grader.ipc.channel.Channel`.  Timing requests are :mod:`grader.timing.paired`'s.
 
 Errors: :class:`StudentError` (the student's code raised), :class:`StudentTimeout`
 (no answer in time: the worker is killed), :class:`WorkerDied` (crash, exit, limit),
@@ -28,11 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import isolation as isolation_module
-from grader import protocol, timing
-from grader.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
-from grader.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
-from grader.policy import (
+from grader.ipc import protocol
+from grader.ipc.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
+from grader.sandbox import isolation as isolation_module
+from grader.sandbox.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
+from grader.sandbox.policy import (
     KERNEL_THREADS,
     REQUIRED_MODULES,
     Block,
@@ -40,12 +40,13 @@ from grader.policy import (
     WorkerConfig,
     limits_from_env,
 )
+from grader.timing import paired
 
 __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "StudentTimeout",
            "Worker", "WorkerDied", "detect_isolation", "isolation_note", "limits_from_env"]
 
 DEFAULT_LIMITS = Limits()
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.worker import main; "
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.sandbox.worker import main; "
          "sys.path.remove(sys.argv[1]); main(sys.argv[2])")
 
 
@@ -104,7 +105,7 @@ class Remote:
 class Worker:
     """A sandboxed process running student code from ``submission`` (None: no student code).
 
-    ``assignment`` selects what is blocked (grader.policy.BLOCKED); ``run_dir`` is a trusted
+    ``assignment`` selects what is blocked (grader.sandbox.policy.BLOCKED); ``run_dir`` is a trusted
     directory for working copies (a private temporary one when None).
     """
 
@@ -122,9 +123,9 @@ class Worker:
         self.level = isolation_module.base_level(self.isolation)
         hidden = isolation_module.default_masks() if masks is None else masks
         self.masks = hidden + isolation_module.blocked_files(assignment)
-        # dlkit's compiled kernels (grader.kernel_cache), copied into the worker's own
+        # dlkit's compiled kernels (grader.sandbox.kernel_cache), copied into the worker's own
         # NUMBA_CACHE_DIR before any student code runs; not under session isolation, where
-        # the worker could write the grader's copy (see grader/kernel_cache.py)
+        # the worker could write the grader's copy (see grader/sandbox/kernel_cache.py)
         self.kernel_cache = (Path(kernel_cache) if kernel_cache and self.level != "session"
                              else None)
         if self.kernel_cache:
@@ -157,7 +158,7 @@ class Worker:
         return self.channel.output if self.channel else None
 
     def config(self, workdir: Path, fds: tuple[int, int]) -> WorkerConfig:
-        """What this worker is told at start-up (see grader.policy.WorkerConfig)."""
+        """What this worker is told at start-up (see grader.sandbox.policy.WorkerConfig)."""
         level = self.level
         namespaces = level == "namespaces"
         landlock = level in ("landlock", "landlock-same-uid")
@@ -287,14 +288,14 @@ class Worker:
     def _kernel_cache_files(self) -> list:
         if self.kernel_cache is None or not self.kernel_cache.is_dir():
             return []
-        from grader import kernel_cache
+        from grader.sandbox import kernel_cache
 
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
     def owner(self) -> tuple[int | None, int]:
         """(leased uid or None, session id): what identifies this worker's processes
-        (grader.timing: their CPU time, the core they run on)."""
+        (grader.timing.paired: their CPU time, the core they run on)."""
         self._ensure_started()
         return (self._lease.uid if self._lease else None, self.proc.pid)
 
@@ -439,15 +440,15 @@ class Worker:
         return (best / number, result) if return_result else best / number
 
     def timing(self, target, args=(), kwargs=None, *, number: int = 10, repeat: int = 3,
-               warmup: int = 1, timeout: float = 60.0, vary=None) -> timing.TimingSession:
-        """Start a timing session (grader.timing): ``session.round()`` exactly ``repeat``
+               warmup: int = 1, timeout: float = 60.0, vary=None) -> paired.TimingSession:
+        """Start a timing session (grader.timing.paired): ``session.round()`` exactly ``repeat``
         times, each running ``number`` calls of the steps in the worker and returning the
         round's seconds on the trusted clock; then ``session.finish()`` -> the last round's
         results.  Use it as a context manager (an unfinished session stops the worker).
 
-        ``vary`` (a :class:`grader.varied.Vary`): every call sees a slightly changed input
+        ``vary`` (a :class:`grader.timing.varied.Vary`): every call sees a slightly changed input
         and each round's "done" carries probe values of its outputs (``session.probes``;
-        ``session.plan`` is what was sent), for :func:`grader.timing.verify`; ``finish()``
+        ``session.plan`` is what was sent), for :func:`grader.timing.paired.verify`; ``finish()``
         then returns the results of one more call with the inputs as given."""
         steps = target if isinstance(target, list) else [(target, args, kwargs or {})]
         if number < 1 or repeat < 1:
@@ -456,9 +457,9 @@ class Worker:
         for step_target, _a, _k in steps:
             if not isinstance(step_target, tuple):
                 self._ensure_imported(step_target)
-        wire, buffers = timing.steps_for_wire(self, steps)
+        wire, buffers = paired.steps_for_wire(self, steps)
         what = f"timing {steps[0][0] if isinstance(steps[0][0], str) else 'a method'}"
-        session = timing.TimingSession(self, what, repeat, time.monotonic() + timeout)
+        session = paired.TimingSession(self, what, repeat, time.monotonic() + timeout)
         request = {"op": "time", "steps": wire, "number": number, "repeat": repeat,
                    "warmup": warmup, "return_args": True}
         if vary is not None:

@@ -80,7 +80,7 @@ def limits_from_env() -> Limits:
 
 @dataclass(frozen=True)
 class Block:
-    """What the worker refuses to import (see ``grader.worker._block``)."""
+    """What the worker refuses to import (see ``grader.sandbox.worker._block``)."""
 
     modules: list[str] = field(default_factory=list)        # always: solutions, grader
     dlkit_modules: list[str] = field(default_factory=list)  # the task's answer, whole modules
@@ -96,7 +96,7 @@ class Block:
 
 @dataclass(frozen=True)
 class LandlockRules:
-    """Paths the worker may still open once confined (``grader.confine``)."""
+    """Paths the worker may still open once confined (``grader.sandbox.confine``)."""
 
     read: list[str] = field(default_factory=list)     # read and execute, beneath
     listing: list[str] = field(default_factory=list)  # list only: folders holding hidden ones
@@ -108,7 +108,7 @@ class LandlockRules:
 class WorkerConfig:
     """Everything the worker is told at start-up (JSON on its command line).
 
-    isolation:  the level (``grader.isolation.LEVELS``); the fields below say what it means
+    isolation:  the level (``grader.sandbox.isolation.LEVELS``); the fields below say what it means
     workdir:    the worker's own working copy of the submission (its cwd and HOME)
     submission: the trusted copy to copy from (None: a worker without student code)
     req_fd, resp_fd, parent: the request and reply pipes, the grader's pid

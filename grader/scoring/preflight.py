@@ -8,7 +8,7 @@ cannot load gets one clear line instead of the same traceback in every check:
 - a syntax error, with the file and line, in the task's files or in those of a task it uses.
 
 An error that only shows when the code runs (an ImportError, a NameError at import time) is
-found by the checks process when it first imports the module (``grader.plugin``) and is
+found by the checks process when it first imports the module (``grader.scoring.plugin``) and is
 reported the same way, once.
 
     problem = preflight.problem(root, "a3")     # None, or (en, ja)

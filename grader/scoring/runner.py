@@ -2,7 +2,7 @@
 
     record = grade("submissions/alice.zip", ["a2"])     # the full record (a dict)
 
-Per assignment the runner starts ``pytest -p grader.plugin <checks>/test_aN.py`` as a
+Per assignment the runner starts ``pytest -p grader.scoring.plugin <checks>/test_aN.py`` as a
 separate trusted process (it never imports student code itself; its workers do) with a
 wall-clock budget; the plugin writes every finished check to a results file in a
 directory only the grader can enter (0700, owned by the grader; hidden from the workers).
@@ -39,16 +39,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader import kernel_cache, messages, preflight, similarity, submission
-from grader.isolation import base_level, detect_isolation, isolation_note
-from grader.sandbox import SandboxError, Worker, installation_modules
+from grader import GRADER_DIR, similarity
+from grader.sandbox import kernel_cache
+from grader.sandbox.handle import SandboxError, Worker, installation_modules
+from grader.sandbox.isolation import base_level, detect_isolation, isolation_note
+from grader.scoring import messages, preflight, submission
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
-GRADER_DIR = Path(__file__).resolve().parent
 ASSIGNMENTS = submission.ASSIGNMENTS
 # Wall-clock budget per assignment (s): the checks + every worker start-up and call.
 DEFAULT_BUDGETS = {"a1": 120.0, "a2": 120.0, "a3": 300.0, "a4": 180.0}
@@ -147,7 +148,7 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONDONTWRITEBYTECODE="1", DLKIT_GRADE_KERNELS=str(kernels or ""),
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
-    cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.plugin",
+    cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.scoring.plugin",
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = budget or options.budgets.get(aid, DEFAULT_BUDGETS[aid])

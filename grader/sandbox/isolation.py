@@ -1,6 +1,6 @@
 """How a worker is isolated: the levels, which one this machine gives, and what each one
-hides (the trusted side's policy; ``grader.worker`` applies it, ``grader.confine`` holds the
-kernel calls).
+hides (the trusted side's policy; ``grader.sandbox.worker`` applies it,
+``grader.sandbox.confine`` holds the kernel calls).
 
 Levels, strongest first (:func:`detect_isolation`; the names say what is missing):
 
@@ -37,11 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import confine
-from grader.policy import BLOCKED, ConfigError, LandlockRules
+from grader import GRADER_DIR, REPO_DIR
+from grader.sandbox import confine
+from grader.sandbox.policy import BLOCKED, ConfigError, LandlockRules
 
-GRADER_DIR = Path(__file__).resolve().parent
-REPO_DIR = GRADER_DIR.parent
 UID_RANGE = range(61000, 62000)
 UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
 LEVELS = ("namespaces", "landlock", "landlock-same-uid", "user-no-landlock", "session")

@@ -1,6 +1,6 @@
 """``dlkit-grade gradescope-bundle OUT.zip``: the Gradescope autograder.
 
-The zip holds ``setup.sh`` and ``run_autograder`` (from grader/gradescope/) at its top,
+The zip holds ``setup.sh`` and ``run_autograder`` (from grader/platforms/gradescope/) at its top,
 ``settings.env`` (the assignment's settings on Gradescope that the grader must know: its
 timeout, the feedback language), and the sources they install and run: pyproject.toml,
 README.md, dlkit/ and grader/ (with the hidden checks and points), and the handout's stubs
@@ -20,10 +20,11 @@ import zipfile
 from pathlib import Path
 
 from dlkit.tasks import TASKS
-from grader.messages import catalog
+from grader import REPO_DIR
+from grader.scoring import catalog
 
-REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = Path(__file__).resolve().parent / "gradescope"
+REPO = REPO_DIR
+SCRIPTS = Path(__file__).resolve().parent  # setup.sh and run_autograder
 SKIP = {"__pycache__", ".pytest_cache", ".benchmarks"}
 SKIP_SUFFIXES = {".pyc", ".nbi", ".nbc"}
 SCRIPTS_MODE = (stat.S_IFREG | 0o755) << 16

@@ -17,12 +17,14 @@ import shutil
 import sys
 from pathlib import Path
 
+from grader import REPO_DIR
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_DIR
 SHIPPED = ("dlkit", "assignments")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".pytest_cache",
                                  "*.egg-info", ".benchmarks")

@@ -26,7 +26,7 @@ there cannot make namespaces) and for a grader that is not root at all:
   the kernel checks permissions only below an open directory handle, never above it.
 
 :func:`landlock_abi` tells the trusted side what this kernel offers (see
-``grader.isolation.detect``).  The worker imports this module before any student code runs.
+``grader.sandbox.isolation.detect``).  The worker imports this module before any student code runs.
 """
 
 from __future__ import annotations

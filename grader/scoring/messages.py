@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
 
 TRACEBACK_TAIL = 1500
 _JA_BLOCK_REASON = ("この課題で自分で実装するものの dlkit 版（a1 では dlkit.initializers・"
@@ -16,7 +16,7 @@ _JA_BLOCK_REASON = ("この課題で自分で実装するものの dlkit 版（a
                     "使えません")
 
 
-# WorkerDied reasons (grader.sandbox) in Japanese: (English pattern, Japanese template).
+# WorkerDied reasons (grader.sandbox.handle) in Japanese: (English pattern, Japanese template).
 _CRASH_JA = "（ネイティブコードのクラッシュ）"
 _SIGNAL_JA = {
     "a segmentation fault (crash in native code)": "セグメンテーション違反" + _CRASH_JA,

@@ -3,7 +3,7 @@
 ``_BlockedFinder`` refuses the blocked modules at import; a blocked dlkit module that an
 allowed one imports is a stub of placeholders that raise (:class:`StubModule`); a blocked
 object of an allowed module is neutered in place and removed from every dlkit module
-(:func:`block`).  The lists come from :class:`grader.policy.Block`.
+(:func:`block`).  The lists come from :class:`grader.sandbox.policy.Block`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _under(name: str, modules: list[str]) -> bool:
 
 
 def block(block: dict) -> None:
-    """Block modules and dlkit objects (``block``: :class:`grader.policy.Block` as a dict).
+    """Block modules and dlkit objects (``block``: :class:`grader.sandbox.policy.Block` as a dict).
 
     - ``modules`` (solutions, grader) and ``dlkit_modules``: refused by an import hook,
       removed from ``sys.modules`` and from their parent package.  A blocked dlkit module

@@ -3,7 +3,7 @@
 Every text a student reads is a key of ``en.toml`` (the catalog every other language falls
 back to); ``ja.toml`` holds the same keys in Japanese.  A language is added by translating
 ``en.toml`` into ``<lang>.toml``: a key it lacks is shown in English, and
-``python -m grader.messages.catalog LANG`` lists those keys (``tests/test_grader_messages.py``
+``python -m grader.scoring.catalog LANG`` lists those keys (``tests/test_grader_messages.py``
 requires none missing from ``ja.toml``).
 
 A catalog is TOML: tables name a task and a check (``[a2.test_backward_dx]``), or what a
@@ -31,7 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
-CATALOG_DIR = Path(__file__).resolve().parent
+CATALOG_DIR = Path(__file__).resolve().parents[1] / "messages"
 FALLBACK = "en"
 
 
@@ -143,7 +143,7 @@ Field = Text | Callable[[str], Any] | Any
 
 
 def main(argv: list[str]) -> int:
-    """``python -m grader.messages.catalog LANG``: the keys LANG lacks and the unknown ones."""
+    """``python -m grader.scoring.catalog LANG``: the keys LANG lacks and the unknown ones."""
     for lang in argv or languages()[1:]:
         for key in missing(lang):
             print(f"{lang}: missing {key}")

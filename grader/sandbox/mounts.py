@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from grader.confine import blocker
+from grader.sandbox.confine import blocker
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
 _MS_BIND, _MS_REC = 4096, 16384

@@ -1,17 +1,17 @@
 """The untrusted side: the process that imports and runs a student's code.
 
-Started by :class:`grader.sandbox.Worker` (never imported by the trusted side's checks).
-It runs a request loop on two pipes (``grader.protocol`` messages): the trusted side asks
+Started by :class:`grader.sandbox.handle.Worker` (never imported by the trusted side's checks).
+It runs a request loop on two pipes (``grader.ipc.protocol`` messages): the trusted side asks
 it to import a module, call a function, create an object, call a method, read or set an
-attribute, or time a call (:func:`grader.timing.serve`); the worker answers with plain
+attribute, or time a call (:func:`grader.timing.paired.serve`); the worker answers with plain
 values or an error description.  Objects that are not plain data stay here as refs.
 
-Start-up, before any student code (:func:`setup`, with the :class:`grader.policy.
+Start-up, before any student code (:func:`setup`, with the :class:`grader.sandbox.policy.
 WorkerConfig` the trusted side wrote): copy the submission into the working directory
-(a private tmpfs under namespaces, :mod:`grader.mounts`), hide the grader's files, set the
+(a private tmpfs under namespaces, :mod:`grader.sandbox.mounts`), hide the grader's files, set the
 rlimits, drop to the unprivileged uid, confine (no_new_privs; Landlock and the seccomp
-filter, :mod:`grader.confine`), load dlkit from where the trusted side loads it, block
-what the task forbids (:mod:`grader.blocking`), and prove that the modules the checks need
+filter, :mod:`grader.sandbox.confine`), load dlkit from where the trusted side loads it, block
+what the task forbids (:mod:`grader.sandbox.blocking`), and prove that the modules the checks need
 import (a failure there is the grader's, reported before any student code runs).
 None of this is trusted afterwards: once student code runs it controls this process, so
 the trusted side validates every message and measures time with its own clock.
@@ -31,8 +31,10 @@ import sys
 import traceback
 from builtins import getattr, isinstance, len, repr, setattr, str, type  # noqa: F401, UP029
 
-from grader import blocking, confine, mounts, protocol, timing
-from grader.policy import WorkerConfig
+from grader.ipc import protocol
+from grader.sandbox import blocking, confine, mounts
+from grader.sandbox.policy import WorkerConfig
+from grader.timing import paired
 
 # (The builtins above are bound here, before student code runs, so that a submission
 # patching builtins cannot break how this loop reports its results.)
@@ -124,7 +126,7 @@ def _load_dlkit(parent: str | None, handles: dict[str, str]) -> None:
     if parent is None:
         return
     for name in [m for m in sys.modules if m == "dlkit" or m.startswith("dlkit.")]:
-        del sys.modules[name]  # dlkit.tasks, read by grader.policy at start-up
+        del sys.modules[name]  # dlkit.tasks, read by grader.sandbox.policy at start-up
     folder = confine.rerouted(os.path.join(parent, "dlkit"), handles)
     spec = importlib.util.spec_from_file_location(
         "dlkit", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
@@ -228,7 +230,7 @@ class Server:
             self.objects.pop(req["ref"], None)
             self.reply({"ok": True})
         elif op == "time":
-            timing.serve(self, req, buffers)
+            paired.serve(self, req, buffers)
         else:
             raise ValueError(f"unknown op {op!r}")
 

@@ -1,6 +1,7 @@
 """The pytest plugin of the trusted checks process: fixtures and the results file.
 
-The runner (:mod:`grader.runner`) starts ``pytest -p grader.plugin <checks>/test_aN.py``
+The runner (:mod:`grader.scoring.runner`) starts
+``pytest -p grader.scoring.plugin <checks>/test_aN.py``
 with these environment variables (all set by the runner, never by the student):
 
     DLKIT_GRADE_SUBMISSION  trusted read-only copy of the submission (the folder holding
@@ -10,13 +11,13 @@ with these environment variables (all set by the runner, never by the student):
     DLKIT_GRADE_RUN_DIR     a trusted directory for the workers' working copies
     DLKIT_GRADE_KEY_FD      a pipe carrying the key that authenticates the results file
     DLKIT_GRADE_IMPORT_TIMEOUT  optional: seconds allowed to import a student module
-    DLKIT_GRADE_KERNELS     optional: dlkit's compiled kernels (grader.kernel_cache)
+    DLKIT_GRADE_KERNELS     optional: dlkit's compiled kernels (grader.sandbox.kernel_cache)
 
 Fixtures (the interface of the hidden checks, see grader/checks/conftest.py):
 ``worker``, ``feedback``, ``reference_timer``, ``submission_files``, ``hidden_data``.
-Speed checks time with :func:`grader.timing.paired_speedup`.
+Speed checks time with :func:`grader.timing.paired.paired_speedup`.
 
-A check that ends in :class:`grader.sandbox.SandboxError` (no worker could start: the
+A check that ends in :class:`grader.sandbox.handle.SandboxError` (no worker could start: the
 installation, not the student) stops the run: the results file says ``grader_fault`` and
 the runner grades nobody (exit 3).
 
@@ -38,10 +39,7 @@ from pathlib import Path
 import pytest
 
 from dlkit.tasks import TASKS
-from grader import messages
-from grader.messages.catalog import Text, by_language, languages, plain, say
-from grader.policy import ConfigError
-from grader.sandbox import (
+from grader.sandbox.handle import (
     SandboxError,
     StudentError,
     StudentTimeout,
@@ -49,6 +47,9 @@ from grader.sandbox import (
     WorkerDied,
     limits_from_env,
 )
+from grader.sandbox.policy import ConfigError
+from grader.scoring import messages
+from grader.scoring.catalog import Text, by_language, languages, plain, say
 
 OUTPUT_TAIL = 2000
 
@@ -75,7 +76,7 @@ class CheckFailed(AssertionError):
 
 
 def _message(message: dict | None, en: str | None, ja: str | None) -> Text:
-    """A check's message: a catalog Text (grader.messages.say), or the legacy en=/ja= pair."""
+    """A check's message: a catalog Text (grader.scoring.catalog.say), or an en=/ja= pair."""
     if message is not None:
         return Text(message)
     return by_language(en=en or "", ja=ja or en or "")
@@ -84,7 +85,7 @@ def _message(message: dict | None, en: str | None, ja: str | None) -> Text:
 class Feedback:
     """What a check tells the student. ``fail`` stops the check (0 points); ``partial``
     awards a fraction of its points if the check then passes; ``note`` adds a remark.
-    Each takes a message of the catalog (``say(key, ...)``, see grader.messages.catalog)."""
+    Each takes a message of the catalog (``say(key, ...)``, see grader.scoring.catalog)."""
 
     def __init__(self):
         self.fraction: float | None = None
@@ -129,7 +130,7 @@ def worker():
     submission = _env_path("DLKIT_GRADE_SUBMISSION")
     if submission is None:
         raise RuntimeError("DLKIT_GRADE_SUBMISSION is not set: run the checks with "
-                           "dlkit-grade (grader.runner), not with plain pytest")
+                           "dlkit-grade (grader.scoring.runner), not with plain pytest")
     w = Worker(submission, assignment=os.environ.get("DLKIT_GRADE_ASSIGNMENT"),
                run_dir=_env_path("DLKIT_GRADE_RUN_DIR"), limits=limits_from_env(),
                kernel_cache=_env_path("DLKIT_GRADE_KERNELS"))

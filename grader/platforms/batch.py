@@ -29,8 +29,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader import similarity, submission
-from grader.runner import DEFAULT_BUDGETS
+from grader import similarity
+from grader.scoring import submission
+from grader.scoring.runner import DEFAULT_BUDGETS
 
 MARGIN = 120.0  # seconds per student on top of the assignment budgets (start-up, copying)
 

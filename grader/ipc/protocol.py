@@ -68,7 +68,7 @@ class Rng:
 
 @dataclass(frozen=True)
 class Ref:
-    """Handle of an object kept in the worker (what :class:`grader.sandbox.Remote` wraps)."""
+    """Handle of an object kept in the worker (what :class:`grader.sandbox.handle.Remote` wraps)."""
 
     id: int
 
