@@ -14,8 +14,8 @@ Run the checks through the runner, which sets up the submission and the results 
   results). ``grader.ipc.protocol.Rng(seed)`` becomes ``np.random.default_rng(seed)`` in the
   worker. Errors: ``grader.sandbox.handle.StudentError`` (``.blocked`` for forbidden imports),
   ``StudentTimeout``, ``WorkerDied``; uncaught, they score the check 0 with a clear reason.
-- ``feedback``: ``feedback.fail(say("a2.test_x.key", field=...))`` fails the check with a
-  message of the catalog (grader/messages/<lang>.toml); ``feedback.partial(fraction,
+- ``feedback``: ``feedback.fail(say("a1.test_init_zeros.not_zero", n_in=...))`` fails the
+  check with a message of the catalog (grader/messages/<lang>.toml); ``feedback.partial(fraction,
   say(...))`` awards that fraction of its points when the check passes; ``feedback.note(
   say(...))`` adds a remark.  Helpers for writing checks (comparing values, "one mistake,
   one cost", thresholds): grader/checks/helpers.py; the guide:

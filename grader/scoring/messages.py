@@ -163,11 +163,11 @@ def timed_run_mismatch(probe: str, error: float, tol: float) -> tuple[str, str]:
     seen_ja = (f"相対誤差 {error:.3g}、許容 {tol:g}" if error != float("inf") else
                "計測した回の値が正しく返されませんでした")
     return (f"No speed points: the results of the timed calls differ from BatchNorm of the "
-            f"inputs those calls were given, although the same code gave the right results "
-            f"outside the timing ({probe}: {seen_en}). Each timed call gets a slightly changed "
-            f"input, and its results are read where the untimed call put them: they must be "
-            f"computed from each call's own input.",
+            f"inputs those calls were given ({probe}: {seen_en}). Each timed call gets a "
+            f"slightly changed input, and its results must be computed from that input (code "
+            f"that reuses an earlier call's results, or answers without computing, fails "
+            f"this).",
             f"速度の得点なし: 時間を計測した呼び出しの結果が、その呼び出しに与えた入力の "
-            f"BatchNorm と異なりました（計測外の同じコードの結果は正しいものでした。{probe}: "
-            f"{seen_ja}）。計測では呼び出しごとに入力を少し変え、結果は計測外の呼び出しが置いた"
-            f"場所から読みます。結果は各呼び出しの入力から計算してください。")
+            f"BatchNorm と異なりました（{probe}: {seen_ja}）。計測では呼び出しごとに入力を"
+            f"少し変えます。結果はその入力から計算してください（以前の呼び出しの結果を使い回す"
+            f"コードや、計算せずに答えるコードはここで失敗します）。")

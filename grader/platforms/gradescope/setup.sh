@@ -22,6 +22,6 @@ cd "$ROOT"  # not the source folder: Python must import the installed dlkit and 
 mkdir -p -m 700 "$ROOT/data"
 DLKIT_DATA_DIR="$ROOT/data" "$VENV/bin/dlkit" data fetch fashion-mnist
 DLKIT_GRADE_KERNEL_CACHE="$ROOT/kernels" "$VENV/bin/python" -c \
-    'import sys; from grader import kernel_cache; sys.exit(kernel_cache.prepare() is None)'
+    'import sys; from grader.sandbox import kernel_cache; sys.exit(kernel_cache.prepare() is None)'
 GRADER="$("$VENV/bin/python" -c 'import grader, os; print(os.path.dirname(grader.__file__))')"
 chmod -R go-rwx "$SOURCE" "$ROOT/data" "$ROOT/kernels" "$GRADER/checks" "$GRADER/points.toml"
