@@ -375,10 +375,10 @@ def test_backward_float32(worker, feedback):
                                TOL[np.float32], np.float32, say("a4.common.against_64"))
 
 
-def _both_kernels(worker, seed):
+def _both_kernels(worker, seed, N, D):
     """[(kernel, output names, returned, outputs after the call, the reference's), ...] for
-    both kernels on one 32×8 float64 input."""
-    x, gamma, beta, dout = _inputs(np.random.default_rng(seed), 32, 8, np.float64)
+    both kernels on one N×D float64 input (a shape no other check uses)."""
+    x, gamma, beta, dout = _inputs(np.random.default_rng(seed), N, D, np.float64)
     expected = _reference_forward(x, gamma, beta)
     _, xhat, _, invstd = expected
     return [("batchnorm_forward_train", FWD_NAMES, *_run_forward(worker, x, gamma, beta),
@@ -401,7 +401,8 @@ def test_returns_the_output_arrays(worker, feedback):
     wrong kernel loses its own checks, not this one too).  A kernel that wrote its results
     into new arrays and returns them is test_writes_into_the_given_arrays's."""
     _threads(worker, 1)
-    for kernel, names, got, outputs, _ in _graded_kernels(feedback, _both_kernels(worker, 66)):
+    kernels = _graded_kernels(feedback, _both_kernels(worker, 66, 32, 8))
+    for kernel, names, got, outputs, _ in kernels:
         name, first = names[0], outputs[0]
         if not written(first):
             continue
@@ -417,7 +418,8 @@ def test_writes_into_the_given_arrays(worker, feedback):
     kernels whose results are right, so a kernel that computes the right numbers into new
     arrays loses this check only (its values are graded by the float64 checks)."""
     _threads(worker, 1)
-    for kernel, names, _, outputs, _ in _graded_kernels(feedback, _both_kernels(worker, 68)):
+    kernels = _graded_kernels(feedback, _both_kernels(worker, 68, 24, 6))
+    for kernel, names, _, outputs, _ in kernels:
         unwritten = [name for name, o in zip(names, outputs, strict=True) if not written(o)]
         if unwritten:
             feedback.fail(say("a4.test_writes_into_the_given_arrays.unwritten", kernel=kernel,
