@@ -202,6 +202,10 @@ def test_release_ships_the_handout_and_nothing_secret(tmp_path):
     project = release.tomllib.loads(pyproject)["project"]
     assert project["name"] == "dlkit"
     assert any(d.startswith("jupyterlab") for d in project["optional-dependencies"]["jupyter"])
+    # the documentation site stays home: no mkdocs in the students' [dev] install
+    extras = project["optional-dependencies"]
+    assert "docs" not in extras and "pytest-timeout>=2.2" in extras["dev"]
+    assert not any("dlkit[" in d or "mkdocs" in d for deps in extras.values() for d in deps)
 
 
 def test_release_writes_the_course_repository_into_the_notebooks(tmp_path):

@@ -87,8 +87,13 @@ def pyproject(source: Path) -> str:
         if key in project:
             lines.append(f"{key} = {_toml(project[key])}")
     lines += ['readme = "README.md"', f"dependencies = {_toml(project.get('dependencies', []))}"]
-    extras = project.get("optional-dependencies", {})
-    if extras:  # [jupyter] for the lab notebooks, [dev] for the tools the README names
+    # [jupyter] for the lab notebooks, [dev] for the tools the README names; the handout
+    # has no documentation site, so neither [docs] nor [dev]'s reference to it ships
+    name = project.get("name", "")
+    extras = {extra: [d for d in deps if not d.replace(" ", "").startswith(f"{name}[")]
+              for extra, deps in project.get("optional-dependencies", {}).items()
+              if extra != "docs"}
+    if extras:
         lines += ["", "[project.optional-dependencies]"]
         lines += [f"{_toml(name)} = {_toml(deps)}" for name, deps in extras.items()]
     lines += ["", "[project.scripts]"]
