@@ -1,7 +1,9 @@
 """Messages in a catalog per language: ``grader/messages/<lang>.toml``, one file each.
 
-Every text a student reads is a key of ``en.toml`` (the catalog every other language falls
-back to); ``ja.toml`` holds the same keys in Japanese.  A language is added by translating
+Every text of the hidden checks and the report's words is a key of ``en.toml`` (the catalog
+every other language falls back to); ``ja.toml`` holds the same keys in Japanese.  (The
+runner's own texts, grader.scoring.messages and preflight, are still English/Japanese pairs
+in code: a new language shows them in English.)  A language is added by translating
 ``en.toml`` into ``<lang>.toml``: a key it lacks is shown in English, and
 ``python -m grader.scoring.catalog LANG`` lists those keys (``tests/test_grader_messages.py``
 requires none missing from ``ja.toml``).
@@ -22,7 +24,6 @@ from __future__ import annotations
 import functools
 import string
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +138,6 @@ def join(parts: list[Text], separator_key: str = "common.list_separator") -> Tex
     """Messages joined with the catalog's list separator of each language."""
     return Text({lang: template(separator_key, lang).join(_in(p, lang) for p in parts)
                  for lang in languages()})
-
-
-Field = Text | Callable[[str], Any] | Any
 
 
 def main(argv: list[str]) -> int:
