@@ -1,11 +1,12 @@
 """``dlkit-grade``: grade submissions, grade a class, build the handout and autograder bundle.
 
     dlkit-grade SUBMISSION [--assignment a1|a2|a3|a4|all]
-                [--format text|json|gradescope|junit|classroom] [--out PATH] [--lang en|ja]
+                [--format text|json|gradescope|junit] [--out PATH] [--lang en|ja]
                 [--total-budget SECONDS] [--fail-under SCORE]
     dlkit-grade batch DIR --jobs N --out grades.csv
     dlkit-grade release OUT
-    dlkit-grade gradescope-bundle OUT.zip [--timeout SECONDS] [--lang en|ja]
+    dlkit-grade gradescope-bundle OUT.zip [--assignment a2] [--timeout SECONDS] [--lang en|ja]
+    dlkit-grade classroom50 DIR [--assignment a2] [--lang en|ja]
 
 Exit status of grading: 0 whenever grading completed (whatever the score, also for a
 submission that cannot be read: it scores 0 with the reason); 1 when ``--fail-under`` is
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from grader.scoring import catalog
 
-COMMANDS = ("batch", "release", "gradescope-bundle")
+COMMANDS = ("batch", "release", "gradescope-bundle", "classroom50")
 
 
 def _assignments(value: str) -> list[str]:
@@ -74,15 +75,13 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dlkit-grade", description="Grade a submission of the dlkit assignments. "
-        "Other commands: dlkit-grade batch|release|gradescope-bundle --help",
+        "Other commands: dlkit-grade batch|release|gradescope-bundle|classroom50 --help",
         epilog="A folder named like a command: write ./batch.")
     p.add_argument("submission", type=Path, help="folder like assignments/, one "
                    "assignment's folder, or a .zip of either")
     _add_grading_options(p)
-    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit",
-                                              "classroom"), default="text",
-                   help="classroom: the runner result GitHub Classroom's grading reporter "
-                   "reads (base64-encode it into a step output named result)")
+    p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit"),
+                   default="text")
     p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
     p.add_argument("--lang", choices=catalog.languages(), default="en",
                    help="feedback language")
@@ -102,6 +101,12 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _tail(log: str, lines: int = 25) -> str:
+    """The last ``lines`` non-empty lines of a checks process's log, indented."""
+    kept = [line for line in log.splitlines() if line.strip()][-lines:]
+    return "\n".join("    " + line for line in kept) or "    (the log is empty)"
+
+
 def grade_main(argv: list[str]) -> int:
     from grader.report import render
     from grader.scoring import runner
@@ -115,9 +120,18 @@ def grade_main(argv: list[str]) -> int:
     options = runner.Options(checks_dir=args.checks_dir, total_budget=args.total_budget)
     if args.budget:
         options.budgets = dict.fromkeys(runner.ASSIGNMENTS, args.budget)
+    visibility = None
+    if args.format == "gradescope":  # points.toml's [gradescope] table
+        from grader.report import visibility as gs_visibility
+
+        try:
+            visibility = gs_visibility.load(options.resolved_points_file())
+        except (gs_visibility.VisibilityError, runner.GraderError) as exc:
+            print(f"dlkit-grade: error: {exc}", file=sys.stderr)
+            return 3
 
     def progress(rec: dict) -> None:  # the report so far, after every finished check
-        _write(args.out, render(rec, args.format, args.lang))
+        _write(args.out, render(rec, args.format, args.lang, visibility))
 
     try:
         record = runner.grade(args.submission, args.assignment, options,
@@ -129,7 +143,7 @@ def grade_main(argv: list[str]) -> int:
         if args.out:  # neither part of this run nor an earlier report is its result
             args.out.unlink(missing_ok=True)
         return 3
-    report = render(record, args.format, args.lang)
+    report = render(record, args.format, args.lang, visibility)
     note = record.get("instructor", {}).get("isolation_note")
     if note:  # the grader's log, for the instructor; never in the report a student sees
         print(f"dlkit-grade: isolation {record['isolation']}: {note}", file=sys.stderr)
@@ -139,9 +153,13 @@ def grade_main(argv: list[str]) -> int:
               f"{record['max_score']:g}", file=sys.stderr)
     else:
         sys.stdout.write(report)
-    if any(a["status"] == "grader" for a in record["assignments"]):
-        print("dlkit-grade: the grader failed on: " + ", ".join(
-            a["id"] for a in record["assignments"] if a["status"] == "grader"), file=sys.stderr)
+    failed = [a for a in record["assignments"] if a["status"] == "grader"]
+    for a in failed:  # why, for the instructor (the report a student sees only says "not you")
+        print(f"dlkit-grade: the grader failed on {a['id']} (not the student's fault); the "
+              f"end of its checks' log:\n{_tail(a.get('log', ''))}", file=sys.stderr)
+    if failed:
+        print("dlkit-grade: the grader failed on: " + ", ".join(a["id"] for a in failed),
+              file=sys.stderr)
         return 3
     if args.fail_under is not None and record["score"] < args.fail_under:
         print(f"dlkit-grade: score {record['score']:g} is below --fail-under "
@@ -215,9 +233,43 @@ def bundle_main(argv: list[str]) -> int:
                    "budget is fitted inside it")
     p.add_argument("--lang", choices=catalog.languages(), default="en",
                    help="feedback language")
+    p.add_argument("--assignment", "-a", type=_assignments, default="all",
+                   help="the tasks this Gradescope assignment grades: a1, a2, a3, a4, a comma "
+                   "list, or all (default); a submission is scored out of their points only")
     args = p.parse_args(argv)
-    names = bundle.build(args.out, timeout=args.timeout, lang=args.lang)
-    print(f"wrote {args.out} ({len(names)} files)")
+    try:
+        names = bundle.build(args.out, timeout=args.timeout, lang=args.lang,
+                             assignments=args.assignment)
+    except (ValueError, LookupError, RuntimeError) as exc:  # points, lock or wheel
+        print(f"dlkit-grade gradescope-bundle: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(names)} files) grading {', '.join(args.assignment)}")
+    return 0
+
+
+def classroom50_main(argv: list[str]) -> int:
+    from grader.platforms import classroom50, lock
+
+    p = argparse.ArgumentParser(
+        prog="dlkit-grade classroom50", description="Write the Classroom 50 autograder: "
+        "autograder.py, dlkit's wheel (with the hidden checks) and the pinned packages, "
+        "for the classroom50 repository's CLASSROOM/autograders/ASSIGNMENT/.")
+    p.add_argument("dir", type=Path, help="the folder to write (new or empty)")
+    p.add_argument("--assignment", "-a", type=_assignments, default="all",
+                   help="the tasks this Classroom 50 assignment grades: a1, a2, a3, a4, a "
+                   "comma list, or all (default)")
+    p.add_argument("--lang", choices=classroom50.LANGS, default="en",
+                   help="language of the feedback in the Release")
+    args = p.parse_args(argv)
+    try:
+        files = classroom50.build(args.dir, args.assignment, args.lang)
+    except (OSError, ValueError, LookupError, RuntimeError) as exc:
+        print(f"dlkit-grade classroom50: error: {exc}", file=sys.stderr)
+        return 2
+    size = sum(f.stat().st_size for f in files)
+    print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) to {args.dir}, grading "
+          f"{', '.join(args.assignment)} with Python {lock.python_version()} (set the "
+          "assignment's runtime to it)")
     return 0
 
 
@@ -225,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
         handler = {"batch": batch_main, "release": release_main,
-                   "gradescope-bundle": bundle_main}[argv[0]]
+                   "gradescope-bundle": bundle_main, "classroom50": classroom50_main}[argv[0]]
         return handler(argv[1:])
     return grade_main(argv)
 

@@ -130,7 +130,7 @@ def test_the_runners_own_texts_are_translated(tmp_path):
         for s in student:
             shown = shown.replace(s, " ")
         assert not english_words(shown.split("Traceback")[0]), ja
-    words = {lang: formats._words(lang) for lang in ("en", "ja")}
+    words = {lang: formats.words(lang) for lang in ("en", "ja")}
     assert set(words["en"]) == set(words["ja"])
     assert all(JAPANESE.search(words["ja"][k]) for k in words["ja"]), words["ja"]
 
@@ -142,7 +142,7 @@ def _ja_texts(record: dict) -> list[str]:
     """Every student-visible text of a Japanese text report, without the student's output."""
     texts = []
     for a in record["assignments"]:
-        texts.append(formats._title(a, "ja"))
+        texts.append(formats.task_title(a, "ja"))
         if a.get("problem"):
             texts.append(a["problem"]["ja"].split("Traceback")[0])
         texts.extend(c["message"]["ja"] for c in a["checks"])

@@ -597,6 +597,28 @@ def test_broken_checks_are_a_grader_error_not_a_zero(tmp_path):
     assert "not your fault" in a1["checks"][0]["message"]["en"]
 
 
+def test_every_check_keeps_what_the_students_code_printed_the_last_one_too(tmp_path):
+    """The worker is closed in the last check's teardown: its output is kept all the same."""
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "points.toml").write_text("[a1]\ntest_first = 1\ntest_last = 1\n")
+    (checks / "conftest.py").write_text(
+        "from grader.scoring.plugin import feedback, worker  # noqa\n")
+    (checks / "test_a1.py").write_text(
+        "F = 'a1_initialization.initializers:init_weight'\n"
+        "def test_first(worker):\n    worker.call(F, 1, 1, 'first', None)\n"
+        "def test_last(worker):\n    worker.call(F, 1, 1, 'last', None)\n    assert False\n")
+    sub = tmp_path / "sub" / "a1_initialization"
+    sub.mkdir(parents=True)
+    (sub / "initializers.py").write_text(
+        "def init_weight(n_in, n_out, scheme, rng):\n    print('printed by', scheme)\n")
+    record = runner.grade(sub.parent, ["a1"], runner.Options(checks_dir=checks))
+    by_name = {c["name"]: c for c in record["assignments"][0]["checks"]}
+    assert "printed by first" in by_name["test_first"]["output"]
+    assert "printed by last" in by_name["test_last"]["output"]
+    assert "printed by first" not in by_name["test_last"]["output"]
+
+
 @pytest.mark.parametrize("stop", ["pytest.exit('stopped on purpose', returncode=0)",
                                   "raise KeyboardInterrupt"])
 def test_check_stopped_during_its_call_scores_zero(tmp_path, stop):

@@ -1,2 +1,4 @@
 """Where grading happens and where grades go: ``batch`` (a class on one machine, the
-gradebook), ``release`` (the student handout) and ``gradescope`` (the autograder bundle)."""
+gradebook), ``release`` (the student handout), ``gradescope`` (the autograder bundle),
+``classroom50`` (Classroom 50's autograder folder); and what the autograders share:
+``lock`` (the pinned packages) and ``wheel`` (dlkit's own wheel)."""

@@ -33,7 +33,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +41,9 @@ from grader.sandbox import confine
 from grader.sandbox.policy import BLOCKED, ConfigError, LandlockRules
 
 UID_RANGE = range(61000, 62000)
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
+# uids are the machine's: every grader on it must see the same leases, whatever its TMPDIR
+# (a grader with another TMPDIR would lease a uid in use, and kill that worker)
+UID_LOCK_DIR = Path("/tmp") / "dlkit-grade-uids"
 LEVELS = ("namespaces", "landlock", "landlock-same-uid", "user-no-landlock", "session")
 NETWORK_OPEN = "-network-open"
 _CAP_SYS_ADMIN = 21

@@ -375,12 +375,14 @@ def pytest_runtest_makereport(item, call):
     elif report.when == "call" and report.passed:
         fraction = fb.fraction if fb is not None and fb.fraction is not None else 1.0
         record.update(outcome="passed", fraction=fraction, message=dict(plain("")))
+    if _workers:  # the module's worker is closed in its last check's teardown: keep what
+        # the check's set-up and call printed, not the empty transcript after that
+        tail = "".join(t for w in _workers for t in w.transcript)
+        record["output"] = tail[-OUTPUT_TAIL:]
     if report.when == "teardown":
         if fb is not None and fb.notes and record["outcome"] == "passed":
             record["message"] = {lang: "\n".join(n.get(lang, n.en) for n in fb.notes)
                                  for lang in languages()}
-        tail = "".join(t for w in _workers for t in w.transcript)
-        record["output"] = tail[-OUTPUT_TAIL:]
         results.write()  # at once: a run stopped later keeps the checks it finished
 
 
