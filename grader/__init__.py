@@ -3,8 +3,10 @@
 Rooms, each depending only on the ones listed after it:
 
 - ``cli``: ``dlkit-grade`` and its subcommands.
-- ``platforms``: where grades go: ``batch`` (a class on one machine), ``release`` (the
-  student handout), ``gradescope`` (the autograder bundle).
+- ``platforms``: where grades go: ``batch`` (a class, or a shard of it), ``records`` (a
+  class's records folder, the merge of shards), ``gradebook`` (the gradebook, the roster,
+  Canvas's and Moodle's files, feedback files), ``release`` (the student handout),
+  ``gradescope`` (the autograder bundle).
 - ``report``: a grading record as text, json, Gradescope's results.json or JUnit XML.
 - ``scoring``: ``runner`` (one trusted pytest process per assignment, points), ``plugin``
   (the checks' fixtures and results file), ``preflight`` (can a task load at all),

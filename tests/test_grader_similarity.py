@@ -123,3 +123,58 @@ def test_a_copied_kernel_file_gets_its_points_and_a_flag(tmp_path):
     assert lost == {"test_batch_of_one_rejected"} and record["score"] == 24
     assert [(f["with"], f["similarity"]) for f in record["similarity"]
             if f["with"].startswith("dlkit/")] == [("dlkit/kernels/batchnorm.py", 1.0)]
+
+
+def test_what_is_fingerprinted_is_bounded_and_what_is_skipped_is_said(tmp_path):
+    """A zip of a few KB can hold 8 MiB of one repeated line: fingerprinting it took minutes
+    and hundreds of MB.  Files over the size limit are skipped, each named with the reason, and
+    the rest (the other students' real files) is compared as always."""
+    import time
+    import zipfile
+
+    from grader.platforms import batch, records
+    from grader.scoring import runner
+
+    solution = (REPO / "solutions" / TASKS["a2"].path).read_text(encoding="utf-8")
+    line = "x = x + 1  # the same line, over and over\n"
+    todo = []
+    for sid in ("alice", "bob"):
+        todo.append((sid, _submission(tmp_path, "a2", solution, sid)))
+    archive = tmp_path / "mallory.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(TASKS["a2"].path, solution)
+        for k in range(8):  # members under 1 MiB: below the zip bomb check's threshold
+            zf.writestr(f"{TASKS['a2'].folder}/padding{k}.py", line * (2**20 // len(line)))
+    assert archive.stat().st_size < 64 * 2**10
+    todo.append(("mallory", archive))
+    start = time.process_time()
+    kept = {}
+    for sid, path in todo:  # what a batch keeps of each student for the comparison
+        files, left_out = batch.task_files(path, ["a2"])
+        kept[sid] = {"gradebook": {"files": files, "files_skipped": left_out}}
+    pairs, skipped = records.between_students(kept, ["a2"])
+    assert time.process_time() - start < 20  # unbounded: about a minute per MiB here
+    assert skipped == [{"task": "a2", "student": "mallory",
+                        "file": f"a2_batchnorm/padding{k}.py",
+                        "reason": "not compared: larger than 64 KiB (1023 KiB)",
+                        "between_students": True}
+                       for k in range(8)]
+    # the real files are compared all the same: three copies of the model answer
+    assert {p["other"] for p in pairs if p["student"] == "mallory"} | {
+        p["student"] for p in pairs if p["other"] == "mallory"} == {"alice", "bob"}
+    # one submission graded alone: the same limit, said in its record
+    root = _submission(tmp_path, "a2", solution, "carol")
+    (root / TASKS["a2"].folder / "padding.py").write_text(line * 40_000, encoding="utf-8")
+    found = runner._similarity_flags(root, ["a2"])
+    assert [s["file"] for s in found["similarity_skipped"]] == ["a2_batchnorm/padding.py"]
+    assert any(f["file"] == TASKS["a2"].path for f in found["similarity"])
+
+
+def test_the_comparison_stops_at_its_deadline_and_says_what_it_left(tmp_path):
+    solution = (REPO / "solutions" / TASKS["a2"].path).read_text(encoding="utf-8")
+    roots = {sid: _submission(tmp_path, "a2", solution, sid) for sid in ("a", "b", "c")}
+    skipped: list[dict] = []
+    assert similarity.pairs(roots, "a2", skipped=skipped, deadline=0.0) == []
+    assert {(s["student"], s["file"]) for s in skipped} >= {
+        ("a", TASKS["a2"].path), ("b", TASKS["a2"].path), ("c", TASKS["a2"].path)}
+    assert all("time was up" in s["reason"] for s in skipped)

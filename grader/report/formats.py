@@ -11,6 +11,7 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
+from grader.ipc.printable import printable_tree
 from grader.report.visibility import Visibility
 from grader.scoring import catalog
 
@@ -75,27 +76,42 @@ def text(record: dict, lang: str = "en") -> str:
         lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
         return "\n".join(lines) + "\n"
     for a in record["assignments"]:
-        status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        lines.append(f"{a['id']} {task_title(a, lang)}: {_num(a['score'])} / "
-                     f"{_num(a['max_score'])}{status}")
-        if a["status"] == "missing":
-            lines.append("")
-            continue
-        if a.get("problem"):
-            lines.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
-                                         "    ").splitlines())
-        width = max([len(c["name"]) for c in a["checks"]] + [10])
-        for c in a["checks"]:
-            mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
-                "PART" if c["score"] > 0 else "FAIL")
-            lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
-                         f"{_num(c['max_score'])}")
-            fb = check_feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
-            if fb:
-                lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
-        lines.append("")
+        lines += _task_lines(a, lang) + [""]
     lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
     return "\n".join(lines) + "\n"
+
+
+def _task_lines(a: dict, lang: str) -> list[str]:
+    """One assignment's part of the text report: its score line, then each check."""
+    w = words(lang)
+    status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
+    lines = [f"{a['id']} {task_title(a, lang)}: {_num(a['score'])} / {_num(a['max_score'])}"
+             f"{status}"]
+    if a["status"] == "missing":
+        return lines
+    if a.get("problem"):
+        lines.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
+                                     "    ").splitlines())
+    width = max([len(c["name"]) for c in a["checks"]] + [10])
+    for c in a["checks"]:
+        mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
+            "PART" if c["score"] > 0 else "FAIL")
+        lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
+                     f"{_num(c['max_score'])}")
+        fb = check_feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
+        if fb:
+            lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
+    return lines
+
+
+def task_text(record: dict, aid: str, lang: str = "en") -> str:
+    """What the text report says of assignment ``aid`` alone (its lines of :func:`text`),
+    e.g. for an LMS's feedback field; a submission that cannot be read has its one line."""
+    if record.get("status") == "unreadable":
+        why = message_text(record.get("error_message"), lang) or record.get("error", "")
+        return f"{words(lang)['unreadable_line']}: {why}\n"
+    task = next(a for a in record["assignments"] if a["id"] == aid)
+    return "\n".join(_task_lines(task, lang)) + "\n"
 
 
 def gradescope(record: dict, lang: str = "en", visibility: Visibility | None = None) -> str:
@@ -196,6 +212,9 @@ def render(record: dict, fmt: str = "text", lang: str = "en",
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
     if lang not in catalog.languages():
         raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
+    # nothing from student code reaches a terminal, a file or a platform as control
+    # characters, whatever part of the record it came in
+    record = printable_tree(record)
     if fmt == "gradescope":
         return gradescope(record, lang, visibility)
     return {"text": text, "json": full_json, "junit": junit}[fmt](record, lang)

@@ -50,6 +50,8 @@ class Limits:
     """Resource limits of one worker process (memory and disk in MiB, CPU in seconds).
 
     ``import_timeout``: seconds allowed for importing a student module (once per worker).
+    ``start_timeout``: CPU seconds a worker may take to start (``grader.sandbox.Worker.
+    start``: no student code runs then; the wall clock allows ten times as much).
     """
 
     memory_mb: int = 3072
@@ -115,7 +117,8 @@ class WorkerConfig:
     uid:        the unprivileged uid to run as (None: stay the grader's uid)
     namespaces: mount a private tmpfs, hide ``mask`` and everything but ``expose``
     landlock:   confine with these rules (None: no Landlock)
-    deny_network: install the seccomp filter that refuses every socket
+    seccomp:    install the seccomp filter that refuses every socket, memfd and System V
+                shared memory (``grader.confine.refuse_syscalls``)
     keep_process_group: that filter also refuses setsid() and setpgid() (the grader's uid:
                 its process group is the only handle on what the worker starts)
     reach:      paths to reach through directory handles (a Python other uids cannot reach)
@@ -139,7 +142,7 @@ class WorkerConfig:
     expose: list[str] = field(default_factory=list)
     private: list[str] = field(default_factory=list)
     landlock: LandlockRules | None = None
-    deny_network: bool = False
+    seccomp: bool = False
     keep_process_group: bool = False
     reach: list[str] = field(default_factory=list)
     drop_path: list[str] = field(default_factory=list)

@@ -16,12 +16,15 @@ import os
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
+from grader.ipc.printable import printable
 
 ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
 MAIN_FILES = {tid: task.module for tid, task in TASKS.items()}
+MAX_NAME = 255  # bytes in one file or folder name (what Linux filesystems allow)
 
 
 class SubmissionError(ValueError):
@@ -73,49 +76,86 @@ def _safe_member(info: zipfile.ZipInfo) -> PurePosixPath | None:
     return path
 
 
+# What reading a malformed zip may raise (besides SubmissionError): a broken header or
+# compressed stream, an unsupported method or encryption, a name the filesystem refuses
+# (too long, a file where a folder must be, a folder where a file is).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
+               RuntimeError, OSError)
+
+
 def extract_zip(archive: Path, dst: Path, limits: SizeLimits = SUBMISSION_LIMITS) -> None:
-    """Extract ``archive`` into ``dst`` safely (see the module docstring)."""
+    """Extract ``archive`` into ``dst`` safely (see the module docstring).  Whatever is
+    wrong with the archive is a SubmissionError saying what, never another exception."""
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _ZIP_ERRORS as exc:
         raise SubmissionError(f"{archive}: not a readable zip file ({exc})",
                               f"{archive}: 読み込める zip ファイルではありません ({exc})") from None
-    state = {"bytes": 0, "files": 0}
     with zf:
-        members = zf.infolist()
-        if len(members) > limits.max_files:
-            raise SubmissionError(f"{archive}: {len(members)} members, more than "
-                                  f"{limits.max_files}",
-                                  f"{archive}: メンバーが {len(members)} 個あり、上限 "
-                                  f"{limits.max_files} を超えています")
-        for info in members:
-            rel = _safe_member(info)
-            if rel is None:
-                continue
-            target = dst.joinpath(*rel.parts)
+        try:
+            _extract_members(zf, archive, dst, limits)
+        except SubmissionError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise SubmissionError(f"{archive}: not a readable zip file ({exc})",
+                                  f"{archive}: 読み込める zip ファイルではありません ({exc})"
+                                  ) from None
+
+
+def _member_error(archive: Path, name: str, exc: BaseException) -> SubmissionError:
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, NotADirectoryError | FileExistsError | IsADirectoryError):
+        why = "the zip holds a file and a folder of the same name"
+    return SubmissionError(f"{archive}: cannot extract a member ({why}): {name!r}",
+                           f"{archive}: メンバーを展開できません ({why}): {name!r}")
+
+
+def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
+                     limits: SizeLimits) -> None:
+    state = {"bytes": 0, "files": 0}
+    members = zf.infolist()
+    if len(members) > limits.max_files:
+        raise SubmissionError(f"{archive}: {len(members)} members, more than "
+                              f"{limits.max_files}",
+                              f"{archive}: メンバーが {len(members)} 個あり、上限 "
+                              f"{limits.max_files} を超えています")
+    for info in members:
+        rel = _safe_member(info)
+        if rel is None:
+            continue
+        target = dst.joinpath(*rel.parts)
+        too_long = [p for p in rel.parts if len(p.encode("utf-8", "replace")) > MAX_NAME]
+        if too_long:
+            raise SubmissionError(
+                f"{archive}: a name longer than {MAX_NAME} bytes in member "
+                f"{info.filename!r}", f"{archive}: {MAX_NAME} バイトを超える名前があります"
+                f"（メンバー {info.filename!r}）")
+        try:
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             state["files"] += 1
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = 0
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while chunk := src.read(1 << 16):
-                        written += len(chunk)
-                        _check_budget(state, len(chunk), limits, archive)
-                        if written > 2**20 and written > limits.max_ratio * max(
-                                info.compress_size, 1):
-                            raise SubmissionError(
-                                f"{archive}: member {info.filename!r} expands more than "
-                                f"{limits.max_ratio}x (a zip bomb?)",
-                                f"{archive}: メンバー {info.filename!r} が展開で "
-                                f"{limits.max_ratio} 倍を超えて大きくなります（zip 爆弾?）")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as exc:
-                raise SubmissionError(f"{archive}: cannot extract {info.filename!r} ({exc})",
-                                      f"{archive}: {info.filename!r} を展開できません ({exc})"
-                                      ) from None
+        except OSError as exc:
+            raise _member_error(archive, info.filename, exc) from None
+        written = 0
+        try:
+            with zf.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(1 << 16):
+                    written += len(chunk)
+                    _check_budget(state, len(chunk), limits, archive)
+                    if written > 2**20 and written > limits.max_ratio * max(
+                            info.compress_size, 1):
+                        raise SubmissionError(
+                            f"{archive}: member {info.filename!r} expands more than "
+                            f"{limits.max_ratio}x (a zip bomb?)",
+                            f"{archive}: メンバー {info.filename!r} が展開で "
+                            f"{limits.max_ratio} 倍を超えて大きくなります（zip 爆弾?）")
+                    out.write(chunk)
+        except SubmissionError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise _member_error(archive, info.filename, exc) from None
 
 
 def _kind(folder: Path) -> str | None:
@@ -161,7 +201,7 @@ def _stray_files(staging: Path, found: Path, kind: str) -> list[str]:
         inside = any(folder in path.parents for folder in folders)
         if path.name in HANDOUT_FILES or (inside and path.suffix == ".py"):
             continue
-        stray.append(str(path.relative_to(staging)))
+        stray.append(printable(str(path.relative_to(staging))))
     return stray
 
 
