@@ -31,6 +31,8 @@ import sys
 import threading
 from pathlib import Path
 
+from grader.scoring import catalog
+
 COMMANDS = ("batch", "merge", "release", "gradescope-bundle", "classroom50", "handouts")
 
 
@@ -90,7 +92,8 @@ def _grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", choices=("text", "json", "gradescope", "junit"),
                    default="text")
     p.add_argument("--out", "-o", type=Path, help="write the report here (default: stdout)")
-    p.add_argument("--lang", choices=("en", "ja"), default="en", help="feedback language")
+    p.add_argument("--lang", choices=catalog.languages(), default="en",
+                   help="feedback language")
     p.add_argument("--total-budget", type=_positive, metavar="SECONDS",
                    help="the platform's time limit for the whole run: the assignments' "
                    "budgets are scaled down to fit it (Gradescope: its timeout)")
@@ -410,7 +413,8 @@ def bundle_main(argv: list[str]) -> int:
                    metavar="SECONDS", help="the assignment's autograder timeout on "
                    "Gradescope (default: %(default)s, Gradescope's default): every check's "
                    "budget is fitted inside it")
-    p.add_argument("--lang", choices=bundle.LANGS, default="en", help="feedback language")
+    p.add_argument("--lang", choices=catalog.languages(), default="en",
+                   help="feedback language")
     p.add_argument("--assignment", "-a", type=_assignments, default="all",
                    help="the tasks this Gradescope assignment grades: a1, a2, a3, a4, a comma "
                    "list, or all (default); a submission is scored out of their points only")

@@ -1,7 +1,8 @@
 """Copying is flagged for the TA and never penalized (grader.similarity).
 
-Real files throughout: dlkit's own kernels copied into a4, the model answers, the handout's
-stubs, the independently written submissions of tests/grader_cases/buggy.  The last test
+Real files throughout: dlkit's own kernels copied into a4, the model answers (also with the
+slips of tests/slip_cases.py), the handout's stubs, a layer in the book's style
+(tests/grader_cases/similarity/book_style).  The last test
 grades a copy of dlkit's kernel file with the real grader (a subprocess): full points, flagged.
 """
 
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import slip_cases
 
 from dlkit.tasks import TASKS
 from grader import similarity
@@ -22,7 +24,7 @@ from grader.calibrate import similarity as calibration
 from grader.scoring.runner import load_points
 
 REPO = Path(__file__).resolve().parents[1]
-BUGGY = REPO / "tests" / "grader_cases" / "buggy"
+BOOK_STYLE = REPO / "tests" / "grader_cases" / "similarity" / "book_style"
 
 
 def _submission(tmp_path: Path, aid: str, text: str, name: str = "sub") -> Path:
@@ -65,19 +67,21 @@ def test_starter_code_is_not_overlap(tmp_path, aid):
     assert similarity.compare(mine, similarity.fingerprint("b", stub))["similarity"] == 1.0
 
 
-@pytest.mark.parametrize("case, aid", [("a4_python_loops", "a4"), ("a1_relu_stats_wrong", "a1"),
-                                       ("a3_predict_in_train_mode", "a3")])
-def test_independent_work_against_dlkit_is_not_flagged(case, aid):
-    """The buggy cases were written for the tests, not copied from dlkit's modules."""
-    flags = similarity.reference_flags(BUGGY / case, aid)
+@pytest.mark.parametrize("case", ["a4_python_loops", "a1_relu_stats_wrong",
+                                  "a3_predict_in_train_mode"])
+def test_independent_work_against_dlkit_is_not_flagged(case, tmp_path):
+    """The model answers (here with a slip) were written for the course, not copied from
+    dlkit's modules."""
+    flags = similarity.reference_flags(slip_cases.submission(case, tmp_path / case),
+                                       slip_cases.task(case))
     assert not [f for f in flags if f["with"].startswith("dlkit/")], flags
 
 
 def test_the_books_layer_is_flagged_against_dlkit_reference():
-    """The a2 cases are the book's layer (common/layers.py) with one mistake; dlkit.reference
-    follows the book formula by formula, so the two overlap: flagged, for a TA to look at (the
-    course's rule says whether the book's code may be used), never a penalty."""
-    flags = similarity.reference_flags(BUGGY / "a2_dgamma_wrong", "a2")
+    """An a2 layer in the book's style (common/layers.py); dlkit.reference follows the book
+    formula by formula, so the two overlap: flagged, for a TA to look at (the course's rule
+    says whether the book's code may be used), never a penalty."""
+    flags = similarity.reference_flags(BOOK_STYLE, "a2")
     assert [f["with"] for f in flags] == ["dlkit/reference/layers.py"]
     assert flags[0]["similarity"] > similarity.THRESHOLD
 

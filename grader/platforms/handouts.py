@@ -127,8 +127,9 @@ def _value(node: ast.expr) -> Any:
 
 
 def constants(aid: str, grader: Path = GRADER_DIR) -> dict[str, Any]:
-    """The constants of the task's checks file (``NAME = literal`` at its top level), read
-    without importing it."""
+    """The task's thresholds (its table in ``checks/thresholds.toml``) and the constants of
+    its checks file (``NAME = literal`` at its top level), read without importing it; a
+    threshold wins over a constant of the same name."""
     path = grader / "checks" / f"test_{aid}.py"
     found: dict[str, Any] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -138,6 +139,8 @@ def constants(aid: str, grader: Path = GRADER_DIR) -> dict[str, Any]:
                 found[node.targets[0].id] = _value(node.value)
             except (ValueError, TypeError, SyntaxError, ZeroDivisionError):
                 continue
+    table = tomllib.loads((grader / "checks" / "thresholds.toml").read_text(encoding="utf-8"))
+    found.update({name: entry["value"] for name, entry in table.get(aid, {}).items()})
     if "MIN_SPEEDUP" in found:
         found["MIN_SPEEDUP_INVERSE"] = 1 / found["MIN_SPEEDUP"]
     return found

@@ -13,27 +13,20 @@ import xml.etree.ElementTree as ET
 
 from grader.ipc.printable import printable_tree
 from grader.report.visibility import Visibility
+from grader.scoring import catalog
 
 FORMATS = ("text", "json", "gradescope", "junit")
 OUTPUT_SHOWN = 1500
 
-WORDS = {
-    "en": {"total": "Total", "isolation": "isolation", "output": "your code printed",
-           "missing": "not submitted", "budget": "time budget used up",
-           "grader": "GRADER ERROR (not your fault)", "graded": "graded",
-           "unreadable": "submission unreadable", "tampered": "results tampered with",
-           "stopped": "grading stopped",
-           "check": "check", "points": "points", "not-loaded": "your code could not be loaded",
-           "unreadable_line": "The submission cannot be read, so nothing was graded"},
-    "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
-           "missing": "未提出", "budget": "制限時間超過",
-           "grader": "採点エラー (あなたの責任ではありません)",
-           "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
-           "stopped": "採点停止",
-           "graded": "採点済み", "check": "検査", "points": "点数",
-           "not-loaded": "コードを読み込めません",
-           "unreadable_line": "提出物を読み込めないため、採点していません"},
-}
+# The report's own words, in the message catalog (grader/messages, [report]).
+_WORD_KEYS = ("total", "isolation", "output", "missing", "budget", "grader", "graded",
+              "unreadable", "tampered", "stopped", "check", "points", "not-loaded",
+              "unreadable_line")
+
+
+def words(lang: str) -> dict[str, str]:
+    """The report's words in ``lang`` (English where the catalog of ``lang`` lacks one)."""
+    return {key: catalog.template(f"report.{key}", lang) for key in _WORD_KEYS}
 
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -62,7 +55,7 @@ def task_title(assignment: dict, lang: str) -> str:
     from dlkit.tasks import TASKS
 
     task = TASKS.get(assignment["id"])
-    return task.title[lang] if task else assignment["title"]
+    return task.title.get(lang, task.title["en"]) if task else assignment["title"]
 
 
 def found_lines(assignment: dict, lang: str) -> list[str]:
@@ -89,12 +82,12 @@ def check_feedback(check: dict, lang: str) -> str:
     parts = [_message(check, lang)]
     if check.get("output"):
         out = check["output"][-OUTPUT_SHOWN:]
-        parts.append(f"--- {WORDS[lang]['output']} (tail) ---\n{out}")
+        parts.append(f"--- {words(lang)['output']} (tail) ---\n{out}")
     return "\n".join(p for p in parts if p)
 
 
 def text(record: dict, lang: str = "en") -> str:
-    w = WORDS[lang]
+    w = words(lang)
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
     if record.get("status") == "unreadable":  # one line: nothing else to say
@@ -111,7 +104,7 @@ def text(record: dict, lang: str = "en") -> str:
 
 def _task_lines(a: dict, lang: str) -> list[str]:
     """One assignment's part of the text report: its score line, then each check."""
-    w = WORDS[lang]
+    w = words(lang)
     status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
     lines = [f"{a['id']} {task_title(a, lang)}: {_num(a['score'])} / {_num(a['max_score'])}"
              f"{status}"]
@@ -138,7 +131,7 @@ def task_text(record: dict, aid: str, lang: str = "en") -> str:
     e.g. for an LMS's feedback field; a submission that cannot be read has its one line."""
     if record.get("status") == "unreadable":
         why = message_text(record.get("error_message"), lang) or record.get("error", "")
-        return f"{WORDS[lang]['unreadable_line']}: {why}\n"
+        return f"{words(lang)['unreadable_line']}: {why}\n"
     task = next(a for a in record["assignments"] if a["id"] == aid)
     return "\n".join(_task_lines(task, lang)) + "\n"
 
@@ -157,7 +150,7 @@ def gradescope(record: dict, lang: str = "en", visibility: Visibility | None = N
     the top level's, which is when the student sees the total; while the total is not
     ``visible``, the summary in ``output`` names each task's status but not its points.
     """
-    w = WORDS[lang]
+    w = words(lang)
     visibility = visibility or Visibility()
     points_shown = visibility.score == "visible"
     tests, summary = [], []
@@ -251,8 +244,8 @@ def render(record: dict, fmt: str = "text", lang: str = "en",
     """``record`` in format ``fmt``; ``visibility`` is Gradescope's (see gradescope())."""
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
-    if lang not in WORDS:
-        raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
+    if lang not in catalog.languages():
+        raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
     # nothing from student code reaches a terminal, a file or a platform as control
     # characters, whatever part of the record it came in
     record = printable_tree(record)

@@ -34,7 +34,14 @@ from grader.ipc.printable import printable
 from grader.sandbox import cgroup, quota
 from grader.sandbox import isolation as isolation_module
 from grader.sandbox.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
-from grader.sandbox.policy import REQUIRED_MODULES, Block, Limits, WorkerConfig, limits_from_env
+from grader.sandbox.policy import (
+    KERNEL_THREADS,
+    REQUIRED_MODULES,
+    Block,
+    Limits,
+    WorkerConfig,
+    limits_from_env,
+)
 from grader.timing import paired
 
 __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "StudentTimeout",
@@ -343,9 +350,9 @@ class Worker:
                "LANG": "C.UTF-8", "USER": "student", "LOGNAME": "student",
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": tmp,
                "NUMBA_CACHE_DIR": str(workdir / ".numba_cache")}
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS"):
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"  # fair, repeatable timings; 2 cores shared by parallel jobs
+        env["NUMBA_NUM_THREADS"] = str(KERNEL_THREADS)  # a race between threads shows
         return env
 
     def _kernel_cache_files(self) -> list:

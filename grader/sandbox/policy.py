@@ -25,6 +25,11 @@ from dlkit.tasks import ALWAYS_BLOCKED, TASKS
 BLOCKED = {tid: {"modules": list(task.blocked_modules), "attrs": list(task.blocked_attrs)}
            for tid, task in TASKS.items()}
 BLOCKED_MODULES = list(ALWAYS_BLOCKED)
+# Numba threads a worker may run (NUMBA_NUM_THREADS): as on a student's machine, more than
+# one, so that a data race between the threads of a numba.prange loop shows in the
+# correctness checks (grader/checks/test_a4.py); speed is timed with one
+# (numba.set_num_threads(1) before timing).  BLAS and OpenMP stay at one thread.
+KERNEL_THREADS = 2
 # What every worker imports before any student code, to prove that the installation in use
 # works for it (besides dlkit's modules that its task allows).
 REQUIRED_MODULES = ("numpy", "numba")

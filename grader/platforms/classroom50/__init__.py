@@ -21,6 +21,7 @@ from pathlib import Path
 
 from grader.platforms import lock, wheel
 from grader.platforms.classroom50.result import ResultError
+from grader.scoring import catalog
 from grader.scoring.runner import load_points
 from grader.scoring.submission import ASSIGNMENTS
 
@@ -30,7 +31,8 @@ REPO = wheel.REPO
 JOB_SECONDS = 900
 #: kept free at the end of the job for the runner to publish the Release
 PUBLISH_SECONDS = 90
-LANGS = ("en", "ja")
+#: the feedback languages: those of the message catalog (grader/messages/<lang>.toml)
+LANGS = tuple(catalog.languages())
 
 
 def settings(assignments: list[str], lang: str) -> dict:

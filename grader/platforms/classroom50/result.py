@@ -38,7 +38,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from grader.report.formats import WORDS, check_feedback, message_text, task_title
+from grader.report.formats import check_feedback, message_text, task_title, words
 
 SCHEMA = "classroom50/result/v1"
 SCHEMA_FILE = Path(__file__).with_name("result-v1.schema.json")
@@ -137,7 +137,7 @@ def release_body(record: dict, result: dict, lang: str = "en") -> str:
     """The Release's Markdown: the score, the files not graded, then per task its points,
     where its file was found (when elsewhere than the handout's place) and every check not
     earned in full with the reason (and what the student's code printed)."""
-    w = WORDS[lang]
+    w = words(lang)
     ja = lang == "ja"
     exact = record["score"]
     lines = [f"### dlkit-grade: {result['score']} / {result['max-score']}", ""]

@@ -26,6 +26,7 @@ from dlkit.tasks import TASKS
 from grader import REPO_DIR
 from grader.platforms import lock, wheel
 from grader.report import visibility
+from grader.scoring import catalog
 from grader.scoring.submission import ASSIGNMENTS
 
 REPO = REPO_DIR
@@ -33,7 +34,6 @@ SCRIPTS = Path(__file__).resolve().parent  # setup.sh and run_autograder
 SCRIPTS_MODE = (stat.S_IFREG | 0o755) << 16
 #: Gradescope's default timeout of a whole run (its "autograder timeout" setting), seconds
 DEFAULT_TIMEOUT = 600
-LANGS = ("en", "ja")
 LOCK = "requirements.lock"
 
 
@@ -49,8 +49,8 @@ def settings(timeout: float = DEFAULT_TIMEOUT, lang: str = "en",
     """The text of settings.env, which setup.sh and run_autograder read."""
     if not timeout > 0:
         raise ValueError(f"timeout: expected seconds > 0, got {timeout!r}")
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
+    if lang not in catalog.languages():
+        raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
     assignments = assignments or list(ASSIGNMENTS)
     bad = [a for a in assignments if a not in ASSIGNMENTS]
     if bad:
