@@ -426,8 +426,9 @@ def test_a_failed_assert_gives_the_same_feedback_in_every_run():
     with pytest.raises(AssertionError) as failed:
         assert np.allclose(np.zeros(2), np.ones(2))  # rewritten by pytest, as in a check
     assert re.search(r" at 0x[0-9a-f]+>", str(failed.value))
-    en, ja, _ = plugin._describe(failed)
-    assert en == ja and "<function allclose>" in en and " at 0x" not in en
+    text = plugin._describe(failed)
+    assert text["en"] == text["ja"]
+    assert "<function allclose>" in text["en"] and " at 0x" not in text["en"]
 
 
 # --- regrades (--only) --------------------------------------------------------------------
