@@ -65,10 +65,9 @@ _SINGLE = {
     ),
     "gradients": (
         "gradient_flow",
-        "the gradients of every layer for the book's 6 histogram configurations: vanishing?",
-        "Train a 784-100x5-10 network for each of the book's configurations of the "
-        "histograms (sigmoid sigma = 1, 0.01, Xavier; ReLU sigma = 0.01, Xavier, He) and "
-        "measure, "
+        "the gradients of every layer for the 7 histogram configurations: vanishing?",
+        "Train a 784-100x5-10 network for each configuration of the histograms (sigmoid "
+        "sigma = 1, 0.01, Xavier; tanh Xavier; ReLU sigma = 0.01, Xavier, He) and measure, "
         "at initialization and after training, the RMS of the gradient passed back to each "
         "hidden layer and of each weight gradient; log-scale figure, one panel per "
         "activation.",
@@ -118,11 +117,12 @@ _SINGLE = {
     ),
     "overfitting": (
         "overfitting",
-        "the book's overfitting setting with and without BatchNorm, and from small weights",
+        "the book's overfitting setting: BatchNorm, small weights, weight decay",
         "Train 6 hidden layers of 100 ReLU units on only 300 samples (SGD lr 0.01, batch "
-        "100, 200 epochs) from He's initial weights with and without Batch Normalization, "
-        "and without it from the smaller scales 0.1 and 0.01; plot training and test "
-        "accuracy and the gap between them.",
+        "100, 200 epochs): with Batch Normalization from He's initial weights and from "
+        "sigma = 0.01, without it from He's, with the book's weight decay (lambda = 0.1) "
+        "and from the smaller scales 0.1 and 0.01; plot training and test accuracy and the "
+        "gap between them.",
         (_int_option("epochs", "epochs per network (default: 200; 50 with --quick)"),),
     ),
     "symmetry": (
