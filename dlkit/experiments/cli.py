@@ -86,9 +86,11 @@ _SINGLE = {
     "init-activations": (
         "init_activations",
         "the init comparison with sigmoid and with ReLU: Xavier for sigmoid, He for ReLU?",
-        "Run the initialization comparison (std 0.01, Xavier, He; 784-100x4-10, SGD lr "
-        "0.01, batch 128) once with sigmoid and once with ReLU: a table activation x "
-        "initializer of final losses, and the loss curves.",
+        "Run the initialization comparison (std 0.01, Xavier, He; 784-100x4-10, SGD, batch "
+        "128) once with sigmoid and once with ReLU: a table activation x initializer of "
+        "final losses, and the loss curves. ReLU at the book's lr 0.01; sigmoid at the rate "
+        "chosen by `python -m dlkit.experiments.calibrate` (at 0.01 no sigmoid network "
+        "learns).",
         (_int_option("iterations", "SGD steps per network (default: 2000, the book's; 300 "
                                    "with --quick)"),),
     ),
