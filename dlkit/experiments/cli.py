@@ -218,9 +218,13 @@ def _run(args, names, data, overrides) -> int:
     claims = evaluate_claims(results)
     written = write_outputs(results, args.out, meta, claims, jobs=jobs)
     for c in claims:
-        print(f"{c.verdict}  {sum(c.held)}/{len(c.held)} seeds  {c.statement}")
-    print(f"{sum(c.passed for c in claims)} of {len(claims)} claims PASS; {wall:.1f} s on "
-          f"{jobs} worker(s), {sum(seconds.values()):.1f} s of runs")
+        kind = "" if c.source == "lesson" else "(observation) "
+        print(f"{c.verdict}  {sum(c.held)}/{len(c.held)} seeds  {kind}{c.statement}")
+    lesson = [c for c in claims if c.source == "lesson"]
+    own = [c for c in claims if c.source != "lesson"]
+    print(f"{sum(c.passed for c in lesson)} of {len(lesson)} claims of the lesson PASS, "
+          f"{sum(c.passed for c in own)} of {len(own)} of the report's own observations hold; "
+          f"{wall:.1f} s on {jobs} worker(s), {sum(seconds.values()):.1f} s of runs")
     for path in written:
         print(f"wrote {path}")
     return 0
