@@ -60,7 +60,8 @@ _INIT_NAMES = {"relu": "he", "sigmoid": "xavier"}
 #: with and without BatchNorm, where a figure compares the two at one initializer
 BN_COLOR, PLAIN_COLOR = "tab:blue", "tab:orange"
 #: the line of chance-level loss ln(classes): black, dashed, drawn over the curves
-_CHANCE_STYLE: dict[str, Any] = {"color": "black", "linestyle": (0, (4, 3)), "linewidth": 1.1,
+#: (sparse dashes: a curve stuck at chance shows between them)
+_CHANCE_STYLE: dict[str, Any] = {"color": "black", "linestyle": (0, (3, 5)), "linewidth": 1.0,
                                  "zorder": 5}
 
 
@@ -90,8 +91,16 @@ def _wrap(text: str, width_inches: float, fontsize: float) -> str:
     return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
 
 
-def _suptitle(fig: Figure, text: str, fontsize: float) -> None:
-    fig.suptitle(_wrap(text, fig.get_figwidth() - 0.3, fontsize), fontsize=fontsize)
+def _suptitle(fig: Figure, text: str, fontsize: float, below: float = 0.0) -> None:
+    """The figure's title, wrapped to its width. ``below`` > 0 (figures placed by hand,
+    without the constrained layout): move the panels' top down to leave the title its lines
+    and ``below`` inches more (for the panels' own titles)."""
+    wrapped = _wrap(text, fig.get_figwidth() - 0.3, fontsize)
+    fig.suptitle(wrapped, fontsize=fontsize)
+    if below:
+        lines = wrapped.count("\n") + 1
+        top = 0.15 + lines * fontsize * 1.3 / 72 + below  # inches from the top edge
+        fig.subplots_adjust(top=1 - top / fig.get_figheight())
 
 
 def _chance_line(ax, n_classes: int, label: bool = True) -> None:
@@ -167,7 +176,7 @@ def plot_activation_histograms(result) -> Figure:
     width, height = 2.4 * n_layers + 0.6, 1.9 * len(names) + 0.8
     fig = _new_figure(width, height, layout=None)
     fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, bottom=0.55 / height,
-                        top=1 - 1.0 / height, wspace=0.3, hspace=0.45)
+                        wspace=0.3, hspace=0.45)
     axes = fig.subplots(len(names), n_layers, squeeze=False)
     for row, name in enumerate(names):
         c = configs[name]
@@ -198,10 +207,10 @@ def plot_activation_histograms(result) -> Figure:
     _suptitle(
         fig,
         f"Activation histograms: {s['n_samples']} samples × {s['node_num']} units, "
-        f"{n_layers} layers, input N(0, 1)\n(bars: mean count over {len(result.seeds)} seed(s), "
-        "coloured by initial weights; black lines: min and max; std and saturated/zero "
-        "fraction: mean over seeds)",
-        12,
+        f"{n_layers} layers, input N(0, 1)\n(bars: mean count over {len(result.seeds)} "
+        "seed(s), coloured by initial weights; black lines: min and max; std and fractions: "
+        "means)",
+        12, below=0.3,
     )
     return fig
 
@@ -223,7 +232,7 @@ def plot_init_compare(result) -> Figure:
     ax.set_xlabel("iteration")
     ax.set_ylabel("training loss (mini-batch, smoothed)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    ax.legend(loc="center right")
     hidden = "-".join(str(h) for h in s["hidden_size_list"])
     _suptitle(
         fig,
@@ -249,7 +258,7 @@ def plot_batchnorm_grid(result) -> Figure:
     width, height = 3.0 * ncols, 2.5 * nrows + 0.6
     fig = _new_figure(width, height, layout=None)
     fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.55 / height,
-                        top=1 - 0.6 / height, wspace=0.08, hspace=0.3)
+                        wspace=0.08, hspace=0.3)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     bn, plain = result.data["batchnorm"], result.data["plain"]
     epochs = np.arange(bn["train_acc"].shape[2])
@@ -273,7 +282,7 @@ def plot_batchnorm_grid(result) -> Figure:
         f"Batch Normalization on {s['dataset']} ({s['train_size']} training samples, "
         f"{len(s['hidden_size_list'])} hidden layers of {s['hidden_size_list'][0]}, "
         f"SGD lr {s['lr']}, batch {s['batch_size']}; {_seeds_note(result)})",
-        11,
+        11, below=0.3,
     )
     return fig
 
@@ -515,7 +524,7 @@ def plot_batchnorm_speed(result) -> Figure:
     ncols = math.ceil(len(lrs) / 2)
     fig = _new_figure(4.2 + 3.2 * ncols, 7.4, layout=None)
     grid = fig.add_gridspec(2, 1 + ncols, width_ratios=[1.35] + [1] * ncols, left=0.07,
-                            right=0.98, bottom=0.09, top=0.84, wspace=0.3, hspace=0.35)
+                            right=0.98, bottom=0.09, wspace=0.3, hspace=0.35)
     ax_steps, ax_final = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
     never = 1.15 * s["epochs"] * s["iter_per_epoch"]  # where "not reached" is drawn
     for d, color, label, ls, shift in ((bn, BN_COLOR, "with BatchNorm", "-", 0.92),
@@ -524,7 +533,7 @@ def plot_batchnorm_speed(result) -> Figure:
                      never, color, label, ls, shift)
         _band(ax_final, lrs, d["train_acc"][:, :, -1], color, label, ls)
     ax_steps.axhline(never, color="gray", linestyle=":", linewidth=1)
-    ax_steps.set_ylim(0, 1.25 * never)
+    ax_steps.set_ylim(0, 1.6 * never)  # room above the "never" row for the legend
     ticks = [t for t in ax_steps.get_yticks() if 0 <= t < 0.9 * never]
     ax_steps.set_yticks(ticks + [never], [f"{t:g}" for t in ticks] + ["never"])
     ax_steps.set_ylabel(f"steps to {s['target_acc']:.0%} training accuracy")
@@ -536,7 +545,7 @@ def plot_batchnorm_speed(result) -> Figure:
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.grid(alpha=0.3, which="both")
-    ax_steps.legend(fontsize=8, loc="upper right")
+    ax_steps.legend(fontsize=8, loc="upper center", ncols=2)
     epochs = np.arange(bn["train_acc"].shape[2])
     for j, lr in enumerate(lrs):
         ax = fig.add_subplot(grid[j // ncols, 1 + j % ncols])
@@ -556,7 +565,7 @@ def plot_batchnorm_speed(result) -> Figure:
         f"Learning speed with and without BatchNorm on {s['dataset']} ({s['train_size']} "
         f"training samples, {hidden}, {_scheme_name(s['weight_init'])} initial weights, batch "
         f"{s['batch_size']})\n(dotted: the target {s['target_acc']:.0%}; "
-        f"{_seeds_note(result)})", 11)
+        f"{_seeds_note(result)})", 11, below=0.35)
     return fig
 
 
