@@ -7,6 +7,7 @@ claim must hold on which seed.
 import math
 
 import numpy as np
+import pytest
 
 from dlkit.experiments.batchnorm_speed import steps_to_reach
 from dlkit.experiments.claims import evaluate_claims
@@ -254,3 +255,63 @@ def test_the_report_shows_the_new_tables():
     assert own and f"{sum(c.passed for c in lesson)} of {len(lesson)} claims of the lesson" in text
     assert f"{sum(c.passed for c in own)} of {len(own)} of the report's own observations" in text
     assert "*Observation (not the slides' claim):*" in text
+
+
+# ------------------------------------------------------------------ the effective step
+def test_behind_batchnorm_the_effective_step_falls_as_one_over_the_weights_squared():
+    """Scaling a hidden layer's W by c leaves a BN network's loss as it is, so its gradient
+    shrinks by 1/c and the effective step lr·‖∂L/∂W‖/‖W‖ by 1/c²; without BN it does not."""
+    from dlkit.experiments.batchnorm_compare import effective_step
+    from dlkit.network import MultiLayerNet
+
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((64, 12)), rng.integers(0, 4, 64)
+
+    def step(use_batchnorm, c):
+        net = MultiLayerNet(12, [20, 20], 4, use_batchnorm=use_batchnorm, seed=1)
+        net.params["W2"] *= c
+        grads = net.gradient(x, t)
+        return effective_step(net.params, grads, 0.01, 3), net.loss(x, t, train_flg=True)
+
+    (bn1, loss1), (bn3, loss3) = step(True, 1.0), step(True, 3.0)
+    # the same loss up to BN's eps (1e-6 beside a variance of order 1)
+    assert loss3 == pytest.approx(loss1, rel=1e-5)
+    assert bn3[1] / bn1[1] == pytest.approx(1 / 9, rel=1e-3)
+    plain1, plain3 = step(False, 1.0)[0], step(False, 3.0)[0]
+    assert abs(plain3[1] / plain1[1] - 1 / 9) > 0.05
+
+
+def _bn_compare_with_steps(bn_acc, plain_acc, eff_bn, eff_plain):
+    r = _bn_compare(bn_acc, plain_acc)
+    S, K, _ = np.asarray(bn_acc).shape
+    for key, eff in (("batchnorm", eff_bn), ("plain", eff_plain)):
+        r.data[key]["effective_step"] = np.repeat(np.asarray(eff, float)[:, :, None], 3,
+                                                  axis=2)  # 2 hidden layers + output
+    r.settings["hidden_size_list"] = [100, 100]
+    return r
+
+
+def test_the_effective_step_claims_measure_why_batchnorm_is_slower():
+    fast, slow, never = [0.1, 0.85, 0.9], [0.1, 0.5, 0.85], [0.1, 0.2, 0.3]
+    scales = np.logspace(0, -2, 3)  # 1, 0.1, 0.01, as _bn_compare
+    bn = [[never, slow, fast], [never, slow, fast]]
+    plain = [[fast, fast, never], [fast, fast, never]]
+    eff_bn = [1e-3 / scales, np.full(3, 1e-3)]  # seed 0: ∝ 1/σ; seed 1: flat
+    eff_plain = [[0.1, 0.05, 1e-5], [0.1, 1e-4, 1e-5]]  # seed 1: at 0.1 smaller than BN's
+    claims = evaluate_claims([_bn_compare_with_steps(bn, plain, eff_bn, eff_plain)])
+    faster = _by_text(claims, "learns faster at the book's")
+    assert faster.held == [False, False]
+    assert "reaches 80% only from the scales 1, 0.1" in faster.note
+    falls = _by_text(claims, "a larger initial scale takes smaller steps")
+    assert falls.held == [True, False] and falls.source == "observation"
+    assert falls.numbers["slope"] == pytest.approx([-1, 0], abs=1e-9)
+    smaller = _by_text(claims, "Where BatchNorm is the slower one")
+    assert smaller.held == [True, False]  # seed 1: at 0.1 BN's step 1e-3 > plain's 1e-4
+    assert "W 0.1: BN 0.001, without 0.0001" in smaller.evidence
+
+
+def test_results_without_the_effective_step_keep_the_speed_claim_only():
+    fast = [0.1, 0.85, 0.9]
+    claims = evaluate_claims([_bn_compare([[fast] * 3], [[fast] * 3])])
+    assert [c.statement.split(":")[0] for c in claims][-1].startswith(
+        "BatchNorm learns faster at the book's weight scales")
