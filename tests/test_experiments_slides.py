@@ -71,10 +71,11 @@ def test_at_the_calibrated_rate_sigmoid_learns_from_he_first(quick):
     assert r.settings["lr"] == {"sigmoid": SIGMOID_LR, "relu": 0.01}
     rows = r.data["activations"]
     sigmoid = {label: final_loss(d["loss"])[0] for label, d in rows["sigmoid"].items()}
-    # in 300 steps at the calibrated rate He's sigmoid network leaves chance level, Xavier's
-    # and σ=0.01's not yet (Fashion-MNIST: He 1.25, Xavier 2.305, σ=0.01 2.306)
-    assert sigmoid["He"] < math.log(10) - 0.5, sigmoid
-    assert sigmoid["He"] < sigmoid["Xavier"] - 0.3, sigmoid
+    # in 300 steps at the calibrated rate He's sigmoid network leaves chance level first
+    # (Fashion-MNIST: He 1.25, Xavier 2.31, σ=0.01 2.31; MNIST digits: He 1.92, Xavier 2.14,
+    # σ=0.01 2.30)
+    assert sigmoid["He"] < math.log(10) - 0.25, sigmoid
+    assert sigmoid["He"] < sigmoid["Xavier"] - 0.1, sigmoid
     assert abs(sigmoid["std=0.01"] - math.log(10)) < 0.05, sigmoid
     relu = {label: final_loss(d["loss"])[0] for label, d in rows["relu"].items()}
     assert relu["He"] < relu["Xavier"] < relu["std=0.01"], relu
