@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from dlkit.reference import BatchNormalization
-from grader import runner
-from grader.sandbox import Worker
+from grader.sandbox.handle import Worker
+from grader.scoring import runner
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "grader_cases"
 PROBE = CASES / "worker_probe"

@@ -43,8 +43,8 @@ import pytest
 from _products import forward_products, step_products
 from threadpoolctl import threadpool_limits
 
+from dlkit.experiments.parallel import default_jobs
 from dlkit.experiments.reproduce import EXPERIMENTS, SETTINGS, load_data, run_all, run_experiment
-from dlkit.experiments.runs import default_jobs
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 GROUP = "dlkit reproduce, the book's four figures, book settings, 1 seed"

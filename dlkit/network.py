@@ -161,11 +161,14 @@ class MultiLayerNet:
     dtype : float64 (default) or float32, of the parameters and the computation.
     backend : 'numba' (dlkit.layers) or 'numpy' (dlkit.reference layers).
 
-    Attributes (as the book): ``params`` {'W1', 'b1', ..., 'W<L>', 'b<L>', 'gamma1',
-    'beta1', ...} in the book's order, ``layers`` (``Layers``, an OrderedDict: 'Affine1',
-    'BatchNorm1', 'Activation_function1', 'Dropout1', ..., 'Affine<L>'), ``last_layer``
-    (SoftmaxWithLoss). The layers hold references to the ``params`` arrays, so update them in
-    place (the optimizers do).
+    Attributes
+    ----------
+    params : dict {'W1', 'b1', ..., 'W<L>', 'b<L>', 'gamma1', 'beta1', ...} in the book's
+        order. The layers hold references to these arrays, so update them in place (the
+        optimizers do).
+    layers : ``Layers``, the book's OrderedDict: 'Affine1', 'BatchNorm1',
+        'Activation_function1', 'Dropout1', ..., 'Affine<L>'.
+    last_layer : SoftmaxWithLoss.
     """
 
     def __init__(

@@ -81,7 +81,8 @@ def init_color(weight_init, use_batchnorm: bool = False, weight_decay: float = 0
         rgb = 0.55 * rgb  # toward black
     if weight_decay:
         rgb = rgb + 0.5 * (1 - rgb)  # toward white
-    return to_hex(rgb)
+    r, g, b = (float(v) for v in rgb)
+    return to_hex((r, g, b))
 
 
 def _wrap(text: str, width_inches: float, fontsize: float) -> str:

@@ -1,11 +1,29 @@
 """dlkit's autograder: hidden checks and a runner students cannot fool.
 
-Modules: ``cli`` (``dlkit-grade``), ``runner`` (one trusted pytest process per assignment,
-points), ``plugin`` (the checks' fixtures and results file), ``sandbox`` (the trusted
-handle on a worker), ``policy`` (what a worker is told), ``isolation`` (the levels and what
-they hide), ``channel`` (the pipes to a worker), ``timing`` (timed runs, both ends),
-``worker`` (the process that runs student code; ``mounts``, ``confine``, ``blocking``),
-``protocol`` (the wire format: JSON + raw array bytes, never pickle), ``submission``
-(folders and zips, safely), ``report`` (text, json, gradescope, junit), ``batch``,
-``release``, ``bundle``; ``checks/`` holds the hidden checks and ``points.toml`` the points.
+Rooms, each depending only on the ones listed after it:
+
+- ``cli``: ``dlkit-grade`` and its subcommands.
+- ``platforms``: where grades go: ``batch`` (a class on one machine), ``release`` (the
+  student handout), ``gradescope`` (the autograder bundle).
+- ``report``: a grading record as text, json, Gradescope's results.json or JUnit XML.
+- ``scoring``: ``runner`` (one trusted pytest process per assignment, points), ``plugin``
+  (the checks' fixtures and results file), ``preflight`` (can a task load at all),
+  ``submission`` (folders and zips, safely), ``messages`` (feedback in English and Japanese).
+- ``similarity``: copying flags for the TA.
+- ``sandbox``: ``handle`` (the trusted side's handle on a worker), ``policy`` (what a worker
+  is told), ``isolation`` (the levels and what they hide), ``kernel_cache``, and inside the
+  worker ``worker``, ``mounts``, ``confine``, ``blocking``.
+- ``timing``: ``paired`` (timed runs, both ends, and the paired speed-up), ``varied``
+  (inputs that make a timed run unforgeable).
+- ``ipc``: ``protocol`` (the wire format: JSON + raw array bytes, never pickle) and
+  ``channel`` (the pipes to a worker, with deadlines).
+
+``checks/`` holds the hidden checks and ``points.toml`` their points.
 """
+
+from pathlib import Path
+
+GRADER_DIR = Path(__file__).resolve().parent
+"""This package's folder: the hidden checks, the points, the grader's sources."""
+REPO_DIR = GRADER_DIR.parent
+"""The folder that holds ``grader/`` (and ``dlkit/`` in a source checkout)."""

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Protocol
 
 from dlkit.tasks import TASKS
+from grader import REPO_DIR
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_DIR
 DLKIT = REPO / "dlkit"
 # dlkit's own code with the same functions as each task (paths inside the dlkit package)
 REFERENCES = {

@@ -1,7 +1,8 @@
 """Gradescope's autograder run the way Gradescope runs it, for the tests.
 
 A folder stands for /autograder (the scripts take it from ``AUTOGRADER_ROOT``): the
-bundle is unpacked into it (:func:`grader.bundle.unpack`), ``setup.sh`` builds the image
+bundle is unpacked into it (:func:`grader.platforms.gradescope.bundle.unpack`),
+``setup.sh`` builds the image
 there (its apt step skipped), and ``run_autograder`` grades one submission at a time. Both
 run as root without CAP_SYS_ADMIN, with Docker's default capabilities (what Gradescope's
 containers give), through ``setpriv``, in an environment as bare as the container's.
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import bundle
+from grader.platforms.gradescope import bundle
 
 # Docker's default capabilities: root, but no CAP_SYS_ADMIN (no new namespaces)
 DOCKER_CAPS = ("-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,"

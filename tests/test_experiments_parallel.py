@@ -18,8 +18,9 @@ from dlkit.experiments import (
     overfitting,
     symmetry,
 )
+from dlkit.experiments.parallel import execute
 from dlkit.experiments.reproduce import EXPERIMENTS, plan_all, run_all
-from dlkit.experiments.runs import Plan, Run, RunError, execute, run_plan
+from dlkit.experiments.runs import Plan, Run, RunError, run_plan
 
 
 @pytest.fixture(scope="module")

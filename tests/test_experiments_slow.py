@@ -20,8 +20,8 @@ import pytest
 
 from dlkit.experiments.claims import evaluate_claims, final_loss
 from dlkit.experiments.init_activations import SIGMOID_LR
+from dlkit.experiments.parallel import default_jobs
 from dlkit.experiments.reproduce import run_all
-from dlkit.experiments.runs import default_jobs
 
 pytestmark = pytest.mark.slow
 

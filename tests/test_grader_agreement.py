@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from dlkit.tasks import TASKS
-from grader import runner
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
 BUGGY = REPO / "tests" / "grader_cases" / "buggy"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import runner
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
@@ -226,7 +226,8 @@ def test_missing_dataset_is_a_grader_error_not_a_zero(tmp_path):
     shutil.copy(REPO / "grader" / "points.toml", checks / "points.toml")
     (checks / "conftest.py").write_text(
         "import pytest\n"
-        "from grader.plugin import feedback, reference_timer, submission_files, worker  # noqa\n"
+        "from grader.scoring.plugin import (  # noqa\n"
+        "    feedback, reference_timer, submission_files, worker)\n"
         "class _NoData:\n"
         "    def fashion_mnist(self, **kwargs):\n"
         "        raise FileNotFoundError('fashion-mnist: no such files (test)')\n"

@@ -19,10 +19,12 @@ import pytest
 from autograder import check_results_json, student_visible
 
 from dlkit.tasks import TASKS
-from grader import cli, release, runner
+from grader import cli
 from grader.cli import main
-from grader.isolation import isolation_note
+from grader.platforms import release
 from grader.report import render
+from grader.sandbox.isolation import isolation_note
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "grader_cases"
@@ -200,6 +202,10 @@ def test_release_ships_the_handout_and_nothing_secret(tmp_path):
     project = release.tomllib.loads(pyproject)["project"]
     assert project["name"] == "dlkit"
     assert any(d.startswith("jupyterlab") for d in project["optional-dependencies"]["jupyter"])
+    # the documentation site stays home: no mkdocs in the students' [dev] install
+    extras = project["optional-dependencies"]
+    assert "docs" not in extras and "pytest-timeout>=2.2" in extras["dev"]
+    assert not any("dlkit[" in d or "mkdocs" in d for deps in extras.values() for d in deps)
 
 
 def test_release_writes_the_course_repository_into_the_notebooks(tmp_path):

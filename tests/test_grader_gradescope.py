@@ -24,7 +24,8 @@ import pytest
 from autograder import Autograder, check_results_json, student_visible
 
 from dlkit.tasks import TASKS
-from grader import bundle, runner
+from grader.platforms.gradescope import bundle
+from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "grader_cases" / "gradescope"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import confine, isolation
-from grader.isolation import isolation_note
-from grader.sandbox import StudentError
+from grader.sandbox import confine, isolation
+from grader.sandbox.handle import StudentError
+from grader.sandbox.isolation import isolation_note
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "grader_cases"
@@ -57,7 +57,7 @@ def test_notes_say_what_this_kernel_left_open(monkeypatch):
 
 @needs_container
 def test_container_root_is_detected_as_such_and_gets_landlock():
-    code = ("from grader.isolation import detect_isolation, has_cap_sys_admin\n"
+    code = ("from grader.sandbox.isolation import detect_isolation, has_cap_sys_admin\n"
             "import os; print(os.geteuid(), has_cap_sys_admin(), detect_isolation())")
     out = subprocess.run([*CONTAINER, sys.executable, "-c", code], capture_output=True,
                          text=True, cwd=ROOT, check=True).stdout.split()
@@ -67,7 +67,7 @@ def test_container_root_is_detected_as_such_and_gets_landlock():
 @pytest.mark.skipif(os.geteuid() != 0 or confine.landlock_abi() < 1,
                     reason="needs root and a kernel with Landlock")
 def test_landlock_worker_is_unprivileged_offline_and_reads_only_what_it_needs():
-    from grader.sandbox import GRADER_DIR, Worker
+    from grader.sandbox.handle import GRADER_DIR, Worker
 
     probe = CASES / "worker_probe"
     with Worker(probe, isolation="landlock", assignment="a2") as w:

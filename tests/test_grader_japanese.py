@@ -5,8 +5,8 @@ Three ways of finding an untranslated string:
 - statically, in the hidden checks (grader/checks/test_a*.py): every ``feedback.fail`` /
   ``partial`` / ``note`` has a Japanese text, every ``hint_en`` a ``hint_ja``, and every label
   (``what=``) that has English words in it a ``what_ja``;
-- the runner's own texts (grader.messages, grader.preflight, the report's words) in both
-  languages;
+- the runner's own texts (grader.scoring.messages, grader.scoring.preflight, the report's
+  words) in both languages;
 - for real: submissions graded by the real grader, the report rendered with ``--lang ja``,
   and every message of it (titles, checks, the task's load error) searched for English words.
 
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import messages, preflight, runner
 from grader.report import formats, render
-from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
+from grader.scoring import messages, preflight, runner
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"

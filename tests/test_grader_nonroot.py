@@ -1,7 +1,7 @@
 """A TA grading on their own machine, without root: ``python -m grader`` run for real as an
 unprivileged uid (``setpriv --reuid/--regid``), which gets ``landlock-same-uid``.
 
-The uid has no passwd entry and lies outside ``grader.isolation.UID_RANGE`` (the grader
+The uid has no passwd entry and lies outside ``grader.sandbox.isolation.UID_RANGE`` (the grader
 kills whatever runs as a uid it leases). It must be able to run this Python: where the
 installation sits below a folder other users cannot enter (a pyenv under /root, mode
 0700), each run happens in a private mount namespace where that folder is an empty 0755
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import confine, isolation
+from grader.sandbox import confine, isolation
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "grader_cases"

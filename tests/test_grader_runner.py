@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import protocol, runner, submission
-from grader.isolation import available
-from grader.protocol import ProtocolError, Rng, Unencodable
-from grader.sandbox import (
+from grader.ipc import protocol
+from grader.ipc.protocol import ProtocolError, Rng, Unencodable
+from grader.sandbox.handle import (
     GRADER_DIR,
     Remote,
     StudentError,
@@ -29,6 +28,8 @@ from grader.sandbox import (
     WorkerDied,
     detect_isolation,
 )
+from grader.sandbox.isolation import available
+from grader.scoring import runner, submission
 
 CASES = Path(__file__).parent / "grader_cases"
 PROBE = CASES / "worker_probe"
@@ -134,8 +135,8 @@ def worker():
 def test_a_worker_that_does_not_start_is_a_sandbox_error():
     """No reply within the start-up time: the grader's SandboxError (exit 3 upstream),
     naming what happened, not an error of the grader's own handling."""
-    from grader.policy import Limits
-    from grader.sandbox import SandboxError
+    from grader.sandbox.handle import SandboxError
+    from grader.sandbox.policy import Limits
 
     with Worker(PROBE, limits=Limits(start_timeout=0.001)) as w:
         with pytest.raises(SandboxError, match="the worker did not start"):
@@ -145,8 +146,8 @@ def test_a_worker_that_does_not_start_is_a_sandbox_error():
 def test_a_worker_that_cannot_be_started_is_a_sandbox_error(monkeypatch):
     """The start command itself fails (here an argument past the kernel's 128 KiB limit for
     one argument): the grader's SandboxError, not an error in the student's check."""
-    from grader import sandbox
-    from grader.sandbox import SandboxError
+    from grader.sandbox import handle as sandbox
+    from grader.sandbox.handle import SandboxError
 
     monkeypatch.setattr(sandbox, "_BOOT", "#" * 200_000)
     with Worker(PROBE) as w:
@@ -187,7 +188,7 @@ def test_student_error_has_type_message_and_a_traceback_of_student_code(worker):
         worker.call(f"{MOD}:fail", "bad input")
     err = info.value
     assert err.type_name == "ValueError" and "bad input" in err.message
-    assert "code.py" in err.traceback and "grader/worker.py" not in err.traceback
+    assert "code.py" in err.traceback and "grader/sandbox/worker.py" not in err.traceback
     assert "about to fail" in err.output
 
 
@@ -223,7 +224,7 @@ def test_forged_protocol_messages_kill_the_worker():
 
 def test_solutions_and_grader_cannot_be_imported(worker):
     for module in ("solutions", "solutions.a1_initialization.initializers", "grader.checks",
-                   "grader.plugin"):
+                   "grader.scoring.plugin"):
         with pytest.raises(StudentError) as info:
             worker.call(f"{MOD}:import_module", module)
         assert info.value.blocked, info.value
@@ -347,11 +348,11 @@ def test_session_fallback_points_nowhere_near_the_data_and_tells_only_the_instru
 
 @pytest.mark.skipif(detect_isolation() == "session", reason="no kernel cache in session mode")
 def test_worker_loads_dlkit_kernels_compiled_by_the_trusted_side_but_not_blocked_ones():
-    """grader.kernel_cache: the trusted side compiles dlkit's kernels once; an a3 worker
+    """grader.sandbox.kernel_cache: the trusted side compiles dlkit's kernels once; an a3 worker
     gets a private copy without the BatchNorm kernels (blocked there) and loads the rest
     instead of compiling (a cache hit).  The first call compiles ~64 kernels (~20 s), later
     runs reuse them (~/.cache/dlkit-grade)."""
-    from grader import kernel_cache
+    from grader.sandbox import kernel_cache
 
     folder = kernel_cache.prepare()
     assert folder is not None and any(n.startswith("batchnorm.") for _, n in
@@ -367,7 +368,7 @@ def test_kernel_cache_rebuild_drops_the_entries_of_other_checkouts(tmp_path, mon
     """Each checkout (each fresh clone in CI) files its kernels under a folder of its own; a
     rebuild for another dlkit must not keep them, or every worker would be handed the
     entries of every dlkit ever graded."""
-    from grader import kernel_cache
+    from grader.sandbox import kernel_cache
 
     folder = tmp_path / "cache"
     foreign = folder / "kernels_0123456789abcdef" / "activations.relu_forward-1.py311.nbi"
@@ -386,7 +387,7 @@ def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_p
     to ~round_seconds; a round's time is the CPU time of the worker's processes (so waiting
     counts for nothing, and work handed to a child process it waits for counts in full);
     the speed-up is the median of the pairs' ratios."""
-    from grader import timing
+    from grader.timing import paired
 
     sub = tmp_path / "sub" / "a1_initialization"
     sub.mkdir(parents=True)
@@ -401,9 +402,9 @@ def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_p
         "        os._exit(0)\n    os.waitpid(pid, 0)\n")
     mod = "a1_initialization.initializers"
     with Worker(sub.parent) as student, Worker(sub.parent) as reference:
-        speed, results = timing.paired_speedup(
-            timing.Timed(student, [(f"{mod}:work", (20_000,), {})]),
-            timing.Timed(reference, [(f"{mod}:work", (60_000,), {})]), pairs=7)
+        speed, results = paired.paired_speedup(
+            paired.Timed(student, [(f"{mod}:work", (20_000,), {})]),
+            paired.Timed(reference, [(f"{mod}:work", (60_000,), {})]), pairs=7)
         assert student.starts == reference.starts == 1  # both sessions finished cleanly
         assert speed.pairs == 7 and results == [(sum(i % 7 for i in range(20_000)), (20_000,))]
         assert speed.low <= speed.median <= speed.high
@@ -415,13 +416,13 @@ def test_paired_speedup_interleaves_rounds_and_counts_the_workers_cpu_time(tmp_p
         assert speed.spread() == f"{speed.low:.2f}–{speed.high:.2f}×"
         # sleeping costs no CPU: a "kernel" that waits is not slow, one that hides its work
         # in a child process it waits for is not fast
-        napping, _ = timing.paired_speedup(
-            timing.Timed(student, [(f"{mod}:nap", (0.003,), {})]),
-            timing.Timed(reference, [(f"{mod}:work", (60_000,), {})]), pairs=5)
+        napping, _ = paired.paired_speedup(
+            paired.Timed(student, [(f"{mod}:nap", (0.003,), {})]),
+            paired.Timed(reference, [(f"{mod}:work", (60_000,), {})]), pairs=5)
         assert napping.median > 10, napping
-        hidden, _ = timing.paired_speedup(
-            timing.Timed(student, [(f"{mod}:work_in_child", (2_000_000,), {})]),
-            timing.Timed(reference, [(f"{mod}:work", (2_000_000,), {})]), pairs=3,
+        hidden, _ = paired.paired_speedup(
+            paired.Timed(student, [(f"{mod}:work_in_child", (2_000_000,), {})]),
+            paired.Timed(reference, [(f"{mod}:work", (2_000_000,), {})]), pairs=3,
             round_seconds=0.2)
         assert hidden.median < 1.2, hidden
 
@@ -567,7 +568,7 @@ def _zip_bytes(path: Path) -> Path:
 
 
 def test_results_file_is_authenticated(tmp_path):
-    from grader.plugin import _Results
+    from grader.scoring.plugin import _Results
 
     path = tmp_path / "results.json"
     results = _Results(path, b"k" * 64)
@@ -625,7 +626,7 @@ def test_check_stopped_during_its_call_scores_zero(tmp_path, stop):
     assert a1["score"] == 1
 
 
-# ------------------------------------------------- timed runs with varied inputs (grader.varied)
+# ------------------------------------------ timed runs with varied inputs (grader.timing.varied)
 
 _BN_VARY = dict(perturb=((0, 0), (1, 0)),
                 probes=((0, 4, 0, 2), (0, 7, 0, 1), (1, 4, 1, 2), (1, 5, 1, 1)),
@@ -649,7 +650,7 @@ def _copies(steps):
 
 def test_varied_run_puts_inputs_back_and_catches_a_memoizing_kernel():
     from dlkit import kernels
-    from grader import varied
+    from grader.timing import varied
 
     vary = varied.Vary(**_BN_VARY, seed=3)
     steps = _bn_steps(kernels.batchnorm_forward_train, kernels.batchnorm_backward)
@@ -685,7 +686,7 @@ def test_timing_with_vary_sends_probes_with_every_done_and_returns_a_plain_call(
     """In a clean worker, dlkit's kernels timed with varied inputs: each round's probes equal
     the trusted replay; the results returned are those of the inputs as given."""
     from dlkit import kernels
-    from grader import varied
+    from grader.timing import varied
 
     target_f, target_b = ("dlkit.kernels:batchnorm_forward_train",
                           "dlkit.kernels:batchnorm_backward")

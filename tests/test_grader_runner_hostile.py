@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import runner
-from grader.isolation import base_level
-from grader.sandbox import detect_isolation
+from grader.sandbox.handle import detect_isolation
+from grader.sandbox.isolation import base_level
+from grader.scoring import runner
 
 HERE = Path(__file__).parent / "grader_cases"
 HOSTILE = HERE / "hostile"
@@ -64,7 +64,7 @@ CASES = {
     "a4_imports_dlkit_kernels": (["a4"], {"a4": 0}, {
         "test_forward_matches": "Not allowed: your code uses dlkit.kernels.batchnorm_"}),
     "crash_a1_good_a2": (["a1", "a2"], {"a1": 0, "a2": 5}, {"test_shape": "SIGSEGV"}),
-    # dlkit's own answers where they are the task (grader.sandbox.BLOCKED)
+    # dlkit's own answers where they are the task (grader.sandbox.handle.BLOCKED)
     "a1_imports_dlkit_initializers": (["a1"], {"a1": 0}, {
         "test_shape": "Not allowed: your code uses dlkit.initializers",
         "test_spread_stats": "Not allowed: your code uses dlkit.initializers"}),
@@ -118,7 +118,7 @@ def hostile_records(listening_server):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", IMPORT_TIMEOUT)
         mp.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
-        # independent of grader.kernel_cache (tested in test_grader_runner.py): a cold
+        # independent of grader.sandbox.kernel_cache (tested in test_grader_runner.py): a cold
         # cache would compile dlkit's kernels first, inside this fixture
         mp.setenv("DLKIT_GRADE_KERNEL_CACHE", "off")
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
@@ -241,7 +241,7 @@ def test_hostile_case_in_session_fallback(case, monkeypatch):
 
 # ------------------------------------------------------------------ the speed checks
 # Graded with the REAL hidden checks (grader/checks, grader/points.toml): these cases attack
-# how a4's and a2's test_speed time the student's code (grader.varied).  Each is correct, so
+# how a4's and a2's test_speed time the student's code (grader.timing.varied).  Each is correct, so
 # it keeps every correctness point, and must get exactly 0 speed points, with the reason.
 REAL_CHECKS = Path(__file__).resolve().parents[1] / "grader" / "checks"
 TIMED_RUN = "the timed calls did not compute BatchNorm for the inputs given"

@@ -23,13 +23,34 @@ def wheel(tmp_path_factory) -> Path:
         ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".benchmarks",
         "results"))
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+    # -v: pip shows setuptools' warnings only when verbose
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
          "-w", str(out), str(src)],
         check=True, capture_output=True, text=True,
     )
+    (out / "build.log").write_text(build.stdout + build.stderr)
     (whl,) = out.glob("dlkit-*.whl")
     return whl
+
+
+def test_wheel_declares_the_license_without_deprecation(wheel):
+    """PEP 639: an SPDX expression and the license file, and setuptools has nothing to warn
+    about (the TOML-table form of ``license`` is deprecated and stops building in 2027)."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        metadata = zf.read(meta).decode()
+        (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+        text = zf.read(licence).decode()
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    assert text.startswith("MIT License") and text == (ROOT / "LICENSE").read_text()
+    log = (wheel.parent / "build.log").read_text()
+    assert "running bdist_wheel" in log  # the verbose log, where warnings would show
+    warnings = [line for line in log.splitlines()
+                if "deprecat" in line.lower() and "licen" in line.lower()]
+    assert warnings == []
 
 
 def test_wheel_contains_packages_and_data(wheel):

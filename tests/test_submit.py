@@ -2,8 +2,8 @@
 
 Each case runs the real command in a subprocess on a copy of the handout's assignments/,
 changed the way students get it wrong.  The zip is read back with the grader's own reader
-(grader.submission.prepare); the slow test grades it with ``dlkit-grade`` and the real hidden
-checks.
+(grader.scoring.submission.prepare); the slow test grades it with ``dlkit-grade`` and the real
+hidden checks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from dlkit.submit.pack import collect, write_zip
 from dlkit.tasks import SKIP_NAMES, TASKS, SizeLimits
-from grader.submission import prepare
+from grader.scoring.submission import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS, SOLUTIONS = REPO / "assignments", REPO / "solutions"
@@ -243,7 +243,7 @@ def test_a_student_following_the_handout_readme_gets_full_marks(tmp_path):
     """The handout as `dlkit-grade release` builds it, a fresh virtual environment, the
     README's install, the stubs refused, the model answers written in, `dlkit submit`, and
     the zip graded by `dlkit-grade` with the real hidden checks: full marks."""
-    from grader import release
+    from grader.platforms import release
 
     top = tmp_path / "handout"
     release.build(top)

@@ -29,7 +29,7 @@ import numpy as np
 
 from dlkit.experiments import init_compare
 from dlkit.experiments.claim import final_loss
-from dlkit.experiments.runs import default_jobs, execute
+from dlkit.experiments.parallel import default_jobs, execute
 
 __all__ = ["CALIBRATION_LRS", "CALIBRATION_SEED", "sigmoid_sweep", "choose_lr", "main"]
 

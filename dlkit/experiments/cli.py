@@ -188,8 +188,9 @@ def _run(args, names, data, overrides) -> int:
     import time
 
     from dlkit.experiments.claims import evaluate_claims
+    from dlkit.experiments.parallel import execute
     from dlkit.experiments.reproduce import default_jobs, plan_all, write_outputs
-    from dlkit.experiments.runs import RunError, execute
+    from dlkit.experiments.runs import RunError
 
     jobs = args.jobs or default_jobs()
     extra = {"backend": args.backend, "dataset": args.dataset} if data is not None else {}

@@ -1,6 +1,8 @@
 """Runs in worker processes: one per core, one BLAS thread each, the data shared.
 
-``in_workers(runs, data, jobs, done)`` runs :class:`~dlkit.experiments.runs.Run` objects in a
+``execute(plans, data, jobs)`` runs every distinct run of the plans (in this process, or in
+``jobs`` worker processes) and returns the experiments' results; ``in_workers(runs, data,
+jobs, done)`` runs :class:`~dlkit.experiments.runs.Run` objects in a
 ``concurrent.futures.ProcessPoolExecutor`` of ``jobs`` processes and calls
 ``done(run, output, seconds)`` in this process as each one finishes.
 
@@ -29,7 +31,8 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from dlkit.experiments.runs import RunError
+from dlkit.experiments.runs import RunError, distinct, run_here
+from dlkit.experiments.training import progress
 
 __all__ = ["in_workers"]
 
@@ -131,3 +134,48 @@ def in_workers(runs, data, jobs: int, done) -> None:
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def default_jobs() -> int:
+    """All the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_each(runs, data, jobs: int, done) -> None:
+    """Run ``runs`` on ``data``, in this process (``jobs`` 1) or in ``jobs`` worker processes
+    (longest first); ``done(run, output, seconds)`` for each as it finishes."""
+    if not runs:
+        return
+    if jobs == 1 or len(runs) == 1:
+        run_here(runs, data, done)
+    else:
+        in_workers(sorted(runs, key=lambda r: -r.work), data, jobs, done)
+
+
+def execute(plans, data, *, jobs: int = 1, desc: str = "runs"):
+    """Run every distinct run of ``plans`` on ``data``; return ``(results, seconds)``.
+
+    ``results`` maps each plan's experiment to its Result; ``seconds`` to the time its runs
+    took (summed over runs, wherever they ran; a run shared by two plans counts for the
+    first). ``jobs`` > 1 runs them in that many worker processes (one BLAS thread each),
+    longest first; the numbers are the same as with ``jobs=1``. A failing run raises
+    :class:`~dlkit.experiments.runs.RunError` naming it; then nothing is returned.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    plans = list(plans)
+    runs, owner = distinct(plans)
+    outputs, seconds = {}, {plan.experiment: 0.0 for plan in plans}
+    with progress(len(runs), desc, unit="run") as bar:
+        def done(run, out, took):
+            outputs[run.key] = out
+            seconds[owner[run.key]] += took
+            bar.update(1)
+
+        run_each(runs, data, jobs, done)
+    results = {plan.experiment: plan.assemble([outputs[r.key] for r in plan.runs])
+               for plan in plans}
+    return results, seconds

@@ -28,9 +28,10 @@ from dlkit.experiments import (
 )
 from dlkit.experiments._checks import check_data
 from dlkit.experiments.claims import evaluate_claims
+from dlkit.experiments.parallel import default_jobs, execute, run_each
 from dlkit.experiments.report import write_report
 from dlkit.experiments.results import save_results
-from dlkit.experiments.runs import Run, default_jobs, execute, run_each
+from dlkit.experiments.runs import Run
 
 __all__ = ["SETTINGS", "QUICK_DATA", "EXPERIMENTS", "run_experiment", "run_all", "plan_all",
            "write_outputs", "load_data", "default_jobs"]

@@ -10,17 +10,15 @@ function and its keyword arguments (plain values)::
 
 It builds its own network and random generator from its seed, so it gives the same numbers
 bit for bit wherever it runs: in this process, in a worker process, in any order
-(:mod:`dlkit.experiments.parallel` runs them on several cores). Two plans that contain the
-same run (the same function and arguments) share one execution.
+(:func:`dlkit.experiments.parallel.execute` runs several plans on several cores). Two plans
+that contain the same run (the same function and arguments) share one execution.
 
-``execute(plans, data, jobs)`` runs every distinct run of the plans and returns the results;
 ``run_plan(plan, data)`` is what each experiment function does in one process.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import reprlib
 import time
 import traceback
@@ -31,7 +29,7 @@ from functools import cached_property
 from dlkit.experiments.results import Result, to_jsonable
 from dlkit.experiments.training import one_blas_thread, progress
 
-__all__ = ["Run", "Plan", "RunError", "execute", "run_plan", "run_each", "default_jobs"]
+__all__ = ["Run", "Plan", "RunError", "distinct", "run_here", "run_plan"]
 
 
 @dataclass(frozen=True)
@@ -82,15 +80,7 @@ class RunError(RuntimeError):
         self.run = run
 
 
-def default_jobs() -> int:
-    """All the cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _distinct(plans) -> tuple[list[Run], dict[str, str]]:
+def distinct(plans) -> tuple[list[Run], dict[str, str]]:
     """The distinct runs of ``plans`` (first occurrence wins) and key -> the experiment that
     owns it (its time is counted there)."""
     runs, owner = [], {}
@@ -102,52 +92,28 @@ def _distinct(plans) -> tuple[list[Run], dict[str, str]]:
     return runs, owner
 
 
-def run_each(runs, data, jobs: int, done) -> None:
-    """Run ``runs`` on ``data``, in this process (``jobs`` 1) or in ``jobs`` worker processes
-    (longest first); ``done(run, output, seconds)`` for each as it finishes."""
-    if not runs:
-        return
-    if jobs == 1 or len(runs) == 1:
-        with one_blas_thread():
-            for run in runs:
-                start = time.perf_counter()
-                try:
-                    out = run(data)
-                except Exception as exc:
-                    raise RunError(run, traceback.format_exc()) from exc
-                done(run, out, time.perf_counter() - start)
-    else:
-        from dlkit.experiments.parallel import in_workers
-
-        in_workers(sorted(runs, key=lambda r: -r.work), data, jobs, done)
-
-
-def execute(plans, data, *, jobs: int = 1, desc: str = "runs"):
-    """Run every distinct run of ``plans`` on ``data``; return ``(results, seconds)``.
-
-    ``results`` maps each plan's experiment to its Result; ``seconds`` to the time its runs
-    took (summed over runs, wherever they ran; a run shared by two plans counts for the
-    first). ``jobs`` > 1 runs them in that many worker processes (one BLAS thread each),
-    longest first; the numbers are the same as with ``jobs=1``. A failing run raises
-    :class:`RunError` naming it; then nothing is returned.
-    """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
-    plans = list(plans)
-    runs, owner = _distinct(plans)
-    outputs, seconds = {}, {plan.experiment: 0.0 for plan in plans}
-    with progress(len(runs), desc, unit="run") as bar:
-        def done(run, out, took):
-            outputs[run.key] = out
-            seconds[owner[run.key]] += took
-            bar.update(1)
-
-        run_each(runs, data, jobs, done)
-    results = {plan.experiment: plan.assemble([outputs[r.key] for r in plan.runs])
-               for plan in plans}
-    return results, seconds
+def run_here(runs, data, done) -> None:
+    """Run ``runs`` one after the other in this process (one BLAS thread);
+    ``done(run, output, seconds)`` for each. Raises :class:`RunError` for the first that
+    fails."""
+    with one_blas_thread():
+        for run in runs:
+            start = time.perf_counter()
+            try:
+                out = run(data)
+            except Exception as exc:
+                raise RunError(run, traceback.format_exc()) from exc
+            done(run, out, time.perf_counter() - start)
 
 
 def run_plan(plan: Plan, data) -> Result:
     """``plan``'s Result, its runs done one after the other in this process."""
-    return execute([plan], data, desc=plan.experiment)[0][plan.experiment]
+    runs, _ = distinct([plan])
+    outputs = {}
+    with progress(len(runs), plan.experiment, unit="run") as bar:
+        def done(run, out, _seconds):
+            outputs[run.key] = out
+            bar.update(1)
+
+        run_here(runs, data, done)
+    return plan.assemble([outputs[r.key] for r in plan.runs])

@@ -35,7 +35,7 @@ def load(dataset: str):
         from grader.checks.test_a3 import split
 
         return split(*load_mnist(dataset="fashion-mnist", download=False))
-    from grader.plugin import HiddenData
+    from grader.scoring.plugin import HiddenData
 
     data = HiddenData().mnist_test()
     if data is None:

@@ -89,7 +89,7 @@ def requires(feedback, main_en: str, main_ja: str, check, *args) -> None:
     """Run ``check(*args)``, the main result a secondary check depends on; if it fails, the
     secondary check scores 0 and says so (a do-nothing submission must not earn the points
     of properties that only make sense for a working one)."""
-    from grader.plugin import CheckFailed
+    from grader.scoring.plugin import CheckFailed
 
     try:
         check(*args)

@@ -1,4 +1,4 @@
-"""Fixtures of the hidden checks (implemented in grader/plugin.py, loaded by the runner).
+"""Fixtures of the hidden checks (implemented in grader/scoring/plugin.py, loaded by the runner).
 
 Run the checks through the runner, which sets up the submission and the results file::
 
@@ -11,15 +11,15 @@ Run the checks through the runner, which sets up the submission and the results 
   ``(result, args_after_the_call)``; ``worker.time(target, args, number=N, repeat=3,
   warmup=1, timeout=60)`` -> seconds per call on the trusted clock (``target`` may be a
   list of ``(target, args, kwargs)`` steps; ``return_result=True`` also returns the last
-  results). ``grader.protocol.Rng(seed)`` becomes ``np.random.default_rng(seed)`` in the
-  worker. Errors: ``grader.sandbox.StudentError`` (``.blocked`` for forbidden imports),
+  results). ``grader.ipc.protocol.Rng(seed)`` becomes ``np.random.default_rng(seed)`` in the
+  worker. Errors: ``grader.sandbox.handle.StudentError`` (``.blocked`` for forbidden imports),
   ``StudentTimeout``, ``WorkerDied``; uncaught, they score the check 0 with a clear reason.
 - ``feedback``: ``feedback.fail(en=..., ja=...)`` fails the check; ``feedback.partial(
   fraction, en=..., ja=...)`` awards that fraction of its points when the check passes;
   ``feedback.note(en=..., ja=...)`` adds a remark.
 - ``reference_timer``: a clean worker (no student code) for trusted reference timings,
   same API as ``worker`` (session scope).
-- speed: ``grader.timing.paired_speedup(Timed(worker, steps, vary, replay), Timed(
+- speed: ``grader.timing.paired.paired_speedup(Timed(worker, steps, vary, replay), Timed(
   reference_timer, ...))`` -> (Speedup: median and quartiles of t_reference / t_student
   over paired interleaved rounds, timed on the trusted side; the student's results).
 - ``submission_files``: the student's files, read-only (``.files``, ``.path(rel)``,
@@ -28,7 +28,7 @@ Run the checks through the runner, which sets up the submission and the results 
   absent); loaded here, on the trusted side.
 """
 
-from grader.plugin import (  # noqa: F401 - fixtures made visible to the checks
+from grader.scoring.plugin import (  # noqa: F401 - fixtures made visible to the checks
     feedback,
     hidden_data,
     reference_timer,

@@ -18,8 +18,8 @@ import math
 import numpy as np
 
 from grader.checks._expect import array, close, describe, requires
-from grader.protocol import Rng
-from grader.sandbox import StudentError
+from grader.ipc.protocol import Rng
+from grader.sandbox.handle import StudentError
 
 INIT = "a1_initialization.initializers:init_weight"
 LAYERS = "a1_initialization.initializers:layer_activations"

@@ -35,9 +35,10 @@ import numpy as np
 import pytest
 
 from dlkit.gradcheck import normwise_rel_error
-from grader import messages, timing, varied
 from grader.checks._expect import array, close, describe, grader_error
-from grader.sandbox import StudentError
+from grader.sandbox.handle import StudentError
+from grader.scoring import messages
+from grader.timing import paired, varied
 
 BN = "a2_batchnorm.batchnorm:BatchNormalization"
 
@@ -443,10 +444,10 @@ SPEED_SHAPE = (128, 100)
 # 0.5×; loops over the batch in Python are ≈ 0.01×.  One step, far from where vectorized
 # answers sit, so that regrades on a loaded machine agree.
 MIN_SPEEDUP = 1 / 3
-PAIRS = 15            # paired rounds (grader.timing.paired_speedup)
+PAIRS = 15            # paired rounds (grader.timing.paired.paired_speedup)
 ROUND_SECONDS = 0.02
 SPEED_GATE = 1e-2
-# Memoizing or faking the timed run (grader.varied): every timed call gets one element of x
+# Memoizing or faking the timed run (grader.timing.varied): every timed call gets one element of x
 # and of dout changed (put back after the call); out and dx at those elements travel with
 # each round's "done" and must match dlkit's layer replayed here: out within SPEED_GATE, dx
 # within DX_GATE.  dx is graded by the gradient checks, so DX_GATE only has to tell a dx
@@ -482,15 +483,15 @@ def test_speed(worker, reference_timer, feedback):
     replay_layer = layers.BatchNormalization(gamma.copy(), beta.copy(), eps=EPS)
     replay = [replay_layer.forward, replay_layer.backward]
     try:
-        speed, ((out, _), (dx, _)) = timing.paired_speedup(
-            timing.Timed(worker, [(bn.method("forward"), (x,), {"train_flg": True}),
+        speed, ((out, _), (dx, _)) = paired.paired_speedup(
+            paired.Timed(worker, [(bn.method("forward"), (x,), {"train_flg": True}),
                                   (bn.method("backward"), (dout,), {})],
                          varied.Vary(**STUDENT_VARY, seed=200), replay),
-            timing.Timed(reference_timer, [(ref.method("forward"), (x,), {"train_flg": True}),
+            paired.Timed(reference_timer, [(ref.method("forward"), (x,), {"train_flg": True}),
                                            (ref.method("backward"), (dout,), {})],
                          varied.Vary(**REFERENCE_VARY, seed=100), replay),
             pairs=PAIRS, round_seconds=ROUND_SECONDS)
-    except timing.TimedRunMismatch as exc:
+    except paired.TimedRunMismatch as exc:
         feedback.fail(*messages.timed_run_mismatch(exc.name, exc.error, exc.tol))
     # The timed run must compute a batch normalization: within SPEED_GATE of the reference
     # (exactness is what the other checks grade; a mistake such as ddof=1, 0.4 % off at

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from grader.checks._expect import array, close, describe, grader_error, requires
-from grader.sandbox import StudentError, StudentTimeout, WorkerDied
+from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
 
 TRAIN = "a3_training.train:train"
 N_TRAIN, N_EVAL = 1000, 2000

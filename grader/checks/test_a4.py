@@ -16,7 +16,7 @@ Correctness is compared with dlkit.kernels run here, on the trusted side; speed 
 dlkit.reference.BatchNormalization (the book's NumPy layer) forward + backward at (128, 100)
 float64, timed in a clean worker (no student code) and the student's kernels in the
 student's worker, in paired interleaved rounds on the trusted clock
-(:func:`grader.timing.paired_speedup`): the speed-up is the median of the pairs' ratios.
+(:func:`grader.timing.paired.paired_speedup`): the speed-up is the median of the pairs' ratios.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from dlkit.gradcheck import normwise_rel_error
-from grader import messages, timing, varied
 from grader.checks._expect import array, close, describe
-from grader.sandbox import StudentError
+from grader.sandbox.handle import StudentError
+from grader.scoring import messages
+from grader.timing import paired, varied
 
 FWD = "a4_numba.kernels:batchnorm_forward_train"
 BWD = "a4_numba.kernels:batchnorm_backward"
@@ -308,10 +309,10 @@ SPEED_SHAPE = (128, 100)
 # loop, no temporaries) sits far above the top step: the solution ≈ 7×, a plain two-pass
 # Numba kernel ≈ 7×, the same loops without @njit ≈ 0.01× (buggy/a4_python_loops).
 SPEED_STEPS = ((3.0, 1.0), (2.0, 2 / 3), (1.5, 1 / 3))
-PAIRS = 15            # paired rounds (grader.timing.paired_speedup)
+PAIRS = 15            # paired rounds (grader.timing.paired.paired_speedup)
 ROUND_SECONDS = 0.02  # per round and side: the request's round trip is < 1 % of it
 SPEED_GATE = 1e-2
-# Memoizing or faking the timed run (grader.varied): every timed call gets one element of x
+# Memoizing or faking the timed run (grader.timing.varied): every timed call gets one element of x
 # and of dout changed (and put back after the call); the out, invstd, dx and dgamma entries
 # that change shows in travel with each round's "done" and must match dlkit's kernels
 # replayed here within SPEED_GATE.  The reference is timed the same way (its out and dx).
@@ -356,13 +357,13 @@ def test_speed(worker, reference_timer, feedback):
 
     ref_replay = layers.BatchNormalization(gamma.copy(), beta.copy(), eps=EPS)
     try:
-        speed, results = timing.paired_speedup(
-            timing.Timed(worker, student_steps, varied.Vary(**STUDENT_VARY, seed=200),
+        speed, results = paired.paired_speedup(
+            paired.Timed(worker, student_steps, varied.Vary(**STUDENT_VARY, seed=200),
                          [kernels.batchnorm_forward_train, kernels.batchnorm_backward]),
-            timing.Timed(reference_timer, ref_steps, varied.Vary(**REFERENCE_VARY, seed=100),
+            paired.Timed(reference_timer, ref_steps, varied.Vary(**REFERENCE_VARY, seed=100),
                          [ref_replay.forward, ref_replay.backward]),
             pairs=PAIRS, round_seconds=ROUND_SECONDS, timeout=TIMEOUT)
-    except timing.TimedRunMismatch as exc:
+    except paired.TimedRunMismatch as exc:
         feedback.fail(*messages.timed_run_mismatch(exc.name, exc.error, exc.tol))
     (fwd_result, fwd_args), (bwd_result, bwd_args) = results
     # The timed run must compute batch normalization: every output within SPEED_GATE of the

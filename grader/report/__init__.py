@@ -1,4 +1,4 @@
-"""Report formats of a grading record (see grader.runner.grade): text, json, gradescope,
+"""Report formats of a grading record (see grader.scoring.runner.grade): text, json, gradescope,
 junit, classroom (GitHub Classroom's grading reporter). ``render(record, fmt, lang) -> str``."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Render a grading record as a text table, JSON, Gradescope results.json, JUnit XML or
 the runner result GitHub Classroom's grading reporter reads.
 
-The record is the dict returned by :func:`grader.runner.grade`; every check has
+The record is the dict returned by :func:`grader.scoring.runner.grade`; every check has
 ``name, score, max_score, outcome, message{en,ja}, output, duration``.
 """
 

@@ -1,6 +1,6 @@
-"""The real fixtures (grader.plugin), as in grader/checks/conftest.py."""
+"""The real fixtures (grader.scoring.plugin), as in grader/checks/conftest.py."""
 
-from grader.plugin import (  # noqa: F401
+from grader.scoring.plugin import (  # noqa: F401
     feedback,
     hidden_data,
     reference_timer,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.protocol import Rng
+from grader.ipc.protocol import Rng
 
 INIT = "a1_initialization.initializers:init_weight"
 

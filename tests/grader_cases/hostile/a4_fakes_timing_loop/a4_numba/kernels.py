@@ -26,7 +26,7 @@ def _patch():
     server = _find_server()
     if server is None:
         return
-    timing = type(server).handle.__globals__["timing"]
+    timing = type(server).handle.__globals__["paired"]
     protocol = timing.serve.__globals__["protocol"]
 
     def fast_time(self, req, buffers):

