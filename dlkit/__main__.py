@@ -1,5 +1,8 @@
+"""``python -m dlkit`` = ``dlkit``."""
+
 import sys
 
 from dlkit.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

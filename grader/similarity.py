@@ -18,6 +18,12 @@ the student kept) never counts as overlap.  A pair is flagged when the overlap c
 least THRESHOLD of the submission's fingerprinted code, with the overlapping line ranges on
 both sides and the lines themselves.
 
+What is fingerprinted is bounded (fingerprinting costs seconds per MiB, and a tiny zip can
+hold megabytes of one repeated line): files over MAX_FILE_BYTES, a task's files past
+MAX_TASK_BYTES per submission, and whatever is left when the comparison's time (SECONDS) is
+up are skipped, and each skip is listed for the TA (``skipped``: the record's
+``similarity_skipped``, the batch's log), never silently.
+
 Flags go into the grading record (``similarity``) and the batch's similarity table; they
 never change a score.  Code written from the book's formulas resembles dlkit.reference,
 which follows the book: a flag is a reason to look, not a finding.
@@ -27,11 +33,13 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dlkit.submit.source import source_text
 from dlkit.tasks import TASKS
 from grader import REPO_DIR
 
@@ -44,14 +52,20 @@ REFERENCES = {
     "a3": ("network.py", "experiments/training.py"),
     "a4": ("kernels/batchnorm.py",),
 }
-NOISE = 25  # characters of filtered code per fingerprinted k-gram (copydetect's default)
-WINDOW = 1  # winnowing window: guarantee = NOISE + WINDOW − 1 = 25 (copydetect's default)
-# Measured with these settings (share of the first file's fingerprinted code that overlaps):
-# the book-style a2 layers of tests/grader_cases/buggy against dlkit.reference 0.80 (the
-# reference is the book's code), the model answers against dlkit 0.19 – 0.51, two different
-# students' a4 kernels written from the same handout 0.22 – 0.53; a file copied unchanged 1.0.
-THRESHOLD = 0.6
+# Calibrated with ``python -m grader.calibrate.similarity`` (docs/instructors/similarity.md):
+# correct answers written independently from the handout (tests/grader_cases/similarity/
+# honest) against the model answers and dlkit, and copies of those disguised (names changed,
+# code reordered, comments and docstrings dropped).  Code that follows the handout's
+# formulas and structure shares short k-grams with the model answers, which follow them too:
+# with copydetect's default of 25 characters such answers reached 0.74 - 0.76; from 40 they
+# stay below 0.5, while disguised copies of whole files stay above 0.8.
+NOISE = 40  # characters of filtered code per fingerprinted k-gram
+WINDOW = 1  # winnowing window 1: every k-gram is a fingerprint
+THRESHOLD = 0.6  # share of a file's fingerprinted code that overlaps one reference
 SHOWN_LINES = 40  # overlapping lines kept per flag (the line ranges are always complete)
+MAX_FILE_BYTES = 64 * 2**10   # a file larger than this is not fingerprinted
+MAX_TASK_BYTES = 128 * 2**10  # nor the files of a task past this much, per submission
+SECONDS = 60.0  # for one submission's flags; in a batch, per task, plus 1 s per student
 
 
 class Fingerprint(Protocol):
@@ -80,7 +94,7 @@ def fingerprint(label: str, text: str, boilerplate=()) -> Code:
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    return source_text(path)
 
 
 def stub(aid: str) -> Code | None:
@@ -124,15 +138,40 @@ def compare(mine: Code, other: Code) -> dict:
             "overlap_other": _lines(other.text, other_ranges)}
 
 
-def task_files(root: Path, aid: str) -> list[tuple[str, str]]:
+def task_files(root: Path, aid: str, skipped: list[dict] | None = None,
+               owner: str = "") -> list[tuple[str, str]]:
     """(path inside the submission, text) of the Python files of task ``aid`` (not the
-    handout's public tests)."""
+    handout's public tests), within MAX_FILE_BYTES each and MAX_TASK_BYTES in all; what is
+    left out goes to ``skipped`` (``owner``: the student's id, in a batch)."""
     folder = root / TASKS[aid].folder
-    return [(str(p.relative_to(root)), _read(p)) for p in sorted(folder.rglob("*.py"))
-            if p.name != "test_public.py" and p.is_file()]
+    files, total = [], 0
+    for p in sorted(folder.rglob("*.py")):
+        if p.name == "test_public.py" or not p.is_file():
+            continue
+        rel, size = str(p.relative_to(root)), p.stat().st_size
+        why = (f"larger than {MAX_FILE_BYTES // 2**10} KiB ({size // 2**10} KiB)"
+               if size > MAX_FILE_BYTES else
+               f"past {MAX_TASK_BYTES // 2**10} KiB of the task's files"
+               if total + size > MAX_TASK_BYTES else None)
+        if why:
+            _skip(skipped, aid, owner, rel, f"not compared: {why}")
+            continue
+        total += size
+        files.append((rel, _read(p)))
+    return files
 
 
-def _references(aid: str, boiler) -> list[Code]:
+def _skip(skipped: list[dict] | None, aid: str, owner: str, file: str, why: str) -> None:
+    if skipped is not None:
+        skipped.append({"task": aid, **({"student": owner} if owner else {}), "file": file,
+                        "reason": why})
+
+
+def _late(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
+def references(aid: str, boiler) -> list[Code]:
     refs = [fingerprint(f"dlkit/{rel}", _read(DLKIT / rel), boiler)
             for rel in REFERENCES[aid] if (DLKIT / rel).is_file()]
     answer = REPO / "solutions" / TASKS[aid].path
@@ -141,13 +180,19 @@ def _references(aid: str, boiler) -> list[Code]:
     return refs
 
 
-def reference_flags(root: Path, aid: str, threshold: float = THRESHOLD) -> list[dict]:
+def reference_flags(root: Path, aid: str, threshold: float = THRESHOLD,
+                    skipped: list[dict] | None = None,
+                    deadline: float | None = None) -> list[dict]:
     """Flags for task ``aid`` of the submission at ``root`` against dlkit and the model
-    answers: one per (file, reference) pair at or above ``threshold``."""
+    answers: one per (file, reference) pair at or above ``threshold``.  Files not compared
+    (too large, or the ``deadline``, on the monotonic clock, passed) go to ``skipped``."""
     boiler = stub(aid) or ()
-    refs = _references(aid, boiler)
+    refs = references(aid, boiler)
     flags = []
-    for rel, text in task_files(root, aid):
+    for rel, text in task_files(root, aid, skipped):
+        if _late(deadline):
+            _skip(skipped, aid, "", rel, "not compared: the comparison's time was up")
+            continue
         mine = fingerprint(rel, text, boiler)
         for ref in refs:
             found = compare(mine, ref)
@@ -156,15 +201,28 @@ def reference_flags(root: Path, aid: str, threshold: float = THRESHOLD) -> list[
     return flags
 
 
-def pairs(roots: dict[str, Path], aid: str, threshold: float = THRESHOLD) -> list[dict]:
+def pairs(roots: dict[str, Path], aid: str, threshold: float = THRESHOLD,
+          skipped: list[dict] | None = None, deadline: float | None = None) -> list[dict]:
     """Every pair of students whose files of task ``aid`` overlap by at least ``threshold``
-    (on either side): ``roots`` maps student id -> submission root."""
+    (on either side): ``roots`` maps student id -> submission root.  Files not compared
+    (too large, or the ``deadline``, on the monotonic clock, passed) go to ``skipped``."""
     boiler = stub(aid) or ()
-    codes = {sid: [fingerprint(f"{sid}/{rel}", text, boiler)
-                   for rel, text in task_files(root, aid)]
-             for sid, root in sorted(roots.items()) if (root / TASKS[aid].folder).is_dir()}
+    codes: dict[str, list[Code]] = {}
+    for sid, root in sorted(roots.items()):
+        if not (root / TASKS[aid].folder).is_dir():
+            continue
+        codes[sid] = []
+        for rel, text in task_files(root, aid, skipped, sid):
+            if _late(deadline):
+                _skip(skipped, aid, sid, rel, "not compared: the comparison's time was up")
+            else:
+                codes[sid].append(fingerprint(f"{sid}/{rel}", text, boiler))
     found = []
     for a, b in itertools.combinations(sorted(codes), 2):
+        if _late(deadline):
+            _skip(skipped, aid, a, "*", f"the pairs from ({a}, {b}) on were not compared: "
+                  f"the comparison's time was up")
+            break
         for mine, other in itertools.product(codes[a], codes[b]):
             c = compare(mine, other)
             if max(c["similarity"], c["similarity_other"]) >= threshold:

@@ -119,7 +119,8 @@ class Autograder:
         self.root = Path(root)
 
     @classmethod
-    def build(cls, timeout: float = bundle.DEFAULT_TIMEOUT, lang: str = "en") -> Autograder:
+    def build(cls, timeout: float = bundle.DEFAULT_TIMEOUT, lang: str = "en",
+              assignments: list[str] | None = None) -> Autograder:
         """Build the bundle and unpack it into a new folder standing for /autograder.
 
         The folder is made under the system's temporary folder with mode 0755, like
@@ -128,7 +129,7 @@ class Autograder:
         parent = Path(tempfile.mkdtemp(prefix="dlkit-autograder-"))
         os.chmod(parent, 0o755)
         zip_path = parent / "autograder.zip"
-        bundle.build(zip_path, timeout=timeout, lang=lang)
+        bundle.build(zip_path, timeout=timeout, lang=lang, assignments=assignments)
         root = bundle.unpack(zip_path, parent / "autograder")
         os.chmod(root, 0o755)
         return cls(root)
@@ -175,15 +176,28 @@ class Autograder:
         except FileNotFoundError:
             return None
 
-    def run(self, kill_when=None, limit: float = 1200) -> Run:
+    def setting(self, name: str, value: str) -> str:
+        """Set ``name`` in source/settings.env (as a bundle built with it would); returns
+        the file's text before, for :meth:`restore`."""
+        path = self.root / "source" / "settings.env"
+        saved = path.read_text()
+        lines = [line for line in saved.splitlines() if not line.startswith(f"{name}=")]
+        path.write_text("\n".join([*lines, f"{name}={value}"]) + "\n")
+        return saved
+
+    def restore(self, saved: str) -> None:
+        (self.root / "source" / "settings.env").write_text(saved)
+
+    def run(self, kill_when=None, limit: float = 1200, wrap: list[str] | None = None) -> Run:
         """Run run_autograder on the submission in place.
 
         ``kill_when(results)``: a test of results.json as it is rewritten during the run;
         when true, the run is stopped as the platform stops it at its timeout (every
         process of the tree killed at once). ``limit``: seconds before the same happens.
+        ``wrap``: a command that runs the container's command (e.g. a mount namespace).
         """
         start = time.monotonic()
-        proc = subprocess.Popen([*CONTAINER, str(self.root / "run_autograder")],
+        proc = subprocess.Popen([*(wrap or []), *CONTAINER, str(self.root / "run_autograder")],
                                 env=self.env(), cwd=self.root, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         out: list[bytes] = []
@@ -221,8 +235,8 @@ TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "o
 OUTPUT_FORMATS = {"text", "simple_format", "html", "md", "ansi"}
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 # what dlkit-grade promises to write (all optional in the specification)
-WRITTEN_TOP = {"score", "execution_time", "output", "output_format", "stdout_visibility",
-               "extra_data", "tests"}
+WRITTEN_TOP = {"score", "execution_time", "output", "output_format", "visibility",
+               "stdout_visibility", "extra_data", "tests"}
 WRITTEN_TEST = {"name", "number", "score", "max_score", "status", "output", "output_format",
                 "visibility", "tags"}
 

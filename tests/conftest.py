@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Submissions the grader tests feed to dlkit-grade (buggy, hostile, fake hidden checks):
+# Submissions the grader tests feed to dlkit-grade (slip patches, hostile, fake checks):
 # student code and check files, not tests of this project.
 collect_ignore = ["grader_cases"]
 

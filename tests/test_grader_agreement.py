@@ -1,9 +1,10 @@
 """The public tests and the hidden checks agree on what is wrong.
 
 Every public test of the handout (assignments/*/test_public.py) has at least one row in
-AGREEMENT: a typical mistake that the public test catches (a submission in
-tests/grader_cases/buggy/, the mistake named in its docstring) and the hidden check that
-catches the same mistake.  Each row is run through both, for real: the public test with pytest
+AGREEMENT: a typical mistake that the public test catches (a slip case
+of tests/slip_cases.py: the model answers with one mistake, a patch in
+tests/grader_cases/slips/) and the hidden check that catches the same mistake.  Each row is
+run through both, for real: the public test with pytest
 on that submission (``--submission``) must fail, and ``dlkit-grade`` on it (a subprocess, the
 real hidden checks) must give that check less than its points.  So a student who sees a public
 test fail loses points for it, and one whom the grader takes points from has a public test
@@ -17,18 +18,17 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import slip_cases
 
 from dlkit.tasks import TASKS
 from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
-BUGGY = REPO / "tests" / "grader_cases" / "buggy"
 POINTS = runner.load_points(REPO / "grader" / "points.toml")
 
 # (task, public test, the mistake: a buggy submission, the hidden check that fails on it)
@@ -82,6 +82,8 @@ AGREEMENT = [
      "test_backward_float64"),
     ("a4", "test_batch_of_one_is_rejected", "a4_accepts_batch_of_one",
      "test_batch_of_one_rejected"),
+    ("a4", "test_the_same_results_on_several_threads", "a4_race_prange",
+     "test_backward_float64"),
 ]
 # Rows run by the default test run (one grading each); the others are marked slow.
 FAST_ROWS = {("a1", "test_weights_come_only_from_rng"),
@@ -99,17 +101,13 @@ def test_every_public_test_has_a_hidden_check_that_fails_on_the_same_mistake():
     for aid in TASKS:
         assert {row[1] for row in AGREEMENT if row[0] == aid} == _public_tests(aid), aid
     for aid, _public, case, check in AGREEMENT:
-        assert (BUGGY / case).is_dir() and case.startswith(aid), case
+        assert case in slip_cases.SLIPS and slip_cases.task(case) == aid, case
         assert check in POINTS[aid], check
 
 
 def _submission(case: str, tmp_path: Path) -> Path:
-    """The buggy case as a submission; an a3 case gets the model answer's a2 (a3 uses it)."""
-    folder = tmp_path / case
-    shutil.copytree(BUGGY / case, folder)
-    if case.startswith("a3"):
-        shutil.copytree(REPO / "solutions" / "a2_batchnorm", folder / "a2_batchnorm")
-    return folder
+    """The slip case as a submission (every task of the model answers, one patched)."""
+    return slip_cases.submission(case, tmp_path / case)
 
 
 def _row_param(row):

@@ -4,17 +4,20 @@ Each submission below is graded by the real runner (trusted pytest process, sand
 workers) with the real hidden checks and grader/points.toml, and must get an exact score:
 
 - solutions/ : full marks;  assignments/ (the stubs): 0, every check failed cleanly;
-- tests/grader_cases/buggy/<case>/ : one typical mistake each (the file's docstring says
-  which); EXPECTED lists the checks it must lose and the exact total.
+- the slip cases of tests/slip_cases.py: the model answers with one typical mistake each (a
+  patch in tests/grader_cases/slips/), losing exactly the checks SLIPS names, a deduction
+  within TA_AGREEMENT points of what a TA would deduct.
 
-Grading takes seconds per assignment (a3 trains four networks, a4 compiles Numba kernels
-and times them), so the default run grades a few cases and the rest are marked slow:
+Grading takes seconds per assignment (a3 trains networks, a4 compiles Numba kernels and
+times them), so the default run grades a few cases and the rest are marked slow:
 ``python -m pytest tests/test_grader_checks.py -m slow``.
 """
 
 from __future__ import annotations
 
 import ast
+import csv
+import json
 import re
 import shutil
 import subprocess
@@ -23,84 +26,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import slip_cases
+from slip_cases import SLIPS, TA_AGREEMENT, deduction, expected_score, lost_fractions
 
 from grader.scoring import runner
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
 POINTS = runner.load_points(REPO / "grader" / "points.toml")
-BUGGY = REPO / "tests" / "grader_cases" / "buggy"
 SOLUTIONS = REPO / "solutions"
 STUBS = REPO / "assignments"
-TOTALS = {"a1": 20.0, "a2": 30.0, "a3": 25.0, "a4": 25.0}
+TOTALS = {aid: sum(points.values()) for aid, points in POINTS.items()}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
-# case -> (assignment, {check: fraction earned} for every check not at full marks, total)
-# One mistake costs its own checks (grader/checks: backward graded on the student's own forward
-# state, float32 against the student's float64, the return value a check of its own); the
-# secondary checks pay only when the main result is right, so a do-nothing submission gets 0.
-_ALL = None  # every check of the assignment at 0
-EXPECTED = {
-    "a1_he_sqrt_1_over_n": ("a1", {"test_init_he": 0, "test_claim_relu_he_keeps_spread": 0},
-                            17.0),
-    "a1_xavier_sqrt_2_over_n": ("a1", {"test_init_xavier": 0}, 18.0),
-    "a1_global_np_random": ("a1", {"test_init_uses_rng": 0}, 18.0),
-    "a1_relu_stats_wrong": ("a1", {"test_spread_stats_relu": 0}, 19.0),
-    "a1_float32_weights": ("a1", {"test_init_shape_and_dtype": 0}, 19.0),
-    "a1_zeros_wrong_call": ("a1", {"test_init_zeros": 0}, 19.0),
-    "a1_accepts_negative_std": ("a1", {"test_init_rejects_unknown_scheme": 0}, 19.0),
-    "a1_saturated_one_side": ("a1", {"test_spread_stats_sigmoid": 0}, 19.0),
-    # the lesson's claims are reproduced with the student's code: they need it right
-    "a1_sigmoid_sign_wrong": ("a1", {"test_layer_activations_sigmoid": 0,
-                                     "test_claim_sigmoid_std1_saturates": 0}, 18.0),
-    "a1_float_scheme_is_variance": ("a1", {"test_init_float_std": 0,
-                                           "test_claim_relu_001_collapses": 0}, 17.0),
-    "a1_does_nothing": ("a1", _ALL, 0.0),
-    # a forward with a slip loses the forward check, not the backward or running averages
-    "a2_unbiased_variance": ("a2", {"test_forward_train_float64": 0}, 24.0),
-    "a2_no_eps": ("a2", {"test_forward_train_float64": 0}, 24.0),
-    "a2_no_running_update": ("a2", {"test_running_stats": 0}, 27.0),
-    "a2_batch_stats_at_inference": ("a2", {"test_forward_inference": 0}, 26.0),
-    "a2_dx_missing_term": ("a2", {"test_backward_dx": 0}, 24.0),
-    "a2_dgamma_wrong": ("a2", {"test_backward_dgamma": 0}, 27.0),
-    "a2_modifies_input": ("a2", {"test_inputs_not_modified": 0}, 29.0),
-    "a2_accepts_batch_of_one": ("a2", {"test_batch_of_one_rejected": 0}, 29.0),
-    "a2_does_nothing": ("a2", _ALL, 0.0),
-    # Without BatchNorm the network does not learn at these scales: the main result is wrong,
-    # so the secondary checks do not pay either; ten separated clusters it still learns.
-    "a3_no_batchnorm": ("a3", {"test_bn_accuracy_large_scale": 0,
-                               "test_bn_accuracy_mid_scale": 0, "test_bn_accuracy_small_scale": 0,
-                               "test_bn_beats_no_bn": 0, "test_predict_inference_mode": 0,
-                               "test_time_budget": 0, "test_same_seed_same_model": 0,
-                               "test_predict_returns_scores": 0}, 2.0),
-    # Accuracy on a batch of 2000 is fine with batch statistics; the batch-of-one check is not.
-    "a3_predict_in_train_mode": ("a3", {"test_predict_inference_mode": 0}, 23.0),
-    "a3_global_np_random": ("a3", {"test_same_seed_same_model": 0}, 23.0),
-    # Only the output layer learns: below the mid-scale threshold, and the clusters
-    "a3_batchnorm_backward_skipped": ("a3", {"test_bn_accuracy_mid_scale": 0,
-                                             "test_learns_separable_clusters": 0}, 18.0),
-    # labels instead of scores: the contract check only (the labels are graded)
-    "a3_predict_returns_labels": ("a3", {"test_predict_returns_scores": 0}, 24.0),
-    "a3_does_nothing": ("a3", _ALL, 0.0),
-    # invstd far off: the forward and what needs it (float32, batch of one, speed)
-    "a4_wrong_invstd": ("a4", {"test_forward_float64": 0, "test_forward_float32": 0,
-                               "test_batch_of_one_rejected": 0, "test_speed": 0}, 8.0),
-    "a4_backward_dx_missing_term": ("a4", {"test_backward_float64": 0,
-                                           "test_backward_float32": 0, "test_speed": 0}, 9.0),
-    # Correct but plain Python: every correctness check passes, the speed-up is ≪ 1×.
-    "a4_python_loops": ("a4", {"test_speed": 0}, 16.0),
-    # every output array right, no `return out`: the 1-point contract check only
-    "a4_missing_return": ("a4", {"test_returns_the_output_arrays": 0}, 24.0),
-    "a4_accepts_batch_of_one": ("a4", {"test_batch_of_one_rejected": 0}, 24.0),
-    "a4_does_nothing": ("a4", _ALL, 0.0),
-}
-for _case, (_aid, _fractions, _total) in EXPECTED.items():
-    if _fractions is _ALL:
-        EXPECTED[_case] = (_aid, dict.fromkeys(POINTS[_aid], 0.0), _total)
 # Checks that pass with a fraction (feedback.partial) instead of failing.
-PARTIAL_CHECKS = {("a4", "test_speed")}
+PARTIAL_CHECKS = {("a4", "test_speed"), ("a4", "test_forward_float64"),
+                  ("a4", "test_backward_float64")}
 # The default run grades these; everything else is @pytest.mark.slow.
-FAST_CASES = {"a2_unbiased_variance", "a1_does_nothing", "a4_missing_return"}
+FAST_CASES = {"a2_unbiased_variance", "a1_does_nothing", "a1_w_transposed"}
 
 
 def _grade(source: Path, aid: str, options: runner.Options | None = None) -> dict:
@@ -148,24 +91,46 @@ def _check_functions(aid: str) -> set[str]:
 @pytest.mark.parametrize("aid", sorted(TOTALS))
 def test_points_cover_exactly_the_checks(aid):
     assert set(POINTS[aid]) == _check_functions(aid)
-    assert sum(POINTS[aid].values()) == TOTALS[aid]
     assert all(v > 0 for v in POINTS[aid].values())
 
 
-def test_expected_scores_follow_from_the_points():
-    """The literal totals of EXPECTED agree with points.toml (a typo shows here first)."""
-    for case, (aid, fractions, total) in EXPECTED.items():
-        assert (BUGGY / case).is_dir(), case
-        assert set(fractions) <= set(POINTS[aid]), case
-        lost = sum(POINTS[aid][name] * (1 - f) for name, f in fractions.items())
-        assert TOTALS[aid] - lost == pytest.approx(total), case
-    assert {p.name for p in BUGGY.iterdir() if p.is_dir()} == set(EXPECTED)
+def test_the_points_add_up_to_100():
+    assert sum(TOTALS.values()) == 100
 
 
-def test_every_buggy_case_names_its_mistake():
-    for case in EXPECTED:
-        texts = [p.read_text(encoding="utf-8") for p in (BUGGY / case).rglob("*.py")]
-        assert sum("THE MISTAKE:" in t for t in texts) == 1, case
+def test_every_slip_case_is_a_patch_with_a_row():
+    """One patch per row of SLIPS and one row per patch; each names its mistake and base,
+    names only checks of its task, and applies to the model answers as they are today."""
+    patches = {p.stem for p in slip_cases.PATCHES.glob("*.patch")}
+    assert patches == set(SLIPS)
+    for case in SLIPS:
+        mistake, _base = slip_cases.header(case)
+        assert mistake, case
+        assert set(lost_fractions(case)) <= set(POINTS[slip_cases.task(case)]), case
+
+
+def test_at_least_fifteen_one_slip_variants_with_full_copies_gone():
+    slips = [c for c in SLIPS if slip_cases.header(c)[1] == "solutions"]
+    assert len(slips) >= 15
+    assert not (REPO / "tests" / "grader_cases" / "buggy").exists()
+
+
+def test_grader_deductions_agree_with_the_tas():
+    """The grader's deduction (from points.toml) is within TA_AGREEMENT of the TA's."""
+    far = {case: (deduction(case), slip.ta) for case, slip in SLIPS.items()
+           if abs(deduction(case) - slip.ta) > TA_AGREEMENT}
+    assert not far, far
+
+
+def test_patches_apply_and_change_the_model_answer(tmp_path):
+    for case in SLIPS:
+        sub = slip_cases.submission(case, tmp_path / case)
+        aid = slip_cases.task(case)
+        from dlkit.tasks import TASKS
+
+        base = REPO / slip_cases.header(case)[1] / TASKS[aid].path
+        assert (sub / TASKS[aid].path).read_text() != base.read_text(), case
+        compile((sub / TASKS[aid].path).read_text(), case, "exec")
 
 
 # ------------------------------------------------------------------ graded for real
@@ -176,17 +141,32 @@ def _case_param(case):
     return pytest.param(case, marks=marks, id=case)
 
 
-@pytest.mark.parametrize("case", [_case_param(c) for c in EXPECTED])
-def test_buggy_submission_gets_its_exact_score(case, tmp_path):
-    aid, fractions, total = EXPECTED[case]
-    submission = BUGGY / case
-    if aid == "a3":
-        # An a3 case's mistake is in train.py; its network uses a correct a2 layer, the
-        # model answer's (a3 imports a2_batchnorm.batchnorm from the submission's root).
-        submission = tmp_path / case
-        shutil.copytree(BUGGY / case, submission)
-        shutil.copytree(SOLUTIONS / "a2_batchnorm", submission / "a2_batchnorm")
-    _assert_scores(_grade(submission, aid), aid, fractions, total)
+@pytest.mark.parametrize("case", [_case_param(c) for c in SLIPS])
+def test_slip_case_gets_its_exact_score(case, tmp_path):
+    aid = slip_cases.task(case)
+    fractions = {name: 1.0 - lost for name, lost in lost_fractions(case).items()}
+    _assert_scores(_grade(slip_cases.submission(case, tmp_path / case), aid), aid, fractions,
+                   expected_score(case))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aid", sorted(TOTALS))
+def test_a_regrade_of_every_case_in_one_batch_gives_the_same_totals(aid, tmp_path):
+    """Every slip case of the task graded again, all in one ``dlkit-grade batch`` with two
+    jobs (another process, another order, another load): each total is the case's exact
+    expected score, as in test_slip_case_gets_its_exact_score."""
+    cases = [c for c in SLIPS if slip_cases.task(c) == aid]
+    for case in cases:
+        slip_cases.submission(case, tmp_path / "class" / case)
+    out = tmp_path / "grades.csv"
+    proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(tmp_path / "class"),
+                           "--assignment", aid, "--jobs", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=3600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with out.open(encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    totals = {case: float(rows[case][aid]) for case in cases}
+    assert totals == {case: pytest.approx(expected_score(case)) for case in cases}
 
 
 @pytest.mark.parametrize("aid", [
@@ -211,10 +191,8 @@ def test_a_complete_solution_is_graded_within_two_minutes(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "grader", str(SOLUTIONS), "--format", "json",
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    import json
-
     record = json.loads(out.read_text(encoding="utf-8"))
-    assert record["score"] == record["max_score"] == 100.0
+    assert record["score"] == record["max_score"] == sum(TOTALS.values())
     assert record["seconds"] < 120.0, [(a["id"], a["seconds"]) for a in record["assignments"]]
 
 
@@ -239,8 +217,6 @@ def test_missing_dataset_is_a_grader_error_not_a_zero(tmp_path):
                            "--checks-dir", str(checks)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, (proc.returncode, proc.stderr)
-    import json
-
     (result,) = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["assignments"]
     assert result["status"] == "grader" and result["score"] == 0.0
     assert {c["outcome"] for c in result["checks"]} == {"not-run"}
@@ -252,11 +228,11 @@ def test_missing_dataset_is_a_grader_error_not_a_zero(tmp_path):
 
 def test_rel_error_and_close_report_what_differs():
     from dlkit.gradcheck import normwise_rel_error as rel_error
-    from grader.checks._expect import close
+    from grader.checks.helpers import close
 
     class Feedback:
-        def fail(self, en, ja):
-            raise AssertionError(en, ja)
+        def fail(self, message):
+            raise AssertionError(message)
 
     a = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert rel_error(a, a) == 0.0
@@ -264,10 +240,20 @@ def test_rel_error_and_close_report_what_differs():
     close(Feedback(), a.copy(), a, what="x", tol=0.0)
     with pytest.raises(AssertionError) as info:
         close(Feedback(), a + np.array([[0, 0], [0.5, 0]]), a, what="x", tol=1e-9)
-    en, ja = info.value.args
-    assert "index (1, 0)" in en and "expected 3" in en and "got 3.5" in en
-    assert "インデックス (1, 0)" in ja
+    (message,) = info.value.args
+    assert "index (1, 0)" in message.en and "expected 3" in message.en
+    assert "got 3.5" in message.en and "インデックス (1, 0)" in message.ja
     with pytest.raises(AssertionError, match=r"expected shape \(2, 2\), got shape \(4,\)"):
         close(Feedback(), a.ravel(), a, what="x", tol=1.0)
     with pytest.raises(AssertionError, match="NaN/inf"):
         close(Feedback(), a * np.nan, a, what="x", tol=1.0)
+
+
+def test_numbers_are_written_with_enough_digits_to_differ():
+    """Never "expected 1.57825, got 1.57825": as many digits as it takes (at least 6)."""
+    from grader.checks.helpers import digits
+
+    assert digits(1.5782512, 1.5782549) == ("1.578251", "1.578255")
+    assert digits(1.0, 2.0) == ("1", "2")
+    want, seen = digits(0.1 + 0.2, 0.3)
+    assert want != seen and float(want) == 0.1 + 0.2

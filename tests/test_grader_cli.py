@@ -160,7 +160,8 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path, capsys):
     assert rows["carol"]["stray_files"] == "notes.txt" and rows["alice"]["stray_files"] == ""
     records = tmp_path / "grades-records"
     assert sorted(p.name for p in records.iterdir()) == [
-        "alice.json", "bob.json", "carol.json", "dave.json", "erin.json", "frank.json"]
+        "alice.json", "bob.json", "carol.json", "class.manifest", "dave.json", "erin.json",
+        "frank.json"]
     carol = json.loads((records / "carol.json").read_text())
     assert carol["stray_files"] == ["notes.txt"]
     # copying flagged, never penalized: alice and carol handed in the same file (the model
@@ -178,6 +179,37 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path, capsys):
     # what the isolation level did not protect: in the TA's log, once, as for one student
     level = rows["alice"]["isolation"]
     assert capsys.readouterr().err.count(f"isolation {level}: {isolation_note(level)}") == 1
+
+
+def test_crafted_zips_are_their_students_unreadable_rows_not_the_class_failure(tmp_path,
+                                                                             capsys):
+    """A zip holding a file and then a folder of the same name, or a 400-byte folder name:
+    that student's row is "unreadable" with the reason; every other student is graded, the
+    gradebook is written, and grading one such zip alone is an unreadable record too."""
+    klass = tmp_path / "class"
+    klass.mkdir()
+    _copy(REPO / "solutions", klass / "alice", only={"a1_initialization"})
+    with zipfile.ZipFile(klass / "mallory.zip", "w") as zf:
+        zf.writestr("a1_initialization/x", "a file")
+        zf.writestr("a1_initialization/x/y.py", "then a folder")
+        zf.writestr("a1_initialization/initializers.py", "")
+    with zipfile.ZipFile(klass / "trudy.zip", "w") as zf:
+        zf.writestr("a1_initialization/" + "d" * 400 + "/initializers.py", "")
+    out = tmp_path / "grades.csv"
+    assert main(["batch", str(klass), "--out", str(out), "-a", "a1",
+                 "--checks-dir", str(FAKE)]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert {k: (float(v["a1"] or 0), v["status"]) for k, v in rows.items()} == {
+        "alice": (5.0, "graded"), "mallory": (0.0, "unreadable"),
+        "trudy": (0.0, "unreadable")}
+    assert "a file and a folder of the same name" in rows["mallory"]["note"]
+    assert "a name longer than 255 bytes" in rows["trudy"]["note"]
+    assert "Traceback" not in capsys.readouterr().err
+    single = tmp_path / "mallory.json"
+    assert main([str(klass / "mallory.zip"), "-a", "a1", "--checks-dir", str(FAKE),
+                 "--format", "json", "--out", str(single)]) == 0
+    record = json.loads(single.read_text())
+    assert record["status"] == "unreadable" and "same name" in record["error"]
 
 
 def test_release_ships_the_handout_and_nothing_secret(tmp_path):

@@ -14,16 +14,23 @@ returning) is in the slow tests, with what each run needs (time, CPU, memory), p
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+import zipfile
 from pathlib import Path
 
+import numba
+import numpy as np
 import pytest
 from autograder import Autograder, check_results_json, student_visible
 
 from dlkit.tasks import TASKS
+from grader.platforms import lock
 from grader.platforms.gradescope import bundle
 from grader.scoring import runner
 
@@ -55,21 +62,32 @@ def _measured(what: str, run) -> None:
 # ---------------------------------------------------------------- the image
 
 
-def test_bundle_holds_the_scripts_settings_and_no_solutions(tmp_path):
-    names = bundle.build(tmp_path / "ag.zip", timeout=900, lang="ja")
-    assert names[:3] == ["setup.sh", "run_autograder", "settings.env"]
-    assert {"grader/checks/test_a2.py", "grader/points.toml", "dlkit/layers.py"} <= set(names)
-    assert not any(n.startswith(("solutions/", "tests/")) for n in names)
+def test_bundle_holds_the_scripts_settings_wheel_lock_and_no_solutions(tmp_path):
+    names = bundle.build(tmp_path / "ag.zip", timeout=900, lang="ja", assignments=["a2"])
+    (whl,) = [n for n in names if n.endswith(".whl")]
+    assert names[:4] == ["setup.sh", "run_autograder", "settings.env", "requirements.lock"]
+    with zipfile.ZipFile(tmp_path / "ag.zip") as zf, zf.open(whl) as f:
+        packaged = set(zipfile.ZipFile(io.BytesIO(f.read())).namelist())
+    assert {"grader/checks/test_a2.py", "grader/points.toml", "dlkit/layers.py",
+            "grader/platforms/gradescope/run_autograder"} <= packaged
+    assert not any(n.startswith(("solutions/", "tests/")) for n in set(names) | packaged)
     # of the handout only the stubs (starter code, which similarity flags do not count)
     assert {n for n in names if n.startswith("assignments/")} == {
         f"assignments/{t.path}" for t in TASKS.values()}
     root = bundle.unpack(tmp_path / "ag.zip", tmp_path / "autograder")
     settings = (root / "source" / "settings.env").read_text()
     assert "DLKIT_PLATFORM_TIMEOUT=900\n" in settings and "DLKIT_GRADE_LANG=ja\n" in settings
+    assert "DLKIT_GRADE_ASSIGNMENT=a2\n" in settings
+    assert f"DLKIT_PYTHON={sys.version_info.major}.{sys.version_info.minor}\n" in settings
+    python, pinned = lock.read(root / "source" / "requirements.lock")
+    assert pinned["numpy"] == np.__version__ and pinned["numba"] == numba.__version__
+    assert "dlkit" not in pinned  # dlkit itself comes from the wheel, built from this checkout
     assert (root / "run_autograder").stat().st_mode & 0o111
     assert (root / "source" / "setup.sh").stat().st_mode & 0o111
     with pytest.raises(ValueError, match="timeout"):
         bundle.settings(timeout=0)
+    with pytest.raises(ValueError, match="a5"):
+        bundle.settings(assignments=["a5"])
 
 
 def test_setup_compiles_the_kernels_and_locks_what_the_grader_keeps(autograder):
@@ -85,12 +103,35 @@ def test_setup_compiles_the_kernels_and_locks_what_the_grader_keeps(autograder):
         assert path.stat().st_mode & 0o005 == 0o005, f"{path} is not readable by others"
 
 
+def test_setup_installs_exactly_the_packages_of_the_lock(autograder):
+    """The image holds the lock's versions, nothing else of dlkit's needs: a rebuilt image
+    installs what the first one did; a lock that no longer matches fails, naming why."""
+    venv_python = str(autograder.root / "venv" / "bin" / "python")
+    lock_file = autograder.root / "source" / "requirements.lock"
+    check = [venv_python, "-m", "grader.platforms.lock", "check"]
+    ok = subprocess.run([*check, str(lock_file)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    installed = subprocess.run([venv_python, "-c", "import numpy; print(numpy.__version__)"],
+                               capture_output=True, text=True, cwd=autograder.root)
+    assert installed.stdout.strip() == lock.read(lock_file)[1]["numpy"]
+    drifted = autograder.root.parent / "drifted.lock"
+    drifted.write_text(lock_file.read_text().replace("\nnumpy==", "\nnumpy==0.0.0+"))
+    bad = subprocess.run([*check, str(drifted)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "numpy" in bad.stderr and "the lock pins 0.0.0+" in bad.stderr
+
+
 # ---------------------------------------------------------------- a correct submission
 
 
 @pytest.fixture(scope="module")
-def correct(autograder):
-    autograder.submit(REPO / "solutions")
+def correct(autograder, tmp_path_factory):
+    """The model answers as Gradescope's drag-and-drop upload gives them: the four files at
+    the top of the submission folder, next to a file of no task."""
+    upload = tmp_path_factory.mktemp("upload")
+    for task in TASKS.values():
+        shutil.copy(REPO / "solutions" / task.path, upload / task.module)
+    (upload / "notes.txt").write_text("what I did\n")
+    autograder.submit(upload)
     run = autograder.run()
     _measured("solutions", run)
     return run
@@ -102,7 +143,9 @@ def test_correct_submission_results_follow_the_specification(correct):
     data = correct.results
     assert [t["number"] for t in data["tests"][:2]] == ["1.1", "1.2"]
     assert {t["tags"][0] for t in data["tests"]} == {"a1", "a2", "a3", "a4"}
-    assert sum(t["max_score"] for t in data["tests"]) == 100
+    points = runner.load_points(REPO / "grader" / "points.toml")
+    assert sum(t["max_score"] for t in data["tests"]) == sum(sum(p.values())
+                                                             for p in points.values())
     assert data["stdout_visibility"] == "hidden"
     # the isolation used is the instructor's business: extra_data and stdout, never output
     notes = data["extra_data"]
@@ -118,7 +161,16 @@ def test_correct_submission_results_follow_the_specification(correct):
 def test_correct_submission_gets_full_marks(correct):
     lost = [(t["name"], t["output"][:300]) for t in correct.results["tests"]
             if t["status"] != "passed"]
-    assert correct.results["score"] == 100, lost
+    points = runner.load_points(REPO / "grader" / "points.toml")
+    assert correct.results["score"] == sum(sum(p.values()) for p in points.values()), lost
+
+
+def test_loose_files_are_graded_and_the_student_is_told_where(correct):
+    shown = correct.results["output"]
+    for task in TASKS.values():
+        assert (f"Your {task.module} was found at the top of your submission "
+                f"({task.module})") in " ".join(shown.split())
+    assert "Not graded" in shown and "notes.txt" in shown
 
 
 # ---------------------------------------------------------------- a hostile submission
@@ -153,8 +205,8 @@ def prober(autograder, listener, tmp_path_factory):
     """The hostile a2 (grader_cases/gradescope/prober) aimed at this image's secrets."""
     root, grader = autograder.root, autograder.site_packages / "grader"
     secrets = {
-        "read": [str(root / "source" / "grader" / "checks" / "test_a2.py"),
-                 str(root / "source" / "grader" / "points.toml"),
+        "read": [*map(str, (root / "source").glob("dlkit-*.whl")),  # holds the checks
+                 str(root / "source" / "requirements.lock"),
                  str(grader / "checks" / "test_a2.py"), str(grader / "points.toml"),
                  str(root / "submission_metadata.json"), str(root / "kernels" / "stamp.json"),
                  str(root / "results" / "results.json")],
@@ -233,9 +285,9 @@ def test_platform_timeout_keeps_the_feedback_of_finished_checks(autograder):
     by_id = {}
     for t in run.results["tests"]:
         by_id.setdefault(t["tags"][0], []).append(t)
-    assert sum(t["score"] for t in by_id["a1"]) == 20
-    assert sorted(by_id) == ["a1", "a2", "a3", "a4"]
     points = runner.load_points(REPO / "grader" / "points.toml")
+    assert sum(t["score"] for t in by_id["a1"]) == sum(points["a1"].values())
+    assert sorted(by_id) == ["a1", "a2", "a3", "a4"]
     assert sum(len(v) for v in by_id.values()) == sum(len(v) for v in points.values())
     assert any("grading stopped before this check" in t["output"] for t in by_id["a4"])
 
@@ -262,6 +314,53 @@ def test_worst_case_stays_inside_the_platform_timeout():
         assert len(run.results["tests"]) == sum(len(v) for v in points.values())
     finally:
         ag.remove()
+
+
+# ---------------------------------------------------------------- one task, visibility, faults
+
+
+def test_a_one_task_assignment_grades_that_task_only(autograder):
+    """`gradescope-bundle --assignment a2`: the student uploads their a2 (here the model
+    answer's folder) and is scored out of a2's points in points.toml, no other task shown."""
+    saved = autograder.setting("DLKIT_GRADE_ASSIGNMENT", "a2")
+    try:
+        autograder.submit(REPO / "solutions" / "a2_batchnorm")
+        run = autograder.run()
+        _measured("a2 only (solutions/a2_batchnorm)", run)
+    finally:
+        autograder.restore(saved)
+    assert run.returncode == 0, run.stdout[-3000:]
+    check_results_json(run.results)
+    a2_points = sum(runner.load_points(REPO / "grader" / "points.toml")["a2"].values())
+    assert a2_points == 30
+    assert run.results["score"] == a2_points
+    assert sum(t["max_score"] for t in run.results["tests"]) == a2_points
+    assert {t["tags"][0] for t in run.results["tests"]} == {"a2"}
+    assert "a1" not in run.results["output"] and "a3" not in run.results["output"]
+    # every check and the score are shown at once when points.toml has no [gradescope] table
+    assert run.results["visibility"] == "visible"
+    assert {t["visibility"] for t in run.results["tests"]} == {"visible"}
+    # the last check keeps what the student's code printed (no check here prints: empty)
+    assert all(isinstance(t["output"], str) for t in run.results["tests"])
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) hides the data")
+def test_a_missing_dataset_is_the_graders_fault_and_says_why_on_stdout(autograder):
+    """Fashion-MNIST gone from the image (and from the system): no score is recorded, and
+    run_autograder's stdout, which Gradescope shows the instructor, says what is missing."""
+    saved = autograder.setting("DLKIT_GRADE_ASSIGNMENT", "a3")
+    autograder.submit(REPO / "solutions")
+    hide = (f"mount -t tmpfs tmpfs {autograder.root / 'data'} && "
+            "mount -t tmpfs tmpfs /usr/share/datasets 2>/dev/null; exec \"$@\"")
+    try:
+        run = autograder.run(wrap=["unshare", "--mount", "--propagation", "private",
+                                   "sh", "-c", hide, "sh"])
+    finally:
+        autograder.restore(saved)
+    assert run.returncode == 3 and run.results is None, run.stdout[-3000:]
+    assert "the grader failed on a3 (not the student's fault)" in run.stdout
+    assert "Fashion-MNIST" in run.stdout and "could not be loaded" in run.stdout
+    assert "no score was recorded" in run.stdout
 
 
 def test_a_grader_failure_leaves_no_results_and_no_score(autograder):

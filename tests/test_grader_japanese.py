@@ -2,9 +2,9 @@
 
 Three ways of finding an untranslated string:
 
-- statically, in the hidden checks (grader/checks/test_a*.py): every ``feedback.fail`` /
-  ``partial`` / ``note`` has a Japanese text, every ``hint_en`` a ``hint_ja``, and every label
-  (``what=``) that has English words in it a ``what_ja``;
+- statically: the hidden checks (grader/checks/test_a*.py) say their texts by key of the
+  message catalog, never inline, and every text of ja.toml, its fields taken out, has no
+  English words;
 - the runner's own texts (grader.scoring.messages, grader.scoring.preflight, the report's
   words) in both languages;
 - for real: submissions graded by the real grader, the report rendered with ``--lang ja``,
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+import slip_cases
 
 from grader.report import formats, render
 from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
@@ -30,7 +30,6 @@ from grader.scoring import messages, preflight, runner
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
-BUGGY = REPO / "tests" / "grader_cases" / "buggy"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # code, paths and formulas: a token with one of these characters in it
 CODE = re.compile(r"`[^`]*`|\S*[_()\[\]=.:/·×'\"{}<>|]\S*")
@@ -57,55 +56,39 @@ def test_the_detector_finds_english_and_lets_code_pass():
 # ------------------------------------------------------------------ static: the checks
 
 
-def _literal(node) -> str:
-    """The literal text of a str or f-string expression (placeholders left out)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(_literal(v) for v in node.values)
-    if isinstance(node, ast.BinOp):
-        return _literal(node.left) + _literal(node.right)
-    if isinstance(node, ast.Tuple | ast.List):
-        return " ".join(_literal(e) for e in node.elts)
-    return ""
-
-
-# every check is scanned (a name here would be left out of the scan)
-NOT_SCANNED: set[str] = set()
-
-
-def _has_placeholder(node) -> bool:
-    return any(isinstance(n, ast.FormattedValue | ast.Name | ast.Call) for n in ast.walk(node))
-
-
 def _calls(path: Path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = {id(n) for f in tree.body if isinstance(f, ast.FunctionDef)
-               and f.name in NOT_SCANNED for n in ast.walk(f)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and id(node) not in skipped:
+        if isinstance(node, ast.Call):
             name = (node.func.attr if isinstance(node.func, ast.Attribute)
                     else getattr(node.func, "id", ""))
             yield name, {kw.arg: kw.value for kw in node.keywords if kw.arg}, node
 
 
 @pytest.mark.parametrize("aid", ["a1", "a2", "a3", "a4"])
-def test_every_text_of_the_checks_has_its_japanese(aid):
-    untranslated = []
+def test_the_checks_say_their_texts_by_key(aid):
+    """No inline English: fail/note/partial take a catalog message (say(...)), or the
+    runner's messages passed on as they are (en=en, ja=ja)."""
+    inline = []
     path = CHECKS / f"test_{aid}.py"
     for name, kw, node in _calls(path):
         where = f"{path.name}:{node.lineno} {name}"
-        if name in ("fail", "note", "partial") and "en" in kw:
-            ja = _literal(kw["ja"]) if "ja" in kw else ""
-            translated = "ja" in kw and (JAPANESE.search(ja) or _has_placeholder(kw["ja"]))
-            if not translated or english_words(ja):
-                untranslated.append((where, _literal(kw["en"])[:60], english_words(ja)))
-        if "hint_en" in kw and "hint_ja" not in kw:
-            untranslated.append((where, "hint_en without hint_ja"))
-        if "what" in kw and "what_ja" not in kw and english_words(_literal(kw["what"])):
-            untranslated.append((where, _literal(kw["what"]), "what without what_ja"))
-        if "what_ja" in kw and english_words(_literal(kw["what_ja"])):
-            untranslated.append((where, _literal(kw["what_ja"])))
+        if name in ("fail", "note", "partial") and any(
+                isinstance(kw.get(k), ast.Constant | ast.JoinedStr) for k in ("en", "ja")):
+            inline.append(where)
+        if {"hint_en", "hint_ja", "what_ja"} & set(kw):
+            inline.append((where, "an en/ja pair of keywords"))
+    assert not inline, inline
+
+
+def test_every_japanese_text_of_the_catalog_is_japanese():
+    from grader.scoring import catalog
+
+    untranslated = []
+    for key, text in catalog.catalog("ja").items():
+        shown = re.sub(r"\{[^}]*\}", " ", text)
+        if english_words(shown):
+            untranslated.append((key, english_words(shown)))
     assert not untranslated, untranslated
 
 
@@ -147,7 +130,7 @@ def test_the_runners_own_texts_are_translated(tmp_path):
         for s in student:
             shown = shown.replace(s, " ")
         assert not english_words(shown.split("Traceback")[0]), ja
-    words = formats._WORDS
+    words = {lang: formats.words(lang) for lang in ("en", "ja")}
     assert set(words["en"]) == set(words["ja"])
     assert all(JAPANESE.search(words["ja"][k]) for k in words["ja"]), words["ja"]
 
@@ -159,7 +142,7 @@ def _ja_texts(record: dict) -> list[str]:
     """Every student-visible text of a Japanese text report, without the student's output."""
     texts = []
     for a in record["assignments"]:
-        texts.append(formats._title(a, "ja"))
+        texts.append(formats.task_title(a, "ja"))
         if a.get("problem"):
             texts.append(a["problem"]["ja"].split("Traceback")[0])
         texts.extend(c["message"]["ja"] for c in a["checks"])
@@ -167,11 +150,7 @@ def _ja_texts(record: dict) -> list[str]:
 
 
 def _case(case: str, tmp_path: Path) -> Path:
-    folder = tmp_path / case
-    shutil.copytree(BUGGY / case, folder)
-    if case.startswith("a3"):
-        shutil.copytree(REPO / "solutions" / "a2_batchnorm", folder / "a2_batchnorm")
-    return folder
+    return slip_cases.submission(case, tmp_path / case)
 
 
 @pytest.mark.parametrize("case", [

@@ -6,6 +6,7 @@ its text report (English and Japanese) and JSON record are read as a student and
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.report import render
+from grader.scoring.runner import load_points
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -119,10 +121,35 @@ def test_an_unreadable_submission_gets_one_line(tmp_path, kind):
     assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text(encoding="utf-8"))
     assert record["status"] == "unreadable" and record["score"] == 0
-    assert record["max_score"] == 100
+    points = load_points(REPO / "grader" / "points.toml")
+    assert record["max_score"] == sum(sum(p.values()) for p in points.values())
     for lang, words in (("en", "cannot be read"), ("ja", "読み込めない")):
         text = subprocess.run([sys.executable, "-m", "grader", str(source), "--lang", lang],
                               capture_output=True, text=True, timeout=120).stdout
         body = [line for line in text.splitlines() if line.strip()]
         assert len(body) == 3, text  # the header, the one line, the total
         assert words in body[1] and "Not run" not in text and "未実行" not in text
+
+
+def test_source_saved_by_windows_notepad_is_read_as_python_reads_it(tmp_path):
+    """A byte order mark and CRLF line ends (Windows Notepad's UTF-8): graded like the same
+    code without them, and the static checks and similarity flags read it too (a static
+    import check that could not parse it would see no import at all)."""
+    from grader import similarity
+    from grader.scoring import runner
+
+    root = _copy_solution(tmp_path, "a2_batchnorm")
+    path = root / "a2_batchnorm" / "batchnorm.py"
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(codecs.BOM_UTF8 + text.replace("\n", "\r\n").encode("utf-8"))
+    fake = runner.Options(checks_dir=REPO / "tests" / "grader_cases" / "fake_checks")
+    (task,) = runner.grade(root, ["a2"], fake)["assignments"]
+    assert task["status"] == "graded" and task["score"] == task["max_score"], task
+    (flag,) = similarity.reference_flags(root, "a2")
+    assert flag["with"] == "solutions/a2_batchnorm/batchnorm.py" and flag["similarity"] == 1.0
+    assert flag["lines"][-1][1] == text.count("\n")  # the file's own line numbers
+    helper = "\n\ndef _ready():\n    from dlkit.layers import BatchNormalization\n"
+    path.write_bytes(codecs.BOM_UTF8 + (text + helper).replace("\n", "\r\n").encode("utf-8"))
+    (task,) = runner.grade(root, ["a2"], fake)["assignments"]
+    static = {c["name"]: c for c in task["checks"]}["test_no_static_import_of_dlkit_batchnorm"]
+    assert static["outcome"] == "failed", static

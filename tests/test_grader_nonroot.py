@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import confine, isolation
+from grader.scoring.runner import load_points
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "grader_cases"
@@ -92,7 +93,8 @@ def home():
 
 
 def _grade(home: Path, submission: Path, assignments: str, *, bus: Path | None = None,
-           busy: bool = False) -> tuple[dict, str]:
+           busy: bool = False, budget: float | None = None,
+           import_timeout: float = 10) -> tuple[dict, str]:
     """Grade as UID (record, stderr); the grader's own files must be gone afterwards."""
     stage = Path(tempfile.mkdtemp(prefix="dlkit-nonroot-stage-"))
     q = shlex.quote
@@ -109,17 +111,18 @@ def _grade(home: Path, submission: Path, assignments: str, *, bus: Path | None =
                   f"mkdir /run/user/{UID}", f"mount --bind {q(str(bus))} /run/user/{UID}"]
     drop = (f"setpriv --reuid {UID} --regid {UID} --clear-groups env -i "
             f"PATH=/usr/local/bin:/usr/bin:/bin HOME={q(str(home))} LANG=C.UTF-8 "
-            "DLKIT_GRADE_IMPORT_TIMEOUT=10")
+            f"DLKIT_GRADE_IMPORT_TIMEOUT={import_timeout}")
     if busy:
         lines.append(f"{drop} {q(sys.executable)} -c {q(BUSY)} &")
         lines.append("sleep 1")
     out = home / "record.json"
     lines.append(f"exec {drop} {q(sys.executable)} -m grader {q(str(submission))} "
-                 f"--assignment {assignments} --format json --out {q(str(out))}")
+                 f"--assignment {assignments} --format json --out {q(str(out))}"
+                 + (f" --budget {budget}" if budget else ""))
     try:
         proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                                "\n".join(lines)], capture_output=True, text=True, cwd=ROOT,
-                              timeout=120)
+                              timeout=600)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -140,8 +143,9 @@ def _message(check: dict) -> str:
 def test_model_answers_get_full_marks_and_the_note_stays_with_the_instructor(home):
     record, stderr = _grade(home, ROOT / "solutions", "a1,a2")
     assert record["isolation"] == "landlock-same-uid"
-    assert [(a["id"], a["score"]) for a in record["assignments"]] == [("a1", 20.0),
-                                                                     ("a2", 30.0)]
+    points = load_points(ROOT / "grader" / "points.toml")
+    assert [(a["id"], a["score"]) for a in record["assignments"]] == [
+        (aid, sum(points[aid].values())) for aid in ("a1", "a2")]
     note = isolation.isolation_note("landlock-same-uid")
     assert record["instructor"]["isolation_note"] == note
     assert note in stderr
@@ -220,3 +224,61 @@ def test_a_busy_user_does_not_cost_the_student_points(home):
     for name in ("test_init_shape_and_dtype", "test_init_zeros", "test_init_float_std",
                  "test_init_xavier", "test_init_he", "test_init_uses_rng"):
         assert checks[name]["score"] == checks[name]["max_score"], _message(checks[name])
+
+
+def _cmdlines_with(marker: bytes) -> list[int]:
+    found = []
+    for pid in _processes_of_uid():
+        try:
+            if marker in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_nothing_outlives_the_assignment_budget(home):
+    """outlives_budget starts a process that ignores SIGTERM, then hangs until the
+    assignment's budget runs out: when dlkit-grade returns, the keeper has killed it."""
+    marker, seen, done = b"DLKIT-HOSTILE-SURVIVOR-MARKER", [], threading.Event()
+
+    def look():  # while grading: was it ever started?
+        while not done.wait(0.1):
+            seen.extend(_cmdlines_with(marker))
+
+    watcher = threading.Thread(target=look, daemon=True)
+    watcher.start()
+    try:
+        record, _ = _grade(home, CASES / "hostile" / "outlives_budget", "a1", budget=10,
+                           import_timeout=120)
+    finally:
+        done.set()
+        watcher.join()
+    (a1,) = record["assignments"]
+    assert a1["status"] == "budget"
+    assert seen  # it was started, and lived until the budget ran out
+    assert _cmdlines_with(marker) == []
+
+
+@pytest.mark.slow
+def test_disk_memory_and_sockets_are_bounded(home):
+    """fills_disk (1.2 GiB, each file deleted while open): stopped by the disk quota;
+    pins_memory (memfd, System V shared memory, /dev/shm) and unix_socket: refused."""
+    record, _ = _grade(home, CASES / "hostile" / "fills_disk", "a1")
+    message = _message(_checks(record)["test_spread_stats_sigmoid"])
+    assert "the worker was stopped: the disk quota (256 MiB)" in message, message
+    record, _ = _grade(home, CASES / "hostile" / "pins_memory", "a1")
+    message = _message(_checks(record)["test_spread_stats_sigmoid"])
+    assert "pinned 0 MiB" in message and "memfd_create: Permission denied" in message, message
+    record, _ = _grade(home, CASES / "hostile" / "unix_socket", "a1")
+    message = _message(_checks(record)["test_spread_stats_sigmoid"])
+    assert "reached 0: []" in message, message
+
+
+@pytest.mark.slow
+def test_work_in_exited_threads_is_counted(home):
+    """a4_times_in_threads as an ordinary user (no cgroup of its own: the process clocks
+    count the exited threads): no speed points."""
+    record, _ = _grade(home, CASES / "hostile" / "a4_times_in_threads", "a4")
+    speed = _checks(record)["test_speed"]
+    assert speed["score"] == 0, _message(speed)

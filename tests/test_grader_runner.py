@@ -156,6 +156,67 @@ def test_a_worker_that_cannot_be_started_is_a_sandbox_error(monkeypatch):
         assert w.channel is None and w.proc is None
 
 
+def test_a_start_up_that_dies_once_is_tried_again_and_one_that_always_dies_is_ours(
+        monkeypatch, tmp_path):
+    """A worker that dies before it says it started (a wrapper such as unshare failing and
+    exiting with status 1, the OOM killer on a loaded machine) ran no student code: it is
+    started again; if that fails too, it is the grader's SandboxError (exit 3 upstream),
+    never a student's error."""
+    from grader.sandbox import handle as sandbox
+    from grader.sandbox.handle import SandboxError
+
+    once = tmp_path / "died-once"
+    boot = sandbox._BOOT
+    monkeypatch.setattr(sandbox, "_BOOT", (
+        f"import os\nif not os.path.exists({str(once)!r}):\n"
+        f"    open({str(once)!r}, 'w').close(); os._exit(1)\n") + boot)
+    with Worker(PROBE) as w:
+        w.start()
+        assert w.starts == 2 and once.exists()
+        w.ping()
+    monkeypatch.setattr(sandbox, "_BOOT", "import os; os._exit(1)")
+    with Worker(PROBE) as w:
+        with pytest.raises(SandboxError, match=r"(?s)did not start.*status 1.*tried 2 times"):
+            w.start()
+
+
+def test_a_dead_worker_is_not_reaped_before_its_group_is_killed():
+    """Asking whether a worker is alive never collects its exit status: its pid, which
+    names its process group, stays its own until ``kill`` has signalled that group (a
+    group signalled after the reap could be another program's, the pid reused)."""
+    from grader.ipc import protocol
+
+    with Worker(PROBE) as w:
+        w.ping()
+        ch = w.channel
+        protocol.send(ch.req, {"op": "exit"})
+        deadline = time.monotonic() + 30
+        while ch.alive and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not ch.alive and ch.proc.returncode is None
+        state = Path(f"/proc/{ch.proc.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        assert state == b"Z"  # exited, not reaped: the pid is still the worker's
+        ch.kill()
+        assert ch.proc.returncode == 0  # collected only now, after the group's kill
+
+
+def test_a_worker_killed_from_outside_is_reported_as_killed(tmp_path):
+    """The worker's Python SIGKILLed from outside (the OOM killer, another program): under
+    namespaces its wrapper, unshare, exits with status 1 instead of passing the signal on;
+    the reason says SIGKILL all the same, not an exit of the student's code."""
+    import signal
+
+    from grader.sandbox.handle import WorkerDied
+
+    with Worker(PROBE) as w:
+        w.ping()
+        kids = Path(f"/proc/{w.proc.pid}/task/{w.proc.pid}/children").read_text().split()
+        target = int(kids[0]) if kids else w.proc.pid  # unshare's child, or the worker
+        os.kill(target, signal.SIGKILL)
+        with pytest.raises(WorkerDied, match="killed by SIGKILL"):
+            w.ping()
+
+
 def test_worker_calls_return_values_and_output(worker):
     got = worker.call(f"{MOD}:normal", 3, 4, Rng(7), timeout=30)
     assert np.array_equal(got, np.random.default_rng(7).normal(size=(3, 4)))
@@ -535,6 +596,45 @@ def test_zip_bomb_stops_at_the_limit(tmp_path):
         submission.prepare(archive, tmp_path / "out")
 
 
+# Crafted zips: each is the student's "unreadable" submission with the reason, never another
+# exception (which would stop a single grade, or a whole class's batch).
+MALFORMED_ZIPS = {
+    "a file, then a folder of the same name": (
+        [("a1_initialization/x", "a"), ("a1_initialization/x/y.py", "b")],
+        "a file and a folder of the same name"),
+    "a folder, then a file of the same name": (
+        [("a1_initialization/x/y.py", "b"), ("a1_initialization/x", "a")],
+        "a file and a folder of the same name"),
+    "a 400-byte folder name": (
+        [("a1_initialization/" + "d" * 400 + "/initializers.py", "a")],
+        "a name longer than 255 bytes"),
+    "a 300-byte file name": ([("a1_initialization/" + "f" * 300 + ".py", "a")],
+                             "a name longer than 255 bytes"),
+}
+
+
+def _malformed_zip(path: Path, kind: str) -> Path:
+    if kind == "a corrupt compressed stream":
+        _zip(path, {"a1_initialization/initializers.py": "x = 1\n" * 2000})
+        data = bytearray(path.read_bytes())
+        at = data.index(b"initializers.py") + len("initializers.py") + 5
+        data[at:at + 16] = b"\xff" * 16
+        path.write_bytes(bytes(data))
+        return path
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in MALFORMED_ZIPS[kind][0]:
+            zf.writestr(name, text)
+    return path
+
+
+@pytest.mark.parametrize("kind", [*MALFORMED_ZIPS, "a corrupt compressed stream"])
+def test_a_malformed_zip_is_unreadable_with_the_reason(tmp_path, kind):
+    archive = _malformed_zip(tmp_path / "s.zip", kind)
+    want = MALFORMED_ZIPS[kind][1] if kind in MALFORMED_ZIPS else "while decompressing"
+    with pytest.raises(submission.SubmissionError, match=want):
+        submission.prepare(archive, tmp_path / "out")
+
+
 def test_folder_copy_skips_symlinks_and_caches(tmp_path):
     src = tmp_path / "sub" / "a1_initialization"
     src.mkdir(parents=True)
@@ -595,6 +695,28 @@ def test_broken_checks_are_a_grader_error_not_a_zero(tmp_path):
     (a1,) = record["assignments"]
     assert a1["status"] == "grader" and "SyntaxError" in a1["log"]
     assert "not your fault" in a1["checks"][0]["message"]["en"]
+
+
+def test_every_check_keeps_what_the_students_code_printed_the_last_one_too(tmp_path):
+    """The worker is closed in the last check's teardown: its output is kept all the same."""
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "points.toml").write_text("[a1]\ntest_first = 1\ntest_last = 1\n")
+    (checks / "conftest.py").write_text(
+        "from grader.scoring.plugin import feedback, worker  # noqa\n")
+    (checks / "test_a1.py").write_text(
+        "F = 'a1_initialization.initializers:init_weight'\n"
+        "def test_first(worker):\n    worker.call(F, 1, 1, 'first', None)\n"
+        "def test_last(worker):\n    worker.call(F, 1, 1, 'last', None)\n    assert False\n")
+    sub = tmp_path / "sub" / "a1_initialization"
+    sub.mkdir(parents=True)
+    (sub / "initializers.py").write_text(
+        "def init_weight(n_in, n_out, scheme, rng):\n    print('printed by', scheme)\n")
+    record = runner.grade(sub.parent, ["a1"], runner.Options(checks_dir=checks))
+    by_name = {c["name"]: c for c in record["assignments"][0]["checks"]}
+    assert "printed by first" in by_name["test_first"]["output"]
+    assert "printed by last" in by_name["test_last"]["output"]
+    assert "printed by first" not in by_name["test_last"]["output"]
 
 
 @pytest.mark.parametrize("stop", ["pytest.exit('stopped on purpose', returncode=0)",

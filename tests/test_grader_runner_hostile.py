@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -76,6 +77,17 @@ CASES = {
         "test_predict_shape": "Not allowed: your code uses dlkit.layers.BatchNormalization"}),
     "a4_finds_dlkit_kernels": (["a4"], {"a4": 0}, {
         "test_forward_matches": "no loaded kernel named batchnorm_forward_train"}),
+    # memory no rlimit counts (a memfd grown by posix_fallocate, System V shared memory,
+    # /dev/shm): refused, or bounded by a private size-limited /dev/shm (namespaces)
+    "pins_memory": (["a1"], {"a1": 4}, {"test_spread_stats": "memfd_create: Permission"}),
+    # every UNIX socket it can find, one in the Python installation's folder included
+    # (unix_listener): refused at every level
+    "unix_socket": (["a1"], {"a1": 4}, {"test_spread_stats": "reached 0: []"}),
+    # 1.2 GiB of disk, each file deleted while kept open: a private 256 MiB tmpfs
+    # (namespaces) or the disk quota watched by the grader (the other levels) stops it
+    "fills_disk": (["a1"], {"a1": 4}, {"test_spread_stats": ""}),
+    # terminal control sequences in what it prints and raises (test_no_forged_screen)
+    "forges_screen": (["a1"], {"a1": 4}, {"test_spread_stats": "RuntimeError"}),
 }
 # Cases whose module fails at import: that task is "not-loaded", the error said once.
 NOT_LOADED = {"raise_at_import": ("a1",), "loop_at_import": ("a1",),
@@ -111,7 +123,47 @@ def listening_server():
 
 
 @pytest.fixture(scope="session")
-def hostile_records(listening_server):
+def unix_listener():
+    """A UNIX socket that anyone may connect to, in the Python installation's folder
+    (which every level lets the worker read), while the cases run: what unix_socket tries.
+    Yields the list of what was received."""
+    import socket
+    import threading
+
+    path = Path(sys.prefix) / f"dlkit-hostile-{os.getpid()}.sock"
+    received: list[bytes] = []
+    done = threading.Event()
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        os.chmod(path, 0o777)
+        server.listen()
+        server.settimeout(0.2)
+
+        def accept():
+            while not done.is_set():
+                try:
+                    conn = server.accept()[0]
+                except OSError:
+                    continue
+                with conn:
+                    conn.settimeout(1)
+                    try:
+                        received.append(conn.recv(64))
+                    except OSError:
+                        received.append(b"(connected)")
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield received
+        finally:
+            done.set()
+            thread.join()
+            path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def hostile_records(listening_server, unix_listener):
     # a run at a level that leaves /tmp open (the slow per-level suites) may have left the
     # marker that test_fake_results_files_stay_inside_the_sandbox looks for
     FAKE_RESULTS_MARKER.unlink(missing_ok=True)
@@ -193,6 +245,121 @@ def test_probing_finds_nothing_it_could_use(hostile_records):
     assert record["score"] == 4
 
 
+def test_unix_sockets_are_refused(hostile_records, unix_listener):
+    """unix_socket connects to every socket file it finds, the one in the Python
+    installation's folder included: refused (seccomp) at every level, so nothing arrives."""
+    record, _ = hostile_records["unix_socket"]
+    message = _checks(record)["test_spread_stats"]["message"]["en"]
+    assert "reached 0: []" in message and "Permission denied" in message, message
+    assert unix_listener == []
+
+
+def test_memory_outside_the_limit_is_refused(hostile_records):
+    """pins_memory: memfd_create and shmget are refused (seccomp) at every level; /dev/shm
+    is a private 16 MiB tmpfs (namespaces) or not writable (Landlock)."""
+    record, _ = hostile_records["pins_memory"]
+    message = _checks(record)["test_spread_stats"]["message"]["en"]
+    assert "memfd_create: Permission denied" in message, message
+    assert "shmget: Permission denied" in message, message
+    if not _hides():  # user-no-landlock: /dev/shm is writable, a file of it is limited
+        pytest.skip(f"{detect_isolation()} lets the worker write /dev/shm (the note says so)")
+    assert "pinned 0 MiB" in message, message
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "gradescope", "junit"])
+def test_no_forged_screen(hostile_records, fmt):
+    """forges_screen prints and raises terminal control sequences: every report shows them
+    escaped (visible to the TA), none as a control character."""
+    from grader.report import render
+
+    record, _ = hostile_records["forges_screen"]
+    report = render(record, fmt)
+    controls = sorted({hex(ord(c)) for c in report if (ord(c) < 32 and c not in "\n\t")
+                       or 0x7f <= ord(c) <= 0x9f or c == "\u202e"})
+    assert controls == [], controls
+    if fmt == "text":
+        assert "\\x1b[2J\\x1b[H" in report and "\\x9b2J\\u202eFAIL\\x07" in report
+    check = _checks(record)["test_spread_stats"]
+    assert "\x1b" not in check["output"] and "\\x1b[2J" in check["output"]
+    assert "\r" not in check["message"]["en"] and "\\x0dTotal" in check["message"]["en"]
+
+
+def test_disk_is_bounded(hostile_records):
+    """fills_disk: stopped at its working copy's 256 MiB, by the kernel (the tmpfs of
+    namespaces: "No space left on device") or by the grader's quota (the other levels)."""
+    import re
+
+    record, _ = hostile_records["fills_disk"]
+    message = _checks(record)["test_spread_stats"]["message"]["en"]
+    if base_level(detect_isolation()) == "namespaces":
+        found = re.search(r"took (\d+) MiB \(No space left on device\)", message)
+        assert found and int(found.group(1)) <= 256, message
+    else:
+        assert "the worker was stopped: the disk quota (256 MiB)" in message, message
+
+
+def _processes_with(marker: bytes) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(entry)
+            except OSError:
+                continue
+    return found
+
+
+class Sighting:
+    """Looks for processes whose command line holds ``marker`` every 0.1 s, in a thread,
+    while the ``with`` block runs: ``seen`` says whether one ever was there."""
+
+    def __init__(self, marker: bytes):
+        import threading
+
+        self.marker, self.seen = marker, False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._look, daemon=True)
+
+    def _look(self):
+        while not self._done.wait(0.1):
+            self.seen = self.seen or bool(_processes_with(self.marker))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+
+SURVIVOR = b"DLKIT-HOSTILE-SURVIVOR-MARKER"
+
+
+def test_nothing_outlives_the_assignment_budget(monkeypatch):
+    """outlives_budget starts a process that ignores SIGTERM, then hangs at import until
+    the budget runs out: when grade() returns, nothing it started is left (a cgroup's kill,
+    the uid's processes, or the keeper's kill of every descendant, checked after the
+    fact)."""
+    from grader.sandbox import cgroup
+
+    monkeypatch.setenv("DLKIT_GRADE_IMPORT_TIMEOUT", "120")  # the budget ends it first
+    monkeypatch.setenv("DLKIT_GRADE_KERNEL_CACHE", "off")
+    own = cgroup._own_cgroup()
+    before = set(own.glob("dlkit-grade-*")) if own else set()
+    with Sighting(SURVIVOR) as sighting:
+        record = runner.grade(HOSTILE / "outlives_budget", ["a1"], runner.Options(
+            checks_dir=FAKE_CHECKS, budgets={"a1": 10.0}))
+    (a1,) = record["assignments"]
+    assert a1["status"] == "budget", a1.get("log")
+    assert sighting.seen  # it was started, and lived until the budget ran out
+    assert _processes_with(SURVIVOR) == []
+    # nor the worker cgroups of the killed checks process (their maker's pid is gone)
+    made = set(own.glob("dlkit-grade-*")) - before if own else set()
+    assert [p for p in made if not Path(f"/proc/{p.name.split('-')[2]}").exists()] == []
+
+
 def test_daemon_left_behind_is_killed(hostile_records):
     hostile_records["fork_bomb"]  # graded: its test_zeros started a daemon and passed
     for entry in os.listdir("/proc"):
@@ -244,13 +411,16 @@ def test_hostile_case_in_session_fallback(case, monkeypatch):
 # how a4's and a2's test_speed time the student's code (grader.timing.varied).  Each is correct, so
 # it keeps every correctness point, and must get exactly 0 speed points, with the reason.
 REAL_CHECKS = Path(__file__).resolve().parents[1] / "grader" / "checks"
-TIMED_RUN = "the timed calls did not compute BatchNorm for the inputs given"
+TIMED_RUN = "the results of the timed calls differ from BatchNorm of the inputs"
+# a4 checks the kernels' results on the timed input before timing: a kernel that answers
+# from a cache keyed by shape is wrong there already, and told so before anything is timed
+UNTIMED = "Speed points are only given to kernels that compute the batch normalization"
 SPEED_CASES = {
     # returns the last outputs when called again with the same array objects
     "a4_memoizes": ("a4", 16.0, "out: relative error"),
     # copies the outputs cached for the same (shape, dtype): also caught by the float32
     # checks, which call the float64 kernel again on new numbers of the same shapes
-    "a4_caches_by_shape": ("a4", 12.0, "out: relative error"),
+    "a4_caches_by_shape": ("a4", 12.0, UNTIMED),
     # at import, replaces the worker's timing loop by one that answers "done" at once
     "a4_fakes_timing_loop": ("a4", 16.0, "no valid value came back with the timed round"),
     # writes a forged "done" to the worker's reply pipe on the first call of each round
@@ -261,6 +431,10 @@ SPEED_CASES = {
 
 
 ALSO_CAUGHT = {"a4_caches_by_shape": ("test_forward_float32", "test_backward_float32")}
+# Correct but slow (plain NumPy a4 no faster than the book's layer; a2 with Python loops
+# over the features), each timed round run in a thread that has exited before "done":
+# the CPU time of exited threads counts, so no speed points (task total without them).
+THREAD_CASES = {"a4_times_in_threads": ("a4", 16.0), "a2_times_in_threads": ("a2", 27.0)}
 
 
 @pytest.fixture(scope="session")
@@ -268,9 +442,11 @@ def speed_records():
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            cases = {**{case: aid for case, (aid, _t, _x) in SPEED_CASES.items()},
+                     **{case: aid for case, (aid, _t) in THREAD_CASES.items()}}
             futures = {case: pool.submit(runner.grade, HOSTILE / case, [aid],
                                          runner.Options(checks_dir=REAL_CHECKS))
-                       for case, (aid, _total, _text) in SPEED_CASES.items()}
+                       for case, aid in cases.items()}
             return {case: f.result() for case, f in futures.items()}
 
 
@@ -284,10 +460,48 @@ def test_speed_check_cannot_be_gamed(speed_records, case):
     assert checks["test_speed"]["outcome"] == "failed"
     message = checks["test_speed"]["message"]
     assert text in message["en"], message
-    if case != "a4_forges_done_reply":  # that one is stopped as a broken worker
+    if case not in ("a4_forges_done_reply", "a4_caches_by_shape"):  # told otherwise above
         assert TIMED_RUN in message["en"], message
-        assert "BatchNorm を計算していませんでした" in message["ja"], message
+        assert "BatchNorm と異なりました" in message["ja"], message
     others = {name: c["outcome"] for name, c in checks.items()
               if name != "test_speed" and name not in ALSO_CAUGHT.get(case, ())}
     assert set(others.values()) == {"passed"}, others
     assert result["score"] == total
+
+
+def _speed_up(message: str) -> float:
+    import re
+
+    found = re.search(r"speed-up ([0-9.]+)×", message)
+    assert found, message
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize("case", sorted(THREAD_CASES))
+def test_work_in_exited_threads_is_counted(speed_records, case):
+    aid, total = THREAD_CASES[case]
+    (result,) = speed_records[case]["assignments"]
+    assert result["status"] == "graded", result.get("log")
+    checks = {c["name"]: c for c in result["checks"]}
+    speed = checks["test_speed"]
+    assert speed["score"] == 0, speed
+    # measured as what it is: no faster than the reference (a4), far slower (a2)
+    assert _speed_up(speed["message"]["en"]) < (1.5 if aid == "a4" else 1 / 3), speed
+    others = {name: c["outcome"] for name, c in checks.items() if name != "test_speed"}
+    assert set(others.values()) == {"passed"}, others
+    assert result["score"] == total
+    # the patch of the timing loop took hold (it says so when its module is imported)
+    assert any("every timed round runs in a thread" in c["output"] for c in checks.values())
+
+
+@pytest.mark.slow
+def test_work_in_exited_threads_is_counted_without_a_cgroup(monkeypatch):
+    """The same without a cgroup (a container whose cgroups are read-only): the process
+    CPU clock of each of the worker's processes counts its exited threads."""
+    monkeypatch.setenv("DLKIT_GRADE_CGROUP", "off")
+    monkeypatch.delenv("DLKIT_GRADE_CHECKS_DIR", raising=False)
+    record = runner.grade(HOSTILE / "a4_times_in_threads", ["a4"],
+                          runner.Options(checks_dir=REAL_CHECKS))
+    (result,) = record["assignments"]
+    speed = {c["name"]: c for c in result["checks"]}["test_speed"]
+    assert speed["score"] == 0 and _speed_up(speed["message"]["en"]) < 1.5, speed

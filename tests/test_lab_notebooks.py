@@ -3,12 +3,14 @@
 They run in a real Jupyter kernel (nbclient + ipykernel) in a copy of the handout, as a
 student opens them: on the stubs (every cell completes and shows its TODO), on the model
 answers (every cell shows its numbers and figures), and on broken code (the error is shown,
-the notebook goes on).  The English and Japanese notebooks share their code cells; the
-stored notebooks carry no outputs.
+the notebook goes on; slips a gradient check or square weights would hide are shown too).
+The English and Japanese notebooks share their code, only what it prints is translated (the
+Japanese ones print Japanese); the stored notebooks carry no outputs.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
 from dlkit.tasks import TASKS
@@ -23,6 +26,8 @@ from dlkit.tasks import TASKS
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS, SOLUTIONS = REPO / "assignments", REPO / "solutions"
 LANGUAGES = {"en": "lab.ipynb", "ja": "lab.ja.ipynb"}
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+NOT_WRITTEN = {"en": "is not written yet: fill it in", "ja": "はまだ書かれていません"}
 NOTEBOOKS = [(tid, lang) for tid in TASKS for lang in LANGUAGES]
 IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
 
@@ -82,10 +87,26 @@ def test_stored_without_outputs(tid, lang):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
 
 
+def without_text(source: str) -> str:
+    """A code cell's program with every string it holds blanked out (what it prints aside,
+    the same code), IPython's magics turned into Python first."""
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+        elif isinstance(node, ast.JoinedStr):
+            node.values = [v for v in node.values if not isinstance(v, ast.Constant)]
+    return ast.dump(tree)
+
+
 @pytest.mark.parametrize("tid", TASKS)
 def test_english_and_japanese_in_sync(tid):
+    """The same code; only what it prints is translated, and the set-up cell tells dlkit's
+    lab helpers the language."""
     en, ja = stored(tid, "en"), stored(tid, "ja")
-    assert code_cells(en) == code_cells(ja)
+    assert [without_text(c) for c in code_cells(en)] == [without_text(c) for c in code_cells(ja)]
+    assert f'lab.setup("{tid}", COURSE_REPO, lang="en")' in code_cells(en)[0]
+    assert f'lab.setup("{tid}", COURSE_REPO, lang="ja")' in code_cells(ja)[0]
     assert [c.cell_type for c in en.cells] == [c.cell_type for c in ja.cells]
     for cell in (c for c in ja.cells if c.cell_type == "markdown"):
         assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", cell.source), cell.source[:80]
@@ -97,7 +118,7 @@ def test_first_cell_installs_what_is_missing(tid):
     first = code_cells(stored(tid, "en"))[0]
     assert re.search(r'^COURSE_REPO = "https://', first, re.M)
     assert '"pip", "install"' in first and 'find_spec("dlkit") is None' in first
-    assert f'lab.setup("{tid}", COURSE_REPO)' in first
+    assert f'lab.setup("{tid}", COURSE_REPO, lang="en")' in first
     assert ("dlkit data fetch fashion-mnist" in first) == (tid == "a3")
     for source in code_cells(stored(tid, "en"))[1:]:
         if TASKS[tid].import_name.split(".")[0] in source or "lab.task(" in source:
@@ -127,18 +148,33 @@ def test_on_the_stubs_every_cell_shows_its_todo(stubs, tid, lang, request):
     assert task_cells
     for text in task_cells:
         assert f"[{tid}] TODO (task {number}): " in "".join(text), text
-        assert "is not written yet: fill it in" in "".join(text)
+        assert NOT_WRITTEN[lang] in "".join(text)
 
 
 def test_a1_on_the_model_answer(answers):
     cells = execute(answers, "a1")
     text = ["".join(t) for _, t, _ in cells]
-    assert "'he': shape (100, 100), dtype float64, std 0.14" in text[1]
+    assert "'he': shape (784, 100), dtype float64, std 0.050" in text[1]
+    assert re.findall(r"\S+(?=$)", text[1], re.M) == ["ok"] * 5, text[1]
     assert images(cells[2][2]) == 1
     table = text[3].splitlines()
     assert len(table) == 1 + 7 * 4 - 3  # 7 configurations; ReLU's "saturated" not compared
     assert all(line.endswith(" ok") for line in table[1:]), text[3]
     assert "TODO" not in "".join(text)
+
+
+def test_a1_shows_n_in_and_n_out_mixed_up(tmp_path):
+    """σ from n_out instead of n_in: invisible on square weights, shown on 784 × 100."""
+    root = handout(tmp_path / "assignments", answered=["a1"])
+    module = root / TASKS["a1"].path
+    source = module.read_text()
+    wrong = source.replace("sigma = weight_std(n_in, scheme)", "sigma = weight_std(n_out, scheme)")
+    assert wrong != source
+    module.write_text(wrong)
+    text = "".join(execute(root, "a1")[1][1])
+    verdicts = dict(re.findall(r"^\s*'?(\S+?)'?: shape .*  (ok|DIFFERS)$", text, re.M))
+    assert verdicts == {"zeros": "ok", "1.0": "ok", "0.01": "ok", "xavier": "DIFFERS",
+                        "he": "DIFFERS"}, text
 
 
 def test_a2_on_the_model_answer_and_on_a_wrong_backward(answers, tmp_path):
@@ -147,6 +183,8 @@ def test_a2_on_the_model_answer_and_on_a_wrong_backward(answers, tmp_path):
     assert "std of each feature of out:  [0.99999" in text[1]
     assert re.findall(r"^d(x|gamma|beta) +relative error .* ok$", text[2], re.M) == [
         "x", "gamma", "beta"]
+    assert re.findall(r"^(\w+) +vs the book's layer .* ok$", text[2], re.M) == [
+        "out", "dx", "dgamma", "dbeta"]
     assert images(cells[3][2]) == 1
 
     broken = handout(tmp_path / "assignments", answered=["a2"])
@@ -159,6 +197,22 @@ def test_a2_on_the_model_answer_and_on_a_wrong_backward(answers, tmp_path):
     text = ["".join(t) for _, t, _ in execute(broken, "a2")]
     assert re.search(r"^dgamma +relative error .* TOO LARGE", text[2], re.M), text[2]
     assert re.search(r"^dbeta +relative error .* ok$", text[2], re.M), text[2]
+
+
+def test_a2_catches_eps_outside_the_square_root(tmp_path):
+    """1/(√var + eps) with a backward to match: the gradient check passes it (the backward is
+    right for that forward), the comparison with the book's layer does not."""
+    root = handout(tmp_path / "assignments", answered=["a2"])
+    module = root / TASKS["a2"].path
+    source = module.read_text()
+    wrong = source.replace("invstd = 1.0 / np.sqrt(var + self.eps)",
+                           "invstd = 1.0 / (np.sqrt(var) + self.eps)")
+    assert wrong != source
+    module.write_text(wrong)
+    text = "".join(execute(root, "a2")[2][1])
+    assert re.findall(r"^d(x|gamma|beta) +relative error .* ok$", text, re.M) == [
+        "x", "gamma", "beta"], text
+    assert re.search(r"^out +vs the book's layer .* DIFFERS", text, re.M), text
 
 
 def test_a3_on_the_model_answer(answers, fashion_mnist_dir):
@@ -200,3 +254,12 @@ def test_japanese_notebooks_on_the_model_answers(answers, tid, request):
     text = "".join("".join(t) for _, t, _ in cells)
     assert f"[{tid}]" not in text, text  # no cell reported an error of the student's code
     assert sum(images(outputs) for _, _, outputs in cells) == {"a4": 0}.get(tid, 1)
+    printed = ["".join(t) for _, t, _ in cells if "".join(t).strip()]
+    assert printed and all(JAPANESE.search(t) for t in printed), printed
+
+
+@pytest.mark.parametrize("tid", ["a1", "a2"])
+def test_english_notebooks_print_no_japanese(answers, stubs, tid):
+    for root in (answers, stubs):
+        text = "".join("".join(t) for _, t, _ in execute(root, tid, "en"))
+        assert text.strip() and not JAPANESE.search(text), text

@@ -8,6 +8,7 @@ hidden checks.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dlkit.submit.pack import collect, write_zip
+from dlkit.submit.source import source_problems
 from dlkit.tasks import SKIP_NAMES, TASKS, SizeLimits
 from grader.scoring.submission import prepare
 
@@ -103,6 +105,40 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path):
     path.write_text(path.read_text() + "\ndef broken(:\n    pass\n")
     lines = path.read_text().count("\n")
     refused(submit("--task", "a1", cwd=root), f"{path}, line {lines - 1}", "py_compile")
+
+
+@pytest.mark.parametrize("saved_as", ["notepad", "cp932 declared"])
+def test_source_is_read_as_python_reads_it(tmp_path, saved_as):
+    """Windows Notepad's UTF-8 (a byte order mark, CRLF line ends) and a file in another
+    encoding that declares it: Python imports both, so dlkit submit packs them, byte for byte,
+    and still sees a blocked import in them."""
+    root = handout(tmp_path / "assignments", answered=["a1"])
+    path = root / TASKS["a1"].path
+    text = path.read_text(encoding="utf-8") + "# 初期化の課題\n"
+    if saved_as == "notepad":
+        data = codecs.BOM_UTF8 + text.replace("\n", "\r\n").encode("utf-8")
+    else:
+        data = ("# -*- coding: cp932 -*-\n" + text).encode("cp932", errors="replace")
+    path.write_bytes(data)
+    proc = submit("--task", "a1", cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "U+FEFF" not in proc.stdout + proc.stderr
+    packed = zipfile.ZipFile(root / "submission.zip").read(TASKS["a1"].path)
+    assert packed == data
+    path.write_bytes(data + "import dlkit.initializers\r\n".encode("ascii"))
+    assert any("uses dlkit.initializers, which the grader blocks" in p
+               for p in source_problems(path, TASKS["a1"]))
+
+
+def test_source_python_cannot_decode_is_refused_as_python_would(tmp_path):
+    """cp932 without a declaration: Python's import fails, so dlkit submit says why."""
+    path = tmp_path / "initializers.py"
+    path.write_bytes("# 初期化\nx = 1\n".encode("cp932"))
+    (problem,) = source_problems(path, TASKS["a1"])
+    assert "not UTF-8 text" in problem and "save it as UTF-8" in problem
+    path.write_bytes(codecs.BOM_UTF8 + b"# -*- coding: latin-1 -*-\nx = 1\n")
+    (problem,) = source_problems(path, TASKS["a1"])
+    assert "Python cannot read its encoding" in problem
 
 
 def test_a_missing_function(tmp_path):

@@ -99,3 +99,47 @@ def test_batch_of_one_is_rejected(a4):
     x, gamma, beta, _ = problem(N=1)
     with pytest.raises(ValueError):
         forward(a4, x, gamma, beta)
+
+
+def _prange_element_updates(source):
+    """Lines that add into an array element inside a numba.prange loop with an index that
+    does not use the loop's variable, e.g. ``dgamma[d] += ...`` in ``for n in prange(N)``:
+    two threads can add into that entry at once, and one addition is lost (a data race)."""
+    import ast
+
+    found = []
+    for loop in ast.walk(ast.parse(source)):
+        if not (isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call)
+                and getattr(loop.iter.func, "id", getattr(loop.iter.func, "attr", "")) == "prange"):
+            continue
+        variable = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+        local = {t.id for node in ast.walk(loop) if isinstance(node, ast.Assign)
+                 for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(loop):
+            target = getattr(node, "target", None) if isinstance(node, ast.AugAssign) else None
+            if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                    and target.value.id not in local
+                    and not {n.id for n in ast.walk(target.slice)
+                             if isinstance(n, ast.Name)} & (variable | local)):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_same_results_on_several_threads(a4):
+    """With numba.prange the kernels run on several threads: the same call must give the same
+    numbers every time (the grader runs them on 2 threads), and no prange loop may add into a
+    shared array element (a race that shows only when two threads run at the same moment)."""
+    import inspect
+
+    import numba
+
+    races = _prange_element_updates(inspect.getsource(a4))
+    assert not races, f"a data race between the threads of a prange loop: {races}"
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    x, gamma, beta, dout = problem(N=1024, D=16, seed=2)
+    _, _, xhat, mean, invstd = forward(a4, x, gamma, beta)
+    first = backward(a4, dout, xhat, gamma, invstd)[1:]
+    for _ in range(10):
+        again = backward(a4, dout, xhat, gamma, invstd)[1:]
+        for name, a, b in zip(("dx", "dgamma", "dbeta"), first, again, strict=True):
+            assert np.array_equal(a, b), f"{name} differs from run to run: a race between threads?"

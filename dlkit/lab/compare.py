@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlkit.lab.locate import say
+
 __all__ = ["MARGIN", "expected_range", "spread_table"]
 
 #: How far beyond dlkit's range over seeds a value still counts as expected: this share of
@@ -25,9 +27,11 @@ def spread_table(yours: dict, reference, keys=("mean", "std", "saturated", "zero
 
     yours: {configuration name: [spread_stats of the last layer, one dict per seed]};
     reference: the Result of :func:`dlkit.experiments.histograms.activation_histograms` over
-    the same seeds.  Each line ends in "ok" or "OUTSIDE".
+    the same seeds.  Each line ends in "ok" or "OUTSIDE" ("範囲外" after
+    ``lab.setup(..., lang="ja")``).
     """
-    lines = [f"{'configuration':18} {'statistic':10} {'yours':>17}   {'expected':>17}"]
+    lines = [say(f"{'configuration':18} {'statistic':10} {'yours':>17}   {'expected':>17}",
+                 f"{'設定':16} {'統計量':7} {'あなた':>14}   {'期待される範囲':>10}")]
     for name, stats in yours.items():
         ref = reference.data["configs"][name]
         for key in keys:
@@ -39,5 +43,5 @@ def spread_table(yours: dict, reference, keys=("mean", "std", "saturated", "zero
             lo, hi = expected_range(ref[key][:, -1])
             ok = all(lo <= v <= hi for v in mine)
             lines.append(f"{name:18} {key:10} {min(mine):8.4f}–{max(mine):<8.4f}   "
-                         f"{lo:8.4f}–{hi:<8.4f} {'ok' if ok else 'OUTSIDE'}")
+                         f"{lo:8.4f}–{hi:<8.4f} {'ok' if ok else say('OUTSIDE', '範囲外')}")
     return "\n".join(lines)

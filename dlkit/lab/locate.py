@@ -14,9 +14,10 @@ from pathlib import Path
 
 from dlkit.tasks import TASKS
 
-__all__ = ["setup", "handout_root"]
+__all__ = ["setup", "handout_root", "say"]
 
 _state: dict[str, Path] = {}
+_state_lang: dict[str, str] = {"lang": "en"}
 
 
 def _in_colab() -> bool:
@@ -43,28 +44,45 @@ def _colab_checkout(repo_url: str) -> Path:
     return folder / "assignments"
 
 
-def setup(task_id: str, repo_url: str | None = None) -> Path:
+LANGS = ("en", "ja")
+
+
+def setup(task_id: str, repo_url: str | None = None, lang: str = "en") -> Path:
     """Find the handout folder holding ``task_id``'s module, put it first on ``sys.path``.
 
     Looked for around the current folder (the notebook's); in Colab, in the clone of
     ``repo_url`` in Google Drive.  Returns the folder.  FileNotFoundError says where it looked.
+    ``lang`` ("en" or "ja"): the language of what the lab's helpers print from now on (the
+    Japanese notebooks pass "ja").
     """
     if task_id not in TASKS:
         raise ValueError(f"task_id: expected one of {', '.join(TASKS)}, got {task_id!r}")
+    if lang not in LANGS:
+        raise ValueError(f"lang: expected one of {', '.join(LANGS)}, got {lang!r}")
+    _state_lang["lang"] = lang
     root = _search(task_id, Path.cwd())
     if root is None and _in_colab() and repo_url:
         root = _search(task_id, _colab_checkout(repo_url))
     if root is None:
-        raise FileNotFoundError(
+        raise FileNotFoundError(say(
             f"{TASKS[task_id].path} not found around {Path.cwd()}: open this notebook from "
-            f"its folder in the course material (assignments/{TASKS[task_id].folder}/)")
+            f"its folder in the course material (assignments/{TASKS[task_id].folder}/)",
+            f"{Path.cwd()} の周りに {TASKS[task_id].path} が見つかりません。このノートブックは"
+            f"コース教材のフォルダ（assignments/{TASKS[task_id].folder}/）から開いてください"))
     if str(root) in sys.path:
         sys.path.remove(str(root))
     sys.path.insert(0, str(root))
     _state["root"] = root
-    print(f"Your code: {root / TASKS[task_id].path}\n"
-          f"Edit it, save, and run a cell again: each cell imports it afresh.")
+    print(say(f"Your code: {root / TASKS[task_id].path}\n"
+              f"Edit it, save, and run a cell again: each cell imports it afresh.",
+              f"あなたのコード: {root / TASKS[task_id].path}\n"
+              f"編集して保存し、セルをもう一度実行してください。セルは毎回読み込み直します。"))
     return root
+
+
+def say(en: str, ja: str) -> str:
+    """``en`` or ``ja``, in the language chosen by :func:`setup`."""
+    return ja if _state_lang["lang"] == "ja" else en
 
 
 def handout_root(task_id: str) -> Path:

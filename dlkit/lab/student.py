@@ -19,7 +19,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from dlkit.lab.locate import handout_root
+from dlkit.lab.locate import handout_root, say
 from dlkit.tasks import TASKS
 
 __all__ = ["task", "describe"]
@@ -55,11 +55,14 @@ def describe(error: BaseException, root: Path) -> str:
         f = frames[-1]
         where = f"{Path(f.filename).resolve().relative_to(root)}, line {f.lineno}, in {f.name}"
     if isinstance(error, NotImplementedError) and "TODO" in str(error):
-        return (f"{error} is not written yet: fill it in ({where or 'your file'}), save, and "
-                f"run this cell again.")
+        return say(f"{error} is not written yet: fill it in ({where or 'your file'}), save, "
+                   f"and run this cell again.",
+                   f"{error} はまだ書かれていません。{where or 'あなたのファイル'} に書いて保存し、"
+                   f"このセルをもう一度実行してください。")
     lines = [message]
     if where:
-        lines.append(f"  at {where}: {frames[-1].line}")
+        lines.append(say(f"  at {where}: {frames[-1].line}",
+                         f"  場所 {where}: {frames[-1].line}"))
     return "\n".join(lines)
 
 

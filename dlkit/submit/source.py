@@ -1,6 +1,7 @@
 """What can be told from a task file without running it.
 
-- it is Python source (not a notebook saved under the module's name) and parses;
+- it is Python source (not a notebook saved under the module's name) and parses, read as
+  Python reads it (a byte order mark, CRLF line ends and encoding declarations are fine);
 - it defines, at its top level, every name the grader calls (``Task.names``);
 - it imports nothing the grader blocks in this task (``Task.blocked_modules``,
   ``Task.blocked_attrs``, ``ALWAYS_BLOCKED``): ``import dlkit.reference``,
@@ -12,11 +13,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 from dlkit.tasks import ALWAYS_BLOCKED, Task
 
-__all__ = ["source_problems"]
+__all__ = ["read_source", "source_problems", "source_text"]
 
 
 def _under(name: str, modules) -> str | None:
@@ -82,12 +84,41 @@ def _blocked_uses(tree: ast.Module, task: Task) -> list[tuple[int, str]]:
     return sorted(set(uses))
 
 
+def read_source(path: Path) -> str:
+    """The text of a Python file as Python reads it: UTF-8 unless an encoding declaration
+    (``# -*- coding: latin-1 -*-``) says otherwise, a UTF-8 byte order mark (Windows
+    Notepad's) dropped, CRLF and CR line ends read as LF.  Raises UnicodeDecodeError or
+    SyntaxError (an encoding declaration Python refuses) as ``import`` would."""
+    return importlib.util.decode_source(path.read_bytes())
+
+
+def source_text(path: Path) -> str:
+    """:func:`read_source` for readers that must never fail (the grader's similarity flags
+    and static import checks): bytes Python could not decode are replaced, not raised."""
+    try:
+        return read_source(path)
+    except (SyntaxError, UnicodeDecodeError):
+        return path.read_bytes().decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+
+
+def _undecodable(path: Path, exc: UnicodeDecodeError | SyntaxError) -> str:
+    """Why Python cannot read ``path``'s text, and what to do."""
+    try:
+        path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as bad:
+        return (f"{path}: not UTF-8 text ({bad.reason} at byte {bad.start}); save it as "
+                f"UTF-8 (or declare its encoding on the first line, e.g. "
+                f"# -*- coding: cp932 -*-)")
+    reason = exc.msg if isinstance(exc, SyntaxError) else exc.reason
+    return f"{path}: Python cannot read its encoding ({reason}); save it as UTF-8"
+
+
 def source_problems(path: Path, task: Task) -> list[str]:
     """What is wrong with ``path`` as ``task``'s module, read as text (empty: nothing)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"]
+        text = read_source(path)
+    except (UnicodeDecodeError, SyntaxError) as exc:
+        return [_undecodable(path, exc)]
     if text.lstrip().startswith("{") and '"cells"' in text:
         return [f"{path} is a notebook saved under the module's name: the grader imports "
                 f"Python source; copy your code into a plain {task.module}"]

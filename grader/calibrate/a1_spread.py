@@ -3,7 +3,7 @@
     python -m grader.calibrate.a1_spread SUBMISSION [--seeds 0-29]
 
 Imports the submission's ``a1_initialization.initializers`` in this process: run it only on
-trusted code (solutions/, tests/grader_cases/buggy/...).  For each seed: x ~ N(0, 1) of
+trusted code (solutions/, tests/slip_cases.py ...).  For each seed: x ~ N(0, 1) of
 1000×100, 5 layers of 100 units (the lesson's histogram experiment), and prints the range
 over seeds of the numbers the checks in grader/checks/test_a1.py compare with thresholds.
 """

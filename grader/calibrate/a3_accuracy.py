@@ -4,7 +4,7 @@
         [--dataset fashion-mnist|mnist-t10k] [--seeds 0,1,2] [--scales 1,5,9] [--no-bn]
 
 Imports the submission's ``a3_training.train`` in this process: run it only on trusted code
-(solutions/, tests/grader_cases/buggy/...).  The data are those of the hidden checks
+(solutions/, tests/slip_cases.py ...).  The data are those of the hidden checks
 (``grader/checks/test_a3.py``): Fashion-MNIST, the first 1000 training images to train on
 and 2000 test images (``test_a3.split``: a hidden choice, with a little pixel noise) to
 evaluate on; or the MNIST test set (only the 10,000 test

@@ -14,9 +14,12 @@ Run the checks through the runner, which sets up the submission and the results 
   results). ``grader.ipc.protocol.Rng(seed)`` becomes ``np.random.default_rng(seed)`` in the
   worker. Errors: ``grader.sandbox.handle.StudentError`` (``.blocked`` for forbidden imports),
   ``StudentTimeout``, ``WorkerDied``; uncaught, they score the check 0 with a clear reason.
-- ``feedback``: ``feedback.fail(en=..., ja=...)`` fails the check; ``feedback.partial(
-  fraction, en=..., ja=...)`` awards that fraction of its points when the check passes;
-  ``feedback.note(en=..., ja=...)`` adds a remark.
+- ``feedback``: ``feedback.fail(say("a1.test_init_zeros.not_zero", n_in=...))`` fails the
+  check with a message of the catalog (grader/messages/<lang>.toml); ``feedback.partial(fraction,
+  say(...))`` awards that fraction of its points when the check passes; ``feedback.note(
+  say(...))`` adds a remark.  Helpers for writing checks (comparing values, "one mistake,
+  one cost", thresholds): grader/checks/helpers.py; the guide:
+  docs/authors/writing-checks.md.
 - ``reference_timer``: a clean worker (no student code) for trusted reference timings,
   same API as ``worker`` (session scope).
 - speed: ``grader.timing.paired.paired_speedup(Timed(worker, steps, vary, replay), Timed(

@@ -7,8 +7,8 @@ Student API (a1_initialization/initializers.py):
 
 Statistical tolerances: for n = n_in·n_out draws from N(0, σ²) the sample std has a relative
 standard error of 1/√(2n), the sample mean σ/√n, the excess kurtosis √(24/n).  Every
-tolerance below is Z_TOL = 6 standard errors: a correct implementation fails with probability
-< 1e-8 per number, while the mistakes we look for are off by 30 % or more.
+tolerance is Z_TOL standard errors (thresholds.toml [a1]).  Messages: grader/messages, keys
+``a1.*``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ import math
 
 import numpy as np
 
-from grader.checks._expect import array, close, describe, requires
+from grader.checks.helpers import (
+    array,
+    close,
+    described,
+    join,
+    plain,
+    requires,
+    say,
+    thresholds,
+)
 from grader.ipc.protocol import Rng
 from grader.sandbox.handle import StudentError
 
@@ -25,68 +34,114 @@ INIT = "a1_initialization.initializers:init_weight"
 LAYERS = "a1_initialization.initializers:layer_activations"
 STATS = "a1_initialization.initializers:spread_stats"
 
-Z_TOL = 6.0
+T = thresholds("a1")
+Z_TOL = T["Z_TOL"]
 # (n_in, n_out): square, wide, tall and the MNIST input layer; n_in != n_out tells σ=√(1/n_in)
 # apart from σ=√(1/n_out) and from Glorot's √(2/(n_in+n_out)).
 SHAPES = [(100, 100), (20, 500), (300, 50), (784, 100)]
 
 
-def _draw(worker, feedback, n_in, n_out, scheme, seed):
+def _draw(worker, feedback, n_in, n_out, scheme, seed, *, exact_shape=False):
+    """The student's W for these arguments.  A W of shape (n_out, n_in) is returned
+    transposed, so that its values are graded by the check that grades them: its shape is
+    test_init_shape_and_dtype's (``exact_shape``), one slip, one cost."""
     w = worker.call(INIT, n_in, n_out, scheme, Rng(seed), timeout=20)
-    return array(
-        feedback, w, what=f"init_weight({n_in}, {n_out}, {scheme!r}, rng)",
-        shape=(n_in, n_out),
-    )
+    what = plain(f"init_weight({n_in}, {n_out}, {scheme!r}, rng)")
+    transposed = (isinstance(w, np.ndarray) and n_in != n_out and w.shape == (n_out, n_in))
+    if transposed and not exact_shape:
+        w = w.T
+    elif transposed:
+        feedback.fail(say("a1.test_init_shape_and_dtype.transposed", what=what,
+                          shape=(n_in, n_out), got=w.shape))
+    return array(feedback, w, what=what, shape=(n_in, n_out))
 
 
-def _check_normal_std(feedback, w, sigma, label, *, kurtosis=False):
+def _std_tolerance(n: int) -> float:
+    """The relative tolerance of a sample std of n draws: Z_TOL standard errors."""
+    return Z_TOL / math.sqrt(2 * n)
+
+
+def _check_normal_std(feedback, w, sigma, label):
     """Sample mean ≈ 0 and sample std ≈ sigma within Z_TOL standard errors."""
+    std = float(np.std(w))
+    tol = _std_tolerance(w.size)
+    if abs(std / sigma - 1) > tol:
+        feedback.fail(say("a1.common.std_off", label=label, sigma=sigma, tol=100 * tol, std=std,
+                          ratio=std / sigma))
+    _check_mean_and_shape(feedback, w, sigma, label)
+
+
+def _check_mean_and_shape(feedback, w, sigma, label, *, kurtosis=False):
+    """Sample mean ≈ 0 (and, with ``kurtosis``, a normal rather than uniform distribution)."""
     n = w.size
     mean, std = float(np.mean(w)), float(np.std(w))
-    tol_std = Z_TOL / math.sqrt(2 * n)
-    if abs(std / sigma - 1) > tol_std:
-        ratio = std / sigma
-        guess = _guess_scale(ratio, w.shape)
-        feedback.fail(
-            en=(f"{label}: expected std {sigma:.5g} (±{100 * tol_std:.1f} %), got std {std:.5g} "
-                f"({ratio:.3f} × the expected value).{guess[0]}"),
-            ja=(f"{label}: 標準偏差 {sigma:.5g}（±{100 * tol_std:.1f} %）を期待しましたが、"
-                f"{std:.5g}（期待値の {ratio:.3f} 倍）でした。{guess[1]}"),
-        )
     tol_mean = Z_TOL * sigma / math.sqrt(n)
     if abs(mean) > tol_mean:
-        feedback.fail(
-            en=f"{label}: expected mean 0 (±{tol_mean:.2g}), got mean {mean:.4g}.",
-            ja=f"{label}: 平均 0（±{tol_mean:.2g}）を期待しましたが、平均は {mean:.4g} でした。",
-        )
-    if kurtosis:
+        feedback.fail(say("a1.common.mean_off", label=label, tol=tol_mean, mean=mean))
+    if kurtosis and std > 0:
         # N(0, σ²) has excess kurtosis 0; U(−a, a) has −1.2.
         excess = float(np.mean((w - mean) ** 4) / std**4 - 3.0)
         tol_k = Z_TOL * math.sqrt(24.0 / n)
         if abs(excess) > tol_k:
-            feedback.fail(
-                en=(f"{label}: expected normally distributed values N(0, σ²) (excess kurtosis "
-                    f"0 ± {tol_k:.2f}), got excess kurtosis {excess:.2f} (a uniform "
-                    f"distribution has −1.2). Draw with rng.normal or rng.standard_normal."),
-                ja=(f"{label}: 正規分布 N(0, σ²) の値（超過尖度 0 ± {tol_k:.2f}）を期待しましたが、"
-                    f"超過尖度は {excess:.2f} でした（一様分布なら −1.2）。rng.normal か "
-                    f"rng.standard_normal で生成してください。"),
-            )
+            feedback.fail(say("a1.common.not_normal", label=label, tol=tol_k, excess=excess))
 
 
-def _guess_scale(ratio, shape):
-    """A hint when the std matches a common wrong formula (en, ja)."""
-    n_in, n_out = shape
-    if abs(ratio - math.sqrt(2)) < 0.03:
-        return (" That is √2 too large: did you use √(2/n) where √(1/n) is asked?",
-                "√2 倍大きすぎます。√(1/n) のところで √(2/n) を使っていませんか。")
-    if abs(ratio - 1 / math.sqrt(2)) < 0.03:
-        return (" That is √2 too small: did you use √(1/n) where √(2/n) is asked?",
-                "√2 倍小さすぎます。√(2/n) のところで √(1/n) を使っていませんか。")
-    if n_in != n_out and abs(ratio - math.sqrt(n_in / n_out)) < 0.05:
-        return (" That matches n = n_out; the lesson's n is n_in, the units of the previous layer.",
-                "n = n_out になっています。n は前の層のノード数 n_in です。")
-    return ("", "")
+# Formulas for σ that a student may have written instead, each a function of (n_in, n_out)
+# for a named scheme, or of the float scheme s.  A hint names one only when it gives the
+# measured std on every shape drawn (within Z_TOL standard errors): a hypothesis tested on
+# the numbers, not a guess from one ratio.  Otherwise the feedback says what was measured.
+NAMED_SIGMA_FORMULAS = {
+    "√(1/n_in)": lambda n_in, n_out: math.sqrt(1.0 / n_in),
+    "√(2/n_in)": lambda n_in, n_out: math.sqrt(2.0 / n_in),
+    "√(1/n_out)": lambda n_in, n_out: math.sqrt(1.0 / n_out),
+    "√(2/n_out)": lambda n_in, n_out: math.sqrt(2.0 / n_out),
+    "√(1/(n_in + n_out))": lambda n_in, n_out: math.sqrt(1.0 / (n_in + n_out)),
+    "√(2/(n_in + n_out))": lambda n_in, n_out: math.sqrt(2.0 / (n_in + n_out)),
+    "1/n_in": lambda n_in, n_out: 1.0 / n_in,
+    "2/n_in": lambda n_in, n_out: 2.0 / n_in,
+}
+FLOAT_SIGMA_FORMULAS = {"√s": math.sqrt, "s²": lambda s: s * s}
+RULES = {"xavier": "√(1/n_in)", "he": "√(2/n_in)"}
+
+
+def _matching_formulas(draws, scheme) -> list[str]:
+    """The formulas (other than the scheme's own) that give the measured std of every draw
+    ``[((n_in, n_out), scheme, w), ...]``."""
+    def sigmas(name):
+        if isinstance(scheme, str):
+            return [NAMED_SIGMA_FORMULAS[name](n_in, n_out) for (n_in, n_out), _, _ in draws]
+        return [FLOAT_SIGMA_FORMULAS[name](s) for _, s, _ in draws]
+
+    names = (NAMED_SIGMA_FORMULAS if isinstance(scheme, str) else FLOAT_SIGMA_FORMULAS)
+    return [name for name in names if name != RULES.get(scheme)
+            and all(sigma > 0 and abs(float(np.std(w)) / sigma - 1) <= _std_tolerance(w.size)
+                    for sigma, (_, _, w) in zip(sigmas(name), draws, strict=True))]
+
+
+def _check_scheme(worker, feedback, schemes, seed, sigma_of, rule):
+    """init_weight over SHAPES (scheme ``schemes[k]`` for shape k): mean 0 and std
+    ``sigma_of(n_in, n_out, scheme)`` on each.  A wrong std is reported for every shape, with
+    the formula that explains all of them when exactly one does (``rule``: the right one)."""
+    draws = [((n_in, n_out), scheme, _draw(worker, feedback, n_in, n_out, scheme, seed))
+             for (n_in, n_out), scheme in zip(SHAPES, schemes, strict=True)]
+    wrong = [((n_in, n_out), float(np.std(w)), sigma_of(n_in, n_out, scheme))
+             for (n_in, n_out), scheme, w in draws
+             if abs(float(np.std(w)) / sigma_of(n_in, n_out, scheme) - 1)
+             > _std_tolerance(w.size)]
+    if wrong:
+        seen = join([say("a1.common.std_on_shape", shape=shape, std=std, sigma=sigma,
+                         ratio=std / sigma) for shape, std, sigma in wrong])
+        found = _matching_formulas(draws, schemes[0])
+        hint = (say("a1.common.formula_matches", formula=found[0], rule=rule)
+                if len(found) == 1 else plain(""))
+        tol = max(_std_tolerance(n_in * n_out) for n_in, n_out in SHAPES)
+        scheme = repr(schemes[0]) if isinstance(schemes[0], str) else "s"
+        feedback.fail(say("a1.common.scheme_std_off", scheme=scheme, rule=rule, tol=100 * tol,
+                          wrong=len(wrong), shapes=len(draws), seen=seen, hint=hint))
+    for (n_in, n_out), scheme, w in draws:
+        _check_mean_and_shape(feedback, w, sigma_of(n_in, n_out, scheme),
+                              plain(f"init_weight({n_in}, {n_out}, {scheme!r}, rng)"),
+                              kurtosis=not isinstance(scheme, str))
 
 
 def _draws_random_weights(worker, feedback):
@@ -94,59 +149,54 @@ def _draws_random_weights(worker, feedback):
     weights (not all equal; their exact std is test_init_float_std's to grade)."""
     w = _draw(worker, feedback, 100, 100, 0.1, 10)
     if not np.std(w) > 0:
-        feedback.fail(en=f"init_weight(100, 100, 0.1, rng) gave {describe(w)}: all equal",
-                      ja=f"init_weight(100, 100, 0.1, rng) は {describe(w, 'ja')} で、すべて同じ値")
+        feedback.fail(say("a1.common.all_equal", got=described(w)))
 
 
-_FLOAT_STD = ("init_weight drawing random weights for a float σ",
-              "浮動小数点数 σ に対して init_weight が乱数の重みを返すこと")
+def _float_std_gives_random_weights(worker, feedback):
+    requires(feedback, say("a1.common.main_float_std"), _draws_random_weights, worker,
+             feedback)
 
 
 def test_init_shape_and_dtype(worker, feedback):
     """W has shape (n_in, n_out) and dtype float64, for the random schemes ("zeros" is
     test_init_zeros's: one mistake there costs that check only)."""
-    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    _float_std_gives_random_weights(worker, feedback)
     for scheme in (0.05, "xavier", "he"):
-        w = _draw(worker, feedback, 30, 20, scheme, 14)
+        w = _draw(worker, feedback, 30, 20, scheme, 14, exact_shape=True)
         if w.dtype != np.float64:
-            feedback.fail(
-                en=f"init_weight(30, 20, {scheme!r}, rng): expected dtype float64, got {w.dtype}.",
-                ja=(f"init_weight(30, 20, {scheme!r}, rng): dtype float64 を期待しましたが、"
-                    f"{w.dtype} でした。"))
+            feedback.fail(say("a1.test_init_shape_and_dtype.dtype", scheme=scheme,
+                              dtype=w.dtype))
+
+
+def _transposes(worker) -> bool:
+    """Whether the student's random W comes back as (n_out, n_in): a slip that
+    test_init_shape_and_dtype charges (then "zeros" of that shape is not charged again)."""
+    w = worker.call(INIT, 20, 500, 0.1, Rng(0), timeout=20)
+    return isinstance(w, np.ndarray) and w.shape == (500, 20)
 
 
 def test_init_zeros(worker, feedback):
-    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    _float_std_gives_random_weights(worker, feedback)
+    transposes = _transposes(worker)
     for n_in, n_out in [(100, 100), (20, 500)]:
-        w = _draw(worker, feedback, n_in, n_out, "zeros", 0)
+        w = _draw(worker, feedback, n_in, n_out, "zeros", 0, exact_shape=not transposes)
         if not np.all(w == 0):
-            feedback.fail(
-                en=(f"init_weight({n_in}, {n_out}, 'zeros', rng): expected all zeros, got "
-                    f"{int(np.sum(w != 0))} non-zero value(s) ({describe(w)})."),
-                ja=(f"init_weight({n_in}, {n_out}, 'zeros', rng): すべて 0 を期待しましたが、"
-                    f"0 でない値が {int(np.sum(w != 0))} 個ありました（{describe(w, 'ja')}）。"),
-            )
+            feedback.fail(say("a1.test_init_zeros.not_zero", n_in=n_in, n_out=n_out,
+                              count=int(np.sum(w != 0)), got=described(w)))
 
 
 def test_init_float_std(worker, feedback):
-    for (n_in, n_out), std in zip(SHAPES, [0.01, 1.0, 0.05, 0.3], strict=True):
-        w = _draw(worker, feedback, n_in, n_out, std, 11)
-        _check_normal_std(feedback, w, std, f"init_weight({n_in}, {n_out}, {std}, rng)",
-                          kurtosis=True)
+    _check_scheme(worker, feedback, [0.01, 1.0, 0.05, 0.3], 11, lambda n_in, n_out, s: s, "s")
 
 
 def test_init_xavier(worker, feedback):
-    for n_in, n_out in SHAPES:
-        w = _draw(worker, feedback, n_in, n_out, "xavier", 12)
-        _check_normal_std(feedback, w, math.sqrt(1.0 / n_in),
-                          f"init_weight({n_in}, {n_out}, 'xavier', rng) (σ = √(1/n_in))")
+    _check_scheme(worker, feedback, ["xavier"] * len(SHAPES), 12,
+                  lambda n_in, n_out, s: math.sqrt(1.0 / n_in), RULES["xavier"])
 
 
 def test_init_he(worker, feedback):
-    for n_in, n_out in SHAPES:
-        w = _draw(worker, feedback, n_in, n_out, "he", 13)
-        _check_normal_std(feedback, w, math.sqrt(2.0 / n_in),
-                          f"init_weight({n_in}, {n_out}, 'he', rng) (σ = √(2/n_in))")
+    _check_scheme(worker, feedback, ["he"] * len(SHAPES), 13,
+                  lambda n_in, n_out, s: math.sqrt(2.0 / n_in), RULES["he"])
 
 
 def _seed_global_numpy(worker, seed):
@@ -156,39 +206,24 @@ def _seed_global_numpy(worker, seed):
 
 def test_init_uses_rng(worker, feedback):
     """Same Rng seed → same weights, whatever the global NumPy state; other seed → others."""
-    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    _float_std_gives_random_weights(worker, feedback)
     for scheme in ("he", 0.1):
         label = f"init_weight(50, 40, {scheme!r}, rng)"
         _seed_global_numpy(worker, 1)
         first = _draw(worker, feedback, 50, 40, scheme, 7)
         _seed_global_numpy(worker, 2)
-        np_draw = worker.call("numpy.random:random", 3, timeout=10)  # move the global state
-        del np_draw
+        worker.call("numpy.random:random", 3, timeout=10)  # move the global state
         again = _draw(worker, feedback, 50, 40, scheme, 7)
         if not np.array_equal(first, again):
-            feedback.fail(
-                en=(f"{label}: expected the same weights from two generators with the same seed "
-                    f"(np.random.default_rng(7)), got different ones. Draw only from the rng "
-                    f"argument (rng.normal / rng.standard_normal), never from np.random.*."),
-                ja=(f"{label}: 同じシードの生成器（np.random.default_rng(7)）からは同じ重みを期待"
-                    f"しましたが、異なる重みが返されました。引数 rng（rng.normal / "
-                    f"rng.standard_normal）だけから乱数を引き、np.random.* は使わないでください。"),
-            )
+            feedback.fail(say("a1.test_init_uses_rng.not_same", label=label))
         other = _draw(worker, feedback, 50, 40, scheme, 8)
         if np.array_equal(first, other):
-            feedback.fail(
-                en=(f"{label}: expected different weights for different seeds of rng (7 and 8), "
-                    f"got identical ones. Draw from the rng you are given, not from a generator "
-                    f"of your own with a fixed seed."),
-                ja=(f"{label}: rng のシードが異なれば（7 と 8）異なる重みを期待しましたが、"
-                    f"同一でした。"
-                    f"固定シードの自前の生成器ではなく、渡された rng から乱数を引いてください。"),
-            )
+            feedback.fail(say("a1.test_init_uses_rng.not_different", label=label))
 
 
 def test_init_rejects_unknown_scheme(worker, feedback):
     """A scheme that is none of "zeros", a float σ ≥ 0, "xavier", "he" raises ValueError."""
-    requires(feedback, *_FLOAT_STD, _draws_random_weights, worker, feedback)
+    _float_std_gives_random_weights(worker, feedback)
     for scheme in ("kaiming", "lecun", -0.5, float("nan")):
         try:
             got = worker.call(INIT, 10, 10, scheme, Rng(0), timeout=20)
@@ -196,12 +231,8 @@ def test_init_rejects_unknown_scheme(worker, feedback):
             if exc.type_name == "ValueError":
                 continue
             raise
-        feedback.fail(
-            en=(f"init_weight(10, 10, {scheme!r}, rng): expected ValueError for a scheme that "
-                f"is none of 'zeros', a float σ ≥ 0, 'xavier', 'he', got {describe(got)}."),
-            ja=(f"init_weight(10, 10, {scheme!r}, rng): 'zeros'・0 以上の浮動小数点数 σ・"
-                f"'xavier'・'he' のどれでもない scheme には ValueError を期待しましたが、"
-                f"{describe(got, 'ja')} が返されました。"))
+        feedback.fail(say("a1.test_init_rejects_unknown_scheme.accepted", scheme=scheme,
+                          got=described(got)))
 
 
 # ------------------------------------------------------------------ layer_activations
@@ -222,16 +253,10 @@ def _reference_activations(x, weights, activation):
 def _activations(worker, feedback, x, weights, activation):
     zs = worker.call(LAYERS, x, weights, activation, timeout=20)
     if not isinstance(zs, (list, tuple)) or len(zs) != len(weights):
-        feedback.fail(
-            en=(f"layer_activations(x, weights, {activation!r}) with {len(weights)} weight "
-                f"matrices: expected a list of {len(weights)} arrays (one per layer), got "
-                f"{describe(zs)}."),
-            ja=(f"layer_activations(x, weights, {activation!r})（重み行列 {len(weights)} 個）: "
-                f"層ごとに 1 つ、{len(weights)} 個の配列のリストを期待しましたが、"
-                f"{describe(zs, 'ja')} が返されました。"),
-        )
+        feedback.fail(say("a1.common.not_a_list_of_layers", activation=activation,
+                          n=len(weights), got=described(zs)))
     return [
-        array(feedback, z, what=f"layer_activations(..., {activation!r})[{k}]",
+        array(feedback, z, what=plain(f"layer_activations(..., {activation!r})[{k}]"),
               shape=(x.shape[0], W.shape[1]), finite=False)
         for k, (z, W) in enumerate(zip(zs, weights, strict=True))
     ]
@@ -246,10 +271,8 @@ def _check_layer_activations(worker, feedback, activation):
     expected = _reference_activations(x, weights, activation)
     got = _activations(worker, feedback, x, weights, activation)
     for k, (g, e) in enumerate(zip(got, expected, strict=True)):
-        close(feedback, g, e, what=f"layer_activations(x, weights, {activation!r}), layer {k + 1}",
-              what_ja=f"layer_activations(x, weights, {activation!r}) の第 {k + 1} 層", tol=1e-10,
-              hint_en="Each layer computes a = z·W (no bias) and z = f(a), starting from z = x.",
-              hint_ja="各層は z = x から始めて a = z·W（バイアスなし）、z = f(a) を計算します。")
+        close(feedback, g, e, what=say("a1.common.layer", activation=activation, k=k + 1),
+              tol=T["LAYER_TOL"], hint=say("a1.common.layer_rule"))
 
 
 def test_layer_activations_sigmoid(worker, feedback):
@@ -293,17 +316,9 @@ def _sample_activations(activation):
     return z
 
 
-# "mean"/"std" are compared within 1e-4 of max(|value|, std(z)): np.std with ddof 0 or 1
-# differ by 5e-6 on these 10⁵ values, either is accepted. Fractions are counts / 10⁵, compared
-# within 1e-9 absolute (one value miscounted is 1e-5).
-STAT_TOL = {"mean": 1e-4, "std": 1e-4, "saturated": 1e-9, "zero": 1e-9}
-STAT_RULE = {
-    "saturated": ("sigmoid: fraction < 0.1 or > 0.9; tanh: fraction |z| > 0.9; relu: 0.0",
-                  "sigmoid: 0.1 未満または 0.9 超の割合、tanh: |z| > 0.9 の割合、relu: 0.0"),
-    "zero": ("the fraction of values exactly 0", "ちょうど 0 である値の割合"),
-    "mean": ("the mean of all values of z", "z の全要素の平均"),
-    "std": ("the standard deviation of all values of z", "z の全要素の標準偏差"),
-}
+# "mean"/"std" are compared relative to max(|value|, std(z)), fractions absolutely.
+STAT_TOL = {"mean": T["STAT_MOMENT_TOL"], "std": T["STAT_MOMENT_TOL"],
+            "saturated": T["STAT_FRACTION_TOL"], "zero": T["STAT_FRACTION_TOL"]}
 
 
 def _check_stats(worker, feedback, activation):
@@ -311,13 +326,8 @@ def _check_stats(worker, feedback, activation):
     expected = _expected_stats(z, activation)
     got = worker.call(STATS, z, activation, timeout=20)
     if not isinstance(got, dict) or set(expected) - set(got):
-        feedback.fail(
-            en=(f"spread_stats(z, {activation!r}): expected a dict with keys "
-                f"{sorted(expected)}, got {describe(got)}."),
-            ja=(f"spread_stats(z, {activation!r}): キー {sorted(expected)} を持つ dict を"
-                f"期待しましたが、"
-                f"{describe(got, 'ja')} が返されました。"),
-        )
+        feedback.fail(say("a1.common.stats_not_a_dict", activation=activation,
+                          keys=sorted(expected), got=described(got)))
     for key, value in expected.items():
         seen = got[key]
         try:
@@ -326,14 +336,9 @@ def _check_stats(worker, feedback, activation):
             seen_f = math.nan
         scale = max(abs(value), float(np.std(z))) if key in ("mean", "std") else 1.0
         if not abs(seen_f - value) <= STAT_TOL[key] * scale:
-            rule_en, rule_ja = STAT_RULE[key]
-            feedback.fail(
-                en=(f"spread_stats(z, {activation!r})[{key!r}]: expected {value:.6g} ({rule_en}), "
-                    f"got {describe(seen)}."),
-                ja=(f"spread_stats(z, {activation!r})[{key!r}]: {value:.6g}（{rule_ja}）を"
-                    f"期待しましたが、"
-                    f"{describe(seen, 'ja')} でした。"),
-            )
+            feedback.fail(say("a1.common.stat_off", activation=activation, key=key,
+                              value=value, rule=say(f"a1.common.rule_{key}"),
+                              got=described(seen)))
 
 
 def test_spread_stats_sigmoid(worker, feedback):
@@ -351,14 +356,9 @@ def test_spread_stats_relu(worker, feedback):
 # ------------------------------------------------------------------ the lesson's claims
 #
 # The histogram experiment: x ~ N(0, 1) of 1000×100, 5 layers of 100 units, with the student's
-# init_weight and layer_activations; statistics computed here, on the trusted side.
-# Calibration (python -m grader.calibrate.a1_spread solutions, seeds 0–29):
-#   sigmoid σ=1:  min over the 5 layers of the saturated fraction 0.69 – 0.75   threshold ≥ 0.5
-#   relu He:      std(layer 5) / std(layer 1) 0.68 – 1.28                 accepted range [0.5, 2]
-#   relu Xavier:  the same ratio 0.17 – 0.32 (He written as √(1/n) must fail: < 0.5)
-#   relu σ=0.01:  the same ratio 1.7e-5 – 3.2e-5                          threshold < 1e-2
-# The He ratio is the geometric mean over 3 seeds: its log has a spread (sd) of ≈ 0.15 for one
-# seed, ≈ 0.09 for three, and 0.5 lies ≈ 0.7 (in log) from both He (≈ 1) and Xavier (≈ 0.25).
+# init_weight and layer_activations; statistics computed here, on the trusted side.  The
+# thresholds and their calibration: thresholds.toml [a1] SATURATED_MIN, HE_RATIO,
+# COLLAPSED_MAX.
 
 
 def _lesson_parts_right(worker, feedback, activation, scheme):
@@ -367,12 +367,11 @@ def _lesson_parts_right(worker, feedback, activation, scheme):
     _check_layer_activations(worker, feedback, activation)
     w = _draw(worker, feedback, 100, 100, scheme, 9)
     sigma = {"he": math.sqrt(2.0 / 100)}.get(scheme, scheme)
-    _check_normal_std(feedback, w, sigma, f"init_weight(100, 100, {scheme!r}, rng)")
+    _check_normal_std(feedback, w, sigma, plain(f"init_weight(100, 100, {scheme!r}, rng)"))
 
 
 def _lesson(worker, feedback, activation, scheme, seed):
-    requires(feedback, f"layer_activations({activation!r}) and init_weight({scheme!r})",
-             f" layer_activations({activation!r}) と init_weight({scheme!r}) ",
+    requires(feedback, say("a1.common.main_lesson", activation=activation, scheme=scheme),
              _lesson_parts_right, worker, feedback, activation, scheme)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1000, 100))
@@ -383,16 +382,9 @@ def _lesson(worker, feedback, activation, scheme, seed):
 def test_claim_sigmoid_std1_saturates(worker, feedback):
     zs = _lesson(worker, feedback, "sigmoid", 1.0, 100)
     fractions = [float(np.mean((z < 0.1) | (z > 0.9))) for z in zs]
-    if not min(fractions) >= 0.5:
-        feedback.fail(
-            en=(f"Sigmoid with σ = 1, 5 layers: expected most activations near 0 or 1 "
-                f"(fraction < 0.1 or > 0.9 at least 0.5 in every layer), got fractions "
-                f"{[round(f, 3) for f in fractions]}."),
-            ja=(f"シグモイド、σ = 1、5 層: 活性化の大半が 0 か 1 の近く（0.1 未満または "
-                f"0.9 超の割合が"
-                f"全層で 0.5 以上）になることを期待しましたが、割合は "
-                f"{[round(f, 3) for f in fractions]} でした。"),
-        )
+    if not min(fractions) >= T["SATURATED_MIN"]:
+        feedback.fail(say("a1.test_claim_sigmoid_std1_saturates.not_saturated",
+                          need=T["SATURATED_MIN"], fractions=[round(f, 3) for f in fractions]))
 
 
 def _std_ratio(zs):
@@ -404,24 +396,14 @@ def test_claim_relu_he_keeps_spread(worker, feedback):
               for seed in (200, 210, 220)]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = float(np.exp(np.mean(np.log(ratios))))
-    each = ", ".join(f"{r:.3g}" for r in ratios)
-    if not 0.5 <= ratio <= 2.0:
-        feedback.fail(
-            en=(f"ReLU with He initialization, 5 layers: expected the std of layer 5 to stay "
-                f"near that of layer 1 (ratio in [0.5, 2], geometric mean of 3 runs), got ratio "
-                f"{ratio:.3g} (runs: {each})."),
-            ja=(f"ReLU と He の初期値、5 層: 第 5 層の標準偏差が第 1 層と同程度（3 回の幾何平均の"
-                f"比が [0.5, 2]）であることを期待しましたが、比は {ratio:.3g} でした"
-                f"（各回: {each}）。"),
-        )
+    low, high = T["HE_RATIO"]
+    if not low <= ratio <= high:
+        feedback.fail(say("a1.test_claim_relu_he_keeps_spread.spread_lost", low=low, high=high,
+                          ratio=ratio, runs=", ".join(f"{r:.3g}" for r in ratios)))
 
 
 def test_claim_relu_001_collapses(worker, feedback):
     ratio = _std_ratio(_lesson(worker, feedback, "relu", 0.01, 300))
-    if not ratio < 1e-2:
-        feedback.fail(
-            en=(f"ReLU with σ = 0.01, 5 layers: expected the activations to shrink toward 0 "
-                f"(std of layer 5 below 1/100 of layer 1's), got ratio {ratio:.3g}."),
-            ja=(f"ReLU、σ = 0.01、5 層: 活性化が 0 に向かって縮む（第 5 層の標準偏差が第 1 層の "
-                f"1/100 未満）ことを期待しましたが、比は {ratio:.3g} でした。"),
-        )
+    if not ratio < T["COLLAPSED_MAX"]:
+        feedback.fail(say("a1.test_claim_relu_001_collapses.not_collapsed",
+                          most=T["COLLAPSED_MAX"], ratio=ratio))

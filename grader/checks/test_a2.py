@@ -6,12 +6,13 @@ Student API (a2_batchnorm/batchnorm.py), the book's interface:
     .running_mean .running_var  (updated by training-mode forwards)
 
 The reference answers come from dlkit.reference.BatchNormalization (the book's layer in plain
-NumPy), run here on the trusted side.
+NumPy), run here on the trusted side.  Thresholds: thresholds.toml [a2]; messages:
+grader/messages, keys ``a2.*``.
 
 Gradient check, and why it compares with the reference's analytic gradient: the student's dx,
 dgamma, dbeta are compared with dlkit.reference's backward at the same x, gamma, beta and dout,
 and that reference is itself checked against a central-difference numerical gradient of the
-reference forward, here, before it is used (relative error < 1e-7, else the grader stops
+reference forward, here, before it is used (relative error < GRAD_TOL, else the grader stops
 with an error: it is our bug, not the student's).  A numerical gradient of the *student's*
 forward would accept a consistent pair of wrong forward and backward (e.g. a forward that
 returns zeros and a backward that returns zeros), and would need one worker round trip per
@@ -19,14 +20,14 @@ perturbed entry; against the verified reference, one round trip checks the real 
 
 One mistake, its own points: a forward with a slip (the unbiased variance, no eps) loses the
 forward check, not the others.  Its state (xhat, the batch mean and invstd) is read back from
-its output (``_state``: out = gamma·xhat + beta with xhat affine in x per feature), and the
-backward and the running averages are also accepted when they are right for that state: the
-book's backward formula at the student's xhat and invstd, the moving average of the student's
-batch mean and variance.  Only for a forward within NEAR of a batch normalization, so a
-do-nothing layer (zeros forward, zeros backward) earns nothing.  The float32 check compares
-with the student's own float64 result (it grades the dtype, not the formula again), and the
-secondary checks (float32, inputs not modified, a batch of one rejected) pay only for such a
-forward.
+its output (helpers.batchnorm_state), and the backward and the running averages are also
+accepted when they are right for that state; a dx right for the student's own dgamma and dbeta
+is not charged again; an inference forward with the training forward's slip (recomputed:
+FORWARD_SLIPS) is not charged again.  Only for a forward within NEAR of a batch normalization,
+so a do-nothing layer (zeros forward, zeros backward) earns nothing.  The float32 check
+compares with the student's own float64 result (it grades the dtype, not the formula again),
+and the secondary checks (float32, inputs not modified, a batch of one rejected) pay only for
+such a forward.
 """
 
 from __future__ import annotations
@@ -34,29 +35,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlkit.gradcheck import normwise_rel_error
-from grader.checks._expect import array, close, describe, grader_error
+from grader.checks.helpers import (
+    array,
+    batchnorm_state,
+    close,
+    described,
+    grader_error,
+    matching,
+    normwise_rel_error,
+    plain,
+    say,
+    thresholds,
+)
 from grader.sandbox.handle import StudentError
 from grader.scoring import messages
 from grader.timing import paired, varied
 
 BN = "a2_batchnorm.batchnorm:BatchNormalization"
 
-# float64: the student's formula may differ from the book's in the order of operations
-# (x − mu)·invstd vs (x − mu)/std, one pass or two); those differ by ~1e-15.  1e-9 leaves a
-# wide margin and still catches every real mistake (ddof=1 at N=128 is off by 4e-3).
-TOL64 = 1e-9
-# float32 inputs: compared with the float64 reference; float32 rounding gives ~1e-6.
-TOL32 = 1e-4
-GRAD_TOL = 1e-7  # the bound for the gradient check (float64)
+T = thresholds("a2")
+TOL64, TOL32, GRAD_TOL, NEAR, SLIP_MATCH = (T[k] for k in ("TOL64", "TOL32", "GRAD_TOL", "NEAR",
+                                                           "SLIP_MATCH"))
 EPS = 1e-5  # the a2 layer's default eps (its stated signature); every reference uses it
 
 FORWARD_SHAPES = [(2, 3), (16, 10), (128, 100), (50, 7)]
-# A forward "with a slip" is within NEAR (gradcheck.normwise_rel_error) of the
-# reference.  Measured on the inputs graded here: the unbiased variance 0.0035 (N = 64) –
-# 0.0996 (N = 3), no eps ~1e-6; a forward returning zeros is 1 off, invstd without its square
-# root (the a4 mistake) 0.22 – 0.25.
-NEAR = 0.15
 
 
 def _params(rng, D, dtype=np.float64):
@@ -83,40 +85,9 @@ def _copy_or_none(a):
     return None if a is None else np.array(a, dtype=np.float64)
 
 
-class _State:
-    """What a training-mode forward computed, read back from its output (see the module
-    docstring): xhat (N, D) and, per feature, mean and invstd with xhat = (x − mean)·invstd."""
-
-    def __init__(self, xhat, mean, invstd):
-        self.xhat, self.mean, self.invstd = xhat, mean, invstd
-
-    @property
-    def var(self):
-        """The batch variance the forward used: invstd = 1/√(var + eps), eps the default."""
-        return 1.0 / self.invstd**2 - 1e-5
-
-    def backward(self, dout, gamma):
-        """The book's backward at this state: (dx, dgamma, dbeta)."""
-        N = dout.shape[0]
-        dbeta = dout.sum(axis=0)
-        dgamma = (dout * self.xhat).sum(axis=0)
-        dx = gamma * self.invstd / N * (N * dout - dbeta - self.xhat * dgamma)
-        return dx, dgamma, dbeta
-
-
-def _state(x, gamma, beta, out, expected) -> _State | None:
-    """The state of a forward within NEAR of the reference ``expected``, else None."""
-    x, out = x.astype(np.float64), np.asarray(out, dtype=np.float64)
-    if (out.shape != x.shape or not np.all(np.isfinite(out))
-            or normwise_rel_error(out, expected) > NEAR):
-        return None
-    xhat = (out - beta) / gamma
-    xc = x - x.mean(axis=0)
-    invstd = np.sum(xc * xhat, axis=0) / np.sum(xc * xc, axis=0)  # least squares, per feature
-    mean = x.mean(axis=0) - xhat.mean(axis=0) / invstd
-    if np.any(invstd <= 0) or normwise_rel_error((x - mean) * invstd, xhat) > 1e-8:
-        return None
-    return _State(xhat, mean, invstd)
+def _state(x, gamma, beta, out, expected):
+    """The student's forward state (helpers.batchnorm_state) within NEAR, else None."""
+    return batchnorm_state(x, gamma, beta, out, expected, NEAR, EPS)
 
 
 def _require_batchnorm(worker, feedback):
@@ -129,35 +100,45 @@ def _require_batchnorm(worker, feedback):
                                                           timeout=10)
     expected = _reference(gamma, beta).forward(x, train_flg=True)
     if _state(x, gamma, beta, out, expected) is None:
-        feedback.fail(
-            en=("Not scored: this check pays only when forward(x, train_flg=True) computes a "
-                f"batch normalization (within relative error {NEAR:g}), and yours does not: "
-                f"see test_forward_train_float64."),
-            ja=("採点対象外: この検査は forward(x, train_flg=True) がバッチ正規化を（相対誤差 "
-                f"{NEAR:g} 以内で）計算している場合にだけ得点になりますが、そうなっていません。"
-                f"test_forward_train_float64 を見てください。"))
+        feedback.fail(say("a2.common.not_scored", near=NEAR))
+
+
+# Slips of the normalization, each as what it computes: (the batch variance from xc = x − mu,
+# invstd from a variance), with the key of its explanation.  A slip is named only when the
+# student's output is what it computes, recomputed here (within SLIP_MATCH: rounding, not a
+# guess), and test_forward_inference accepts the same normalization of the running variance
+# (one slip, written in both branches of forward, costs the training check only).
+FORWARD_SLIPS = {
+    "unbiased_variance": (lambda xc: np.sum(xc**2, axis=0) / (xc.shape[0] - 1),
+                          lambda var: 1.0 / np.sqrt(var + EPS)),
+    "no_eps": (lambda xc: np.mean(xc**2, axis=0), lambda var: 1.0 / np.sqrt(var)),
+    "eps_outside_sqrt": (lambda xc: np.mean(xc**2, axis=0),
+                         lambda var: 1.0 / (np.sqrt(var) + EPS)),
+}
+
+
+def _slip_of(x, gamma, beta, got) -> str | None:
+    """The FORWARD_SLIPS entry whose training-mode forward is ``got``, recomputed; or None."""
+    x = x.astype(np.float64)
+    if x.shape[0] < 2:
+        return None
+    xc = x - x.mean(axis=0)
+    found = matching(got, {name: (lambda v=variance, i=invstd: gamma * xc * i(v(xc)) + beta)
+                           for name, (variance, invstd) in FORWARD_SLIPS.items()}, SLIP_MATCH)
+    return found[0] if found else None
 
 
 def _forward_hint(x, gamma, beta, got):
-    """Recognize common mistakes in a training-mode forward (en, ja)."""
+    """The explanation of a training-mode forward's mistake, where one is recognized by
+    recomputing it; else nothing (the message says what was measured)."""
+    slip = _slip_of(x, gamma, beta, got)
+    if slip is not None:
+        return say(f"a2.test_forward_train_float64.{slip}")
     x = x.astype(np.float64)
-    N = x.shape[0]
-    mu = x.mean(axis=0)
-    unbiased = gamma * (x - mu) / np.sqrt(x.var(axis=0, ddof=1) + 1e-5) + beta
-    if N > 1 and normwise_rel_error(got, unbiased) < 1e-6:
-        return ("It matches the unbiased variance (1/(N−1), ddof=1); BatchNorm uses the batch "
-                "variance 1/N · Σ (x − mu)² (ddof=0).",
-                "不偏分散（1/(N−1)、ddof=1）と一致します。BatchNorm はバッチの分散 "
-                "1/N · Σ (x − mu)²（ddof=0）を使います。")
-    xhat = (x - mu) / np.sqrt(x.var(axis=0) + 1e-5)
-    if normwise_rel_error(got, xhat) < 1e-6:
-        return ("It matches xhat: apply the scale and shift, out = gamma · xhat + beta.",
-                "xhat と一致します。スケールとシフト out = gamma · xhat + beta を"
-                "適用してください。")
-    if normwise_rel_error(got, gamma * (x - mu) / np.sqrt(x.var(axis=0)) + beta) < 1e-6:
-        return ("It matches a forward without eps: use √(var + eps).",
-                "eps なしの計算と一致します。√(var + eps) を使ってください。")
-    return ("", "")
+    xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + EPS)
+    if matching(got, {"xhat": lambda: xhat}, SLIP_MATCH):
+        return say("a2.test_forward_train_float64.xhat_only")
+    return None
 
 
 def test_forward_train_float64(worker, feedback):
@@ -166,12 +147,12 @@ def test_forward_train_float64(worker, feedback):
         gamma, beta = _params(rng, D)
         x = _batch(rng, N, D)
         bn = worker.create(BN, gamma, beta, timeout=10)
-        what = f"forward(x, train_flg=True), x {N}×{D} float64"
+        what = plain(f"forward(x, train_flg=True), x {N}×{D} float64")
         got = array(feedback, bn.call("forward", x, train_flg=True, timeout=10), what=what,
                     shape=(N, D))
         expected = _reference(gamma, beta).forward(x, train_flg=True)
-        hint = _forward_hint(x, gamma, beta, got)
-        close(feedback, got, expected, what=what, tol=TOL64, hint_en=hint[0], hint_ja=hint[1])
+        close(feedback, got, expected, what=what, tol=TOL64,
+              hint=_forward_hint(x, gamma, beta, got))
 
 
 def test_forward_train_float32(worker, feedback):
@@ -181,31 +162,43 @@ def test_forward_train_float32(worker, feedback):
     for N, D in FORWARD_SHAPES:
         gamma, beta = _params(rng, D, np.float32)
         x = _batch(rng, N, D, np.float32)
-        what = f"forward(x, train_flg=True), x {N}×{D} float32"
+        what = plain(f"forward(x, train_flg=True), x {N}×{D} float32")
         got = array(feedback, worker.create(BN, gamma, beta, timeout=10).call(
             "forward", x, train_flg=True, timeout=10), what=what, shape=(N, D))
         yours64 = array(feedback, worker.create(
             BN, gamma.astype(np.float64), beta.astype(np.float64), timeout=10).call(
             "forward", x.astype(np.float64), train_flg=True, timeout=10),
-            what=f"forward(x, train_flg=True), the same x {N}×{D} as float64",
-            what_ja=f"forward(x, train_flg=True)、同じ x {N}×{D} を float64 で", shape=(N, D))
-        close(feedback, got, yours64, what=f"{what} against your float64 result",
-              what_ja=f"{what}（あなたの float64 の結果との比較）", tol=TOL32,
-              hint_en="A float32 input must give the numbers of the float64 computation, to "
-              "float32 precision.",
-              hint_ja="float32 の入力でも、float64 で計算した値と（float32 の精度で）同じ値に"
-              "なる必要があります。")
+            what=say("a2.test_forward_train_float32.as_float64", N=N, D=D), shape=(N, D))
+        close(feedback, got, yours64,
+              what=say("a2.test_forward_train_float32.against_yours", what=what), tol=TOL32,
+              hint=say("a2.test_forward_train_float32.rule"))
+
+
+def _training_slip(worker) -> str | None:
+    """The FORWARD_SLIPS entry the student's training-mode forward makes, if any."""
+    rng = np.random.default_rng(44)
+    gamma, beta = _params(rng, 8)
+    x = _batch(rng, 32, 8)
+    try:
+        out = worker.create(BN, gamma, beta, timeout=10).call("forward", x, train_flg=True,
+                                                              timeout=10)
+    except StudentError:
+        return None  # test_forward_train_float64 says why
+    if not (isinstance(out, np.ndarray) and out.shape == x.shape):
+        return None
+    return _slip_of(x, gamma, beta, out)
 
 
 def test_forward_inference(worker, feedback):
     """train_flg=False: normalize with the running statistics, whatever the batch."""
+    slip = _training_slip(worker)
     rng = np.random.default_rng(43)
     for (N, D), dtype in [((16, 10), np.float64), ((128, 100), np.float64), ((20, 6), np.float32)]:
         gamma, beta = _params(rng, D, dtype)
         running_mean = rng.uniform(-1, 1, D).astype(dtype)
         running_var = rng.uniform(0.5, 4.0, D).astype(dtype)
         x = _batch(rng, N, D, dtype)
-        label = f"forward(x, train_flg=False), x {N}×{D} {x.dtype}"
+        label = plain(f"forward(x, train_flg=False), x {N}×{D} {x.dtype}")
         bn = worker.create(BN, gamma, beta, running_mean=running_mean, running_var=running_var,
                            timeout=10)
         got = array(feedback, bn.call("forward", x, train_flg=False, timeout=10), what=label,
@@ -213,28 +206,28 @@ def test_forward_inference(worker, feedback):
         ref = _reference(gamma, beta, running_mean=_copy_or_none(running_mean),
                          running_var=_copy_or_none(running_var))
         expected = ref.forward(x.astype(np.float64), train_flg=False)
+        tol = TOL64 if dtype == np.float64 else TOL32
+        if slip is not None and normwise_rel_error(got, expected) > tol:
+            # the training forward's slip, here with the running statistics: charged there
+            _, invstd = FORWARD_SLIPS[slip]
+            g, b, m, v = (a.astype(np.float64) for a in (gamma, beta, running_mean, running_var))
+            own = g * (x.astype(np.float64) - m) * invstd(v) + b
+            if normwise_rel_error(got, own) <= tol:
+                expected = own
         batch_stats = _reference(gamma, beta).forward(x.astype(np.float64), train_flg=True)
-        hint = ("", "")
-        if normwise_rel_error(got, batch_stats) < 1e-6:
-            hint = ("It matches the batch statistics: at inference use running_mean and "
-                    "running_var, not the mean and variance of the batch.",
-                    "バッチの統計量と一致します。推論時はバッチの平均・分散ではなく "
-                    "running_mean と running_var を使ってください。")
-        close(feedback, got, expected, what=label, tol=TOL64 if dtype == np.float64 else TOL32,
-              hint_en=hint[0], hint_ja=hint[1])
+        hint = (say("a2.test_forward_inference.batch_statistics")
+                if matching(got, {"batch": lambda b=batch_stats: b}, T["HINT_MATCH"]) else None)
+        close(feedback, got, expected, what=label, tol=tol, hint=hint)
         # One sample at a time must give the same rows (nothing depends on the batch).
         one = bn.call("forward", x[:1], train_flg=False, timeout=10)
-        close(feedback, one, expected[:1], what=f"forward(x[:1], train_flg=False), x {x.dtype}",
-              tol=TOL64 if dtype == np.float64 else TOL32,
-              hint_en="At inference the output of a sample must not depend on the other samples.",
-              hint_ja="推論時、あるサンプルの出力が他のサンプルに依存してはいけません。")
+        close(feedback, one, expected[:1],
+              what=plain(f"forward(x[:1], train_flg=False), x {x.dtype}"), tol=tol,
+              hint=say("a2.test_forward_inference.one_sample"))
         for name, before in (("running_mean", running_mean), ("running_var", running_var)):
             after = bn.get(name, timeout=10)
             close(feedback, after, before.astype(np.float64),
-                  what=f"{name} after forward(x, train_flg=False)",
-                  what_ja=f"forward(x, train_flg=False) の後の {name}", tol=0.0,
-                  hint_en="Inference must not change the running statistics.",
-                  hint_ja="推論で running 統計量を変更してはいけません。")
+                  what=say("a2.test_forward_inference.after", name=name), tol=0.0,
+                  hint=say("a2.test_forward_inference.unchanged"))
 
 
 def test_running_stats(worker, feedback):
@@ -253,8 +246,8 @@ def test_running_stats(worker, feedback):
         # the same moving averages of the statistics the student's forward used (its state),
         # for a forward with a slip (see the module docstring); None once that is not known
         m = 0.9 if momentum is None else momentum
-        own = {"running_mean": kwargs.get("running_mean", np.zeros(D)),
-               "running_var": kwargs.get("running_var", np.zeros(D))}
+        own: dict | None = {"running_mean": kwargs.get("running_mean", np.zeros(D)),
+                            "running_var": kwargs.get("running_var", np.zeros(D))}
         for step in range(5):
             x = _batch(rng, 20 + step, D, shift=step)
             out = bn.call("forward", x, train_flg=True, timeout=10)
@@ -264,30 +257,20 @@ def test_running_stats(worker, feedback):
                        "running_var": m * own["running_var"] + (1 - m) * state.var}
             else:
                 own = None
-        label = f"momentum={m}, 5 training steps"
-        label_ja = f"momentum={m}、学習 5 ステップの後の"
         for name in ("running_mean", "running_var"):
-            got = array(feedback, bn.get(name, timeout=10), what=f"{name} after {label}",
-                        what_ja=f"{label_ja} {name}", shape=(D,))
+            what = say("a2.test_running_stats.after", name=name, momentum=m)
+            got = array(feedback, bn.get(name, timeout=10), what=what, shape=(D,))
             if (own is not None and normwise_rel_error(got, getattr(ref, name)) > TOL64
                     and normwise_rel_error(got, own[name]) <= TOL64):
                 continue  # right for the statistics your forward computed
-            close(feedback, got, getattr(ref, name),
-                  what=f"{name} after {label}", what_ja=f"{label_ja} {name}", tol=TOL64,
-                  hint_en=("Each training forward must update running = momentum · running + "
-                           "(1 − momentum) · batch statistic (batch variance with 1/N); "
-                           "start from zeros when none is given."),
-                  hint_ja=("学習時の forward のたびに running = momentum · running + "
-                           "(1 − momentum) · バッチの統計量（分散は 1/N）と更新してください。"
-                           "与えられなければゼロから始めます。"))
+            close(feedback, got, getattr(ref, name), what=what, tol=TOL64,
+                  hint=say("a2.test_running_stats.rule"))
 
 
 # ------------------------------------------------------------------ gradient check
 
 # N ≥ 3: at N = 2 every xhat is ±1 whatever x, so dx is only ~1e-5 (an effect of eps) and
-# a relative error on it measures rounding, not the formula.  Central differences with
-# h = 1e-5 agree with the reference's analytic gradient to ≤ 1e-10 on these cases (measured:
-# dx 1.0e-10 at 3×4, 3.0e-11 at 10×6, 7.5e-11 at 64×20; dgamma, dbeta ≤ 3e-11).
+# a relative error on it measures rounding, not the formula.
 GRAD_CASES = [(3, 4), (10, 6), (64, 20)]
 
 
@@ -329,14 +312,17 @@ def _gradient_case(index):
     return x, gamma, beta, dout, *analytic
 
 
-_GRAD_HINT = {
-    "dx": ("dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)): every path counts, "
-           "through xhat, through the variance and through the mean (the book's Figure 6-17).",
-           "dx = gamma·invstd/N · (N·dout − Σ dout − xhat · Σ(dout·xhat)): xhat・分散・平均を"
-           "通るすべての経路を足します（本の図 6-17）。"),
-    "dgamma": ("dgamma = Σ_n dout · xhat (the normalized input, not x).",
-               "dgamma = Σ_n dout · xhat（x ではなく正規化された入力）。"),
-    "dbeta": ("dbeta = Σ_n dout.", "dbeta = Σ_n dout。"),
+# Slips of dx, each as what it computes from (dout, xhat, invstd, gamma, the layer's
+# running_var): named only when the student's dx is what it computes, recomputed here.
+DX_SLIPS = {
+    "no_variance_path": lambda dout, xhat, invstd, gamma, running_var: (
+        gamma * invstd / dout.shape[0] * (dout.shape[0] * dout - dout.sum(axis=0))),
+    "no_mean_path": lambda dout, xhat, invstd, gamma, running_var: (
+        gamma * invstd / dout.shape[0] * (dout.shape[0] * dout
+                                          - xhat * (dout * xhat).sum(axis=0))),
+    "running_variance": lambda dout, xhat, invstd, gamma, running_var: (
+        gamma / np.sqrt(running_var + EPS) / dout.shape[0]
+        * (dout.shape[0] * dout - dout.sum(axis=0) - xhat * (dout * xhat).sum(axis=0))),
 }
 
 
@@ -347,7 +333,32 @@ def gradient_cases():
     return [_gradient_case(index) for index in range(len(GRAD_CASES))]
 
 
+def _own_sums(bn, D):
+    """The student's dgamma and dbeta after a backward, as float64 (D,) arrays, or None."""
+    sums = [bn.get(name, timeout=10) for name in ("dgamma", "dbeta")]
+    if all(isinstance(a, np.ndarray) and a.shape == (D,) and a.dtype.kind == "f"
+           and np.all(np.isfinite(a)) for a in sums):
+        return [a.astype(np.float64) for a in sums]
+    return None
+
+
+def _dx_slip(dout, gamma, state, got, running_var) -> str | None:
+    """The DX_SLIPS entry a wrong dx is, recomputed at the student's forward state."""
+    if state is None:
+        return None
+    running_var = np.asarray(running_var, dtype=np.float64) if isinstance(
+        running_var, np.ndarray) and running_var.shape == gamma.shape else None
+    found = matching(got, {name: (lambda f=f: f(dout, state.xhat, state.invstd, gamma,
+                                                running_var))
+                           for name, f in DX_SLIPS.items()
+                           if running_var is not None or name != "running_variance"}, GRAD_TOL)
+    return found[0] if found else None
+
+
 def _check_gradient(worker, feedback, gradient_cases, name):
+    """One of dx, dgamma, dbeta against the reference; also accepted when it is right for
+    what the student's forward computed (its state) and, for dx, for the student's own
+    dgamma and dbeta (a wrong dgamma costs test_backward_dgamma, not dx too)."""
     k = ("dx", "dgamma", "dbeta").index(name)
     for (N, D), case in zip(GRAD_CASES, gradient_cases, strict=True):
         x, gamma, beta, dout, dx, dgamma, dbeta = case
@@ -356,19 +367,23 @@ def _check_gradient(worker, feedback, gradient_cases, name):
         out = bn.call("forward", x, train_flg=True, timeout=10)
         got_dx = bn.call("backward", dout, timeout=10)
         got = got_dx if name == "dx" else bn.get(name, timeout=10)
-        what = f"{name} (backward after forward(x, train_flg=True), x {N}×{D} float64)"
+        what = say("a2.common.gradient", name=name, N=N, D=D)
         got = array(feedback, got, what=what, shape=expected.shape)
+        if normwise_rel_error(got, expected) <= GRAD_TOL:
+            continue
         state = _state(x, gamma, beta, out, _reference(gamma, beta).forward(x, train_flg=True))
-        if (state is not None and normwise_rel_error(got, expected) > GRAD_TOL
-                and normwise_rel_error(got, state.backward(dout, gamma)[k]) <= GRAD_TOL):
-            continue  # right for what your forward computed: the forward check grades it
-        close(feedback, got, expected, what=what,
-              what_ja=f"{name}（forward(x, train_flg=True) の後の backward、x {N}×{D} float64）",
-              tol=GRAD_TOL,
-              hint_en=_GRAD_HINT[name][0] + " (If a forward check fails too, fix forward first: "
-              "backward uses what forward computed.)",
-              hint_ja=_GRAD_HINT[name][1] + "（forward のチェックも失敗している場合は forward "
-              "から直してください。backward は forward の計算結果を使います。）")
+        if state is not None:
+            if normwise_rel_error(got, state.backward(dout, gamma)[k]) <= GRAD_TOL:
+                continue  # right for what your forward computed: the forward check grades it
+            sums = _own_sums(bn, D) if name == "dx" else None
+            if sums is not None and normwise_rel_error(
+                    got, state.dx_for(dout, gamma, *sums)) <= GRAD_TOL:
+                continue  # right for your dgamma and dbeta: their checks grade them
+        slip = (_dx_slip(dout, gamma, state, got, bn.get("running_var", timeout=10))
+                if name == "dx" else None)
+        hint = say("a2.common.gradient_hint", rule=say(f"a2.common.rule_{name}"),
+                   slip=say(f"a2.test_backward_dx.{slip}") if slip else plain(""))
+        close(feedback, got, expected, what=what, tol=GRAD_TOL, hint=hint)
 
 
 def test_backward_dx(worker, feedback, gradient_cases):
@@ -391,29 +406,22 @@ def test_inputs_not_modified(worker, feedback):
     gamma, beta = _params(rng, D)
     x, dout = _batch(rng, N, D), rng.standard_normal((N, D))
     bn = worker.create(BN, gamma, beta, timeout=10)
-    seen = {}  # what (en, ja): (after, before)
+    seen = []  # (what, after, before)
     for mode in (True, False):
         _out, (x_after,) = bn.call("forward", x, train_flg=mode, timeout=10, return_args=True)
-        seen[(f"x after forward(x, train_flg={mode})",
-              f"forward(x, train_flg={mode}) の後の x")] = (x_after, x)
+        seen.append((say("a2.test_inputs_not_modified.x_after", mode=mode), x_after, x))
         if mode:
             _dx, (dout_after,) = bn.call("backward", dout, timeout=10, return_args=True)
-            seen[("dout after backward(dout)", "backward(dout) の後の dout")] = (dout_after, dout)
-    seen[("gamma after forward and backward", "forward と backward の後の gamma")] = (
-        bn.get("gamma", timeout=10), gamma)
-    seen[("beta after forward and backward", "forward と backward の後の beta")] = (
-        bn.get("beta", timeout=10), beta)
-    for (what, what_ja), (after, before) in seen.items():
+            seen.append((say("a2.test_inputs_not_modified.dout_after"), dout_after, dout))
+    seen.append((say("a2.test_inputs_not_modified.param_after", name="gamma"),
+                 bn.get("gamma", timeout=10), gamma))
+    seen.append((say("a2.test_inputs_not_modified.param_after", name="beta"),
+                 bn.get("beta", timeout=10), beta))
+    for what, after, before in seen:
         if not (isinstance(after, np.ndarray) and after.shape == before.shape
                 and np.array_equal(after, before)):
-            feedback.fail(
-                en=(f"{what}: expected the array unchanged, got {describe(after)} instead of "
-                    f"{describe(before)}. Do not modify inputs in place (x -= mu changes the "
-                    f"caller's x; write xc = x - mu)."),
-                ja=(f"{what_ja}: 配列が変更されないことを期待しましたが、{describe(before, 'ja')} "
-                    f"が {describe(after, 'ja')} に変わりました。入力をその場で書き換えないで"
-                    f"ください（x -= mu は呼び出し側の x を変えます。xc = x - mu と書きます）。"),
-            )
+            feedback.fail(say("a2.test_inputs_not_modified.modified", what=what,
+                              after=described(after), before=described(before)))
 
 
 def test_batch_of_one_rejected(worker, feedback):
@@ -427,43 +435,22 @@ def test_batch_of_one_rejected(worker, feedback):
         if exc.type_name == "ValueError":
             return
         raise
-    feedback.fail(
-        en=(f"forward(x, train_flg=True) with x of shape (1, 5): expected ValueError (one "
-            f"sample has no batch statistics), got {describe(got)}."),
-        ja=(f"形状 (1, 5) の x での forward(x, train_flg=True): ValueError を期待しましたが"
-            f"（1 サンプルではバッチの統計量がありません）、{describe(got, 'ja')} が"
-            f"返されました。"))
+    feedback.fail(say("a2.test_batch_of_one_rejected.accepted", got=described(got)))
 
 
 # ------------------------------------------------------------------ speed
 
 SPEED_SHAPE = (128, 100)
-# The student's NumPy layer must reach at least MIN_SPEEDUP of the book's NumPy layer's
-# speed (forward + backward, 128×100 float64): at most 3× its time.  The solution and the
-# book's code run at ≈ 1×; a vectorized answer with a few extra temporaries stays above
-# 0.5×; loops over the batch in Python are ≈ 0.01×.  One step, far from where vectorized
-# answers sit, so that regrades on a loaded machine agree.
-MIN_SPEEDUP = 1 / 3
-PAIRS = 15            # paired rounds (grader.timing.paired.paired_speedup)
-ROUND_SECONDS = 0.02
-SPEED_GATE = 1e-2
+MIN_SPEEDUP, PAIRS, ROUND_SECONDS, SPEED_GATE, DX_GATE = (
+    T[k] for k in ("MIN_SPEEDUP", "PAIRS", "ROUND_SECONDS", "SPEED_GATE", "DX_GATE"))
 # Memoizing or faking the timed run (grader.timing.varied): every timed call gets one element of x
 # and of dout changed (put back after the call); out and dx at those elements travel with
 # each round's "done" and must match dlkit's layer replayed here: out within SPEED_GATE, dx
-# within DX_GATE.  dx is graded by the gradient checks, so DX_GATE only has to tell a dx
-# computed from this call's dout from a remembered one.  Measured (relative error over a
-# round, 8 rounds of 200 calls): the solution 1e-15, a dx missing the variance term
-# (buggy/a2_dx_missing_term) 0.021 – 0.049, ddof=1 0.002, a layer returning the last dx for
-# the same dout object (hostile/a2_memoizes) 0.37 – 0.76.
-DX_GATE = 0.2
+# within DX_GATE (dx is graded by the gradient checks).
 STUDENT_VARY = dict(perturb=((0, 0), (1, 0)),
                     probes=((0, varied.RESULT, 0, 2), (1, varied.RESULT, 1, 2)),
                     tol=(SPEED_GATE, DX_GATE), names=("forward: out", "backward: dx"))
 REFERENCE_VARY = dict(STUDENT_VARY, tol=(1e-9, 1e-9))
-_SPEED_GATE_HINT = (
-    "Speed is only graded for a forward that computes the batch normalization (within 1 %).",
-    "速度は、バッチ正規化を計算している（1 % 以内の）forward に対してだけ評価します。",
-)
 
 
 def test_speed(worker, reference_timer, feedback):
@@ -492,32 +479,18 @@ def test_speed(worker, reference_timer, feedback):
                          varied.Vary(**REFERENCE_VARY, seed=100), replay),
             pairs=PAIRS, round_seconds=ROUND_SECONDS)
     except paired.TimedRunMismatch as exc:
-        feedback.fail(*messages.timed_run_mismatch(exc.name, exc.error, exc.tol))
+        en, ja = messages.timed_run_mismatch(exc.name, exc.error, exc.tol)
+        feedback.fail(en=en, ja=ja)
     # The timed run must compute a batch normalization: within SPEED_GATE of the reference
     # (exactness is what the other checks grade; a mistake such as ddof=1, 0.4 % off at
     # N = 128, costs those checks, not the speed points too).
-    close(feedback, out, expected_out, what=f"forward(x) in the timed run ({N}×{D})",
-          what_ja=f"時間計測中の forward(x)（{N}×{D}）", tol=SPEED_GATE,
-          hint_en=_SPEED_GATE_HINT[0], hint_ja=_SPEED_GATE_HINT[1])
-    array(feedback, dx, what=f"backward(dout) in the timed run ({N}×{D})",
-          what_ja=f"時間計測中の backward(dout)（{N}×{D}）", shape=(N, D))
-    numbers_en = (f"forward + backward at {N}×{D} float64: yours {1e6 * speed.student_seconds:.0f}"
-                  f" µs, the book's NumPy layer {1e6 * speed.reference_seconds:.0f} µs, "
-                  f"speed-up {speed.median:.2f}× (middle half of {speed.pairs} paired rounds: "
-                  f"{speed.spread()})")
-    numbers_ja = (f"{N}×{D} float64 の forward + backward: あなたの実装 "
-                  f"{1e6 * speed.student_seconds:.0f} µs、本の NumPy 実装 "
-                  f"{1e6 * speed.reference_seconds:.0f} µs、速度向上 {speed.median:.2f} 倍"
-                  f"（{speed.pairs} 組の交互計測の中央半分: {speed.spread()}）")
+    close(feedback, out, expected_out, what=say("a2.test_speed.timed_forward", N=N, D=D),
+          tol=SPEED_GATE, hint=say("a2.test_speed.gate"))
+    array(feedback, dx, what=say("a2.test_speed.timed_backward", N=N, D=D), shape=(N, D))
+    numbers = say("a2.test_speed.numbers", N=N, D=D, yours=1e6 * speed.student_seconds,
+                  book=1e6 * speed.reference_seconds, speedup=speed.median, pairs=speed.pairs,
+                  spread=speed.spread())
     if not speed.median >= MIN_SPEEDUP:
-        feedback.fail(
-            en=(f"{numbers_en}: expected a speed-up of at least {MIN_SPEEDUP:.2f}× (at most "
-                f"{1 / MIN_SPEEDUP:g}× the reference's time). Use whole-array NumPy "
-                f"operations (x.mean(axis=0), broadcasting), no Python loops over samples or "
-                f"features."),
-            ja=(f"{numbers_ja}: 速度向上 {MIN_SPEEDUP:.2f} 倍以上（参照実装の時間の "
-                f"{1 / MIN_SPEEDUP:g} 倍以内）を期待しました。NumPy の配列演算"
-                f"（x.mean(axis=0)、ブロードキャスト）を使い、サンプルや特徴についての "
-                f"Python のループは避けてください。"),
-        )
-    feedback.note(en=numbers_en + ".", ja=numbers_ja + "。")
+        feedback.fail(say("a2.test_speed.too_slow", numbers=numbers, least=MIN_SPEEDUP,
+                          times=1 / MIN_SPEEDUP))
+    feedback.note(say("a2.test_speed.measured", numbers=numbers))

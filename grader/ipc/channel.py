@@ -20,6 +20,7 @@ import threading
 import time
 
 from grader.ipc import protocol
+from grader.ipc.printable import printable
 
 
 class StudentError(Exception):
@@ -59,6 +60,13 @@ class SandboxError(RuntimeError):
 
 class _Deadline(Exception):
     pass
+
+
+class _Overstep(Exception):
+    pass
+
+
+WATCH_PERIOD = 0.2  # seconds between two looks at what the worker uses (``Channel.watch``)
 
 
 class Output:
@@ -112,7 +120,7 @@ class Output:
             n = min(self.total - mark, len(self.buf))
             text = bytes(self.buf[len(self.buf) - n:]).decode("utf-8", "replace") if n else ""
             skipped = self.total - mark - n
-        return (f"[... {skipped} bytes not kept ...]\n" if skipped else "") + text
+        return (f"[... {skipped} bytes not kept ...]\n" if skipped else "") + printable(text)
 
     def close(self):
         """Wait briefly for EOF (the worker is gone); the reader thread closes the pipe. A
@@ -138,16 +146,43 @@ class Channel:
     """
 
     def __init__(self, proc: subprocess.Popen, req_fd: int, resp_fd: int, out_fd: int,
-                 limits, on_kill=None):
-        self.proc, self.limits, self.on_kill = proc, limits, on_kill
+                 limits, on_kill=None, watch=None):
+        self.proc, self.limits, self.on_kill, self.watch = proc, limits, on_kill, watch
         os.set_blocking(req_fd, False)  # writes wait with a deadline (write)
         self.req, self.resp = req_fd, resp_fd
         self.output = Output(out_fd, limits.output_bytes)
         self.sent_at = time.monotonic()
+        self.overstep: str | None = None  # the limit ``watch`` found broken
+        self._watched = 0.0
 
     @property
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self._ended()
+
+    def _ended(self) -> bool:
+        """The worker process has exited.  Its exit status is left uncollected (WNOWAIT),
+        so that its pid, and the process group named by it, stay this worker's until
+        :meth:`kill` has signalled the group."""
+        if self.proc.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.proc.pid,
+                             os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def _check_watch(self) -> None:
+        """Every WATCH_PERIOD, ask ``watch`` (e.g. the disk quota) whether the worker broke
+        a limit that no rlimit enforces; if so, kill it (the reason is kept for
+        :meth:`death_reason`)."""
+        now = time.monotonic()
+        if self.watch is None or now - self._watched < WATCH_PERIOD:
+            return
+        self._watched = now
+        reason = self.watch()
+        if reason:
+            self.overstep = reason
+            raise _Overstep
 
     def recv(self, deadline: float, what: str):
         """The next message (header, buffers); kills the worker at ``deadline``."""
@@ -156,14 +191,18 @@ class Channel:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise _Deadline
-                ready, _, _ = select.select([fd], [], [], min(left, 0.25))
+                ready, _, _ = select.select([fd], [], [], min(left, WATCH_PERIOD))
+                self._check_watch()
                 if ready:
                     return os.read(fd, n)
-                if self.proc.poll() is not None:
+                if self._ended():
                     return b""
 
         try:
             return protocol.recv(self.resp, reader=read)
+        except _Overstep:
+            self.kill()
+            raise WorkerDied(self.death_reason(what)) from None
         except _Deadline:
             seconds = round(deadline - self.sent_at, 1)
             self.kill()
@@ -193,7 +232,12 @@ class Channel:
                 self.kill()
                 raise StudentTimeout(round(deadline - self.sent_at, 1),
                                      f"{what} (the worker stopped reading requests)")
-            _, ready, _ = select.select([], [self.req], [], min(left, 0.25))
+            _, ready, _ = select.select([], [self.req], [], min(left, WATCH_PERIOD))
+            try:
+                self._check_watch()
+            except _Overstep:
+                self.kill()
+                raise WorkerDied(self.death_reason(what)) from None
             if ready:
                 try:
                     view = view[os.write(self.req, view):]
@@ -201,9 +245,13 @@ class Channel:
                     continue
 
     def death_reason(self, what: str) -> str:
+        if self.overstep:
+            return f"{what}: the worker was stopped: {self.overstep}"
         rc = self.proc.returncode
         if rc is None:
             return f"{what}: the worker stopped answering"
+        if rc == 1 and self._wrapper_lost_a_signal():
+            rc = -signal.SIGKILL
         if rc < 0:
             sig = signal.Signals(-rc)
             why = {signal.SIGXCPU: f"the CPU time limit ({self.limits.cpu_seconds} s)",
@@ -213,11 +261,23 @@ class Channel:
         return (f"{what}: the worker exited with status {rc} (os._exit() or a crash "
                 f"while running your code)")
 
+    def _wrapper_lost_a_signal(self) -> bool:
+        """unshare (util-linux 2.38) exits with status 1 and this message instead of passing
+        on its child's death by SIGKILL (a resource limit, or killed from outside)."""
+        self.output.sync(0.2)
+        with self.output.lock:
+            tail = bytes(self.output.buf[-200:])
+        return tail.rstrip().endswith(b"unshare: sigprocmask unblock failed: Invalid argument")
+
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """SIGKILL the worker's process group, then collect the worker's exit status, then
+        ``on_kill``.  The group is signalled only while the worker's status is uncollected:
+        its pid (the group's id) cannot have been reused by then."""
+        if self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -227,15 +287,14 @@ class Channel:
 
     def close(self) -> None:
         """Ask the worker to exit, kill what is left, close the pipes."""
-        if self.proc.poll() is None:
+        if not self._ended():
             try:
                 protocol.send(self.req, {"op": "exit"})
             except OSError:
                 pass
-            try:
-                self.proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
+            deadline = time.monotonic() + 0.5
+            while not self._ended() and time.monotonic() < deadline:
+                time.sleep(0.005)
         self.kill()
         for fd in (self.req, self.resp):
             try:

@@ -1,5 +1,6 @@
-"""Report formats of a grading record (see grader.scoring.runner.grade): text, json, gradescope,
-junit, classroom (GitHub Classroom's grading reporter). ``render(record, fmt, lang) -> str``."""
+"""Report formats of a grading record (see grader.scoring.runner.grade): text, json,
+gradescope (with ``visibility``: when students see what), junit.
+``render(record, fmt, lang) -> str``."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from grader.report import FORMATS, render
+from grader.scoring import catalog
 
 
 def summary(record: dict) -> str:
@@ -22,7 +23,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader.report", description=__doc__)
     p.add_argument("record", type=Path)
     p.add_argument("--format", "-f", choices=(*FORMATS, "summary"), default="text")
-    p.add_argument("--lang", choices=("en", "ja"), default="en")
+    p.add_argument("--lang", choices=catalog.languages(), default="en")
     p.add_argument("--out", "-o", type=Path)
     args = p.parse_args(argv)
     record = json.loads(args.record.read_text(encoding="utf-8"))

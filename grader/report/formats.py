@@ -1,5 +1,4 @@
-"""Render a grading record as a text table, JSON, Gradescope results.json, JUnit XML or
-the runner result GitHub Classroom's grading reporter reads.
+"""Render a grading record as a text table, JSON, Gradescope results.json or JUnit XML.
 
 The record is the dict returned by :func:`grader.scoring.runner.grade`; every check has
 ``name, score, max_score, outcome, message{en,ja}, output, duration``.
@@ -12,26 +11,22 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
-FORMATS = ("text", "json", "gradescope", "junit", "classroom")
+from grader.ipc.printable import printable_tree
+from grader.report.visibility import Visibility
+from grader.scoring import catalog
+
+FORMATS = ("text", "json", "gradescope", "junit")
 OUTPUT_SHOWN = 1500
 
-_WORDS = {
-    "en": {"total": "Total", "isolation": "isolation", "output": "your code printed",
-           "missing": "not submitted", "budget": "time budget used up",
-           "grader": "GRADER ERROR (not your fault)", "graded": "graded",
-           "unreadable": "submission unreadable", "tampered": "results tampered with",
-           "stopped": "grading stopped",
-           "check": "check", "points": "points", "not-loaded": "your code could not be loaded",
-           "unreadable_line": "The submission cannot be read, so nothing was graded"},
-    "ja": {"total": "合計", "isolation": "隔離方式", "output": "あなたのコードの出力",
-           "missing": "未提出", "budget": "制限時間超過",
-           "grader": "採点エラー (あなたの責任ではありません)",
-           "unreadable": "提出物を読み込めません", "tampered": "結果の改ざん",
-           "stopped": "採点停止",
-           "graded": "採点済み", "check": "検査", "points": "点数",
-           "not-loaded": "コードを読み込めません",
-           "unreadable_line": "提出物を読み込めないため、採点していません"},
-}
+# The report's own words, in the message catalog (grader/messages, [report]).
+_WORD_KEYS = ("total", "isolation", "output", "missing", "budget", "grader", "graded",
+              "unreadable", "tampered", "stopped", "check", "points", "not-loaded",
+              "unreadable_line")
+
+
+def words(lang: str) -> dict[str, str]:
+    """The report's words in ``lang`` (English where the catalog of ``lang`` lacks one)."""
+    return {key: catalog.template(f"report.{key}", lang) for key in _WORD_KEYS}
 
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -46,65 +41,102 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def _text(msg: dict | None, lang: str) -> str:
+def message_text(msg: dict | None, lang: str) -> str:
     msg = msg or {}
     return msg.get(lang) or msg.get("en") or ""
 
 
 def _message(check: dict, lang: str) -> str:
-    return _text(check.get("message"), lang)
+    return message_text(check.get("message"), lang)
 
 
-def _title(assignment: dict, lang: str) -> str:
+def task_title(assignment: dict, lang: str) -> str:
     """The task's title in ``lang`` (dlkit.tasks), else the record's."""
     from dlkit.tasks import TASKS
 
     task = TASKS.get(assignment["id"])
-    return task.title[lang] if task else assignment["title"]
+    return task.title.get(lang, task.title["en"]) if task else assignment["title"]
 
 
-def _feedback(check: dict, lang: str) -> str:
+def found_lines(assignment: dict, lang: str) -> list[str]:
+    """Where the task's file was found, when not where the handout puts it (indented under
+    the task's line); empty otherwise."""
+    found = assignment.get("found")
+    if not found:
+        return []
+    return textwrap.wrap(message_text(found["message"], lang), width=88, initial_indent="    ",
+                         subsequent_indent="    ", break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def notes_lines(record: dict, lang: str) -> list[str]:
+    """The record's notes for the student (the files that were not graded), each followed by
+    an empty line."""
+    lines: list[str] = []
+    for note in record.get("notes", []):
+        lines += [*message_text(note, lang).splitlines(), ""]
+    return lines
+
+
+def check_feedback(check: dict, lang: str) -> str:
     parts = [_message(check, lang)]
     if check.get("output"):
         out = check["output"][-OUTPUT_SHOWN:]
-        parts.append(f"--- {_WORDS[lang]['output']} (tail) ---\n{out}")
+        parts.append(f"--- {words(lang)['output']} (tail) ---\n{out}")
     return "\n".join(p for p in parts if p)
 
 
 def text(record: dict, lang: str = "en") -> str:
-    w = _WORDS[lang]
+    w = words(lang)
     lines = [f"dlkit-grade: {record['submission']}   ({w['isolation']}: {record['isolation']})",
              ""]
     if record.get("status") == "unreadable":  # one line: nothing else to say
-        why = _text(record.get("error_message"), lang) or record.get("error", "")
+        why = message_text(record.get("error_message"), lang) or record.get("error", "")
         lines[-1:] = [f"{w['unreadable_line']}: {why}", ""]
         lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
         return "\n".join(lines) + "\n"
+    lines += notes_lines(record, lang)
     for a in record["assignments"]:
-        status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        lines.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
-                     f"{_num(a['max_score'])}{status}")
-        if a["status"] == "missing":
-            lines.append("")
-            continue
-        if a.get("problem"):
-            lines.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
-                                         "    ").splitlines())
-        width = max([len(c["name"]) for c in a["checks"]] + [10])
-        for c in a["checks"]:
-            mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
-                "PART" if c["score"] > 0 else "FAIL")
-            lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
-                         f"{_num(c['max_score'])}")
-            fb = _feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
-            if fb:
-                lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
-        lines.append("")
+        lines += _task_lines(a, lang) + [""]
     lines.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
     return "\n".join(lines) + "\n"
 
 
-def gradescope(record: dict, lang: str = "en") -> str:
+def _task_lines(a: dict, lang: str) -> list[str]:
+    """One assignment's part of the text report: its score line, then each check."""
+    w = words(lang)
+    status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
+    lines = [f"{a['id']} {task_title(a, lang)}: {_num(a['score'])} / {_num(a['max_score'])}"
+             f"{status}"]
+    if a["status"] == "missing":
+        return lines
+    lines += found_lines(a, lang)
+    if a.get("problem"):
+        lines.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
+                                     "    ").splitlines())
+    width = max([len(c["name"]) for c in a["checks"]] + [10])
+    for c in a["checks"]:
+        mark = "PASS" if c["outcome"] == "passed" and c["score"] >= c["max_score"] else (
+            "PART" if c["score"] > 0 else "FAIL")
+        lines.append(f"  {mark}  {c['name']:<{width}}  {_num(c['score']):>5} / "
+                     f"{_num(c['max_score'])}")
+        fb = check_feedback(c, lang) if mark != "PASS" or _message(c, lang) else ""
+        if fb:
+            lines.extend(textwrap.indent(fb.rstrip(), "        ").splitlines())
+    return lines
+
+
+def task_text(record: dict, aid: str, lang: str = "en") -> str:
+    """What the text report says of assignment ``aid`` alone (its lines of :func:`text`),
+    e.g. for an LMS's feedback field; a submission that cannot be read has its one line."""
+    if record.get("status") == "unreadable":
+        why = message_text(record.get("error_message"), lang) or record.get("error", "")
+        return f"{words(lang)['unreadable_line']}: {why}\n"
+    task = next(a for a in record["assignments"] if a["id"] == aid)
+    return "\n".join(_task_lines(task, lang)) + "\n"
+
+
+def gradescope(record: dict, lang: str = "en", visibility: Visibility | None = None) -> str:
     """Gradescope's results.json, as its autograder specification defines it.
 
     Top level: ``score``, ``execution_time`` (s), ``output`` + ``output_format`` (a summary
@@ -113,29 +145,41 @@ def gradescope(record: dict, lang: str = "en") -> str:
     isolation used and what it does not protect, per-assignment status and time), ``tests``.
     Per check: ``name``, ``number`` ("2.3": assignment 2, third check), ``score``,
     ``max_score``, ``status``, ``output`` + ``output_format``, ``visibility``, ``tags``.
+
+    ``visibility`` (points.toml's [gradescope] table) sets each check's ``visibility`` and
+    the top level's, which is when the student sees the total; while the total is not
+    ``visible``, the summary in ``output`` names each task's status but not its points.
     """
-    w = _WORDS[lang]
+    w = words(lang)
+    visibility = visibility or Visibility()
+    points_shown = visibility.score == "visible"
     tests, summary = [], []
     if record.get("status") == "unreadable":  # one line, and no check to list
-        why = _text(record.get("error_message"), lang) or record.get("error", "")
+        why = message_text(record.get("error_message"), lang) or record.get("error", "")
         summary.append(f"{w['unreadable_line']}: {why}")
+    else:
+        summary += notes_lines(record, lang)
     for a in record["assignments"] if record.get("status") != "unreadable" else []:
         status = "" if a["status"] == "graded" else f"  [{w[a['status']]}]"
-        summary.append(f"{a['id']} {_title(a, lang)}: {_num(a['score'])} / "
-                       f"{_num(a['max_score'])}{status}")
+        points = f"{_num(a['score'])} / {_num(a['max_score'])}" if points_shown else w["graded"]
+        summary.append(f"{a['id']} {task_title(a, lang)}: {points}{status}")
+        summary += found_lines(a, lang)
         if a.get("problem"):
-            summary.extend(textwrap.indent(_text(a["problem"], lang).rstrip(),
+            summary.extend(textwrap.indent(message_text(a["problem"], lang).rstrip(),
                                            "    ").splitlines())
         for j, c in enumerate(a["checks"], 1):
             tests.append({
                 "name": f"{a['id']} {c['name']}", "number": f"{a['id'][1:]}.{j}",
                 "score": c["score"], "max_score": c["max_score"],
                 "status": "passed" if _full(c) else "failed",
-                "output": _feedback(c, lang), "output_format": "text",
-                "visibility": "visible", "tags": [a["id"], a["folder"]]})
-    summary.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
+                "output": check_feedback(c, lang), "output_format": "text",
+                "visibility": visibility.of(a["id"], c["name"]),
+                "tags": [a["id"], a["folder"]]})
+    if points_shown:
+        summary.append(f"{w['total']}: {_num(record['score'])} / {_num(record['max_score'])}")
     result = {"score": record["score"], "execution_time": round(record["seconds"]),
               "output": "\n".join(summary), "output_format": "text",
+              "visibility": visibility.score,
               "stdout_visibility": "hidden", "extra_data": instructor_notes(record),
               "tests": tests}
     return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
@@ -143,9 +187,14 @@ def gradescope(record: dict, lang: str = "en") -> str:
 
 def instructor_notes(record: dict) -> dict:
     """What the instructor needs and the student must not see: the isolation used and
-    what it does not protect, each assignment's status and time, the grader's warnings."""
+    what it does not protect, the copying flags, each assignment's status and time, the
+    grader's warnings."""
     return {"isolation": record.get("isolation"), **record.get("instructor", {}),
             "error": record.get("error", ""),
+            # copying flags (grader.similarity): for the TA, never in a student's feedback
+            "similarity": [{k: flag[k] for k in ("task", "file", "with", "similarity",
+                                                 "similarity_other", "lines", "lines_other")
+                            if k in flag} for flag in record.get("similarity", [])],
             "assignments": [{"id": a["id"], "status": a["status"], "seconds": a["seconds"],
                              "budget": a.get("budget"), "warnings": a.get("warnings", [])}
                             for a in record["assignments"]]}
@@ -155,56 +204,20 @@ def _full(check: dict) -> bool:
     return check["outcome"] == "passed" and check["score"] >= check["max_score"]
 
 
-# GitHub Classroom's grading reporter gets each runner's JSON through an environment
-# variable (base64): one variable cannot exceed 128 KiB on Linux, so messages are cut.
-CLASSROOM_MESSAGE = 600
-
-
-def classroom(record: dict, lang: str = "en") -> str:
-    """The runner result of GitHub Classroom's autograding actions, which
-    classroom-resources/autograding-grading-reporter reads (base64 of this JSON in a step
-    output named ``result``).
-
-    ``{"version": 1, "status": "pass"|"fail"|"error", "max_score", "tests": [{"name",
-    "status", "score", "message", "test_code", "filename", "line_no", "duration"}]}``.
-    Classroom records the sum of the tests' ``score`` out of ``max_score``, so partial
-    points are kept. ``status`` is "fail" when a point was lost (the reporter then marks
-    the job failed, as Classroom's own graders do) and "error" when the grader failed on
-    an assignment: then ``max_score`` is 0, so that Classroom records no points.
-    """
-    tests = []
-    for a in record["assignments"]:
-        for j, c in enumerate(a["checks"]):
-            message = _feedback(c, lang)
-            if j == 0 and a.get("problem"):  # the task's load error, said once: here
-                message = _text(a["problem"], lang)
-            if len(message) > CLASSROOM_MESSAGE:
-                message = message[:CLASSROOM_MESSAGE - 1] + "…"
-            tests.append({
-                "name": f"{a['id']} {c['name']}",
-                "status": "pass" if _full(c) else "fail", "score": c["score"],
-                "message": message, "test_code": "", "filename": a["folder"], "line_no": 0,
-                "duration": round(1000 * c.get("duration", 0.0))})
-    if any(a["status"] == "grader" for a in record["assignments"]):
-        status = "error"
-    else:
-        status = "pass" if all(t["status"] == "pass" for t in tests) else "fail"
-    # max_score 0 after a grader failure: the reporter then records no points at all
-    result = {"version": 1, "status": status,
-              "max_score": 0 if status == "error" else record["max_score"], "tests": tests}
-    return json.dumps(result, ensure_ascii=False) + "\n"
-
-
 def junit(record: dict, lang: str = "en") -> str:
     suites = ET.Element("testsuites", name="dlkit-grade", tests=str(
         sum(len(a["checks"]) for a in record["assignments"])))
     for a in record["assignments"]:
         failed = [c for c in a["checks"] if c["score"] < c["max_score"]]
-        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {_title(a, lang)}",
+        suite = ET.SubElement(suites, "testsuite", name=f"{a['id']} {task_title(a, lang)}",
                               tests=str(len(a["checks"])), failures=str(len(failed)),
                               time=f"{a['seconds']:.3f}")
-        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="score",
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="score",
                       value=f"{_num(a['score'])}/{_num(a['max_score'])}")
+        if a.get("found"):
+            ET.SubElement(properties, "property", name="found",
+                          value=_xml(message_text(a["found"]["message"], lang)))
         for c in a["checks"]:
             case = ET.SubElement(suite, "testcase", classname=a["folder"], name=c["name"],
                                  time=f"{c.get('duration', 0.0):.3f}")
@@ -214,8 +227,8 @@ def junit(record: dict, lang: str = "en") -> str:
                 fail = ET.SubElement(case, "failure", message=f"{_num(c['score'])}/"
                                      f"{_num(c['max_score'])} points: "
                                      f"{_xml(_message(c, lang)[:200])}")
-                problem = _text(a.get("problem"), lang)  # "see above" has no above here
-                fail.text = _xml(_feedback(c, lang) + (f"\n{problem}" if problem else ""))
+                problem = message_text(a.get("problem"), lang)  # "see above" has no above here
+                fail.text = _xml(check_feedback(c, lang) + (f"\n{problem}" if problem else ""))
             if c.get("output"):
                 ET.SubElement(case, "system-out").text = _xml(c["output"])
     ET.indent(suites)
@@ -226,10 +239,16 @@ def full_json(record: dict, lang: str = "en") -> str:
     return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
 
 
-def render(record: dict, fmt: str = "text", lang: str = "en") -> str:
+def render(record: dict, fmt: str = "text", lang: str = "en",
+           visibility: Visibility | None = None) -> str:
+    """``record`` in format ``fmt``; ``visibility`` is Gradescope's (see gradescope())."""
     if fmt not in FORMATS:
         raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
-    if lang not in _WORDS:
-        raise ValueError(f"lang: expected 'en' or 'ja', got {lang!r}")
-    return {"text": text, "json": full_json, "gradescope": gradescope, "junit": junit,
-            "classroom": classroom}[fmt](record, lang)
+    if lang not in catalog.languages():
+        raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
+    # nothing from student code reaches a terminal, a file or a platform as control
+    # characters, whatever part of the record it came in
+    record = printable_tree(record)
+    if fmt == "gradescope":
+        return gradescope(record, lang, visibility)
+    return {"text": text, "json": full_json, "junit": junit}[fmt](record, lang)

@@ -11,15 +11,17 @@ there cannot make namespaces) and for a grader that is not root at all:
   port (Landlock ABI ≥ 4), and signal or reach through abstract UNIX sockets no process
   outside the sandbox (ABI ≥ 6).  Landlock only ever removes rights: the usual file
   permissions still apply on top.
-- :func:`deny_network`: a seccomp filter: ``socket()`` fails with EACCES for every family
-  (no UDP, raw or netlink sockets either, and no UNIX ones: a worker that keeps the
-  grader's uid could otherwise connect to every socket of that user, wherever Landlock
-  hides its folder, such as a desktop's session bus, which starts programs unconfined),
-  and so does io_uring (which could open sockets without the ``socket`` system call).
-  ``socketpair()`` still works: the pair it makes reaches no one else.  For a worker that
-  keeps the grader's uid, ``setsid()`` and ``setpgid()`` fail too: its process group is
-  then the only handle on what it starts (no other uid to kill by), and nothing may leave
-  it to outlive the grader.
+- :func:`refuse_syscalls`: a seccomp filter: ``socket()`` fails with EACCES for every
+  family (no UDP, raw or netlink sockets either, and no UNIX ones: a socket file reachable
+  through the filesystem, such as a desktop's session bus or a database's socket under
+  /run, would let the worker talk to a program outside the sandbox), and so does io_uring
+  (which could open sockets without the ``socket`` system call).  Memory that no rlimit
+  counts is refused too: ``memfd_create``, ``memfd_secret`` and System V ``shmget`` (a
+  memfd grown with ``posix_fallocate`` holds memory that is in no process's address
+  space).  ``socketpair()`` still works: the pair it makes reaches no one else.  For a
+  worker that keeps the grader's uid, ``setsid()`` and ``setpgid()`` fail too: its process
+  group is then the only handle on what it starts (no other uid to kill by), and nothing
+  may leave it to outlive the grader.
 - :func:`no_new_privs`: no set-uid program or file capability can give rights back.
 - :func:`reach`: a directory that the worker's uid could not traverse to (a Python under
   /root, mode 0700) is opened before the uid changes, and used as ``/proc/self/fd/N``:
@@ -159,10 +161,10 @@ def no_new_privs() -> None:
 
 # ----------------------------------------------------------------------------- seccomp
 
-# audit architecture, socket(2), io_uring_setup(2), (setpgid(2), setsid(2)); x86_64 also
-# refuses the x32 ABI.
-_ARCHES = {"x86_64": (0xC000003E, 41, 425, (109, 112), 0x40000000),
-           "aarch64": (0xC00000B7, 198, 425, (154, 157), None)}
+# audit architecture; socket(2), io_uring_setup(2), memfd_create(2), memfd_secret(2),
+# shmget(2); (setpgid(2), setsid(2)); the first x32 system call (x86_64 refuses that ABI).
+_ARCHES = {"x86_64": (0xC000003E, (41, 425, 319, 447, 29), (109, 112), 0x40000000),
+           "aarch64": (0xC00000B7, (198, 425, 279, 447, 194), (154, 157), None)}
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
 _EACCES = 13
@@ -178,13 +180,13 @@ def seccomp_supported() -> bool:
     return platform.machine() in _ARCHES and sys.byteorder == "little"
 
 
-def deny_network(keep_process_group: bool = False) -> None:
+def refuse_syscalls(keep_process_group: bool = False) -> None:
     """Install the seccomp filter described in the module docstring (after no_new_privs);
     ``keep_process_group``: refuse setsid() and setpgid() too."""
     if not seccomp_supported():
         raise ConfineError(0, f"no seccomp filter for {platform.machine()}")
-    arch, nr_socket, nr_io_uring, nr_group, x32 = _ARCHES[platform.machine()]
-    refused = [nr_io_uring, nr_socket, *(nr_group if keep_process_group else ())]
+    arch, always, nr_group, x32 = _ARCHES[platform.machine()]
+    refused = [*always, *(nr_group if keep_process_group else ())]
     deny = _RET_ERRNO | _EACCES
 
     def op(code, k, jt=0, jf=0):

@@ -30,17 +30,32 @@ from pathlib import Path
 
 from grader.ipc import protocol
 from grader.ipc.channel import Channel, SandboxError, StudentError, StudentTimeout, WorkerDied
+from grader.ipc.printable import printable
+from grader.sandbox import cgroup, quota
 from grader.sandbox import isolation as isolation_module
 from grader.sandbox.isolation import GRADER_DIR, REPO_DIR, detect_isolation, isolation_note  # noqa: F401
-from grader.sandbox.policy import REQUIRED_MODULES, Block, Limits, WorkerConfig, limits_from_env
+from grader.sandbox.policy import (
+    KERNEL_THREADS,
+    REQUIRED_MODULES,
+    Block,
+    Limits,
+    WorkerConfig,
+    limits_from_env,
+)
 from grader.timing import paired
 
 __all__ = ["GRADER_DIR", "Limits", "Remote", "SandboxError", "StudentError", "StudentTimeout",
            "Worker", "WorkerDied", "detect_isolation", "isolation_note", "limits_from_env"]
 
 DEFAULT_LIMITS = Limits()
+START_WALL_FACTOR = 10  # wall-clock seconds a start-up may take per second of CPU allowed
+START_ATTEMPTS = 2  # a start-up killed or out of time is tried again once
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from grader.sandbox.worker import main; "
          "sys.path.remove(sys.argv[1]); main(sys.argv[2])")
+
+
+class _StartStopped(SandboxError):
+    """A start-up that was killed or ran out of time (tried again)."""
 
 
 def installation_modules() -> list[str]:
@@ -130,6 +145,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.channel: Channel | None = None
         self._lease: isolation_module.UidLease | None = None
+        self._cgroup: cgroup.WorkerCgroup | None = None
         self._import_failures: dict[str, Exception] = {}
         self._imported: set[str] = set()
         self.starts = 0
@@ -144,7 +160,7 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.channel is not None and self.channel.alive
 
     @property
     def output(self):
@@ -168,7 +184,7 @@ class Worker:
             expose=python, private=isolation_module.PRIVATE_DIRS,
             landlock=(isolation_module.landlock_rules(self.assignment, str(workdir),
                                                       self.masks) if landlock else None),
-            deny_network=not isolation_module.network_open(self.isolation) and not namespaces,
+            seccomp=isolation_module.filters_syscalls(self.isolation),
             keep_process_group=not isolation_module.drops_uid(self.isolation),
             reach=python if level in ("landlock", "user-no-landlock") else [],
             # a checkout's folder leaves the worker's path; an installed grader's
@@ -180,7 +196,22 @@ class Worker:
 
     def start(self, prove: list[str] | None = None) -> None:
         """Start a fresh worker process (stops the current one first).  ``prove``: modules
-        the worker must import before it says it started (beyond numpy and dlkit)."""
+        the worker must import before it says it started (beyond numpy and dlkit).
+
+        No student code runs before the worker says it started, so every failure here is
+        the grader's (:class:`SandboxError`).  Start-up is limited by the CPU time it
+        takes (``Limits.start_timeout``), with START_WALL_FACTOR times as much wall time: a
+        slow or loaded machine makes it slower, not a failure.  A start-up that was killed
+        or ran out of time is tried once more before it is reported."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once(prove)
+                return
+            except _StartStopped as exc:
+                if attempt == START_ATTEMPTS:
+                    raise SandboxError(f"{exc} (tried {START_ATTEMPTS} times)") from None
+
+    def _start_once(self, prove: list[str] | None) -> None:
         self._stop()
         self.generation += 1
         self.starts += 1
@@ -198,9 +229,12 @@ class Worker:
         cmd = [sys.executable, "-I", "-B", "-c", _BOOT, str(REPO_DIR), cfg.to_json()]
         if cfg.namespaces:
             cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net",
-                   "--mount", "--propagation", "private", "--", *cmd]
+                   "--ipc", "--mount", "--propagation", "private", "--", *cmd]
         if shutil.which("setpriv"):  # the worker dies with the process that started it
             cmd = ["setpriv", "--pdeathsig", "KILL", "--", *cmd]
+        self._cgroup = cgroup.create(self.limits)
+        if self._cgroup is not None:  # joined before the worker's first instruction
+            cmd = ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', self._cgroup.procs, *cmd]
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
@@ -215,16 +249,17 @@ class Worker:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
         self.channel = Channel(self.proc, req_w, resp_r, out_r, self.limits,
-                               on_kill=self._lease.kill_all if self._lease else None)
+                               on_kill=self._kill_the_rest, watch=self._start_watch())
         mark = self.channel.output.total
         try:
-            header, _ = self.channel.recv(time.monotonic() + self.limits.start_timeout,
-                                          "start-up")
+            header, _ = self.channel.recv(
+                time.monotonic() + self.limits.start_timeout * START_WALL_FACTOR, "start-up")
         except (StudentTimeout, WorkerDied) as exc:
             output = self.channel.output.since(mark)  # _stop() lets go of the channel
             self._stop()
-            raise SandboxError(f"the worker did not start ({exc}); output:\n"
-                               f"{output}") from None
+            raise _StartStopped(f"the worker did not start ({exc}); output:\n"
+                                f"{output}") from None
+        self.channel.watch = self._watch(workdir)  # once student code may run
         if not header.get("ok"):
             self._stop()
             err = header.get("error", {})
@@ -241,11 +276,53 @@ class Worker:
         if self._own_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
+    def _kill_the_rest(self) -> None:
+        """After the worker's process group: every process of its cgroup and of its uid."""
+        if self._cgroup is not None:
+            self._cgroup.kill()
+        if self._lease is not None:
+            self._lease.kill_all()
+
+    def _watch(self, workdir: Path):
+        """What the channel checks while it waits: the disk quota, where no size-limited
+        folder holds the working copy (grader.sandbox.quota)."""
+        if self.level == "namespaces":
+            return None
+        limit = self.limits.disk_mb
+
+        def over() -> str | None:
+            owner = self.owner(start=False)
+            pids = [int(pid) for pid, _stat in paired.worker_processes(owner)]
+            return quota.over_quota(str(workdir), pids, limit, owner.uid)
+
+        return over
+
+    def _start_watch(self):
+        """The start-up's watch: the CPU time of everything the worker ran so far (its
+        cgroup, or its session: at start-up it still has the grader's uid or root) against
+        ``Limits.start_timeout``.  (No student code runs yet: no disk quota to watch, and
+        the working copy is not the worker's own until its set-up hands it over.)"""
+        assert self.proc is not None
+        owner = paired.Owner(None, self.proc.pid, self._cgroup)
+        limit = self.limits.start_timeout
+
+        def over() -> str | None:
+            if paired.cpu_seconds(owner) > limit:
+                return f"its start-up took more than {limit:g} s of CPU time"
+            return None
+
+        return over
+
     def _stop(self) -> None:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
             self.proc = None
+        if self._cgroup is not None:
+            if not self._cgroup.remove():
+                raise SandboxError(f"a process of the worker survived its cgroup's kill "
+                                   f"({self._cgroup.path})")
+            self._cgroup = None
         if self._lease is not None:
             self._lease.release()
             self._lease = None
@@ -273,9 +350,9 @@ class Worker:
                "LANG": "C.UTF-8", "USER": "student", "LOGNAME": "student",
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": tmp,
                "NUMBA_CACHE_DIR": str(workdir / ".numba_cache")}
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMBA_NUM_THREADS"):
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"  # fair, repeatable timings; 2 cores shared by parallel jobs
+        env["NUMBA_NUM_THREADS"] = str(KERNEL_THREADS)  # a race between threads shows
         return env
 
     def _kernel_cache_files(self) -> list:
@@ -286,11 +363,14 @@ class Worker:
         return kernel_cache.files(self.kernel_cache, Block.for_task(self.assignment)
                                   .dlkit_modules)
 
-    def owner(self) -> tuple[int | None, int]:
-        """(leased uid or None, session id): what identifies this worker's processes
-        (grader.timing.paired: their CPU time, the core they run on)."""
-        self._ensure_started()
-        return (self._lease.uid if self._lease else None, self.proc.pid)
+    def owner(self, start: bool = True) -> paired.Owner:
+        """What identifies this worker's processes (grader.timing.paired: their CPU time,
+        the core they run on): its cgroup where it has one, its leased uid or its session.
+        ``start``: start the worker first if it is not running."""
+        if start:
+            self._ensure_started()
+        return paired.Owner(self._lease.uid if self._lease else None,
+                            self.proc.pid if self.proc else -1, self._cgroup)
 
     # -- messages
     def ref_id(self, value) -> int:
@@ -378,8 +458,8 @@ class Worker:
         if not isinstance(err, dict):
             self._kill()
             raise WorkerDied(f"{what}: the worker sent a malformed message", output)
-        text = {k: str(err.get(k, ""))[:20_000] for k in ("type", "message", "traceback",
-                                                           "kind", "code")}
+        text = {k: printable(str(err.get(k, ""))[:20_000]) for k in (
+            "type", "message", "traceback", "kind", "code")}
         if text["kind"] == "exit":
             raise WorkerDied(f"{what}: your code called sys.exit({text['code']})", output)
         raise StudentError(text["type"], text["message"], text["traceback"], output,

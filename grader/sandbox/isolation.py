@@ -33,7 +33,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +41,9 @@ from grader.sandbox import confine
 from grader.sandbox.policy import BLOCKED, ConfigError, LandlockRules
 
 UID_RANGE = range(61000, 62000)
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dlkit-grade-uids"
+# uids are the machine's: every grader on it must see the same leases, whatever its TMPDIR
+# (a grader with another TMPDIR would lease a uid in use, and kill that worker)
+UID_LOCK_DIR = Path("/tmp") / "dlkit-grade-uids"
 LEVELS = ("namespaces", "landlock", "landlock-same-uid", "user-no-landlock", "session")
 NETWORK_OPEN = "-network-open"
 _CAP_SYS_ADMIN = 21
@@ -132,6 +133,12 @@ def network_open(level: str) -> bool:
     return base == "session" or (base != "namespaces" and not confine.seccomp_supported())
 
 
+def filters_syscalls(level: str) -> bool:
+    """True when a worker at ``level`` gets the seccomp filter (``grader.confine.
+    refuse_syscalls``): every level but ``session``, where this machine has one."""
+    return base_level(level) != "session" and confine.seccomp_supported()
+
+
 def base_level(level: str) -> str:
     return level.removesuffix(NETWORK_OPEN)
 
@@ -170,12 +177,14 @@ ISOLATION_NOTES = {
                          "readable: world-readable datasets with the test labels "
                          "(/usr/share/datasets), the hidden checks and solutions where "
                          "world-readable; the dlkit modules a task blocks are refused by an "
-                         "import hook only."),
+                         "import hook only. Files it wrote and closed outside its working "
+                         "copy (/tmp, /dev/shm) were limited in size per file only."),
     "session": ("WEAK ISOLATION (not root, no Landlock): the worker ran as the grader's own "
                 "user, in a new session with rlimits only. It could read every file the "
                 "grader can read: dlkit's data cache and /usr/share/datasets with the test "
                 "labels, the hidden checks and the solutions; it could use the network and "
                 "every socket of your user (a desktop's session bus starts programs), "
+                "write files wherever your user may (limited in size per file only), "
                 "signal the grader and import the blocked dlkit modules after removing the "
                 "import hook. Grade as root (or on a kernel with Landlock) for scores that "
                 "must hold against cheating."),
@@ -207,6 +216,12 @@ class UidLease:
 
     def __init__(self):
         UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        st = UID_LOCK_DIR.lstat()  # in /tmp: made by someone else, it cannot be trusted
+        if st.st_uid != os.geteuid() or st.st_mode & 0o777 != 0o700 or \
+                not UID_LOCK_DIR.is_dir() or UID_LOCK_DIR.is_symlink():
+            raise ConfigError(f"{UID_LOCK_DIR}: expected a folder of this user's with mode "
+                              f"0700 (the grader's uid locks), found uid {st.st_uid}, mode "
+                              f"{st.st_mode & 0o7777:o}: remove it")
         for uid in UID_RANGE:
             try:
                 pwd.getpwuid(uid)
@@ -225,18 +240,26 @@ class UidLease:
         raise ConfigError(f"no free uid in {UID_RANGE.start}..{UID_RANGE.stop - 1}")
 
     def kill_all(self) -> None:
-        """SIGKILL every process still running as this uid (daemons left behind)."""
+        """SIGKILL every process still running as this uid (daemons left behind).  Each is
+        pinned by a pidfd before its uid is checked: a pid reused meanwhile by another
+        process is never signalled."""
         for _ in range(3):
             found = False
             for entry in os.listdir("/proc"):
                 if not entry.isdigit():
                     continue
                 try:
+                    fd = os.pidfd_open(int(entry))
+                except OSError:
+                    continue
+                try:
                     if os.stat(f"/proc/{entry}").st_uid == self.uid:
-                        os.kill(int(entry), signal.SIGKILL)
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
                         found = True
                 except (FileNotFoundError, ProcessLookupError, PermissionError):
                     continue
+                finally:
+                    os.close(fd)
             if not found:
                 return
             time.sleep(0.05)

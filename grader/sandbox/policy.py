@@ -25,6 +25,11 @@ from dlkit.tasks import ALWAYS_BLOCKED, TASKS
 BLOCKED = {tid: {"modules": list(task.blocked_modules), "attrs": list(task.blocked_attrs)}
            for tid, task in TASKS.items()}
 BLOCKED_MODULES = list(ALWAYS_BLOCKED)
+# Numba threads a worker may run (NUMBA_NUM_THREADS): as on a student's machine, more than
+# one, so that a data race between the threads of a numba.prange loop shows in the
+# correctness checks (grader/checks/test_a4.py); speed is timed with one
+# (numba.set_num_threads(1) before timing).  BLAS and OpenMP stay at one thread.
+KERNEL_THREADS = 2
 # What every worker imports before any student code, to prove that the installation in use
 # works for it (besides dlkit's modules that its task allows).
 REQUIRED_MODULES = ("numpy", "numba")
@@ -45,6 +50,8 @@ class Limits:
     """Resource limits of one worker process (memory and disk in MiB, CPU in seconds).
 
     ``import_timeout``: seconds allowed for importing a student module (once per worker).
+    ``start_timeout``: CPU seconds a worker may take to start (``grader.sandbox.Worker.
+    start``: no student code runs then; the wall clock allows ten times as much).
     """
 
     memory_mb: int = 3072
@@ -110,7 +117,8 @@ class WorkerConfig:
     uid:        the unprivileged uid to run as (None: stay the grader's uid)
     namespaces: mount a private tmpfs, hide ``mask`` and everything but ``expose``
     landlock:   confine with these rules (None: no Landlock)
-    deny_network: install the seccomp filter that refuses every socket
+    seccomp:    install the seccomp filter that refuses every socket, memfd and System V
+                shared memory (``grader.confine.refuse_syscalls``)
     keep_process_group: that filter also refuses setsid() and setpgid() (the grader's uid:
                 its process group is the only handle on what the worker starts)
     reach:      paths to reach through directory handles (a Python other uids cannot reach)
@@ -134,7 +142,7 @@ class WorkerConfig:
     expose: list[str] = field(default_factory=list)
     private: list[str] = field(default_factory=list)
     landlock: LandlockRules | None = None
-    deny_network: bool = False
+    seccomp: bool = False
     keep_process_group: bool = False
     reach: list[str] = field(default_factory=list)
     drop_path: list[str] = field(default_factory=list)

@@ -39,7 +39,7 @@ from grader.timing import paired
 # (The builtins above are bound here, before student code runs, so that a submission
 # patching builtins cannot break how this loop reports its results.)
 
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 
 
 # ------------------------------------------------------------------------------ setup
@@ -103,14 +103,18 @@ def setup(cfg: WorkerConfig) -> None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # setuid cleared it
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # setuid cleared it
+        # and made the process undumpable: the grader (its uid as filesystem uid) could
+        # then not see which files it holds open (grader.sandbox.quota)
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
         if not cfg.namespaces and os.getppid() != cfg.parent:
             os._exit(71)  # the grader is already gone
     confine.no_new_privs()
     if ruleset is not None:
         confine.restrict(ruleset)
-    if cfg.deny_network:
-        confine.deny_network(cfg.keep_process_group)
+    if cfg.seccomp:
+        confine.refuse_syscalls(cfg.keep_process_group)
     os.chdir(workdir)
     sys.path[:] = [workdir] + [p for p in sys.path if p and p not in cfg.drop_path]
     confine.reroute(handles)

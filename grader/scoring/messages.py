@@ -162,11 +162,12 @@ def timed_run_mismatch(probe: str, error: float, tol: float) -> tuple[str, str]:
                "no valid value came back with the timed round")
     seen_ja = (f"相対誤差 {error:.3g}、許容 {tol:g}" if error != float("inf") else
                "計測した回の値が正しく返されませんでした")
-    return (f"No speed points: the timed calls did not compute BatchNorm for the inputs "
-            f"given. Each timed call gets a slightly changed input; the results must be "
-            f"computed from that input, not remembered from an earlier call ({probe}: "
-            f"{seen_en}).",
-            f"速度の得点なし: 時間を計測した呼び出しが、与えた入力に対する BatchNorm を計算して"
-            f"いませんでした。計測では呼び出しごとに入力を少し変えます。結果は以前の呼び出しから"
-            f"覚えておくのではなく、その入力から計算してください（{probe}: "
-            f"{seen_ja}）。")
+    return (f"No speed points: the results of the timed calls differ from BatchNorm of the "
+            f"inputs those calls were given ({probe}: {seen_en}). Each timed call gets a "
+            f"slightly changed input, and its results must be computed from that input (code "
+            f"that reuses an earlier call's results, or answers without computing, fails "
+            f"this).",
+            f"速度の得点なし: 時間を計測した呼び出しの結果が、その呼び出しに与えた入力の "
+            f"BatchNorm と異なりました（{probe}: {seen_ja}）。計測では呼び出しごとに入力を"
+            f"少し変えます。結果はその入力から計算してください（以前の呼び出しの結果を使い回す"
+            f"コードや、計算せずに答えるコードはここで失敗します）。")

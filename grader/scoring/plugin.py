@@ -34,10 +34,12 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from dlkit.submit.source import source_text
 from dlkit.tasks import TASKS
 from grader.sandbox.handle import (
     SandboxError,
@@ -49,6 +51,7 @@ from grader.sandbox.handle import (
 )
 from grader.sandbox.policy import ConfigError
 from grader.scoring import messages
+from grader.scoring.catalog import Text, by_language, languages, plain, say
 
 OUTPUT_TAIL = 2000
 
@@ -57,34 +60,55 @@ OUTPUT_TAIL = 2000
 
 
 class CheckFailed(AssertionError):
-    """Raised by ``feedback.fail``: carries the message in English and Japanese."""
+    """Raised by ``feedback.fail``: carries the message in every language of the catalog."""
 
-    def __init__(self, en: str, ja: str | None = None):
-        super().__init__(en)
-        self.en, self.ja = en, ja or en
+    def __init__(self, message: dict | str, ja: str | None = None):
+        texts = (Text(message) if isinstance(message, dict)
+                 else by_language(en=message, ja=ja or message))
+        super().__init__(texts.en)
+        self.texts = texts
+
+    @property
+    def en(self) -> str:
+        return self.texts.en
+
+    @property
+    def ja(self) -> str:
+        return self.texts.ja
+
+
+def _message(message: dict | None, en: str | None, ja: str | None) -> Text:
+    """A check's message: a catalog Text (grader.scoring.catalog.say), or an en=/ja= pair."""
+    if message is not None:
+        return Text(message)
+    return by_language(en=en or "", ja=ja or en or "")
 
 
 class Feedback:
     """What a check tells the student. ``fail`` stops the check (0 points); ``partial``
-    awards a fraction of its points if the check then passes; ``note`` adds a remark."""
+    awards a fraction of its points if the check then passes; ``note`` adds a remark.
+    Each takes a message of the catalog (``say(key, ...)``, see grader.scoring.catalog)."""
 
     def __init__(self):
         self.fraction: float | None = None
-        self.notes: list[tuple[str, str]] = []
+        self.notes: list[Text] = []
 
-    def fail(self, en: str, ja: str | None = None):
-        raise CheckFailed(en, ja)
+    def fail(self, message: dict | None = None, *, en: str | None = None,
+             ja: str | None = None):
+        raise CheckFailed(_message(message, en, ja))
 
-    def partial(self, fraction: float, en: str = "", ja: str | None = None) -> None:
+    def partial(self, fraction: float, message: dict | None = None, *, en: str = "",
+                ja: str | None = None) -> None:
         fraction = float(fraction)
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"feedback.partial: fraction must be in [0, 1], got {fraction}")
         self.fraction = fraction
-        if en:
-            self.notes.append((en, ja or en))
+        if message is not None or en:
+            self.notes.append(_message(message, en, ja))
 
-    def note(self, en: str, ja: str | None = None) -> None:
-        self.notes.append((en, ja or en))
+    def note(self, message: dict | None = None, *, en: str | None = None,
+             ja: str | None = None) -> None:
+        self.notes.append(_message(message, en, ja))
 
 
 class TaskNotLoaded(Exception):
@@ -156,7 +180,7 @@ class SubmissionFiles:
 
     def read_text(self, rel: str) -> str | None:
         p = self.path(rel)
-        return p.read_text(encoding="utf-8", errors="replace") if p else None
+        return source_text(p) if p else None
 
     def imports(self, rel: str) -> set[str]:
         """Modules and names a file imports ("dlkit.layers", "dlkit.layers.BatchNormalization").
@@ -295,19 +319,22 @@ def pytest_configure(config):
     config._grader_results = _Results(path, _read_key() if path else b"")
 
 
-def _describe(excinfo) -> tuple[str, str, bool]:
-    """(en, ja, student_at_fault) for the exception that ended a check."""
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+
+
+def _describe(excinfo) -> Text:
+    """The message for the exception that ended a check (the student's code's doing)."""
     exc = excinfo.value
     if isinstance(exc, CheckFailed):
-        return exc.en, exc.ja, True
+        return exc.texts
     if isinstance(exc, StudentError | StudentTimeout | WorkerDied):
-        return (*messages.sandbox_error(exc), True)
+        en, ja = messages.sandbox_error(exc)
+        return by_language(en=en, ja=ja)
     if isinstance(exc, AssertionError):
-        text = str(exc) or "assertion failed"
-        return text, text, True
-    text = f"{type(exc).__name__}: {exc}"
-    return (f"The check could not use your result ({text}).",
-            f"結果を検査に使えませんでした ({text})。", True)
+        # pytest's explanation shows objects as "<function allclose at 0x7f…>": without the
+        # address, the same submission gets the same feedback in every run
+        return plain(_ADDRESS.sub("", str(exc)) or "assertion failed")
+    return say("runner.result_unusable", error=f"{type(exc).__name__}: {exc}")
 
 
 # A check's record before its call phase has reported success: it scores 0 with this
@@ -344,26 +371,25 @@ def pytest_runtest_makereport(item, call):
         item.session.shouldstop = f"grader fault: {results.grader_fault}"
     if report.failed and call.excinfo is not None and call.excinfo.errisinstance(TaskNotLoaded):
         en, ja = messages.not_run("see-above")
-        record.update(outcome="not-run", fraction=0.0, message={"en": en, "ja": ja})
+        record.update(outcome="not-run", fraction=0.0, message=dict(by_language(en=en, ja=ja)))
     elif report.failed:
-        if call.excinfo is not None:
-            en, ja, _ = _describe(call.excinfo)
-        else:
-            en = ja = "the check failed"
+        text = _describe(call.excinfo) if call.excinfo is not None else plain("the check failed")
         record.update(outcome="failed" if report.when == "call" else "error", fraction=0.0,
-                      message={"en": en, "ja": ja})
+                      message=dict(text))
     elif report.skipped and report.when in ("setup", "call"):
         reason = str(call.excinfo.value) if call.excinfo else "skipped"
-        record.update(outcome="skipped", fraction=0.0, message={"en": reason, "ja": reason})
+        record.update(outcome="skipped", fraction=0.0, message=dict(plain(reason)))
     elif report.when == "call" and report.passed:
         fraction = fb.fraction if fb is not None and fb.fraction is not None else 1.0
-        record.update(outcome="passed", fraction=fraction, message={"en": "", "ja": ""})
-    if report.when == "teardown":
-        if fb is not None and fb.notes and record["outcome"] == "passed":
-            record["message"] = {"en": "\n".join(n[0] for n in fb.notes),
-                                 "ja": "\n".join(n[1] for n in fb.notes)}
+        record.update(outcome="passed", fraction=fraction, message=dict(plain("")))
+    if _workers:  # the module's worker is closed in its last check's teardown: keep what
+        # the check's set-up and call printed, not the empty transcript after that
         tail = "".join(t for w in _workers for t in w.transcript)
         record["output"] = tail[-OUTPUT_TAIL:]
+    if report.when == "teardown":
+        if fb is not None and fb.notes and record["outcome"] == "passed":
+            record["message"] = {lang: "\n".join(n.get(lang, n.en) for n in fb.notes)
+                                 for lang in languages()}
         results.write()  # at once: a run stopped later keeps the checks it finished
 
 

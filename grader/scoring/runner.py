@@ -40,10 +40,10 @@ from pathlib import Path
 
 from dlkit.tasks import TASKS
 from grader import GRADER_DIR, similarity
-from grader.sandbox import kernel_cache
+from grader.sandbox import kernel_cache, reaper
 from grader.sandbox.handle import SandboxError, Worker, installation_modules
 from grader.sandbox.isolation import base_level, detect_isolation, isolation_note
-from grader.scoring import messages, preflight, submission
+from grader.scoring import locate, messages, preflight, submission
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,6 +60,7 @@ RESERVE = 30.0
 # small is a configuration error, not the student's problem.
 MIN_SCALE = 0.25
 POLL = 0.5  # seconds between looks at the results file while the checks run
+KEEPER_GRACE = 30.0  # seconds the keeper may take to kill what the checks started
 TITLES = {tid: task.title["en"] for tid, task in TASKS.items()}
 
 
@@ -148,7 +149,10 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
                PYTHONDONTWRITEBYTECODE="1", DLKIT_GRADE_KERNELS=str(kernels or ""),
                PYTHONPATH=os.pathsep.join([str(GRADER_DIR.parent),
                                            os.environ.get("PYTHONPATH", "")]).rstrip(":"))
-    cmd = [sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.scoring.plugin",
+    # under a keeper (grader.sandbox.reaper): when the checks end, or at the budget,
+    # nothing they started is left running
+    cmd = [sys.executable, "-m", "grader.sandbox.reaper", "--",
+           sys.executable, "-m", "pytest", str(checks_file), "-p", "grader.scoring.plugin",
            "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(checks_file.parent),
            "-q", "--no-header", "-rN", "--tb=short"]
     budget = budget or options.budgets.get(aid, DEFAULT_BUDGETS[aid])
@@ -178,6 +182,8 @@ def run_checks(aid: str, root: Path, run_dir: Path, options: Options,
             data = verified
     if data.get("grader_fault"):  # no worker could start: the installation's fault
         raise GraderError(f"{aid}: {data['grader_fault']}")
+    if rc == reaper.SURVIVORS:
+        status = "grader"  # something the checks started could not be killed
     if status == "graded" and (rc not in (0, 1) or not data.get("complete")):
         status = "grader"  # collection error, internal error, no tests
     problem = data.get("task_error")
@@ -199,9 +205,18 @@ def _wait(proc: subprocess.Popen, deadline: float, results: Path, key: bytes,
             return proc.wait(timeout=max(0.0, min(POLL, deadline - time.monotonic()))), "graded"
         except subprocess.TimeoutExpired:
             pass
+        except BaseException:  # the grader is stopped (SIGTERM, Ctrl-C): so are the checks
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         if time.monotonic() >= deadline:
-            os.killpg(proc.pid, signal.SIGKILL)  # its workers die with it (pdeathsig)
-            return proc.wait(), "budget"
+            # the keeper kills the checks and everything they started, then exits
+            proc.send_signal(signal.SIGTERM)
+            try:
+                return proc.wait(timeout=KEEPER_GRACE), "budget"
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                return proc.wait(), "budget"
         if progress is not None:
             try:
                 st = results.stat()
@@ -313,8 +328,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
     run_dir = Path(tempfile.mkdtemp(prefix="dlkit-grade-"))
     try:
         os.chmod(run_dir, 0o711)  # workers pass through to their own work-* folder only
-        stray: list[str] = []
-        root = submission.prepare(source, _private_dir(run_dir / "trusted"), stray=stray)
+        root, layout = submission.unpack(source, _private_dir(run_dir / "trusted"))
         present = submission.present(root)
         isolation = detect_isolation()
         if present & set(assignments):
@@ -340,7 +354,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
             now += [score(b, {"status": "stopped" if b in present else "missing",
                               "checks": []}, points.get(b, {}))
                     for b in assignments[len(now):]]
-            progress(_record(source, isolation, started, now, stray))
+            progress(_record(source, isolation, started, _located(now, layout), layout))
 
         if progress:
             partial(assignments[0], [])
@@ -362,12 +376,27 @@ def grade(source: str | Path, assignments: list[str] | None = None,
     finally:
         if not options.keep_run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
-    return _record(source, isolation, started, results, stray, flags,
+    return _record(source, isolation, started, _located(results, layout), layout, flags,
                    graded=bool(present & set(assignments)))
 
 
+def _located(results: list[dict], layout: locate.Layout) -> list[dict]:
+    """Each assignment's result, with where its file was found (``found``: the path inside
+    the submission and a message for the student) when not where the handout puts it."""
+    out = []
+    for result in results:
+        found = layout.found.get(result["id"])
+        message = found.message() if found is not None else None
+        if found is not None and message is not None:
+            result = {**result, "found": {"path": str(found.path), "message": dict(
+                zip(("en", "ja"), message, strict=True))}}
+        out.append(result)
+    return out
+
+
 def _record(source: str | Path, isolation: str, started: float, results: list[dict],
-            stray: list[str], flags: dict | None = None, graded: bool = True) -> dict:
+            layout: locate.Layout, flags: dict | None = None, graded: bool = True) -> dict:
+    note = layout.stray_note()
     return {"submission": str(source), "status": "graded" if graded else "missing",
             "isolation": isolation,
             # for the instructor only (logs, extra_data, the batch record), never shown to
@@ -377,18 +406,25 @@ def _record(source: str | Path, isolation: str, started: float, results: list[di
             "seconds": round(time.time() - started, 2),
             "score": _points(sum(a["score"] for a in results)),
             "max_score": _points(sum(a["max_score"] for a in results)),
-            "assignments": results, "stray_files": stray, **(flags or {})}
+            "assignments": results, "stray_files": list(layout.stray),
+            # for the student: the files that were not graded (shown in every report)
+            "notes": [dict(zip(("en", "ja"), note, strict=True))] if note else [],
+            **(flags or {})}
 
 
 def _similarity_flags(root: Path, assignments: list[str]) -> dict:
     """``{"similarity": [...]}``: each task's overlap with dlkit's own code and the model
-    answers above the threshold (grader.similarity), for the TA; never part of a score.  A
-    failure of the comparison is recorded, not raised: it must not cost a grade."""
+    answers above the threshold (grader.similarity), for the TA; never part of a score; and
+    ``similarity_skipped``, the files not compared (too large, or out of time).  A failure
+    of the comparison is recorded, not raised: it must not cost a grade."""
+    skipped: list[dict] = []
+    deadline = time.monotonic() + similarity.SECONDS
     try:
-        return {"similarity": [flag for aid in assignments
-                               for flag in similarity.reference_flags(root, aid)]}
+        flags = [flag for aid in assignments for flag in similarity.reference_flags(
+            root, aid, skipped=skipped, deadline=deadline)]
     except Exception as exc:  # noqa: BLE001 - the grade stands without the flags
         return {"similarity": [], "similarity_error": f"{type(exc).__name__}: {exc}"}
+    return {"similarity": flags, **({"similarity_skipped": skipped} if skipped else {})}
 
 
 def unreadable(source: str | Path, assignments: list[str], reason: str,

@@ -1,8 +1,10 @@
 """Turn what a student handed in into a trusted, read-only folder laid out like assignments/.
 
-Accepted: a folder holding any of ``a1_initialization/ … a4_numba/``; one assignment's
-folder (recognised by its name or by its file, e.g. ``batchnorm.py``); or a ``.zip`` of
-either (wrapper folders such as ``assignments/`` or ``submission/`` are looked through).
+Accepted: a folder or a ``.zip`` holding the task files in any layout: the handout's
+(``a1_initialization/ … a4_numba/``, also inside wrapper folders such as ``assignments/``),
+the files loose at the top (Gradescope's drag-and-drop upload), one task's file alone, task
+folders renamed or one level too deep.  :mod:`grader.scoring.locate` recognises each task's
+file by its name and says where it found it.
 
 The copy keeps regular files only (no symlinks, no ``__pycache__``, no ``.git``) and stops
 at the size limits. Zip extraction never trusts the archive: names with ``..``, absolute
@@ -16,12 +18,15 @@ import os
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
+from grader.scoring.locate import Layout, assemble, locate
 
 ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
 MAIN_FILES = {tid: task.module for tid, task in TASKS.items()}
+MAX_NAME = 255  # bytes in one file or folder name (what Linux filesystems allow)
 
 
 class SubmissionError(ValueError):
@@ -73,105 +78,94 @@ def _safe_member(info: zipfile.ZipInfo) -> PurePosixPath | None:
     return path
 
 
+# What reading a malformed zip may raise (besides SubmissionError): a broken header or
+# compressed stream, an unsupported method or encryption, a name the filesystem refuses
+# (too long, a file where a folder must be, a folder where a file is).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
+               RuntimeError, OSError)
+
+
 def extract_zip(archive: Path, dst: Path, limits: SizeLimits = SUBMISSION_LIMITS) -> None:
-    """Extract ``archive`` into ``dst`` safely (see the module docstring)."""
+    """Extract ``archive`` into ``dst`` safely (see the module docstring).  Whatever is
+    wrong with the archive is a SubmissionError saying what, never another exception."""
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _ZIP_ERRORS as exc:
         raise SubmissionError(f"{archive}: not a readable zip file ({exc})",
                               f"{archive}: 読み込める zip ファイルではありません ({exc})") from None
-    state = {"bytes": 0, "files": 0}
     with zf:
-        members = zf.infolist()
-        if len(members) > limits.max_files:
-            raise SubmissionError(f"{archive}: {len(members)} members, more than "
-                                  f"{limits.max_files}",
-                                  f"{archive}: メンバーが {len(members)} 個あり、上限 "
-                                  f"{limits.max_files} を超えています")
-        for info in members:
-            rel = _safe_member(info)
-            if rel is None:
-                continue
-            target = dst.joinpath(*rel.parts)
+        try:
+            _extract_members(zf, archive, dst, limits)
+        except SubmissionError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise SubmissionError(f"{archive}: not a readable zip file ({exc})",
+                                  f"{archive}: 読み込める zip ファイルではありません ({exc})"
+                                  ) from None
+
+
+def _member_error(archive: Path, name: str, exc: BaseException) -> SubmissionError:
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, NotADirectoryError | FileExistsError | IsADirectoryError):
+        why = "the zip holds a file and a folder of the same name"
+    return SubmissionError(f"{archive}: cannot extract a member ({why}): {name!r}",
+                           f"{archive}: メンバーを展開できません ({why}): {name!r}")
+
+
+def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
+                     limits: SizeLimits) -> None:
+    state = {"bytes": 0, "files": 0}
+    members = zf.infolist()
+    if len(members) > limits.max_files:
+        raise SubmissionError(f"{archive}: {len(members)} members, more than "
+                              f"{limits.max_files}",
+                              f"{archive}: メンバーが {len(members)} 個あり、上限 "
+                              f"{limits.max_files} を超えています")
+    for info in members:
+        rel = _safe_member(info)
+        if rel is None:
+            continue
+        target = dst.joinpath(*rel.parts)
+        too_long = [p for p in rel.parts if len(p.encode("utf-8", "replace")) > MAX_NAME]
+        if too_long:
+            raise SubmissionError(
+                f"{archive}: a name longer than {MAX_NAME} bytes in member "
+                f"{info.filename!r}", f"{archive}: {MAX_NAME} バイトを超える名前があります"
+                f"（メンバー {info.filename!r}）")
+        try:
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             state["files"] += 1
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = 0
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while chunk := src.read(1 << 16):
-                        written += len(chunk)
-                        _check_budget(state, len(chunk), limits, archive)
-                        if written > 2**20 and written > limits.max_ratio * max(
-                                info.compress_size, 1):
-                            raise SubmissionError(
-                                f"{archive}: member {info.filename!r} expands more than "
-                                f"{limits.max_ratio}x (a zip bomb?)",
-                                f"{archive}: メンバー {info.filename!r} が展開で "
-                                f"{limits.max_ratio} 倍を超えて大きくなります（zip 爆弾?）")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as exc:
-                raise SubmissionError(f"{archive}: cannot extract {info.filename!r} ({exc})",
-                                      f"{archive}: {info.filename!r} を展開できません ({exc})"
-                                      ) from None
+        except OSError as exc:
+            raise _member_error(archive, info.filename, exc) from None
+        written = 0
+        try:
+            with zf.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(1 << 16):
+                    written += len(chunk)
+                    _check_budget(state, len(chunk), limits, archive)
+                    if written > 2**20 and written > limits.max_ratio * max(
+                            info.compress_size, 1):
+                        raise SubmissionError(
+                            f"{archive}: member {info.filename!r} expands more than "
+                            f"{limits.max_ratio}x (a zip bomb?)",
+                            f"{archive}: メンバー {info.filename!r} が展開で "
+                            f"{limits.max_ratio} 倍を超えて大きくなります（zip 爆弾?）")
+                    out.write(chunk)
+        except SubmissionError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise _member_error(archive, info.filename, exc) from None
 
 
-def _kind(folder: Path) -> str | None:
-    """'root' (holds aN_ folders), an assignment id (one assignment's folder), or None."""
-    if any((folder / name).is_dir() for name in ASSIGNMENTS.values()):
-        return "root"
-    for key, name in ASSIGNMENTS.items():
-        if folder.name == name:
-            return key
-    for key, main in MAIN_FILES.items():
-        if (folder / main).is_file():
-            return key
-    return None
-
-
-def _find_root(folder: Path) -> tuple[Path, str | None]:
-    """Look through single wrapper folders (zip of a folder, ``assignments/``)."""
-    for _ in range(4):
-        kind = _kind(folder)
-        if kind is not None:
-            return folder, kind
-        subdirs = [p for p in folder.iterdir() if p.is_dir()]
-        files = [p for p in folder.iterdir() if p.is_file()]
-        if len(subdirs) != 1 or any(f.suffix == ".py" for f in files):
-            break
-        folder = subdirs[0]
-    return folder, None
-
-
-# Files of the handout that may come along with the task folders (not the student's code, not
-# stray either).
-HANDOUT_FILES = frozenset({"README.md", "README.ja.md", "conftest.py", "pytest.ini"})
-
-
-def _stray_files(staging: Path, found: Path, kind: str) -> list[str]:
-    """Files that are not part of any task: outside the task folders, or in a task folder but
-    neither Python nor the handout's READMEs (a notebook, data, a zip); paths as submitted."""
-    folders = ([found / name for name in ASSIGNMENTS.values()] if kind == "root" else [found])
-    stray = []
-    for path in sorted(staging.rglob("*")):
-        if not path.is_file():
-            continue
-        inside = any(folder in path.parents for folder in folders)
-        if path.name in HANDOUT_FILES or (inside and path.suffix == ".py"):
-            continue
-        stray.append(str(path.relative_to(staging)))
-    return stray
-
-
-def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMITS,
-            stray: list[str] | None = None) -> Path:
-    """Copy (or extract) ``source`` into ``dest`` (created) and return the submission root:
-    a folder whose children are assignment folders. Raises SubmissionError.
-
-    ``stray``, if given, receives the files that belong to no task (see ``_stray_files``),
-    for the TA: they are not graded and not an error."""
+def unpack(source: str | Path, dest: Path,
+           limits: SizeLimits = SUBMISSION_LIMITS) -> tuple[Path, Layout]:
+    """Copy (or extract) ``source`` into ``dest`` (created); return the submission root (a
+    folder whose children are the task folders, laid out as the handout) and what
+    :func:`grader.scoring.locate.locate` found: where each task's file was, the stray files.
+    Raises SubmissionError."""
     source = Path(source)
     staging = dest / "staging"
     if source.is_file() and (source.suffix.lower() == ".zip" or zipfile.is_zipfile(source)):
@@ -185,25 +179,31 @@ def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMI
     else:
         raise SubmissionError(f"submission: {source} does not exist",
                               f"提出物: {source} は存在しません")
-    found, kind = _find_root(staging)
-    root = dest / "submission"
     if not any(p.is_file() for p in staging.rglob("*")):
         raise SubmissionError(f"{source}: the submission is empty (no files)",
                               f"{source}: 提出物が空です（ファイルがありません）")
-    if kind is None:
+    layout = locate(staging)
+    if not layout.present:
+        held = ", ".join(layout.stray[:10]) + (" …" if len(layout.stray) > 10 else "")
         raise SubmissionError(
             f"{source}: found none of {', '.join(ASSIGNMENTS.values())} (nor one of their "
-            f"files: {', '.join(MAIN_FILES.values())})",
+            f"files: {', '.join(MAIN_FILES.values())}); it holds {held}",
             f"{source}: {', '.join(ASSIGNMENTS.values())} のどれも（それらのファイル "
-            f"{', '.join(MAIN_FILES.values())} も）見つかりません")
-    if stray is not None:
-        stray.extend(_stray_files(staging, found, kind))
-    if kind == "root":
-        found.rename(root)
-    else:
-        root.mkdir()
-        found.rename(root / ASSIGNMENTS[kind])
+            f"{', '.join(MAIN_FILES.values())} も）見つかりません。中身: {held}")
+    root = assemble(staging, layout, dest / "submission")
     shutil.rmtree(staging, ignore_errors=True)
+    return root, layout
+
+
+def prepare(source: str | Path, dest: Path, limits: SizeLimits = SUBMISSION_LIMITS,
+            stray: list[str] | None = None) -> Path:
+    """:func:`unpack`, returning the submission root only.
+
+    ``stray``, if given, receives the files that belong to no task (see
+    :mod:`grader.scoring.locate`): not graded, not an error."""
+    root, layout = unpack(source, dest, limits)
+    if stray is not None:
+        stray.extend(layout.stray)
     return root
 
 

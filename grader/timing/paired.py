@@ -32,7 +32,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from grader.ipc import protocol
 from grader.ipc.channel import StudentTimeout, WorkerDied
@@ -170,7 +170,7 @@ class TimingWorker(Protocol):
     def timing(self, target: Any, *, number: int, repeat: int, warmup: int, timeout: float,
                vary: Any) -> TimingSession: ...
 
-    def owner(self) -> tuple[int | None, int]: ...
+    def owner(self) -> Owner: ...
 
 
 @dataclass(frozen=True)
@@ -275,58 +275,81 @@ def _paired_block(sides: tuple[Timed, Timed], numbers: list[int], pairs: int,
                    reference_seconds=_quantile(sorted(times[0]), 0.5), pairs=pairs), results[1]
 
 
-def _processes(owner: tuple[int | None, int]):
+class Owner(NamedTuple):
+    """What identifies a worker's processes: its leased uid (None: it has none, and its
+    session ``sid`` does), and its cgroup (``grader.sandbox.cgroup``) where it has one."""
+
+    uid: int | None
+    sid: int
+    cgroup: Any = None
+
+
+def worker_processes(owner: Owner):
     """(pid, fields of /proc/pid/stat after the name) of a worker's processes: those of its
-    own leased uid, or, for a worker without one (``owner[0]`` None), of its session."""
-    uid, sid = owner
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    cgroup where it has one, else of its own leased uid, or, for a worker without either,
+    of its session."""
+    if owner.cgroup is not None:
+        names = [str(pid) for pid in owner.cgroup.pids()]
+    else:
+        names = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    for name in names:
         try:
-            if uid is not None and entry.stat().st_uid != uid:
+            if owner.cgroup is None and owner.uid is not None and \
+                    os.stat(f"/proc/{name}").st_uid != owner.uid:
                 continue
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
+            with open(f"/proc/{name}/stat", "rb") as f:
                 after_name = f.read().rsplit(b")", 1)[1].split()
-            if uid is None and int(after_name[3]) != sid:  # state, ppid, pgrp, session, …
-                continue
+            if owner.cgroup is None and owner.uid is None and int(after_name[3]) != owner.sid:
+                continue  # fields: state, ppid, pgrp, session, ...
         except (OSError, ValueError, IndexError):
             continue
-        yield entry.name, after_name
+        yield name, after_name
 
 
-def cpu_seconds(owner: tuple[int | None, int]) -> float:
-    """CPU time, in seconds, of every thread of a worker's processes (:func:`_processes`:
-    whatever it started counts too) from the kernel's per-thread schedstat (nanoseconds),
-    which the worker cannot change, and of the children each process waited for.  Not
-    counted: a process that exits without being waited for by one of them."""
+def cpu_seconds(owner: Owner) -> float:
+    """CPU time, in seconds, of everything the worker ran, read from the kernel (the worker
+    cannot change it): its cgroup's ``usage_usec`` where it has one (every thread and
+    process that ever ran in it); else, for each of its processes (:func:`worker_processes`),
+    the process's CPU clock (every thread, those that have exited included) and the CPU time
+    of the children it waited for.  Not counted without a cgroup: a process that exits
+    without being waited for by one of them."""
+    if owner.cgroup is not None:
+        return owner.cgroup.cpu_seconds()
     total = 0.0
-    for pid, stat in _processes(owner):
+    for pid, stat in worker_processes(owner):
         try:
             total += (int(stat[13]) + int(stat[14])) / _TICKS  # cutime + cstime
-            for task in os.scandir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task.name}/schedstat", "rb") as f:
-                    total += int(f.read().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
+            try:
+                total += time.clock_gettime(_process_clock(int(pid)))
+            except OSError:  # exited meanwhile: the kernel's ticks are what is left
+                total += (int(stat[11]) + int(stat[12])) / _TICKS  # utime + stime
+        except (ValueError, IndexError):
             continue
     return total
 
 
-def settle(owner: tuple[int | None, int], wait: float = 0.1) -> None:
+def _process_clock(pid: int) -> int:
+    """The clock id of process ``pid``'s CPU-time clock (clock_getcpuclockid(3): the
+    kernel's CPUCLOCK_SCHED of the whole thread group, nanoseconds)."""
+    return ((~pid) << 3) | 2
+
+
+def settle(owner: Owner, wait: float = 0.1) -> None:
     """Wait (at most ``wait`` s) until none of a worker's processes is running: the kernel
     adds a running thread's latest stretch to its schedstat only when it stops (after
     sending "done", the worker still runs until it waits for the next request)."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if not any(stat[0] == b"R" for _pid, stat in _processes(owner)):
+        if not any(stat[0] == b"R" for _pid, stat in worker_processes(owner)):
             return
         time.sleep(0.0002)
 
 
-def pin(owner: tuple[int | None, int], cpus: set[int]) -> None:
+def pin(owner: Owner, cpus: set[int]) -> None:
     """Run every thread of a worker's processes on ``cpus`` only (both sides of a pair on
     the same core: the cores of a shared or virtual machine differ in speed by the load
     next to them)."""
-    for pid, _stat in _processes(owner):
+    for pid, _stat in worker_processes(owner):
         try:
             for task in os.scandir(f"/proc/{pid}/task"):
                 os.sched_setaffinity(int(task.name), cpus)

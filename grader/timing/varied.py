@@ -42,7 +42,7 @@ class Vary:
     argument ``arg`` (or the step's result, ``RESULT``) after each call, at the position of
     perturbation ``follows`` (an (N, D) output), or at its column (a (D,) output, ``ndim=1``).
     ``tol``: per probe, the largest relative error over the run,
-    ``max|got − want| / max(|got| + |want|)`` (the measure of ``grader.checks._expect.close``).
+    ``max|got − want| / max(|got| + |want|)`` (the measure of ``grader.checks.helpers.close``).
     ``seed``: of the positions and deltas (vary it between timed runs).
     """
 

@@ -1,13 +1,15 @@
 """``dlkit-grade gradescope-bundle OUT.zip``: the Gradescope autograder.
 
-The zip holds ``setup.sh`` and ``run_autograder`` (from grader/platforms/gradescope/) at its top,
+The zip holds ``setup.sh`` and ``run_autograder`` (beside this module) at its top,
 ``settings.env`` (the assignment's settings on Gradescope that the grader must know: its
-timeout, the feedback language), and the sources they install and run: pyproject.toml,
-README.md, dlkit/ and grader/ (with the hidden checks and points), and the handout's stubs
-(for grader.similarity: starter code is not copying; the model answers are not shipped, so
-flags there compare with dlkit only). Gradescope unpacks it to /autograder/source, runs
-setup.sh once, copies run_autograder to /autograder, then runs it for each submission, which
-writes /autograder/results/results.json.
+timeout, the task it grades, the feedback language, the Python of the lock), dlkit's wheel
+(dlkit and the grader with the hidden checks and points, built from this checkout),
+``requirements.lock`` (every package dlkit needs, at the version installed where the bundle
+was built: :mod:`grader.platforms.lock`), and the handout's stubs (for grader.similarity:
+starter code is not copying; the model answers are not shipped, so flags there compare with
+dlkit only). Gradescope unpacks it to /autograder/source, runs setup.sh once, copies
+run_autograder to /autograder, then runs it for each submission, which writes
+/autograder/results/results.json.
 :func:`unpack` lays a bundle out the same way under another folder, to try it locally.
 """
 
@@ -16,68 +18,81 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
 from dlkit.tasks import TASKS
 from grader import REPO_DIR
+from grader.platforms import lock, wheel
+from grader.report import visibility
+from grader.scoring import catalog
+from grader.scoring.submission import ASSIGNMENTS
 
 REPO = REPO_DIR
 SCRIPTS = Path(__file__).resolve().parent  # setup.sh and run_autograder
-SKIP = {"__pycache__", ".pytest_cache", ".benchmarks"}
-SKIP_SUFFIXES = {".pyc", ".nbi", ".nbc"}
 SCRIPTS_MODE = (stat.S_IFREG | 0o755) << 16
 #: Gradescope's default timeout of a whole run (its "autograder timeout" setting), seconds
 DEFAULT_TIMEOUT = 600
-LANGS = ("en", "ja")
+LOCK = "requirements.lock"
 
 
-def _files(repo: Path):
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (repo / name).is_file():
-            yield repo / name, name
+def _stubs(repo: Path):
     for task in TASKS.values():  # the stubs: starter code, not counted as copying
         stub = repo / "assignments" / task.path
         if stub.is_file():
             yield stub, f"assignments/{task.path}"
-    for package in ("dlkit", "grader"):
-        for path in sorted((repo / package).rglob("*")):
-            rel = path.relative_to(repo)
-            if path.is_file() and not SKIP & set(rel.parts) and path.suffix not in SKIP_SUFFIXES:
-                yield path, rel.as_posix()
 
 
-def settings(timeout: float = DEFAULT_TIMEOUT, lang: str = "en") -> str:
+def settings(timeout: float = DEFAULT_TIMEOUT, lang: str = "en",
+             assignments: list[str] | None = None) -> str:
     """The text of settings.env, which setup.sh and run_autograder read."""
     if not timeout > 0:
         raise ValueError(f"timeout: expected seconds > 0, got {timeout!r}")
-    if lang not in LANGS:
-        raise ValueError(f"lang: expected one of {LANGS}, got {lang!r}")
+    if lang not in catalog.languages():
+        raise ValueError(f"lang: expected one of {catalog.languages()}, got {lang!r}")
+    assignments = assignments or list(ASSIGNMENTS)
+    bad = [a for a in assignments if a not in ASSIGNMENTS]
+    if bad:
+        raise ValueError(f"assignments: expected some of {', '.join(ASSIGNMENTS)}, got {bad}")
     return ("# Written by dlkit-grade gradescope-bundle: Gradescope's settings of this "
             "assignment.\n"
             "# DLKIT_PLATFORM_TIMEOUT must equal the assignment's autograder timeout "
             "(seconds):\n# the grader fits every check's budget inside it.\n"
-            f"DLKIT_PLATFORM_TIMEOUT={timeout:g}\nDLKIT_GRADE_LANG={lang}\n")
+            f"DLKIT_PLATFORM_TIMEOUT={timeout:g}\nDLKIT_GRADE_LANG={lang}\n"
+            "# The tasks this assignment grades (the others are not shown at all)\n"
+            f"DLKIT_GRADE_ASSIGNMENT={','.join(assignments)}\n"
+            f"# The Python the lock ({LOCK}) was made for: setup.sh installs it\n"
+            f"DLKIT_PYTHON={lock.python_version()}\n")
 
 
 def build(out: Path, repo: Path = REPO, timeout: float = DEFAULT_TIMEOUT,
-          lang: str = "en") -> list[str]:
-    """Write the autograder zip; returns the member names."""
+          lang: str = "en", assignments: list[str] | None = None) -> list[str]:
+    """Write the autograder zip; returns the member names.
+
+    The points file's [gradescope] table is checked here (a typo fails the build, not a
+    student's run)."""
     out = Path(out)
-    text = settings(timeout, lang)
+    text = settings(timeout, lang, assignments)
+    visibility.load(repo / "grader" / "points.toml")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     names = []
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with tempfile.TemporaryDirectory(prefix="dlkit-bundle-") as work, \
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for script in ("setup.sh", "run_autograder"):
             info = zipfile.ZipInfo(script)
             info.external_attr = SCRIPTS_MODE
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, (SCRIPTS / script).read_bytes())
             names.append(script)
-        zf.writestr("settings.env", text)
-        names.append("settings.env")
-        for path, name in _files(repo):
+        built = wheel.build(Path(work), repo)
+        for name, data in (("settings.env", text), (LOCK, lock.text())):
+            zf.writestr(name, data)
+            names.append(name)
+        zf.write(built, built.name)
+        names.append(built.name)
+        for path, name in _stubs(repo):
             zf.write(path, name)
             names.append(name)
     os.replace(tmp, out)

@@ -23,7 +23,7 @@ def init_weight(n_in, n_out, scheme, rng):
     return rng.normal(0.0, std, (n_in, n_out))
 
 
-_SECRET_NAMES = {"points.toml", "test_a1.py", "test_a2.py", "_expect.py",
+_SECRET_NAMES = {"points.toml", "test_a1.py", "test_a2.py", "thresholds.toml",
                  "t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz", "results.json",
                  "pytest.log"}
 _GRADER_SOURCES = {"plugin.py", "runner.py", "handle.py", "isolation.py"}
@@ -39,7 +39,7 @@ def _kind(path):
         return "test labels"
     if name in ("results.json", "pytest.log") or "/results-" in path:
         return "results"
-    if name in ("points.toml", "_expect.py") or name.startswith("test_a"):
+    if name in ("points.toml", "thresholds.toml") or name.startswith("test_a"):
         return "hidden checks"
     if path.startswith("/proc/"):
         return "grader environment"
