@@ -23,7 +23,13 @@ ever adds time, so the minimum is the most reproducible estimate.  On a heavily 
 machine add ``--benchmark-timer time.process_time`` (CPU time of this process).
 """
 
+
 import pytest
+
+
+def pytest_xdist_auto_num_workers(config):
+    """Benchmarks time one process alone: pyproject's ``-n auto`` means no workers here."""
+    return 0
 
 
 class Report:

@@ -66,7 +66,8 @@ def _why_not() -> str:
     return ""
 
 
-pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "runs")
+pytestmark = [pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "runs"),
+              pytest.mark.platform]  # python -m pytest -m platform (CI runs it)
 
 
 def _processes_of_uid() -> list[int]:

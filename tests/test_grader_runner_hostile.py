@@ -26,6 +26,8 @@ from grader.sandbox.handle import detect_isolation
 from grader.sandbox.isolation import base_level
 from grader.scoring import runner
 
+pytestmark = pytest.mark.platform  # python -m pytest -m platform (CI runs it)
+
 HERE = Path(__file__).parent / "grader_cases"
 HOSTILE = HERE / "hostile"
 FAKE_CHECKS = HERE / "fake_checks"

@@ -23,6 +23,8 @@ from nbclient import NotebookClient
 
 from dlkit.tasks import TASKS
 
+pytestmark = pytest.mark.platform  # python -m pytest -m platform (CI runs it)
+
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS, SOLUTIONS = REPO / "assignments", REPO / "solutions"
 LANGUAGES = {"en": "lab.ipynb", "ja": "lab.ja.ipynb"}
