@@ -134,10 +134,12 @@ def by_language(**texts: str) -> Text:
     return Text({lang: texts.get(lang, texts[FALLBACK]) for lang in languages()})
 
 
-def join(parts: list[Text], separator_key: str = "common.list_separator") -> Text:
-    """Messages joined with the catalog's list separator of each language."""
-    return Text({lang: template(separator_key, lang).join(_in(p, lang) for p in parts)
-                 for lang in languages()})
+def join(parts: list[Text], separator_key: str = "common.list_separator", *,
+         separator: str | None = None) -> Text:
+    """Messages joined with the catalog's separator ``separator_key`` of each language (a
+    list's by default), or with ``separator``, the same in every language (a line break)."""
+    return Text({lang: (template(separator_key, lang) if separator is None else separator).join(
+        _in(p, lang) for p in parts) for lang in languages()})
 
 
 def main(argv: list[str]) -> int:
