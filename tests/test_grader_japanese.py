@@ -97,8 +97,9 @@ def test_every_japanese_text_of_the_catalog_is_japanese():
 
 
 def test_the_runners_own_texts_are_translated(tmp_path):
-    texts = [messages.not_run(reason, by_language(en="bad.zip: not a readable zip file",
-                                                  ja="bad.zip: 読み込める zip ファイルではありません"))
+    unreadable = by_language(en="bad.zip: not a readable zip file",
+                             ja="bad.zip: 読み込める zip ファイルではありません")
+    texts = [messages.not_run(reason, unreadable)
              for reason in ("budget", "missing", "grader", "no-result", "tampered", "unreadable",
                             "see-above")]
     texts += [messages.sandbox_error(StudentError("ValueError", "boom", "tb")),

@@ -6,7 +6,9 @@ the message in every language.
 
 from __future__ import annotations
 
+import functools
 import re
+import string
 
 from dlkit.tasks import TASKS
 from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
@@ -14,32 +16,25 @@ from grader.scoring.catalog import FALLBACK, Text, catalog, plain, say, template
 
 TRACEBACK_TAIL = 1500
 
-# A WorkerDied reason (said in English by grader.ipc.channel, grader.sandbox.handle and
-# grader.timing.paired) as a message of the catalog: the first pattern that matches names
-# the key of [runner.died], its groups the fields.  Each key's English text gives the reason
-# back as it was said (tests/test_grader_messages.py).
-_DIED = [
-    ("cpu_limit", r"(?P<what>.*): the worker was killed by (?P<sig>\w+): the CPU time limit "
-                  r"\((?P<limit>.*)\)"),
-    ("file_limit", r"(?P<what>.*): the worker was killed by (?P<sig>\w+): the file size limit "
-                   r"\((?P<limit>.*)\)"),
-    ("killed", r"(?P<what>.*): the worker was killed by (?P<sig>\w+): (?P<why>.*)"),
-    ("exited", r"(?P<what>.*): the worker exited with status (?P<status>-?\d+)(?P<detail>.*)"),
-    ("sys_exit", r"(?P<what>.*): your code called sys\.exit\((?P<code>.*)\)"),
-    ("silent", r"(?P<what>.*): the worker stopped answering"),
-    ("malformed", r"(?P<what>.*): the worker sent a malformed message(?P<detail>.*)"),
-    ("out_of_turn", r"(?P<what>.*): the worker answered out of turn(?P<detail>.*)"),
-    ("lost", r"this object was lost(?P<detail>.*)"),
-    ("disk_quota", r"(?P<what>.*): the worker was stopped: the disk quota \((?P<limit>.*)\): "
-                   r"its files took (?P<used>.*)"),
-    ("stopped", r"(?P<what>.*): the worker was stopped: (?P<why>.*)"),
-]
+# The keys of [runner.died], in the order they are tried: a WorkerDied reason (said in
+# English by grader.ipc.channel, grader.sandbox.handle and grader.timing.paired) is the
+# message whose English text it matches, its fields matching anything.
+_DIED = ("cpu_limit", "file_limit", "killed", "exited", "sys_exit", "silent", "malformed",
+         "out_of_turn", "lost", "disk_quota", "stopped")
+
+
+@functools.cache
+def _pattern(english: str) -> re.Pattern:
+    """A regular expression matching what ``english`` gives, whatever its fields' values."""
+    parts = [re.escape(literal) + (f"(?P<{name}>.*?)" if name else "")
+             for literal, name, _, _ in string.Formatter().parse(english)]
+    return re.compile("".join(parts), flags=re.DOTALL)
 
 
 def died(reason: str) -> Text:
-    """A WorkerDied reason in every language (as it is, in English, if no pattern knows it)."""
-    for key, pattern in _DIED:
-        m = re.fullmatch(pattern, reason, flags=re.DOTALL)
+    """A WorkerDied reason in every language (as it is, in English, if no message knows it)."""
+    for key in _DIED:
+        m = _pattern(template(f"runner.died.{key}", FALLBACK)).fullmatch(reason)
         if m:
             fields: dict = m.groupdict()
             if key == "killed":  # the signal's meaning, e.g. "a segmentation fault (...)"
