@@ -1,5 +1,6 @@
 """Handouts that cannot disagree with the grader: every points table written from
-``grader/points.toml`` and one description per check (``grader/descriptions/<lang>.toml``).
+``grader/points.toml`` and one description per check (``grader/descriptions/<lang>.toml``,
+which also holds the tables' words, under ``[words]``).
 
     dlkit-grade handouts            # rewrite the generated parts of every handout
     dlkit-grade handouts --check    # exit 1, naming each file that is out of date

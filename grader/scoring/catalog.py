@@ -1,12 +1,13 @@
 """Messages in a catalog per language: ``grader/messages/<lang>.toml``, one file each.
 
-Every text of the hidden checks and the report's words is a key of ``en.toml`` (the catalog
-every other language falls back to); ``ja.toml`` holds the same keys in Japanese.  (The
-runner's own texts, grader.scoring.messages and preflight, are still English/Japanese pairs
-in code: a new language shows them in English.)  A language is added by translating
-``en.toml`` into ``<lang>.toml``: a key it lacks is shown in English, and
+Every text the grader shows a student is a key of ``en.toml`` (the catalog every other
+language falls back to): the hidden checks', the runner's (grader.scoring.messages, plugin),
+the intake's (preflight, locate, submission), the task titles and the report's words;
+``ja.toml`` holds the same keys in Japanese.  A language is added by translating ``en.toml``
+into ``<lang>.toml``: a key it lacks is shown in English, and
 ``python -m grader.scoring.catalog LANG`` lists those keys (``tests/test_grader_messages.py``
-requires none missing from ``ja.toml``).
+requires none missing from ``ja.toml``).  docs/authors/writing-checks.md says which texts
+are not in the catalog, and why.
 
 A catalog is TOML: tables name a task and a check (``[a2.test_backward_dx]``), or what a
 message is shared by (``[a2.common]``, ``[runner]``); each string is a template for

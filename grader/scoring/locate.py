@@ -22,6 +22,7 @@ order.  Copies with the same content as the one graded are not a choice and are 
 Everything else is *stray*: not graded and reported to the student (a file named like a
 missing task's, e.g. ``batchnorm_v2.py`` or ``batchnorm.ipynb``, with a hint), except the
 handout's own files (READMEs, public tests, lab notebooks: what ``dlkit submit`` packs).
+What the student is told is in the message catalog ([locate], grader/messages/<lang>.toml).
 
     layout = locate(staging)      # staging: the unpacked submission
     root = assemble(staging, layout, dest / "submission")

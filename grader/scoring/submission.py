@@ -9,7 +9,8 @@ file by its name and says where it found it.
 The copy keeps regular files only (no symlinks, no ``__pycache__``, no ``.git``) and stops
 at the size limits. Zip extraction never trusts the archive: names with ``..``, absolute
 paths, drive letters and symlinks are refused, and sizes are counted while decompressing
-(not read from the headers), so a zip bomb stops at the limit.
+(not read from the headers), so a zip bomb stops at the limit.  Why a submission cannot be
+read is a message of the catalog ([submission], grader/messages/<lang>.toml).
 """
 
 from __future__ import annotations
