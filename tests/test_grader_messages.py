@@ -120,6 +120,18 @@ def test_a_report_renders_in_the_third_language(third_language):
     assert "isolation" in text  # a word xx does not translate: English
 
 
+def test_every_command_offers_the_third_language(third_language):
+    """--lang of a single grading and of the gradebook's feedback (batch, merge) take xx."""
+    import argparse
+
+    from grader import cli
+
+    assert cli._grade_parser().parse_args(["sub.zip", "--lang", "xx"]).lang == "xx"
+    gradebook_options = argparse.ArgumentParser()
+    cli._add_gradebook_options(gradebook_options)
+    assert gradebook_options.parse_args(["--lang", "xx"]).lang == "xx"
+
+
 def test_the_missing_keys_are_listed_for_the_runner_and_the_intake_too(third_language, capsys):
     """``python -m grader.scoring.catalog xx`` names every key xx lacks: the runner's, the
     intake's, the titles' as well as the checks'."""
