@@ -543,13 +543,21 @@ class SoftmaxWithLoss:
     (soft labels whose rows sum to 1 also work).  y = softmax(x) (N, C);
     loss = (1/N) Σ_n (logsumexp(x_n) − x_n[t_n]), computed stably (no log(0)).
     backward(dout=1): dx = dout · (y − onehot(t)) / N.  Attributes ``y``, ``t``, ``loss``.
+
+    ``eps``: 0 (default) gives that exact cross-entropy. The book's ``cross_entropy_error``
+    computes loss = −(1/N) Σ_n log(y_n[t_n] + 1e-7) instead (one-hot labels taken as their
+    argmax), which caps a sample's loss at −log 1e-7 ≈ 16.1 and differs from the exact value
+    by about 1e-7 / y_n[t_n]: ``SoftmaxWithLoss(eps=1e-7)`` gives the book's number, to
+    compare the losses a book script prints (``net.last_layer = SoftmaxWithLoss(eps=1e-7)``).
+    The gradient is the same either way (the book's backward ignores the 1e-7 too).
     """
 
     loss = _book_attr("loss", "The loss of the last forward (a float).")
     y = _book_attr("y", "softmax(x) (N, C) of the last forward.")
     t = _book_attr("t", "The labels of the last forward, as given.")
 
-    def __init__(self) -> None:
+    def __init__(self, eps: float = 0.0) -> None:
+        self.eps = validate.number("eps", eps, 0.0, where="SoftmaxWithLoss")
         self.state = SoftmaxWithLossState()
 
     def forward(self, x: Array, t: Array) -> float:
@@ -567,6 +575,9 @@ class SoftmaxWithLoss:
         else:
             labels = t.astype(x.dtype, copy=False)
             st.loss = K.softmax_cross_entropy_forward_onehot(x, labels, y)
+        if self.eps:
+            index = labels if t.ndim == 1 else np.argmax(t, axis=1)
+            st.loss = -float(np.sum(np.log(y[np.arange(N), index] + self.eps))) / N
         st.t, st.labels = t, labels
         return st.loss
 

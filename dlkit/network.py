@@ -27,8 +27,8 @@ Randomness (initial weights, dropout masks) comes only from one
 ``numpy.random.Generator`` built from ``seed``: the same seed gives bit-identical
 parameters and losses. Inputs are validated at the entry points ``predict``, ``loss``,
 ``accuracy`` and ``gradient`` (shape, dtype, empty batch, NaN/inf), once per call; layers
-only check what is cheap. An input of a narrower float dtype than the network's is promoted
-(float32 images into a float64 network, as NumPy would), never narrowed. Training that
+only check what is cheap. An input of a narrower dtype than the network's is promoted
+(float32 or uint8 images into a float64 network, as NumPy would), never narrowed. Training that
 diverges on its own (e.g. weight scale 1.0 without BN) is not an error: the loss becomes
 inf/nan and accuracy is still computed.
 """
@@ -268,7 +268,7 @@ class MultiLayerNet:
         D = self.input_size
         if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == self.dtype
                 and x.shape[1] == D and x.shape[0]):
-            validate.float_array("x", x)
+            validate.input_array("x", x)
             if x.ndim != 2 or x.shape[1] != D:
                 raise ValueError(
                     f"x must have shape (N, {D}), got {x.shape}"

@@ -6,17 +6,24 @@ shaded band spans the minimum to the maximum over seeds.
 
 ``figures(result)`` gives every figure of a result by file name; ``save_png(fig, path)``
 writes one. Figure sizes are fixed (``bbox_inches`` is not "tight"), so a PNG's size in pixels
-is ``figsize × dpi``.
+is ``figsize × dpi``; titles are wrapped to the figure's width, whatever the dataset's name.
+
+Each initializer has one colour in every figure (:func:`init_color`): He purple, Xavier
+green, σ = 0.01 grey, σ = 1 red, σ = 0.1 brown; with BatchNorm a darker shade of it, with
+weight decay a lighter one. Blue and orange mean "with BatchNorm" and "without" in the
+figures that compare the two at one initializer.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Literal
+import textwrap
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -36,6 +43,7 @@ __all__ = [
     "figure",
     "figures",
     "save_png",
+    "init_color",
 ]
 
 #: Resolution of the saved PNGs (pixels per inch).
@@ -43,6 +51,68 @@ DPI = 100
 
 _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
            "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+
+#: the colour of each initializer, the same in every figure (see init_color)
+_INIT_COLORS = {"he": "tab:purple", "xavier": "tab:green", "0.01": "tab:gray",
+                "1": "tab:red", "0.1": "tab:brown", "zeros": "tab:olive",
+                "constant": "tab:cyan"}
+_INIT_NAMES = {"relu": "he", "sigmoid": "xavier"}
+#: with and without BatchNorm, where a figure compares the two at one initializer
+BN_COLOR, PLAIN_COLOR = "tab:blue", "tab:orange"
+#: the line of chance-level loss ln(classes): black, dashed, drawn over the curves
+#: (sparse dashes: a curve stuck at chance shows between them)
+_CHANCE_STYLE: dict[str, Any] = {"color": "black", "linestyle": (0, (3, 5)), "linewidth": 1.0,
+                                 "zorder": 5}
+
+
+def init_color(weight_init, use_batchnorm: bool = False, weight_decay: float = 0.0) -> str:
+    """The colour of an initializer (a ``weight_init_std``: 'he', 'xavier', a float, 'zeros',
+    ('constant', c), ...), as a hex string: the same in every figure. With BatchNorm a darker
+    shade of it, with weight decay a lighter one; an initializer without a colour of its own
+    gets pink."""
+    if isinstance(weight_init, str):
+        key = _INIT_NAMES.get(weight_init.lower(), weight_init.lower())
+    elif isinstance(weight_init, (list, tuple)):
+        key = str(weight_init[0])
+    else:
+        key = f"{float(weight_init):g}"
+    rgb = np.array(to_rgb(_INIT_COLORS.get(key, "tab:pink")))
+    if use_batchnorm:
+        rgb = 0.55 * rgb  # toward black
+    if weight_decay:
+        rgb = rgb + 0.5 * (1 - rgb)  # toward white
+    r, g, b = (float(v) for v in rgb)
+    return to_hex((r, g, b))
+
+
+def _wrap(text: str, width_inches: float, fontsize: float) -> str:
+    """``text`` with each line wrapped to fit ``width_inches`` at ``fontsize`` points (a
+    character is taken as 0.6 em wide, a safe bound for the default font)."""
+    chars = max(20, int(width_inches * 72 / (0.6 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def _suptitle(fig: Figure, text: str, fontsize: float, below: float = 0.0) -> None:
+    """The figure's title, wrapped to its width. ``below`` > 0 (figures placed by hand,
+    without the constrained layout): move the panels' top down to leave the title its lines
+    and ``below`` inches more (for the panels' own titles)."""
+    wrapped = _wrap(text, fig.get_figwidth() - 0.3, fontsize)
+    fig.suptitle(wrapped, fontsize=fontsize)
+    if below:
+        lines = wrapped.count("\n") + 1
+        top = 0.15 + lines * fontsize * 1.3 / 72 + below  # inches from the top edge
+        fig.subplots_adjust(top=1 - top / fig.get_figheight())
+
+
+def _chance_line(ax, n_classes: int, label: bool = True) -> None:
+    """The loss of guessing, ln(classes), as a line that stays visible over the curves
+    (a network that does not learn sits right on it), with its value written at the right."""
+    chance = math.log(n_classes)
+    ax.axhline(chance, label=f"ln {n_classes} = {chance:.2f} (chance)" if label else None,
+               **_CHANCE_STYLE)
+    ax.annotate(f"ln {n_classes}", (1.0, chance), xycoords=("axes fraction", "data"),
+                xytext=(-3, 3), textcoords="offset points", ha="right", va="bottom",
+                fontsize=8, zorder=6)
 
 
 def smooth_curve(x: np.ndarray, window_len: int = 11) -> np.ndarray:
@@ -69,6 +139,11 @@ def _band(ax, x, runs, color, label, linestyle="-"):
     if runs.shape[0] > 1:
         ax.fill_between(x, np.nanmin(runs, axis=0), np.nanmax(runs, axis=0), color=color,
                         alpha=0.2, linewidth=0)
+
+
+#: a configuration "learned" when its final training accuracy is at least this (as the
+#: claims: dlkit.experiments.claims_slides.LEARNED_ACC)
+_LEARNED_ACC = 0.5
 
 
 def _seeds_note(result) -> str:
@@ -102,7 +177,7 @@ def plot_activation_histograms(result) -> Figure:
     width, height = 2.4 * n_layers + 0.6, 1.9 * len(names) + 0.8
     fig = _new_figure(width, height, layout=None)
     fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, bottom=0.55 / height,
-                        top=1 - 1.0 / height, wspace=0.3, hspace=0.45)
+                        wspace=0.3, hspace=0.45)
     axes = fig.subplots(len(names), n_layers, squeeze=False)
     for row, name in enumerate(names):
         c = configs[name]
@@ -111,7 +186,7 @@ def plot_activation_histograms(result) -> Figure:
             ax = axes[row, layer]
             counts = c["hist"][:, layer, :].astype(np.float64)
             mean = counts.mean(axis=0)
-            ax.stairs(mean, edges, fill=True, color=_COLORS[row % len(_COLORS)], alpha=0.8)
+            ax.stairs(mean, edges, fill=True, color=init_color(c["weight_init"]), alpha=0.8)
             if counts.shape[0] > 1:
                 ax.stairs(counts.max(axis=0), edges, color="black", linewidth=0.5)
                 ax.stairs(counts.min(axis=0), edges, color="black", linewidth=0.5)
@@ -130,11 +205,13 @@ def plot_activation_histograms(result) -> Figure:
             if row == len(names) - 1:
                 ax.set_xlabel("activation value", fontsize=8)
     s = result.settings
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Activation histograms: {s['n_samples']} samples × {s['node_num']} units, "
-        f"{n_layers} layers, input N(0, 1)\n(bars: mean count over {len(result.seeds)} seed(s); "
-        "black lines: min and max; std and saturated/zero fraction: mean over seeds)",
-        fontsize=12,
+        f"{n_layers} layers, input N(0, 1)\n(bars: mean count over {len(result.seeds)} "
+        "seed(s), coloured by initial weights; black lines: min and max; std and fractions: "
+        "means)",
+        12, below=0.3,
     )
     return fig
 
@@ -144,26 +221,26 @@ def plot_init_compare(result) -> Figure:
     fig = _new_figure(8, 5.5)
     ax = fig.subplots()
     s = result.settings
-    for i, (label, d) in enumerate(result.data["schemes"].items()):
+    for label, d in result.data["schemes"].items():
         loss = np.asarray(d["loss"], dtype=np.float64)
         smoothed = np.stack([smooth_curve(run) for run in loss])
         it = np.arange(1, loss.shape[1] + 1)
         acc = np.nanmean(d["test_acc"])
-        _band(ax, it, smoothed, _COLORS[i % len(_COLORS)], f"{label} (test acc. {acc:.1%})")
-    ax.axhline(math.log(s["output_size"]), color="gray", linestyle=":", linewidth=1,
-               label=f"ln {s['output_size']} (chance)")
+        _band(ax, it, smoothed, init_color(d["weight_init"]), f"{label} (test acc. {acc:.1%})")
+    _chance_line(ax, s["output_size"])
     ax.set_ylim(0, 2.6)
     ax.set_xlim(0, s["iterations"])
     ax.set_xlabel("iteration")
     ax.set_ylabel("training loss (mini-batch, smoothed)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    ax.legend(loc="center right")
     hidden = "-".join(str(h) for h in s["hidden_size_list"])
-    ax.set_title(
-        f"Weight initialization on {s['dataset']}: {s['input_size']}-{hidden}-"
-        f"{s['output_size']}, {s['activation']}, SGD lr {s['lr']}, batch {s['batch_size']}\n"
+    _suptitle(
+        fig,
+        f"Weight initialization on {s['dataset']}\n{s['input_size']}-{hidden}-"
+        f"{s['output_size']}, {s['activation']}, SGD lr {s['lr']}, batch {s['batch_size']} "
         f"({_seeds_note(result)})",
-        fontsize=10,
+        10,
     )
     return fig
 
@@ -182,14 +259,14 @@ def plot_batchnorm_grid(result) -> Figure:
     width, height = 3.0 * ncols, 2.5 * nrows + 0.6
     fig = _new_figure(width, height, layout=None)
     fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.55 / height,
-                        top=1 - 0.6 / height, wspace=0.08, hspace=0.3)
+                        wspace=0.08, hspace=0.3)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     bn, plain = result.data["batchnorm"], result.data["plain"]
     epochs = np.arange(bn["train_acc"].shape[2])
     for k, w in enumerate(scales):
         ax = axes.flat[k]
-        _band(ax, epochs, bn["train_acc"][:, k, :], "tab:blue", "with BatchNorm")
-        _band(ax, epochs, plain["train_acc"][:, k, :], "tab:orange", "without BN", "--")
+        _band(ax, epochs, bn["train_acc"][:, k, :], BN_COLOR, "with BatchNorm")
+        _band(ax, epochs, plain["train_acc"][:, k, :], PLAIN_COLOR, "without BN", "--")
         ax.set_title(_scale_label(w), fontsize=10)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
@@ -201,11 +278,12 @@ def plot_batchnorm_grid(result) -> Figure:
         ax.set_visible(False)
     axes.flat[0].legend(loc="lower right", fontsize=8)
     s = result.settings
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Batch Normalization on {s['dataset']} ({s['train_size']} training samples, "
         f"{len(s['hidden_size_list'])} hidden layers of {s['hidden_size_list'][0]}, "
         f"SGD lr {s['lr']}, batch {s['batch_size']}; {_seeds_note(result)})",
-        fontsize=11,
+        11, below=0.3,
     )
     return fig
 
@@ -215,8 +293,8 @@ def plot_batchnorm_summary(result) -> Figure:
     scales = np.asarray(result.data["weight_scales"])
     fig = _new_figure(8, 5.5)
     ax = fig.subplots()
-    for key, color, label in (("batchnorm", "tab:blue", "with BatchNorm"),
-                              ("plain", "tab:orange", "without BN")):
+    for key, color, label in (("batchnorm", BN_COLOR, "with BatchNorm"),
+                              ("plain", PLAIN_COLOR, "without BN")):
         d = result.data[key]
         _band(ax, scales, d["train_acc"][:, :, -1], color, f"{label}: training")
         if "test_acc" in d:
@@ -229,10 +307,11 @@ def plot_batchnorm_summary(result) -> Figure:
     ax.set_ylabel(f"accuracy after {result.settings['epochs']} epochs")
     ax.grid(alpha=0.3, which="both")
     fig.legend(loc="outside lower center", ncols=3, fontsize=9)
-    ax.set_title(
+    _suptitle(
+        fig,
         f"Accuracy after training against the initial weight scale, with and without "
         f"BatchNorm\n({result.settings['dataset']}; {_seeds_note(result)})",
-        fontsize=10,
+        10,
     )
     return fig
 
@@ -246,8 +325,8 @@ def plot_symmetry(result) -> Figure:
     n_layers = len(result.settings["hidden_size_list"])
     styles = ("-", "--", ":", "-.")
     top = 0.0
-    for i, (label, d) in enumerate(result.data["inits"].items()):
-        color = _COLORS[i % len(_COLORS)]
+    for label, d in result.data["inits"].items():
+        color = init_color(d["weight_init"])
         steps = np.arange(d["spread"].shape[1])
         for layer in range(n_layers):
             moved = np.mean(d["moved"][:, layer])
@@ -264,8 +343,7 @@ def plot_symmetry(result) -> Figure:
                         fontsize=10)
     ax_spread.grid(alpha=0.3)
     ax_spread.legend(fontsize=8, loc="center right")
-    ax_loss.axhline(math.log(result.settings["output_size"]), color="gray", linestyle=":",
-                    linewidth=1, label=f"ln {result.settings['output_size']} (chance)")
+    _chance_line(ax_loss, result.settings["output_size"])
     ax_loss.set_xlabel("training step")
     ax_loss.set_ylabel("training loss (mini-batch)")
     ax_loss.set_title("Training loss", fontsize=10)
@@ -273,16 +351,13 @@ def plot_symmetry(result) -> Figure:
     ax_loss.legend(fontsize=8)
     s = result.settings
     hidden = "-".join(str(h) for h in s["hidden_size_list"])
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Symmetry: {s['input_size']}-{hidden}-{s['output_size']} {s['activation']} net on "
         f"{s['dataset']}, SGD lr {s['lr']}, batch {s['batch_size']} ({_seeds_note(result)})",
-        fontsize=11,
+        11,
     )
     return fig
-
-
-#: colour of each initial weight scale, the same in every figure of the gradients
-_INIT_COLORS = {"1.0": "tab:red", "0.01": "tab:gray", "xavier": "tab:green", "he": "tab:purple"}
 
 
 def _scheme_name(weight_init) -> str:
@@ -295,10 +370,6 @@ def _scheme_name(weight_init) -> str:
 
 def _activation_label(activation: str) -> str:
     return "ReLU" if activation == "relu" else activation
-
-
-def _init_color(weight_init, i: int) -> str:
-    return _INIT_COLORS.get(str(weight_init), _COLORS[i % len(_COLORS)])
 
 
 def _log_band(ax, x, runs, color, label, linestyle, marker):
@@ -326,9 +397,8 @@ def plot_gradient_flow(result) -> Figure:
     for col, activation in enumerate(activations):
         ax_z, ax_w = axes[0, col], axes[1, col]
         handles = []
-        for i, (name, d) in enumerate((n, d) for n, d in configs.items()
-                                      if d["activation"] == activation):
-            color = _init_color(d["weight_init"], i)
+        for name, d in ((n, d) for n, d in configs.items() if d["activation"] == activation):
+            color = init_color(d["weight_init"])
             for when, style, marker in ((0, "-", "o"), (1, "--", "s")):
                 _log_band(ax_z, np.arange(1, L + 1), d["act_grad"][:, when], color, None,
                           style, marker)
@@ -349,20 +419,28 @@ def plot_gradient_flow(result) -> Figure:
             ax_z.set_ylabel("RMS ∂L/∂z (passed back to hidden layer l)")
             ax_w.set_ylabel("RMS ∂L/∂W of layer l")
     hidden = "-".join(str(h) for h in s["hidden_size_list"])
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Gradients layer by layer on {s['dataset']}: {s['input_size']}-{hidden}-"
         f"{s['output_size']}, probe of {s['probe_size']} samples, SGD lr {s['lr']}, batch "
         f"{s['batch_size']}\nsolid ●: at initialization, dashed ■: after {s['steps']} steps; "
         f"a line rising to the right = the gradient shrinks toward the input\n"
         f"({_seeds_note(result).replace('mean', 'geometric mean')})",
-        fontsize=11,
+        11,
     )
     return fig
 
 
+def _row_lr(settings, activation):
+    """The learning rate of ``activation``'s row: one for all, or a dict per activation."""
+    lr = settings["lr"]
+    return lr[activation] if isinstance(lr, dict) else lr
+
+
 def plot_init_activations(result) -> Figure:
     """Left: the table activation × initializer of final losses (mean over seeds); right:
-    the loss curves of each activation (smoothed as in the book)."""
+    the loss curves of each activation (smoothed as in the book), at its row's learning
+    rate."""
     rows = result.data["activations"]
     s = result.settings
     labels = list(next(iter(rows.values())))
@@ -379,29 +457,32 @@ def plot_init_activations(result) -> Figure:
                     color="white" if table[r, c] < 0.8 else "black",
                     fontweight="bold" if best else "normal")
     ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(rows)), [_activation_label(a) for a in rows])
+    ax.set_yticks(range(len(rows)),
+                  [f"{_activation_label(a)}\nlr {_row_lr(s, a):g}" for a in rows])
     ax.set_xlabel("initial weights")
-    ax.set_ylabel("activation")
+    ax.set_ylabel("activation (SGD learning rate)")
     ax.set_title(f"final loss (bold: lowest of the row;\nln {s['output_size']} = "
                  f"{math.log(s['output_size']):.2f} is chance)", fontsize=10)
     for ax, (activation, schemes) in zip(axes[1:], rows.items(), strict=True):
-        for i, (label, d) in enumerate(schemes.items()):
+        for label, d in schemes.items():
             loss = np.asarray(d["loss"], dtype=np.float64)
             smoothed = np.stack([smooth_curve(run) for run in loss])
-            _band(ax, np.arange(1, loss.shape[1] + 1), smoothed,
-                  _init_color(d["weight_init"], i), label)
-        ax.axhline(math.log(s["output_size"]), color="gray", linestyle=":", linewidth=1)
+            _band(ax, np.arange(1, loss.shape[1] + 1), smoothed, init_color(d["weight_init"]),
+                  label)
+        _chance_line(ax, s["output_size"], label=False)
         ax.set_ylim(0, 2.6)
         ax.set_xlabel("iteration")
         ax.set_ylabel("training loss (mini-batch, smoothed)")
-        ax.set_title(_activation_label(activation), fontsize=11)
+        ax.set_title(f"{_activation_label(activation)}, SGD lr {_row_lr(s, activation):g}",
+                     fontsize=11)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=9)
     hidden = "-".join(str(h) for h in s["hidden_size_list"])
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Initial weights for each activation on {s['dataset']}: {s['input_size']}-{hidden}-"
-        f"{s['output_size']}, SGD lr {s['lr']}, batch {s['batch_size']}, {s['iterations']} "
-        f"iterations ({_seeds_note(result)})", fontsize=11)
+        f"{s['output_size']}, batch {s['batch_size']}, {s['iterations']} iterations "
+        f"({_seeds_note(result)})", 11)
     return fig
 
 
@@ -410,6 +491,29 @@ def _final_loss(loss) -> np.ndarray:
     loss = np.asarray(loss, dtype=np.float64)
     n = max(1, int(round(0.1 * loss.shape[-1])))
     return loss[..., -n:].mean(axis=-1)
+
+
+def _steps_panel(ax, lrs, steps, never, color, label, linestyle, shift):
+    """Steps to the target against the learning rate: each seed's count as a dot, the mean as
+    a line only where every seed got there; a seed that never got there as an ✕ on the
+    "never" row (shifted sideways by the factor ``shift`` so two series do not overlap),
+    never averaged with the counts of the others."""
+    reached = np.isfinite(steps)  # (S, R)
+    every = reached.all(axis=0)
+    mean = np.full(len(lrs), np.nan)
+    mean[every] = steps[:, every].mean(axis=0)
+    ax.plot(lrs, mean, color=color, linestyle=linestyle, linewidth=1.6, label=label)
+    for row, ok in zip(steps, reached, strict=True):
+        ax.plot(lrs[ok], row[ok], "o", color=color, markersize=3.5, alpha=0.7)
+    missed = (~reached).sum(axis=0)
+    j = np.flatnonzero(missed)
+    if j.size:
+        ax.plot(lrs[j] * shift, np.full(j.size, never), "x", color=color, markersize=8,
+                markeredgewidth=2)
+        for k in j:
+            ax.annotate(f"{missed[k]}/{steps.shape[0]}", (lrs[k] * shift, never),
+                        xytext=(0, 6), textcoords="offset points", ha="center", fontsize=7,
+                        color=color)
 
 
 def plot_batchnorm_speed(result) -> Figure:
@@ -421,33 +525,33 @@ def plot_batchnorm_speed(result) -> Figure:
     ncols = math.ceil(len(lrs) / 2)
     fig = _new_figure(4.2 + 3.2 * ncols, 7.4, layout=None)
     grid = fig.add_gridspec(2, 1 + ncols, width_ratios=[1.35] + [1] * ncols, left=0.07,
-                            right=0.98, bottom=0.09, top=0.86, wspace=0.3, hspace=0.35)
+                            right=0.98, bottom=0.09, wspace=0.3, hspace=0.35)
     ax_steps, ax_final = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
     never = 1.15 * s["epochs"] * s["iter_per_epoch"]  # where "not reached" is drawn
-    for d, color, label, ls in ((bn, "tab:blue", "with BatchNorm", "-"),
-                                (plain, "tab:orange", "without BN", "--")):
-        steps = np.where(np.isfinite(d["steps_to_target"]), d["steps_to_target"], never)
-        _band(ax_steps, lrs, steps, color, label, ls)
-        ax_steps.plot(lrs, steps.mean(axis=0), "o", color=color, markersize=4)
+    for d, color, label, ls, shift in ((bn, BN_COLOR, "with BatchNorm", "-", 0.92),
+                                       (plain, PLAIN_COLOR, "without BN", "--", 1.08)):
+        _steps_panel(ax_steps, lrs, np.asarray(d["steps_to_target"], dtype=np.float64),
+                     never, color, label, ls, shift)
         _band(ax_final, lrs, d["train_acc"][:, :, -1], color, label, ls)
     ax_steps.axhline(never, color="gray", linestyle=":", linewidth=1)
-    ax_steps.set_ylim(0, 1.25 * never)
+    ax_steps.set_ylim(0, 1.6 * never)  # room above the "never" row for the legend
     ticks = [t for t in ax_steps.get_yticks() if 0 <= t < 0.9 * never]
     ax_steps.set_yticks(ticks + [never], [f"{t:g}" for t in ticks] + ["never"])
     ax_steps.set_ylabel(f"steps to {s['target_acc']:.0%} training accuracy")
-    ax_steps.set_title("fewer = faster", fontsize=10)
+    ax_steps.set_title("dots: seeds; line: mean where all got there; ✕: seeds that never did",
+                       fontsize=8)
     ax_final.set_ylim(0, 1)
     ax_final.set_ylabel(f"training accuracy after {s['epochs']} epochs")
     for ax in (ax_steps, ax_final):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.grid(alpha=0.3, which="both")
-    ax_steps.legend(fontsize=8, loc="upper right")
+    ax_steps.legend(fontsize=8, loc="upper center", ncols=2)
     epochs = np.arange(bn["train_acc"].shape[2])
     for j, lr in enumerate(lrs):
         ax = fig.add_subplot(grid[j // ncols, 1 + j % ncols])
-        _band(ax, epochs, bn["train_acc"][:, j], "tab:blue", "with BatchNorm")
-        _band(ax, epochs, plain["train_acc"][:, j], "tab:orange", "without BN", "--")
+        _band(ax, epochs, bn["train_acc"][:, j], BN_COLOR, "with BatchNorm")
+        _band(ax, epochs, plain["train_acc"][:, j], PLAIN_COLOR, "without BN", "--")
         ax.axhline(s["target_acc"], color="gray", linestyle=":", linewidth=1)
         ax.set_ylim(0, 1)
         ax.set_title(f"lr {lr:g}", fontsize=10)
@@ -457,54 +561,67 @@ def plot_batchnorm_speed(result) -> Figure:
         if j % ncols == 0:
             ax.set_ylabel("training accuracy")
     hidden = f"{len(s['hidden_size_list'])} hidden layers of {s['hidden_size_list'][0]}"
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Learning speed with and without BatchNorm on {s['dataset']} ({s['train_size']} "
         f"training samples, {hidden}, {_scheme_name(s['weight_init'])} initial weights, batch "
         f"{s['batch_size']})\n(dotted: the target {s['target_acc']:.0%}; "
-        f"{_seeds_note(result)})", fontsize=11)
+        f"{_seeds_note(result)})", 11, below=0.35)
     return fig
 
 
+def _config_color(d) -> str:
+    return init_color(d["weight_init"], d["use_batchnorm"], d.get("weight_decay_lambda", 0.0))
+
+
 def plot_overfitting(result) -> Figure:
-    """Left: training and test accuracy per epoch, with and without BN (He's weights);
-    right: training and test accuracy after the last epoch for every configuration, the gap
-    between them written above."""
+    """Left: training (dotted) and test (solid) accuracy per epoch of each configuration that
+    learned; right: training and test accuracy after the last epoch for every configuration,
+    with the gap between them, or "did not learn" (training accuracy below 0.5: no gap to
+    compare). Colours: the initializer's; darker with BatchNorm, lighter with weight decay."""
     s = result.settings
     configs = result.data["configs"]
     epochs = result.data["epochs"]
-    fig = _new_figure(13, 5.5)
-    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=[1.2, 1])
-    for i, (label, d) in enumerate(configs.items()):
-        if label.startswith("σ="):
+    fig = _new_figure(14, 6)
+    ax_curves, ax_bars = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    labels = list(configs)
+    train = np.array([configs[k]["train_acc"][:, -1].mean() for k in labels])
+    test = np.array([configs[k]["final_test_acc"].mean() for k in labels])
+    learned = train >= _LEARNED_ACC
+    for k, (label, d) in enumerate(configs.items()):
+        if not learned[k]:
             continue
-        color = _COLORS[i % len(_COLORS)]
-        _band(ax_curves, epochs, d["train_acc"], color, f"{label}: training")
-        _band(ax_curves, epochs, d["test_acc"], color, f"{label}: test", "--")
+        color = _config_color(d)
+        _band(ax_curves, epochs, d["train_acc"], color, None, ":")
+        _band(ax_curves, epochs, d["test_acc"], color, label, "-")
     ax_curves.set_ylim(0, 1.02)
     ax_curves.set_xlabel("epoch")
     ax_curves.set_ylabel("accuracy")
-    ax_curves.set_title(f"test: the first {s['test_eval_size']} test samples", fontsize=10)
+    ax_curves.set_title(f"dotted: training accuracy; solid: test (the first "
+                        f"{s['test_eval_size']} test samples)", fontsize=10)
     ax_curves.grid(alpha=0.3)
     ax_curves.legend(fontsize=9, loc="lower right")
-    labels = list(configs)
     x = np.arange(len(labels))
-    train = np.array([configs[k]["train_acc"][:, -1].mean() for k in labels])
-    test = np.array([configs[k]["final_test_acc"].mean() for k in labels])
-    ax_bars.bar(x - 0.2, train, 0.4, color="0.35", label="training")
-    ax_bars.bar(x + 0.2, test, 0.4, color="0.75", label="test (all test samples)")
-    for k in range(len(labels)):
-        ax_bars.text(x[k], max(train[k], test[k]) + 0.02, f"gap {train[k] - test[k]:.2f}",
-                     ha="center", fontsize=9)
-    ax_bars.set_xticks(x, labels, fontsize=9)
-    ax_bars.set_ylim(0, 1.12)
-    ax_bars.set_xlabel("initial weights (σ=…: without BN)")
+    for k, label in enumerate(labels):
+        color = _config_color(configs[label])
+        hatch = None if learned[k] else "//"
+        ax_bars.bar(x[k] - 0.2, train[k], 0.4, color=color, alpha=0.45, hatch=hatch,
+                    label="training" if k == 0 else None)
+        ax_bars.bar(x[k] + 0.2, test[k], 0.4, color=color, hatch=hatch,
+                    label="test (all test samples)" if k == 0 else None)
+        note = f"gap {train[k] - test[k]:.2f}" if learned[k] else "did not\nlearn"
+        ax_bars.text(x[k], max(train[k], test[k]) + 0.02, note, ha="center", fontsize=9)
+    ax_bars.set_xticks(x, [label.replace(", ", ",\n") for label in labels], fontsize=8)
+    ax_bars.set_ylim(0, 1.15)
     ax_bars.set_ylabel(f"accuracy after {s['epochs']} epochs (mean over seeds)")
-    ax_bars.legend(fontsize=9, loc="upper right")
+    ax_bars.set_title(f"left bar: training, right bar: test; gaps only where the network "
+                      f"learned (training ≥ {_LEARNED_ACC})", fontsize=10)
     ax_bars.grid(alpha=0.3, axis="y")
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"Overfitting on {s['dataset']}: {s['train_size']} training samples, "
         f"{len(s['hidden_size_list'])} hidden layers of {s['hidden_size_list'][0]}, SGD lr "
-        f"{s['lr']}, batch {s['batch_size']} ({_seeds_note(result)})", fontsize=11)
+        f"{s['lr']}, batch {s['batch_size']} ({_seeds_note(result)})", 11)
     return fig
 
 

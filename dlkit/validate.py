@@ -24,6 +24,7 @@ __all__ = [
     "compute_dtype",
     "float_array",
     "float_dtype",
+    "input_array",
     "fraction",
     "labels",
     "nonnegative_int",
@@ -119,13 +120,27 @@ def float_array(name: str, a: Any, where: str = "") -> np.ndarray:
     return a
 
 
-def compute_dtype(name: str, given: np.dtype, dtype: np.dtype, where: str = "") -> np.dtype:
-    """The dtype that an array of float dtype ``given`` is computed in by something that
-    computes in ``dtype``: ``dtype`` itself when NumPy would promote ``given`` to it (float16
-    or float32 into float64), never a narrower one.
+def input_array(name: str, a: Any, where: str = "") -> np.ndarray:
+    """``a`` itself, after checking that it is a NumPy array of floats or integers: the data
+    a network takes (the book's loader gives float32 images, uint8 ones with
+    ``normalize=False``), to be promoted by :func:`compute_dtype`."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{_prefix(where)}{name} must be a numpy.ndarray of numbers, got "
+                        f"{type(a).__name__}")
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{_prefix(where)}{name} must have a float or integer dtype (e.g. "
+                        f"float32, float64, uint8), got {a.dtype}")
+    return a
 
-    TypeError when ``given`` is wider than ``dtype`` (float64 data into float32 parameters):
-    converting would silently lose precision, so the caller must decide.
+
+def compute_dtype(name: str, given: np.dtype, dtype: np.dtype, where: str = "") -> np.dtype:
+    """The dtype that an array of dtype ``given`` is computed in by something that computes in
+    ``dtype``: ``dtype`` itself when NumPy would promote ``given`` to it (float16 or float32
+    into float64; uint8 images into float32 or float64), never a narrower one.
+
+    TypeError when ``given`` is wider than ``dtype`` (float64 data into float32 parameters,
+    int64 into float32): converting would silently lose precision, so the caller must
+    decide.
     """
     if given == dtype or np.can_cast(given, dtype, casting="safe"):
         return dtype

@@ -246,10 +246,13 @@ def test_load_downloads_parses_and_caches(server, tmp_path):
     ds = tiny(publish(server, arrays, tmp_path / "src"), [f"{server.url}/ok/"])
     root = tmp_path / "root"
     (x, t), (xt, tt) = load_mnist(dataset=ds, root=root)
-    assert x.shape == (12, 784) and xt.shape == (5, 784) and x.dtype == np.float64
-    np.testing.assert_array_equal(x, arrays["train_images"].reshape(12, 784) / 255.0)
+    # the book's dtypes: float32 images (pixel / 255 computed in float32), uint8 labels
+    assert x.shape == (12, 784) and xt.shape == (5, 784) and x.dtype == np.float32
+    book = arrays["train_images"].reshape(12, 784).astype(np.float32)
+    book /= 255.0
+    np.testing.assert_array_equal(x, book)
     np.testing.assert_array_equal(t, arrays["train_labels"])
-    assert t.dtype == np.int64
+    assert t.dtype == np.uint8 and tt.dtype == np.uint8
     assert sorted(p.name for p in (root / "tiny").iterdir()) == sorted(
         [*NAMES.values(), "tiny.npz"]
     )
@@ -263,8 +266,14 @@ def test_load_downloads_parses_and_caches(server, tmp_path):
     assert len(server.hits) == 4
     assert x2.shape == (12, 1, 28, 28) and x2.dtype == np.float32
     np.testing.assert_array_equal(x2[:, 0], arrays["train_images"])
+    (x64, _), _ = load_mnist(dataset=ds, root=root, download=False, dtype=np.float64)
+    assert x64.dtype == np.float64
+    np.testing.assert_array_equal(x64, arrays["train_images"].reshape(12, 784) / 255.0)
+    (x8, _), _ = load_mnist(normalize=False, dataset=ds, root=root, download=False)
+    assert x8.dtype == np.uint8  # the book's raw bytes
+    np.testing.assert_array_equal(x8, arrays["train_images"].reshape(12, 784))
     (_, t_onehot), _ = load_mnist(one_hot_label=True, dataset=ds, root=root, download=False)
-    assert t_onehot.shape == (12, 10)
+    assert t_onehot.shape == (12, 10) and t_onehot.dtype == np.float64  # the book's np.zeros
     np.testing.assert_array_equal(t_onehot.argmax(axis=1), arrays["train_labels"])
     np.testing.assert_array_equal(t_onehot.sum(axis=1), np.ones(12))
 
@@ -426,9 +435,9 @@ def test_processes_loading_at_once_never_corrupt_the_cache(server, tmp_path):
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
-    expected = hashlib.sha256(  # the child's bytes: uint8 images, int64 labels
-        arrays["train_images"].tobytes() + arrays["train_labels"].astype(np.int64).tobytes()
-        + arrays["test_images"].tobytes() + arrays["test_labels"].astype(np.int64).tobytes()
+    expected = hashlib.sha256(  # the child's bytes: uint8 images, uint8 labels
+        arrays["train_images"].tobytes() + arrays["train_labels"].tobytes()
+        + arrays["test_images"].tobytes() + arrays["test_labels"].tobytes()
     ).hexdigest()
     assert [out.strip() for out, _ in outs] == [expected] * n_procs
     train_hits = [h for h in server.hits if h.endswith(NAMES["train_images"])]

@@ -41,7 +41,8 @@ def private_data_dir(monkeypatch, tmp_path):
 def test_fashion_mnist_from_debian(debian, tmp_path):
     (x, t), (xt, tt) = load_mnist(dataset="fashion-mnist", root=tmp_path, download=False)
     assert x.shape == (60000, 784) and xt.shape == (10000, 784)
-    assert x.dtype == np.float64 and t.shape == (60000,) and tt.shape == (10000,)
+    assert x.dtype == np.float32 and t.dtype == np.uint8  # the book's loader's dtypes
+    assert t.shape == (60000,) and tt.shape == (10000,)
     assert x.min() == 0.0 and x.max() == 1.0 and xt.min() == 0.0 and xt.max() == 1.0
     # every pixel value is k/255 for an integer k
     np.testing.assert_array_equal(np.round(x[:100] * 255) / 255, x[:100])
@@ -58,7 +59,7 @@ def test_fashion_mnist_from_debian(debian, tmp_path):
     (x2, t2), _ = load_mnist(False, False, True, dataset="fashion-mnist", root=tmp_path,
                              download=False, dtype=np.uint8)
     assert x2.shape == (60000, 1, 28, 28) and x2.dtype == np.uint8 and x2.max() == 255
-    np.testing.assert_array_equal(x2[:2000].reshape(2000, 784) / 255.0, x[:2000])
+    np.testing.assert_array_equal(x2[:2000].reshape(2000, 784) / np.float32(255), x[:2000])
     assert t2.shape == (60000, 10)
     np.testing.assert_array_equal(t2.argmax(axis=1), t)
 

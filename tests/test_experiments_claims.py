@@ -112,7 +112,8 @@ def test_report_states_each_claim_with_numbers_and_verdict():
     text = render_report({"activation_histograms": r}, claims,
                          {"activation_histograms": ["activation_histograms.png"]},
                          {"dataset": "none"})
-    assert "**6 of 7 claims PASS.**" in text
+    assert ("**6 of 7 claims of the lesson PASS**; 0 of 0 of the report's own observations "
+            "hold.") in text
     for c in claims:
         assert c.statement in text and c.evidence in text
     assert text.count("**FAIL**") == 2  # in the summary table and in the section

@@ -155,13 +155,20 @@ def test_bad_settings_stop_everything_before_any_run(small, monkeypatch):
         (batchnorm_speed.plan, {"lrs": [0.1, -1]}, "lrs must be a non-empty list of positive"),
         (batchnorm_speed.plan, {"epochs": 0}, "epochs must be a positive int, got 0"),
         (overfitting.plan, {"epochs": 0}, "epochs must be a positive int, got 0"),
-        (overfitting.plan, {"configs": {"x": ("he", "yes")}}, r"configs\['x'\] must be"),
+        (overfitting.plan, {"configs": {"x": ("he", "yes", 0.0)}}, r"configs\['x'\] must be"),
+        (overfitting.plan, {"configs": {"x": ("he", False)}}, r"configs\['x'\] must be "
+                                                                r"\(weight_init, use_batchnorm"),
+        (overfitting.plan, {"configs": {"x": ("he", False, -0.1)}},
+         r"weight_decay_lambda >= 0\), got \('he', False, -0.1\)"),
         (gradient_flow.plan, {"steps": 0}, "steps must be a positive int, got 0"),
         (gradient_flow.plan, {"configs": [{"name": "a", "activation": "elu",
                                            "weight_init": "he"}]}, "activation"),
         (init_compare.plan, {"activation": "elu"}, "activation must be one of"),
         (init_activations.plan, {"activations": ["relu", "elu"]}, "activations must be"),
         (init_activations.plan, {"activations": []}, "activations must be"),
+        (init_activations.plan, {"lr": {"relu": 0.01}},
+         r"lr must give a learning rate for every activation: missing \['sigmoid'\]"),
+        (init_activations.plan, {"lr": {"sigmoid": 0, "relu": 0.01}}, "lr must be a positive"),
     ]
     for fn, kwargs, message in cases:
         with pytest.raises(ValueError, match=message):

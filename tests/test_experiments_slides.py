@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dlkit.experiments.claims import evaluate_claims, final_loss
+from dlkit.experiments.init_activations import SIGMOID_LR
 from dlkit.experiments.parallel import default_jobs
 from dlkit.experiments.reproduce import run_all
 
@@ -60,14 +61,22 @@ def test_gradients_vanish_where_the_measurements_say(quick):
     # He's weights keep ReLU's scale: within a factor 1.5 over the hidden layers (1.04–1.07)
     g = c["ReLU, He"]["act_grad"][0, 0]
     assert g.max() / g.min() < 1.5, g
-    assert "tanh, Xavier" not in c  # the book's six configurations
+    # tanh with Xavier's weights (where Xavier's derivation holds) keeps the scale too
+    g = c["tanh, Xavier"]["act_grad"][0, 0]
+    assert g.max() / g.min() < 1.6, g
 
 
-def test_sigmoid_does_not_learn_in_300_steps_from_any_of_the_three(quick):
-    rows = quick["init_activations"].data["activations"]
-    for label, d in rows["sigmoid"].items():
-        # five sigmoid layers at lr 0.01: the loss stays at chance (measured 2.300–2.303)
-        assert abs(final_loss(d["loss"])[0] - math.log(10)) < 0.05, label
+def test_at_the_calibrated_rate_sigmoid_learns_from_he_first(quick):
+    r = quick["init_activations"]
+    assert r.settings["lr"] == {"sigmoid": SIGMOID_LR, "relu": 0.01}
+    rows = r.data["activations"]
+    sigmoid = {label: final_loss(d["loss"])[0] for label, d in rows["sigmoid"].items()}
+    # in 300 steps at the calibrated rate He's sigmoid network leaves chance level first
+    # (Fashion-MNIST: He 1.25, Xavier 2.31, σ=0.01 2.31; MNIST digits: He 1.92, Xavier 2.14,
+    # σ=0.01 2.30)
+    assert sigmoid["He"] < math.log(10) - 0.25, sigmoid
+    assert sigmoid["He"] < sigmoid["Xavier"] - 0.1, sigmoid
+    assert abs(sigmoid["std=0.01"] - math.log(10)) < 0.05, sigmoid
     relu = {label: final_loss(d["loss"])[0] for label, d in rows["relu"].items()}
     assert relu["He"] < relu["Xavier"] < relu["std=0.01"], relu
 
@@ -93,3 +102,5 @@ def test_in_the_overfitting_setting_small_weights_do_not_learn(quick):
     assert abs(train["σ=0.01"] - c["σ=0.01"]["final_test_acc"][0]) < 0.05
     # the gap with BN is large: it overfits (measured 0.36–0.53 after 50 epochs)
     assert train["He, BatchNorm"] - c["He, BatchNorm"]["final_test_acc"][0] > 0.2
+    # with BN σ=0.01 learns its 300 samples too (Fashion-MNIST: 1.0 after 50 epochs)
+    assert train["σ=0.01, BatchNorm"] > 0.9

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from dlkit.experiments.claims import evaluate_claims, final_loss
+from dlkit.experiments.init_activations import SIGMOID_LR
 from dlkit.experiments.parallel import default_jobs
 from dlkit.experiments.reproduce import run_all
 
@@ -55,8 +56,8 @@ def both(request):
 
 def test_every_claim_of_the_books_figures_holds_on_every_seed(book):
     claims = evaluate_claims(book)
-    assert len(claims) == 31
-    figures = [c for c in claims if c.experiment in BOOK_FIGURES
+    assert len(claims) == 37 and sum(c.source == "lesson" for c in claims) == 28
+    figures = [c for c in claims if c.experiment in BOOK_FIGURES and c.source == "lesson"
                and "learns faster at the book's" not in c.statement]
     assert len(figures) == 16
     assert [(c.statement, c.evidence) for c in figures if not c.passed] == []
@@ -105,10 +106,19 @@ def test_gradients_at_the_books_settings(both):
     # far from the threshold 1/10
     assert ((first_over_last("sigmoid, σ=1") > 0.5) & (first_over_last("sigmoid, σ=1") < 2)).all()
     assert not _claim(both, "gradient passed back, RMS ∂L/∂z").passed
+    # nor the weight gradients of the hidden layers: hidden layer 2 / hidden layer 5 measured
+    # 0.28–0.46, far above 1/10 (layer 1's, 1/10 of layer 5's, is set by its pixel inputs)
+    w = c["sigmoid, σ=1"]["weight_grad"][:, 0]
+    assert (w[:, 1] / w[:, 4] > 0.2).all(), w
+    assert not _claim(both, "the weight gradients vanish toward the input").passed
     # Xavier's does shrink it, by ~1/4 a layer (measured 0.0032–0.0033)
     assert (first_over_last("sigmoid, Xavier") < 0.01).all()
-    assert _claim(both, "What the measurements show").passed
+    assert _claim(both, "vanishes from Xavier's initial weights").passed
     assert not _claim(both, "sigmoid, Xavier: Xavier's").passed
+    # with tanh, where Xavier's derivation holds, the scale is kept (measured 1.02–1.37)
+    g = c["tanh, Xavier"]["act_grad"][:, 0]
+    assert (g.max(axis=1) / g.min(axis=1) < 1.6).all(), g
+    assert _claim(both, "tanh, Xavier: Xavier's").passed
     # ReLU σ=0.01: weight gradients ~1e-6–1e-4 of He's, before and after 200 steps
     for when in (0, 1):
         ratio = c["ReLU, σ=0.01"]["weight_grad"][:, when] / c["ReLU, He"]["weight_grad"][:, when]
@@ -119,13 +129,19 @@ def test_gradients_at_the_books_settings(both):
 
 
 def test_xavier_or_he_per_activation(both):
-    rows = both["init_activations"].data["activations"]
+    r = both["init_activations"]
+    rows = r.data["activations"]
+    assert r.settings["lr"] == {"sigmoid": SIGMOID_LR, "relu": 0.01}
     sigmoid = {k: final_loss(d["loss"]) for k, d in rows["sigmoid"].items()}
     relu = {k: final_loss(d["loss"]) for k, d in rows["relu"].items()}
-    # five sigmoid layers do not learn in 2000 steps at lr 0.01 from any of the three:
-    # every final loss within 0.02 of ln 10, so "Xavier suits sigmoid" turns on hundredths
+    # at the calibrated rate every sigmoid network leaves chance level, Xavier's and He's far
+    # below it (std 0.01: 0.59–1.34; Xavier, He: 0.01–0.60) ...
     for label, v in sigmoid.items():
-        assert (np.abs(v - math.log(10)) < 0.02).all(), (label, v)
+        assert (v < math.log(10) - (0.5 if label == "std=0.01" else 1)).all(), (label, v)
+    # ... and He's ends lower than Xavier's on every seed (Fashion-MNIST 0.03–0.12 lower):
+    # "Xavier suits sigmoid" does not hold
+    assert (sigmoid["He"] < sigmoid["Xavier"]).all(), sigmoid
+    assert not _claim(both, "Xavier suits sigmoid").passed
     assert (relu["He"] < relu["Xavier"] - 0.02).all(), relu
     assert _claim(both, "He suits ReLU").passed
     for label, d in both["init_compare"].data["schemes"].items():  # the same runs
@@ -143,16 +159,39 @@ def test_batchnorm_speed_and_learning_rates(both):
     k = lrs.index(1.0)
     assert np.isinf(plain[:, k]).all() and np.isfinite(bn[:, k]).all(), (bn, plain)
     assert _claim(both, "tolerates larger").passed
+    assert "no small step holds BN back" in _claim(both, "At SGD lr 0.01").note
+
+
+def test_batchnorm_is_slower_where_its_effective_step_is_small(both):
+    # the plain network reaches 80% only from large scales, where BN's effective step is
+    # small: BN is slower there ...
+    assert not _claim(both, "learns faster at the book's").passed
+    # ... its effective step falls as ~1/σ (slope measured −0.93 to −0.95) ...
+    falls = _claim(both, "a larger initial scale takes smaller steps")
+    assert falls.passed and (falls.numbers["slope"] < -0.7).all(), falls.evidence
+    # ... and at every scale where it is the slower one, its step is the smaller (6–190×)
+    assert _claim(both, "Where BatchNorm is the slower one").passed
 
 
 def test_overfitting_at_the_books_setting(both):
     c = both["overfitting"].data["configs"]
     gap = {k: d["train_acc"][:, -1] - d["final_test_acc"] for k, d in c.items()}
-    # both fit the 300 samples (training accuracy ≥ 0.99) ...
-    assert (c["He, BatchNorm"]["train_acc"][:, -1] >= 0.99).all()
-    assert (c["He"]["train_acc"][:, -1] >= 0.99).all()
-    # ... and BN's gap is the larger, by at least 0.05: it does not suppress overfitting here
+    train = {k: d["train_acc"][:, -1] for k, d in c.items()}
+    # with BN from either scale and without BN from He's the 300 samples are learned ...
+    for label in ("He, BatchNorm", "σ=0.01, BatchNorm", "He"):
+        assert (train[label] >= 0.99).all(), (label, train[label])
+    # ... and BN's gap from He's weights is the larger, by at least 0.05 (0.08–0.25)
     assert (gap["He, BatchNorm"] > gap["He"] + 0.05).all(), gap
-    # from σ=0.01 nothing is learned: a gap near 0 at chance-level accuracy
-    assert (c["σ=0.01"]["train_acc"][:, -1] < 0.2).all() and (gap["σ=0.01"] < 0.05).all()
-    assert not _claim(both, "generalize better").passed
+    assert not _claim(both, "suppresses overfitting, from He's").passed
+    # from σ = 0.01, BN's gap is within 0.05 of the plain network's: not smaller by a margin
+    assert (np.abs(gap["σ=0.01, BatchNorm"] - gap["He"]) < 0.05).all(), gap
+    assert not _claim(both, "suppresses overfitting, from σ = 0.01").passed
+    # weight decay shrinks the gap by more than the margin (0.04–0.16) ...
+    assert (gap["He, weight decay 0.1"] < gap["He"] - 0.03).all(), gap
+    assert _claim(both, "Weight decay (λ = 0.1").passed
+    # ... with a lower test accuracy
+    assert not _claim(both, "with weight decay (λ = 0.1) the test").passed
+    # from σ=0.01 nothing is learned: not counted among the small weights
+    assert (train["σ=0.01"] < 0.2).all() and (gap["σ=0.01"] < 0.05).all()
+    assert "did not learn on any seed: σ=0.01" in _claim(both, "Small weights make").evidence
+    assert not _claim(both, "generalize at least as well").passed

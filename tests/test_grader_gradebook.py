@@ -426,9 +426,9 @@ def test_a_failed_assert_gives_the_same_feedback_in_every_run():
     with pytest.raises(AssertionError) as failed:
         assert np.allclose(np.zeros(2), np.ones(2))  # rewritten by pytest, as in a check
     assert re.search(r" at 0x[0-9a-f]+>", str(failed.value))
-    message = plugin._describe(failed)
-    en, ja = message.en, message.ja
-    assert en == ja and "<function allclose>" in en and " at 0x" not in en
+    text = plugin._describe(failed)
+    assert text["en"] == text["ja"]
+    assert "<function allclose>" in text["en"] and " at 0x" not in text["en"]
 
 
 # --- regrades (--only) --------------------------------------------------------------------

@@ -90,9 +90,9 @@ def test_the_a4_notebook_states_the_graders_speed_steps(lab):
 
 
 def test_descriptions_state_the_checks_own_numbers():
-    """A threshold quoted in a description is the checks file's constant, formatted."""
+    """A threshold quoted in a description is the checks' own (thresholds.toml), formatted."""
     a3 = (REPO / "assignments" / TASKS["a3"].folder / "README.md").read_text(encoding="utf-8")
-    threshold = handouts.constants("a3")["THRESHOLD"]["mid"]
+    threshold = handouts.constants("a3")["ACCURACY_MID"]
     assert f"held-out accuracy at least {threshold:.0%}" in a3
     a2 = (REPO / "assignments" / TASKS["a2"].folder / "README.md").read_text(encoding="utf-8")
     assert f"at most {1 / handouts.constants('a2')['MIN_SPEEDUP']:g}× the time" in a2
@@ -126,8 +126,8 @@ def test_changed_points_make_the_handouts_stale_and_the_command_repairs_them(cou
     repo, grader = course
     assert handouts.stale(repo, grader) == {}
     _set(grader / "points.toml", "test_backward_dbeta = 1", "test_backward_dbeta = 2")
-    _set(grader / "checks" / "test_a4.py", "SPEED_STEPS = ((3.0, 1.0),",
-         "SPEED_STEPS = ((4.0, 1.0),")
+    _set(grader / "checks" / "thresholds.toml", "SPEED_STEPS = { value = [[3.0, 1.0],",
+         "SPEED_STEPS = { value = [[4.0, 1.0],")
     stale = handouts.stale(repo, grader)
     folder = repo / "assignments"
     assert set(stale) >= {folder / "a2_batchnorm" / "README.md",

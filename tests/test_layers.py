@@ -112,6 +112,60 @@ def test_softmax_with_loss_gradient_matches_central_differences(labels):
     assert rel_error(dx, num) < 1e-8
 
 
+def _book_cross_entropy(y, t):
+    """The book's common/functions.py cross_entropy_error, restated: one-hot as argmax,
+    −Σ log(y[t] + 1e-7) / N."""
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    return -np.sum(np.log(y[np.arange(y.shape[0]), t] + 1e-7)) / y.shape[0]
+
+
+@pytest.mark.parametrize("labels", ["int", "onehot"])
+@pytest.mark.parametrize("module", [L, ref], ids=["numba", "reference"])
+def test_softmax_with_loss_is_exact_by_default_and_the_books_with_eps(module, labels):
+    """A confidently wrong sample: the exact cross-entropy is its full −log y (≈ 40 here);
+    the book's −log(y + 1e-7) caps it at 16.1. eps=1e-7 gives the book's number, the
+    default the exact one; the gradient is y − t either way."""
+    x = np.array([[40.0, 0.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.0, 3.0]])
+    t = np.array([1, 1, 2])
+    if labels == "onehot":
+        t = np.eye(3)[t]
+    exact, book = module.SoftmaxWithLoss(), module.SoftmaxWithLoss(eps=1e-7)
+    loss_exact, loss_book = exact.forward(x, t), book.forward(x, t)
+    y = np.exp(x - x.max(axis=1, keepdims=True))
+    y /= y.sum(axis=1, keepdims=True)
+    assert loss_book == pytest.approx(_book_cross_entropy(y, t), rel=1e-13)
+    first = 40.0 + np.log(1 + 2 * np.exp(-40.0))  # −log y[0, 1], exactly
+    rest = -np.log(y[1, 1]) - np.log(y[2, 2])
+    assert loss_exact == pytest.approx((first + rest) / 3, rel=1e-13)
+    assert loss_book == pytest.approx((-np.log(1e-7) + rest) / 3, rel=1e-6)  # 16.1 + rest
+    assert loss_exact - loss_book > 7  # (40 − 16.1) / 3
+    np.testing.assert_array_equal(exact.backward(1), book.backward(1))
+
+
+def test_softmax_with_loss_eps_is_checked():
+    with pytest.raises(ValueError, match="SoftmaxWithLoss: eps must be a number >= 0, got -1"):
+        L.SoftmaxWithLoss(eps=-1)
+
+
+def test_a_network_with_the_books_loss_prints_the_books_numbers():
+    """net.last_layer = SoftmaxWithLoss(eps=1e-7): the loss a book script prints."""
+    from dlkit.network import MultiLayerNet
+
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
+    net = MultiLayerNet(5, [6], 3, seed=0)
+    exact = net.loss(x, t)
+    grads = {k: v.copy() for k, v in net.gradient(x, t).items()}
+    net.last_layer = L.SoftmaxWithLoss(eps=1e-7)
+    y = np.exp(net.predict(x))
+    y /= y.sum(axis=1, keepdims=True)
+    assert net.loss(x, t) == pytest.approx(_book_cross_entropy(y, t), rel=1e-13)
+    assert net.loss(x, t) != exact and abs(net.loss(x, t) - exact) < 1e-5
+    for k, g in net.gradient(x, t).items():
+        np.testing.assert_array_equal(g, grads[k], err_msg=k)
+
+
 # ---------------------------------------------------------------- BatchNorm semantics
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_batchnorm_training_output_has_mean_beta_and_std_gamma(dtype):

@@ -193,15 +193,103 @@ def test_plain_number_parameters_as_in_the_books_naive_comparison(cls, kind, hp)
 def test_bad_hyper_parameters():
     with pytest.raises(ValueError, match=r"lr must be a number >= 0, got -0.1"):
         SGD(lr=-0.1)
-    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\), got 1.0"):
-        Momentum(momentum=1.0)
+    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\], got 1.5"):
+        Momentum(momentum=1.5)
+    with pytest.raises(ValueError, match=r"decay_rate must be a number in \[0, 1\], got -0.1"):
+        RMSprop(decay_rate=-0.1)
+    with pytest.raises(ValueError, match=r"beta1 must be a number in \[0, 1\), got 1.0"):
+        Adam(beta1=1.0)  # η_t would divide by 1 − β1ᵗ = 0
     with pytest.raises(TypeError, match="decay_rate must be a number, got str"):
         RMSprop(decay_rate="0.9")
 
 
+@pytest.mark.parametrize("cls, kind, hp", [
+    (Momentum, "Momentum", {"lr": 0.1, "momentum": 1.0}),
+    (Nesterov, "Nesterov", {"lr": 0.1, "momentum": 1.0}),
+    (RMSprop, "RMSprop", {"lr": 0.1, "decay_rate": 1.0}),
+    (RMSprop, "RMSprop", {"lr": 0.1, "decay_rate": 0.0}),
+], ids=["Momentum-1", "Nesterov-1", "RMSprop-1", "RMSprop-0"])
+def test_the_books_limits_of_the_hyper_parameters_are_accepted(cls, kind, hp):
+    """momentum = 1 (no friction: v sums every step) and decay_rate = 1 (h stays 0, so each
+    step is lr·g/1e-7) are accepted, as the book's classes accept them, with its numbers."""
+    rng = np.random.default_rng(2)
+    params = _params(rng)
+    book_params = {k: v.copy() for k, v in params.items()}
+    opt, book = cls(**hp), BookOptimizer(kind, **hp)
+    for _ in range(4):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        opt.update(params, grads)
+        book.update(book_params, grads)
+    for k in params:
+        np.testing.assert_allclose(params[k], book_params[k], rtol=1e-12, atol=1e-14)
+
+
+STATE = {"Momentum": ("v",), "Nesterov": ("v",), "AdaGrad": ("h",), "RMSprop": ("h",),
+         "Adam": ("m", "v"), "SGD": ()}
+
+
+@pytest.mark.parametrize("cls, kind, hp", CASES, ids=[c[1] for c in CASES])
+def test_the_state_is_shown_under_the_books_names_and_reset_by_none(cls, kind, hp):
+    rng = np.random.default_rng(3)
+    params = _params(rng)
+    opt, book = cls(**hp), BookOptimizer(kind, **hp)
+    book_params = {k: v.copy() for k, v in params.items()}
+    names = STATE[kind]
+    for name in names:
+        assert getattr(opt, name) is None  # the book's: None until the first update
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    opt.update(params, grads)
+    book.update(book_params, grads)
+    for i, name in enumerate(names):
+        state = getattr(opt, name)
+        assert list(state) == list(params)
+        for k in params:
+            expected = book.state[k][i] if kind == "Adam" else book.state[k]
+            np.testing.assert_allclose(state[k], expected, rtol=1e-12, atol=1e-15)
+    if not names:
+        return
+    # opt.v = None (the book's reset): the next step starts that state from zeros again
+    for name in names:
+        setattr(opt, name, None)
+    fresh = cls(**hp)
+    if kind == "Adam":
+        fresh.iter = opt.iter  # the book's reset leaves the step count t as it is
+    before = {k: v.copy() for k, v in params.items()}
+    opt.update(params, grads)
+    fresh.update(before, grads)
+    for k in params:
+        np.testing.assert_allclose(params[k], before[k], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("cls, kind, hp", CASES, ids=[c[1] for c in CASES])
+def test_a_subset_of_params_is_updated_and_the_rest_frozen(cls, kind, hp):
+    """The book loops over params' keys: pass some of them to move only those."""
+    rng = np.random.default_rng(4)
+    params = _params(rng)
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    b_before = params["b1"].copy()
+    book_w = {"W1": params["W1"].copy()}
+    opt, book = cls(**hp), BookOptimizer(kind, **hp)
+    for _ in range(3):
+        opt.update({"W1": params["W1"]}, grads)  # grads has b1 too: not moved
+        book.update(book_w, grads)
+    np.testing.assert_allclose(params["W1"], book_w["W1"], rtol=1e-12, atol=1e-14)
+    assert np.array_equal(params["b1"], b_before)
+    for name in STATE[kind]:
+        assert list(getattr(opt, name)) == ["W1"]
+
+
+def test_star_import_gives_np_and_the_optimizers_as_the_books_module():
+    namespace: dict = {}
+    exec("from dlkit.optimizers import *", namespace)
+    assert namespace["np"] is np
+    assert {"SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"} <= set(namespace)
+
+
 def test_bad_params_and_grads_are_named():
     p = {"W1": np.zeros((2, 3)), "b1": np.zeros(3)}
-    with pytest.raises(ValueError, match=r"keys of params: expected \['W1', 'b1'\], got \['W1'\]"):
+    with pytest.raises(ValueError, match=r"every key of params: missing \['b1'\] \(params "
+                                         r"has \['W1', 'b1'\], grads has \['W1'\]\)"):
         SGD().update(p, {"W1": np.zeros((2, 3))})
     with pytest.raises(ValueError, match=r"grads\['b1'\].*shape.*\(3,\), got \(2,\)"):
         SGD().update(p, {"W1": np.zeros((2, 3)), "b1": np.zeros(2)})

@@ -9,6 +9,7 @@ import struct
 import matplotlib.image
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 
 from dlkit import plots
@@ -76,7 +77,7 @@ EXPECTED_INCHES = {
     "gradient_flow": (4.6 * 3 + 0.4, 9.0),  # one column per activation: sigmoid, tanh, ReLU
     "init_activations": (5 + 4.6 * 2, 5),  # the table and one panel per activation
     "batchnorm_speed": (4.2 + 3.2 * 2, 7.4),  # 4 learning rates: 2 columns of 2
-    "overfitting": (13, 5.5),
+    "overfitting": (14, 6),
 }
 
 
@@ -154,3 +155,105 @@ def test_speed_figure_shows_never_reached_on_its_own_tick(results):
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[-1] == "never"
     assert len(fig.axes) == 2 + len(r.data["lrs"])  # two summaries, a panel per rate
+
+
+def test_a_seed_that_never_reached_is_drawn_as_never_not_averaged(results):
+    """Seed 0 reaches the target at every rate, seed 1 never at the second: the mean line
+    has no point there (not the mean of 20 and 'never'), seed 0's count is a dot, and
+    seed 1 an ✕ on the 'never' row."""
+    r = Result.from_json(results["batchnorm_speed"].to_json())
+    steps = np.array([[20.0, 30.0, 40.0, 50.0], [20.0, np.inf, 40.0, 50.0]])
+    r.data["batchnorm"]["steps_to_target"] = steps
+    fig = plots.plot_batchnorm_speed(r)
+    ax = fig.axes[0]
+    never = 1.15 * r.settings["epochs"] * r.settings["iter_per_epoch"]
+    mean = next(line for line in ax.get_lines() if line.get_label() == "with BatchNorm")
+    y = np.asarray(mean.get_ydata(), dtype=float)
+    assert np.isnan(y[1]) and y[[0, 2, 3]].tolist() == [20.0, 40.0, 50.0]
+    lrs = np.asarray(r.data["lrs"])
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"
+               and line.get_color() == plots.BN_COLOR]
+    assert len(crosses) == 1
+    assert np.allclose(crosses[0].get_ydata(), [never])
+    assert np.allclose(crosses[0].get_xdata(), [lrs[1] * 0.92])
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"
+            and line.get_color() == plots.BN_COLOR]
+    assert sorted(len(line.get_xdata()) for line in dots) == [3, 4]  # seed 1 misses one
+
+
+def _colors_by_label(fig):
+    out = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            label = line.get_label()
+            if not label.startswith("_"):
+                out[label.split(" (")[0]] = to_hex(line.get_color())
+    return out
+
+
+def test_each_initializer_has_one_colour_in_every_figure(results):
+    he, xavier, small = (plots.init_color(w) for w in ("he", "xavier", 0.01))
+    assert len({he, xavier, small, plots.init_color(1.0), plots.BN_COLOR,
+                plots.PLAIN_COLOR}) == 6
+    compare = _colors_by_label(plots.plot_init_compare(results["init_compare"]))
+    assert (compare["He"], compare["Xavier"], compare["std=0.01"]) == (he, xavier, small)
+    activations = plots.plot_init_activations(results["init_activations"])
+    for ax in activations.axes[1:]:
+        colours = {line.get_label(): to_hex(line.get_color()) for line in ax.get_lines()}
+        assert (colours["He"], colours["Xavier"], colours["std=0.01"]) == (he, xavier, small)
+    gradients = plots.plot_gradient_flow(results["gradient_flow"])
+    for ax in gradients.axes[:3]:
+        for text, handle in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles,
+                                strict=True):
+            expected = {"He": he, "Xavier": xavier, "σ=0.01": small,
+                        "σ=1": plots.init_color(1.0)}[text.get_text()]
+            assert to_hex(handle.get_color()) == expected
+    hist = plots.plot_activation_histograms(results["activation_histograms"])
+    rows = [c["weight_init"] for c in results["activation_histograms"].data["configs"].values()]
+    for row, w in enumerate(rows):  # the first panel of each row
+        patch = hist.axes[row * 5].patches[0]
+        assert to_hex(patch.get_facecolor()) == plots.init_color(w)
+    # with BatchNorm a darker shade of the initializer's colour, with weight decay a lighter
+    dark, light = plots.init_color("he", use_batchnorm=True), plots.init_color("he",
+                                                                              weight_decay=0.1)
+    assert sum(to_rgb(dark)) < sum(to_rgb(he)) < sum(to_rgb(light))
+
+
+def _outside(fig, text):
+    """How far (pixels) ``text`` reaches beyond the figure's edges, after drawing."""
+    fig.canvas.draw()
+    box = text.get_window_extent(renderer=fig.canvas.get_renderer())
+    width, height = fig.canvas.get_width_height()
+    return max(0.0, -box.x0, box.x1 - width, -box.y0, box.y1 - height)
+
+
+@pytest.mark.parametrize("experiment", ["init_compare", "batchnorm_compare", "symmetry",
+                                        "gradient_flow", "init_activations",
+                                        "batchnorm_speed", "overfitting"])
+def test_titles_fit_the_figure_whatever_the_dataset_name(results, experiment):
+    r = Result.from_json(results[experiment].to_json())
+    r.settings["dataset"] = ("the MNIST test digits: the first 8000 of t10k as training data "
+                             "and the last 2000 as test data, normalized to [0, 1]")
+    for name, fig in plots.figures(r).items():
+        texts = [t for t in fig.texts if t.get_text() and t.get_text() == fig.get_suptitle()]
+        texts += [ax.title for ax in fig.axes if ax.get_title()]
+        assert texts, name
+        for text in texts:
+            assert _outside(fig, text) == 0, (name, text.get_text())
+        assert "MNIST test digits" in " ".join(t.get_text() for t in texts).replace("\n", " ")
+
+
+@pytest.mark.parametrize("name", ["init_compare", "init_activations", "symmetry"])
+def test_the_chance_line_is_drawn_over_the_curves(results, name):
+    """ln 10 is where a network that does not learn sits: the line is drawn above the
+    curves (a higher zorder), in black, and labelled."""
+    experiment = {"init_compare": "init_compare", "init_activations": "init_activations",
+                  "symmetry": "symmetry"}[name]
+    fig = plots.figure(results[experiment], name)
+    chance = [line for ax in fig.axes for line in ax.get_lines()
+              if np.allclose(line.get_ydata(), np.log(10))]
+    assert chance
+    for line in chance:
+        curves = [other.get_zorder() for other in line.axes.get_lines() if other is not line]
+        assert line.get_zorder() > max(curves) and to_hex(line.get_color()) == "#000000"
+    assert any(t.get_text().startswith("ln 10") for ax in fig.axes for t in ax.texts)

@@ -51,24 +51,30 @@ def test_reproduce_quick_writes_figures_results_and_report(quick_run):
     assert results["init_compare"].settings["dataset"] == "fashion-mnist"
     payload = json.loads((out / "results.json").read_text())
     claims = payload["claims"]
-    assert len(claims) == 31 and payload["meta"]["settings"] == "quick (reduced)"
+    assert len(claims) == 37 and payload["meta"]["settings"] == "quick (reduced)"
+    lesson = [c for c in claims if c["source"] == "lesson"]
+    assert len(lesson) == 28  # the other 9 are the report's own observations
     assert set(payload["meta"]["seconds of runs"]) == set(results)  # summed over its runs
     assert payload["meta"]["jobs"] == len(os.sched_getaffinity(0))  # all cores by default
     report = (out / "report.md").read_text()
     for c in claims:
         verdict = "PASS" if c["passed"] else "FAIL"
+        verdict = f"**{verdict}**" if c["source"] == "lesson" else f"*{verdict}*"
         assert c["statement"] in report and c["evidence"] in report
         cell = c["statement"].replace("|", "\\|")  # escaped inside the Markdown table
-        assert f"{cell} | {sum(c['held'])}/{len(c['held'])} | **{verdict}**" in report
+        assert (f"{cell} | {c['source']} | {sum(c['held'])}/{len(c['held'])} | {verdict}"
+                in report)
         assert f"{c['statement']}" in proc.stdout
     for name in FIGURES:
         assert f"({name}.png)" in report  # the report shows each figure
     # the quick settings reproduce every claim behind the book's figures on seed 0 (the
     # slides' further claims are checked with the book's settings in the slow tests)
-    book = [c for c in claims if c["experiment"] in BOOK_FIGURES
+    book = [c for c in lesson if c["experiment"] in BOOK_FIGURES
             and "learns faster at the book's" not in c["statement"]]
     assert len(book) == 16 and [c["statement"] for c in book if not c["passed"]] == []
-    assert f"{sum(c['passed'] for c in claims)} of 31 claims PASS" in proc.stdout
+    assert (f"{sum(c['passed'] for c in lesson)} of 28 claims of the lesson PASS, "
+            f"{sum(c['passed'] for c in claims) - sum(c['passed'] for c in lesson)} of 9 of "
+            f"the report's own observations hold") in proc.stdout
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no staging left
 
 
@@ -85,7 +91,7 @@ def test_histograms_command_needs_no_data(tmp_path, capsys):
     assert (tmp_path / "activation_histograms.png").exists()
     results = load_results(tmp_path / "results.json")
     assert results["activation_histograms"].seeds == [4]
-    assert "7 of 7 claims PASS" in capsys.readouterr().out
+    assert "7 of 7 claims of the lesson PASS" in capsys.readouterr().out
 
 
 def test_every_option_of_every_command_is_explained():

@@ -71,7 +71,7 @@ def load_mnist(
     dataset: str | Dataset = "mnist",
     root: str | os.PathLike | None = None,
     download: bool = True,
-    dtype=np.float64,
+    dtype=None,
 ):
     """Load MNIST or Fashion-MNIST as the book's ``load_mnist`` does.
 
@@ -79,18 +79,20 @@ def load_mnist(
     ----------
     normalize : scale pixel values to [0, 1]: ``x = pixel / 255`` (else 0..255).
     flatten : images as rows of 784 = 28*28 values (else (N, 1, 28, 28), as the book).
-    one_hot_label : labels as one-hot rows ``t[n, k] = 1 if k == label`` (N, 10), of ``dtype``;
-        else integer labels (N,) as int64.
+    one_hot_label : labels as one-hot rows ``t[n, k] = 1 if k == label`` (N, 10), float64 as
+        the book's (of ``dtype`` when a float ``dtype`` is given); else the labels (N,) as the
+        book's, uint8.
     dataset : "mnist" or "fashion-mnist" (same format and shapes), or a
         ``dlkit.data.registry.Dataset`` describing other files, hashes and mirrors.
     root : data folder (default ``$DLKIT_DATA_DIR``, else ``pooch.os_cache("dlkit")``);
         files live in ``<root>/<dataset>/``. See ``dlkit.data.locate``.
     download : download missing or corrupted files (``$DLKIT_MIRROR``, then public mirrors).
         With False, missing files raise ``DatasetNotFoundError`` listing where it looked.
-    dtype : float dtype of the images (and one-hot labels); ``np.uint8`` is allowed with
-        ``normalize=False`` to get the raw bytes.  float64 by default, what dlkit's networks
-        compute in; the book's loader gives float32 (``dtype=np.float32``), which a float64
-        network promotes as NumPy would.
+    dtype : dtype of the images. None (default): the book's, float32 with ``normalize``
+        (``pixel / 255`` computed in float32), the raw uint8 bytes without. A float dtype
+        (e.g. ``np.float64``, what dlkit's networks compute in) gives the images, and the
+        one-hot labels, in that dtype; ``np.uint8`` is allowed with ``normalize=False``. A
+        float64 network promotes float32 or uint8 images as NumPy would.
 
     Returns
     -------
@@ -101,6 +103,9 @@ def load_mnist(
                         ("one_hot_label", one_hot_label), ("download", download)):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{name}: expected True or False, got {value!r}")
+    book = dtype is None
+    if book:
+        dtype = np.float32 if normalize else np.uint8
     try:
         dtype = np.dtype(dtype)
     except TypeError as exc:
@@ -118,10 +123,10 @@ def load_mnist(
         x = np.divide(x, 255.0, dtype=dtype) if normalize else x.astype(dtype, copy=False)
         x = x.reshape(n, h * w) if flatten else x.reshape(n, 1, h, w)
         if one_hot_label:
-            onehot = np.zeros((n, N_CLASSES), dtype=dtype)
+            onehot = np.zeros((n, N_CLASSES), dtype=np.float64 if book else dtype)
             onehot[np.arange(n), t] = 1
             t = onehot
         else:
-            t = t.astype(np.int64)
+            t = t.copy()  # uint8, as the book's; a new array (the cache's stays as it is)
         out.append((x, t))
     return tuple(out)

@@ -40,7 +40,8 @@ from dlkit.experiments.training import (
 from dlkit.network import MultiLayerNet
 from dlkit.optimizers import SGD
 
-__all__ = ["DEFAULT_WEIGHT_SCALES", "batchnorm_compare", "plan", "train_epochs"]
+__all__ = ["DEFAULT_WEIGHT_SCALES", "batchnorm_compare", "effective_step", "plan",
+           "train_epochs"]
 
 #: The book's 16 initial weight scales, from 1 down to 1e-4.
 DEFAULT_WEIGHT_SCALES = tuple(np.logspace(0, -4, num=16).tolist())
@@ -76,7 +77,8 @@ def batchnorm_compare(
     -------
     Result with ``data['weight_scales']`` (K,) and, for ``'batchnorm'`` and ``'plain'`` (no
     BN): ``train_acc`` (S, K, epochs + 1), ``loss`` (S, K, steps) mini-batch loss of each step,
-    and ``test_acc`` (S, K) when test data were given.
+    ``effective_step`` (S, K, L + 1) of each weight matrix at the first step (see
+    :func:`effective_step`), and ``test_acc`` (S, K) when test data were given.
     """
     p = plan(x_train, t_train, x_test, t_test, weight_scales=weight_scales,
              train_size=train_size, hidden_size_list=hidden_size_list, activation=activation,
@@ -146,8 +148,9 @@ def train_epochs(experiment: str, input_size: int, **kwargs) -> Run:
 
 def _train_epochs(data, *, seed, weight_init, use_batchnorm, train_size, hidden_size_list,
                   n_classes, activation, lr, batch_size, epochs, test_size, backend) -> dict:
-    """``train_acc`` (epochs + 1,), ``loss`` (epochs · iter_per_epoch,) and, when
-    ``test_size`` > 0, ``test_acc`` on the first ``test_size`` test samples."""
+    """``train_acc`` (epochs + 1,), ``loss`` (epochs · iter_per_epoch,), ``effective_step``
+    (L + 1,) at the first step and, when ``test_size`` > 0, ``test_acc`` on the first
+    ``test_size`` test samples."""
     x, t = data[0][:train_size], data[1][:train_size].astype(np.intp, copy=False)
     iter_per_epoch = -(-train_size // batch_size)
     indices = batch_indices(np.random.default_rng(seed), train_size, batch_size,
@@ -160,14 +163,31 @@ def _train_epochs(data, *, seed, weight_init, use_batchnorm, train_size, hidden_
     out: dict[str, Any] = {"train_acc": np.zeros(epochs + 1),
                            "loss": np.zeros(epochs * iter_per_epoch)}
     out["train_acc"][0] = net.accuracy(x, t)
+    # the first step by hand, to measure its effective step before the update
+    grads = net.gradient(*batches.fill(indices[0]))
+    out["loss"][0] = net.last_layer.loss
+    out["effective_step"] = effective_step(net.params, grads, lr, len(hidden_size_list) + 1)
+    optimizer.update(net.params, grads)
     for epoch in range(epochs):
-        steps = slice(epoch * iter_per_epoch, (epoch + 1) * iter_per_epoch)
+        steps = slice(max(1, epoch * iter_per_epoch), (epoch + 1) * iter_per_epoch)
         sgd_steps(net, optimizer, batches, indices[steps], out["loss"][steps])
         out["train_acc"][epoch + 1] = net.accuracy(x, t)
     if test_size:
         x_test, t_test = data[2][:test_size], data[3][:test_size].astype(np.intp, copy=False)
         out["test_acc"] = net.accuracy(x_test, t_test)
     return out
+
+
+def effective_step(params: dict, grads: dict, lr: float, n_layers: int) -> np.ndarray:
+    """(n_layers,) the relative size of one SGD step on each weight matrix::
+
+        effective step of layer l = lr · ‖∂L/∂W_l‖ / ‖W_l‖      (Frobenius norms)
+
+    the angle (in radians, for small steps) by which the step turns W_l. Behind BatchNorm the
+    loss does not change when W_l is scaled, so ‖∂L/∂W_l‖ ∝ 1/‖W_l‖ and the effective step
+    is ∝ lr/‖W_l‖²: large initial weights learn slowly at the same lr."""
+    return np.array([lr * np.linalg.norm(grads[f"W{i}"]) / np.linalg.norm(params[f"W{i}"])
+                     for i in range(1, n_layers + 1)])
 
 
 def _assemble(settings, seeds, scales, with_test, outputs) -> Result:
@@ -177,5 +197,6 @@ def _assemble(settings, seeds, scales, with_test, outputs) -> Result:
     for b, key in enumerate(("batchnorm", "plain")):
         runs = [[outputs[(s * K + k) * 2 + b] for k in range(K)] for s in range(S)]
         data[key] = {name: np.array([[r[name] for r in row] for row in runs])
-                     for name in ("train_acc", "loss") + (("test_acc",) if with_test else ())}
+                     for name in ("train_acc", "loss", "effective_step")
+                     + (("test_acc",) if with_test else ())}
     return Result("batchnorm_compare", settings, seeds, data)

@@ -84,8 +84,9 @@ def batchnorm_speed(
     Returns
     -------
     Result with ``data['lrs']`` (R,) and, for ``'batchnorm'`` and ``'plain'``:
-    ``train_acc`` (S, R, epochs + 1), ``loss`` (S, R, steps) and ``steps_to_target`` (S, R)
-    (inf where the target was not reached).
+    ``train_acc`` (S, R, epochs + 1), ``loss`` (S, R, steps), ``effective_step`` (S, R, L + 1)
+    at the first step (see :func:`~dlkit.experiments.batchnorm_compare.effective_step`) and
+    ``steps_to_target`` (S, R) (inf where the target was not reached).
     """
     p = plan(x_train, t_train, lrs=lrs, weight_init=weight_init, target_acc=target_acc,
              train_size=train_size, hidden_size_list=hidden_size_list, activation=activation,
@@ -135,7 +136,7 @@ def _assemble(settings, seeds, lrs, outputs) -> Result:
     for b, key in enumerate(("batchnorm", "plain")):
         runs = [[outputs[(s * R + r) * 2 + b] for r in range(R)] for s in range(S)]
         d = {name: np.array([[run[name] for run in row] for row in runs])
-             for name in ("train_acc", "loss")}
+             for name in ("train_acc", "loss", "effective_step")}
         d["steps_to_target"] = steps_to_reach(d["train_acc"], settings["target_acc"],
                                               settings["iter_per_epoch"])
         data[key] = d

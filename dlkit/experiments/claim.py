@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Claim", "fmt", "final_loss", "FINAL_FRACTION"]
+__all__ = ["Claim", "fmt", "final_loss", "FINAL_FRACTION", "LESSON", "OBSERVATION"]
+
+#: a statement the slides (or the book's chapter) make
+LESSON = "lesson"
+#: a statement the slides do not make: the report's own observation, measured beside them
+OBSERVATION = "observation"
 
 #: the final loss is the mean mini-batch loss over the last 10% of the iterations.
 FINAL_FRACTION = 0.1
@@ -18,6 +23,9 @@ class Claim:
 
     ``held`` has one entry per seed; ``passed`` is True when the claim held on every seed.
     ``evidence`` is a short text with the numbers; ``numbers`` the same as plain data.
+    ``source``: :data:`LESSON` (the slides or the chapter say it) or :data:`OBSERVATION`
+    (the report's own, measured beside the lesson's claims). ``note``: an explanation the
+    report prints under the claim (empty if none).
     """
 
     experiment: str
@@ -25,6 +33,13 @@ class Claim:
     held: list[bool]
     evidence: str
     numbers: dict = field(default_factory=dict)
+    source: str = LESSON
+    note: str = ""
+
+    def __post_init__(self):
+        if self.source not in (LESSON, OBSERVATION):
+            raise ValueError(f"source must be {LESSON!r} or {OBSERVATION!r}, "
+                             f"got {self.source!r}")
 
     @property
     def passed(self) -> bool:
@@ -42,6 +57,8 @@ class Claim:
             "passed": self.passed,
             "evidence": self.evidence,
             "numbers": self.numbers,
+            "source": self.source,
+            "note": self.note,
         }
 
 

@@ -1,4 +1,5 @@
-"""Overfitting: does Batch Normalization suppress it? Do small weights? (6.2, 6.3.1, 6.4.1)
+"""Overfitting: does Batch Normalization suppress it? Do small weights? Weight decay? (6.2,
+6.3.1, 6.4.1)
 
 The book's overfitting setting (``overfit_weight_decay.py``): only the first 300 training
 samples, a network of 6 hidden layers of 100 ReLU units, SGD lr 0.01, batch 100, about 200
@@ -7,12 +8,14 @@ the distance between the two is the overfitting::
 
     gap = training accuracy − test accuracy
 
-Two statements of the lesson are measured in this setting:
+Three statements of the lesson are measured in this setting:
 
-- 6.3.1: Batch Normalization suppresses overfitting (過学習を抑制する): He's initial weights
-  with and without BN;
+- 6.3.1: Batch Normalization suppresses overfitting (過学習を抑制する): with BN from He's
+  initial weights and from σ = 0.01 (BN trains from both), against the network without BN;
 - 6.2 opens with a question: "small weights make overfitting less likely (?)": without BN,
-  from initial weights smaller than He's (σ = 0.1 and 0.01).
+  from initial weights smaller than He's (σ = 0.1 and 0.01);
+- 6.4.1 answers it with weight decay (``overfit_weight_decay.py``): the loss gets
+  ½ λ Σ ‖W‖² (λ = 0.1), which keeps the weights small during training, not only at the start.
 
 Every configuration of a seed starts from the same standard-normal draws (scaled) and sees
 the same mini-batches.
@@ -50,12 +53,15 @@ from dlkit.optimizers import SGD
 
 __all__ = ["DEFAULT_CONFIGS", "overfitting", "plan"]
 
-#: label -> (initial weights, with BatchNorm): He with and without BN, and smaller scales
+#: label -> (initial weights, with BatchNorm, weight decay λ): BN from He and from σ=0.01,
+#: He without BN, with the book's weight decay, and smaller initial scales without BN
 DEFAULT_CONFIGS = {
-    "He, BatchNorm": ("he", True),
-    "He": ("he", False),
-    "σ=0.1": (0.1, False),
-    "σ=0.01": (0.01, False),
+    "He, BatchNorm": ("he", True, 0.0),
+    "σ=0.01, BatchNorm": (0.01, True, 0.0),
+    "He": ("he", False, 0.0),
+    "He, weight decay 0.1": ("he", False, 0.1),
+    "σ=0.1": (0.1, False, 0.0),
+    "σ=0.01": (0.01, False, 0.0),
 }
 
 
@@ -82,7 +88,7 @@ def overfitting(
 
     Parameters
     ----------
-    configs : label -> ``(weight_init, use_batchnorm)``.
+    configs : label -> ``(weight_init, use_batchnorm, weight_decay_lambda)``.
     train_size, hidden_size_list, activation, lr, batch_size, epochs : the book's 6.4 values.
     eval_every : the accuracies are measured before training and after every
         ``eval_every``-th epoch (and after the last), the test accuracy on the first
@@ -93,7 +99,8 @@ def overfitting(
     Result with ``data['epochs']`` (E,) the epochs measured and ``data['configs'][label]``:
     ``train_acc`` (S, E) on the training samples, ``test_acc`` (S, E) on the first
     ``test_eval_size`` test samples, ``final_test_acc`` (S,) on all of them, ``loss``
-    (S, steps), ``weight_init`` and ``use_batchnorm``.
+    (S, steps) the mini-batch cross-entropy (without weight decay's ½ λ Σ ‖W‖²), ``weight_init``,
+    ``use_batchnorm`` and ``weight_decay_lambda``.
     """
     p = plan(x_train, t_train, x_test, t_test, configs=configs, train_size=train_size,
              hidden_size_list=hidden_size_list, activation=activation, lr=lr,
@@ -105,11 +112,13 @@ def overfitting(
 def _check_configs(configs) -> dict:
     if not isinstance(configs, dict) or not configs:
         raise ValueError(f"configs must be a non-empty dict label -> (weight_init, "
-                         f"use_batchnorm), got {configs!r}")
+                         f"use_batchnorm, weight_decay_lambda), got {configs!r}")
     for label, c in configs.items():
-        if not isinstance(c, (tuple, list)) or len(c) != 2 or not isinstance(c[1], bool):
-            raise ValueError(f"configs[{label!r}] must be (weight_init, use_batchnorm: bool), "
-                             f"got {c!r}")
+        if (not isinstance(c, (tuple, list)) or len(c) != 3 or not isinstance(c[1], bool)
+                or isinstance(c[2], bool) or not isinstance(c[2], (int, float))
+                or not 0 <= c[2] < float("inf")):
+            raise ValueError(f"configs[{label!r}] must be (weight_init, use_batchnorm: bool, "
+                             f"weight_decay_lambda >= 0), got {c!r}")
         check_schemes(f"configs[{label!r}]", {label: c[0]})
     return configs
 
@@ -150,7 +159,8 @@ def plan(x_train, t_train, x_test=None, t_test=None, *, configs: dict = DEFAULT_
               "batch_size": batch_size, "epochs": epochs, "eval_every": eval_every,
               "test_eval_size": test_eval_size, "backend": backend}
     runs = [Run("overfitting", _run, {"seed": seed, "weight_init": c[0],
-                                      "use_batchnorm": c[1], **common}, work)
+                                      "use_batchnorm": c[1],
+                                      "weight_decay_lambda": float(c[2]), **common}, work)
             for seed in seeds for c in configs.values()]
     settings = net_settings(dataset, x_train, n_classes, hidden_size_list, activation, lr,
                             batch_size, backend, train_size=train_size, test_size=len(x_test),
@@ -160,8 +170,9 @@ def plan(x_train, t_train, x_test=None, t_test=None, *, configs: dict = DEFAULT_
     return Plan("overfitting", runs, partial(_assemble, settings, seeds, configs, evals))
 
 
-def _run(data, *, seed, weight_init, use_batchnorm, train_size, hidden_size_list, n_classes,
-         activation, lr, batch_size, epochs, eval_every, test_eval_size, backend) -> dict:
+def _run(data, *, seed, weight_init, use_batchnorm, weight_decay_lambda, train_size,
+         hidden_size_list, n_classes, activation, lr, batch_size, epochs, eval_every,
+         test_eval_size, backend) -> dict:
     """One seed, one configuration: accuracies during training, the final test accuracy."""
     x, t = data[0][:train_size], data[1][:train_size].astype(np.intp, copy=False)
     x_test, t_test = data[2], data[3].astype(np.intp, copy=False)
@@ -170,8 +181,9 @@ def _run(data, *, seed, weight_init, use_batchnorm, train_size, hidden_size_list
                             epochs * iter_per_epoch)
     batches = MiniBatches(x, t, batch_size)
     net = MultiLayerNet(x.shape[1], hidden_size_list, n_classes, activation=activation,
-                        weight_init_std=weight_init, use_batchnorm=use_batchnorm, seed=seed,
-                        dtype=x.dtype, backend=backend)
+                        weight_init_std=weight_init, use_batchnorm=use_batchnorm,
+                        weight_decay_lambda=weight_decay_lambda, seed=seed, dtype=x.dtype,
+                        backend=backend)
     optimizer = SGD(lr)
     evals = _eval_epochs(epochs, eval_every)
     out: dict[str, Any] = {"train_acc": np.zeros(len(evals)), "test_acc": np.zeros(len(evals)),
@@ -190,9 +202,10 @@ def _run(data, *, seed, weight_init, use_batchnorm, train_size, hidden_size_list
 def _assemble(settings, seeds, configs, evals, outputs) -> Result:
     n = len(configs)
     data = {}
-    for i, (label, (weight_init, use_bn)) in enumerate(configs.items()):
+    for i, (label, (weight_init, use_bn, decay)) in enumerate(configs.items()):
         runs = outputs[i::n]  # seed-major order: this configuration's run of every seed
         data[label] = {"weight_init": weight_init, "use_batchnorm": use_bn,
+                       "weight_decay_lambda": float(decay),
                        **{key: np.array([r[key] for r in runs])
                           for key in ("train_acc", "test_acc", "final_test_acc", "loss")}}
     return Result("overfitting", settings, seeds, {"epochs": np.array(evals), "configs": data})

@@ -8,7 +8,8 @@ Differences from the book, all deliberate and small:
 
 * ``BatchNormalization`` takes ``eps`` (default the book's 1e-6, which it writes ``10e-7``).
 * ``SoftmaxWithLoss`` computes log-softmax stably (``x − max − log Σ exp``) instead of
-  ``log(y + 1e-7)``, and ``backward(dout)`` scales by ``dout`` (the book ignores it).
+  ``log(y + 1e-7)`` (``SoftmaxWithLoss(eps=1e-7)`` gives the book's value), and
+  ``backward(dout)`` scales by ``dout`` (the book ignores it).
 * ``Dropout`` draws its mask from a ``numpy.random.Generator`` (``rng``), not ``np.random``.
 * ``Relu.backward`` does not overwrite the ``dout`` it is given.
 """
@@ -107,9 +108,14 @@ def cross_entropy_error(x, t):
 
 
 class SoftmaxWithLoss:
-    """loss = mean cross-entropy of softmax(x);  dx = dout · (y − t) / N."""
+    """loss = mean cross-entropy of softmax(x);  dx = dout · (y − t) / N.
 
-    def __init__(self):
+    ``eps`` > 0: the book's loss −(1/N) Σ log(y[t] + eps) (its ``eps`` is 1e-7) instead of
+    the exact one.
+    """
+
+    def __init__(self, eps=0.0):
+        self.eps = eps
         self.loss = None
         self.y = None
         self.t = None
@@ -117,7 +123,13 @@ class SoftmaxWithLoss:
     def forward(self, x, t):
         self.t = t
         self.y = softmax(x)
-        self.loss = cross_entropy_error(x, t)
+        if self.eps:
+            index = t.argmax(axis=1) if t.size == self.y.size else t
+            batch_size = x.shape[0]
+            self.loss = -np.sum(np.log(self.y[np.arange(batch_size), index] + self.eps))
+            self.loss /= batch_size
+        else:
+            self.loss = cross_entropy_error(x, t)
         return self.loss
 
     def backward(self, dout=1):

@@ -31,10 +31,12 @@ def _ints(text: str) -> list[int]:
 def load(dataset: str):
     """(x_train, t_train, x_eval, t_eval) as the checks use them."""
     if dataset == "fashion-mnist":
+        import numpy as np
+
         from dlkit.data import load_mnist
         from grader.checks.test_a3 import split
 
-        return split(*load_mnist(dataset="fashion-mnist", download=False))
+        return split(*load_mnist(dataset="fashion-mnist", download=False, dtype=np.float64))
     from grader.scoring.plugin import HiddenData
 
     data = HiddenData().mnist_test()
