@@ -3,7 +3,8 @@
 One description, read by everything that handles a student's work: ``dlkit submit`` (which
 checks and packs a submission), the grader (where each task's file is, what dlkit may not
 give the student's code in each task, how large a submission may be) and the reports (each
-task's title in English and Japanese).
+task's title; the grader's feedback says it in the student's language, from its message
+catalog).
 
     from dlkit.tasks import TASKS
     TASKS["a2"].folder        # 'a2_batchnorm'
@@ -27,11 +28,11 @@ class Task:
     folder:    the task's folder in the handout (``assignments/<folder>/``)
     module:    the file the student fills in, inside ``folder``
     names:     what the student writes in ``module`` (functions and classes the grader calls)
-    title:     {"en": …, "ja": …}
+    title:     the task's name, in English
     blocked_modules: dlkit modules that hold this task's answer, not importable while the
                student's code runs (whole modules)
     blocked_attrs:   "module:name" objects of otherwise allowed dlkit modules, likewise
-    block_reason:    {"en": …, "ja": …}: why, as the student is told
+    block_reason:    why, as the student is told (in English)
     requires:  other tasks whose folder this task's module imports (a3 uses a2's layer)
     """
 
@@ -39,10 +40,10 @@ class Task:
     folder: str
     module: str
     names: tuple[str, ...]
-    title: dict[str, str]
+    title: str
     blocked_modules: tuple[str, ...]
     blocked_attrs: tuple[str, ...]
-    block_reason: dict[str, str]
+    block_reason: str
     requires: tuple[str, ...] = ()
 
     @property
@@ -61,7 +62,7 @@ class _Block(TypedDict):
 
     blocked_modules: tuple[str, ...]
     blocked_attrs: tuple[str, ...]
-    block_reason: dict[str, str]
+    block_reason: str
 
 
 # a1: init_weight, the layer activations and their spread statistics are the task; dlkit's
@@ -70,13 +71,9 @@ class _Block(TypedDict):
 _INITIALIZATION_BLOCK: _Block = {
     "blocked_modules": ("dlkit.initializers", "dlkit.network", "dlkit.experiments"),
     "blocked_attrs": (),
-    "block_reason": {
-        "en": ("in a1 you implement weight initialization and the activation statistics "
-               "yourself, so dlkit.initializers, dlkit.network, dlkit.experiments and the "
-               "solutions are not available to your code"),
-        "ja": ("a1 では重みの初期化と活性化の統計を自分で実装するので、dlkit.initializers・"
-               "dlkit.network・dlkit.experiments と模範解答はあなたのコードから使えません"),
-    },
+    "block_reason": ("in a1 you implement weight initialization and the activation statistics "
+                     "yourself, so dlkit.initializers, dlkit.network, dlkit.experiments and the "
+                     "solutions are not available to your code"),
 }
 
 
@@ -86,14 +83,10 @@ def _batchnorm_block(task_id: str) -> _Block:
     return {
         "blocked_modules": ("dlkit.kernels.batchnorm", "dlkit.reference"),
         "blocked_attrs": ("dlkit.layers:BatchNormalization",),
-        "block_reason": {
-            "en": (f"in {task_id} you implement BatchNorm yourself, so dlkit's own BatchNorm "
-                   "(dlkit.layers.BatchNormalization, dlkit.reference, the batchnorm kernels "
-                   "of dlkit.kernels) and the solutions are not available to your code"),
-            "ja": (f"{task_id} では BatchNorm を自分で実装するので、dlkit の BatchNorm "
-                   "（dlkit.layers.BatchNormalization、dlkit.reference、dlkit.kernels の "
-                   "batchnorm カーネル）と模範解答はあなたのコードから使えません"),
-        },
+        "block_reason": (f"in {task_id} you implement BatchNorm yourself, so dlkit's own "
+                         "BatchNorm (dlkit.layers.BatchNormalization, dlkit.reference, the "
+                         "batchnorm kernels of dlkit.kernels) and the solutions are not "
+                         "available to your code"),
     }
 
 
@@ -102,18 +95,17 @@ TASKS: dict[str, Task] = {
     for task in (
         Task("a1", "a1_initialization", "initializers.py",
              ("init_weight", "layer_activations", "spread_stats"),
-             {"en": "Weight initialization", "ja": "重みの初期値"},
+             "Weight initialization",
              **_INITIALIZATION_BLOCK),
         Task("a2", "a2_batchnorm", "batchnorm.py", ("BatchNormalization",),
-             {"en": "Batch Normalization (NumPy)", "ja": "Batch Normalization（NumPy）"},
+             "Batch Normalization (NumPy)",
              **_batchnorm_block("a2")),
         Task("a3", "a3_training", "train.py", ("train",),
-             {"en": "Training with Batch Normalization",
-              "ja": "Batch Normalization を使った学習"},
+             "Training with Batch Normalization",
              requires=("a2",), **_batchnorm_block("a3")),
         Task("a4", "a4_numba", "kernels.py",
              ("batchnorm_forward_train", "batchnorm_backward"),
-             {"en": "Batch Normalization in Numba", "ja": "Numba による Batch Normalization"},
+             "Batch Normalization in Numba",
              **_batchnorm_block("a4")),
     )
 }

@@ -148,7 +148,7 @@ def grade_main(argv: list[str]) -> int:
             record = runner.grade(args.submission, args.assignment, options,
                                   progress if args.out else None)
     except SubmissionError as exc:
-        record = runner.unreadable(args.submission, args.assignment, exc.en, options, exc.ja)
+        record = runner.unreadable(args.submission, args.assignment, exc.text, options)
     except runner.GraderError as exc:
         print(f"dlkit-grade: error: {exc}", file=sys.stderr)
         if args.out:  # neither part of this run nor an earlier report is its result
@@ -198,8 +198,9 @@ def _add_gradebook_options(p: argparse.ArgumentParser) -> None:
                    "or <out>-moodle.csv, the CSV the LMS's grade import reads (needs --roster)")
     p.add_argument("--feedback", type=Path, metavar="DIR", help="write DIR/<student>.md: the "
                    "feedback each student would see, ready to return")
-    p.add_argument("--lang", choices=("en", "ja", "both"),
-                   help="language of the feedback files and Moodle's feedback (default en)")
+    p.add_argument("--lang", choices=(*catalog.languages(), "both"),
+                   help="language of the feedback files and Moodle's feedback (default en; "
+                   "both: English and Japanese)")
 
 
 def gradebook_exports() -> tuple[str, ...]:

@@ -27,6 +27,7 @@ import slip_cases
 from grader.report import formats, render
 from grader.sandbox.handle import StudentError, StudentTimeout, WorkerDied
 from grader.scoring import messages, preflight, runner
+from grader.scoring.catalog import by_language
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKS = REPO / "grader" / "checks"
@@ -96,8 +97,9 @@ def test_every_japanese_text_of_the_catalog_is_japanese():
 
 
 def test_the_runners_own_texts_are_translated(tmp_path):
-    texts = [messages.not_run(reason, "bad.zip: not a readable zip file",
-                              "bad.zip: 読み込める zip ファイルではありません")
+    unreadable = by_language(en="bad.zip: not a readable zip file",
+                             ja="bad.zip: 読み込める zip ファイルではありません")
+    texts = [messages.not_run(reason, unreadable)
              for reason in ("budget", "missing", "grader", "no-result", "tampered", "unreadable",
                             "see-above")]
     texts += [messages.sandbox_error(StudentError("ValueError", "boom", "tb")),
@@ -123,7 +125,7 @@ def test_the_runners_own_texts_are_translated(tmp_path):
     (root / "a2_batchnorm" / "batchnorm.py").write_text("def f(:\n")
     texts.append(preflight.problem(root, "a2"))  # a syntax error
     texts.append(preflight.problem(root, "a3"))  # a3's a2 has it
-    for en, ja in texts:
+    for en, ja in ((text.en, text.ja) for text in texts):
         assert JAPANESE.search(ja) and en != ja, (en, ja)
         student = {"boom", "name 'np' is not defined", "NameError: x", "def f(:"}
         shown = ja

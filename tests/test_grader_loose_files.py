@@ -40,6 +40,11 @@ def _unpack(tmp_path: Path, members: dict, name: str = "sub") -> tuple[Path, loc
     return submission.unpack(_zip(tmp_path / f"{name}.zip", members), tmp_path / name)
 
 
+def _pair(text) -> tuple[str, str]:
+    """A message of the catalog in English and Japanese."""
+    return text.en, text.ja
+
+
 def _graded_text(root: Path, tid: str) -> str:
     return (root / TASKS[tid].path).read_text(encoding="utf-8")
 
@@ -51,11 +56,11 @@ def test_the_four_files_at_the_top_are_the_four_tasks(tmp_path):
     assert submission.present(root) == set(TASKS)
     for tid in TASKS:
         assert _graded_text(root, tid) == _answer(tid)
-        en, ja = layout.found[tid].message()
+        en, ja = _pair(layout.found[tid].message())
         assert f"found at the top of your submission ({TASKS[tid].module})" in en
         assert TASKS[tid].path in en and TASKS[tid].path in ja
     assert layout.stray == ["notes.txt"]
-    en, ja = layout.stray_note()
+    en, ja = _pair(layout.stray_note())
     assert "notes.txt" in en and "Not graded" in en and "採点していない" in ja
 
 
@@ -77,7 +82,7 @@ def test_a_renamed_task_folder_comes_whole(tmp_path):
         "batchnorm.py", "helper.py", "lab.ipynb", "scratch.ipynb"]
     assert (root / "a1_initialization" / "initializers.py").read_text() == "a = 1\n"
     assert layout.stray == ["task2 (1)/scratch.ipynb"]
-    assert "task2 (1)/batchnorm.py" in layout.found["a2"].message()[0]
+    assert "task2 (1)/batchnorm.py" in layout.found["a2"].message().en
 
 
 def test_a_task_folder_one_level_too_deep(tmp_path):
@@ -87,14 +92,14 @@ def test_a_task_folder_one_level_too_deep(tmp_path):
     assert layout.found["a1"].standard and layout.found["a1"].message() is None
     assert layout.found["a2"].rank == locate.IN_TASK_FOLDER
     assert _graded_text(root, "a2") == "b = 2\n"
-    assert "a2_batchnorm/a2_batchnorm/batchnorm.py" in layout.found["a2"].message()[0]
+    assert "a2_batchnorm/a2_batchnorm/batchnorm.py" in layout.found["a2"].message().en
 
 
 def test_a_copy_numbered_or_capitalised_name_is_recognised(tmp_path):
     root, layout = _unpack(tmp_path, {"Kernels (1).py": "k = 1\n", "BatchNorm.PY": "b = 1\n"})
     assert submission.present(root) == {"a2", "a4"}
     assert _graded_text(root, "a4") == "k = 1\n"
-    assert "Kernels (1).py was taken as kernels.py" in layout.found["a4"].message()[0]
+    assert "Kernels (1).py was taken as kernels.py" in layout.found["a4"].message().en
 
 
 def test_what_dlkit_submit_packs_is_standard_and_nothing_is_stray(tmp_path):
@@ -125,7 +130,7 @@ def test_two_different_files_for_one_task_follow_the_stated_rule(tmp_path):
     assert _graded_text(root, "a2") == "graded = 'a'\n"
     found = layout.found["a2"]
     assert [str(p) for p in found.others] == ["b/batchnorm.py", "deeper/x/batchnorm.py"]
-    en, ja = found.message()
+    en, ja = _pair(found.message())
     assert "Also found b/batchnorm.py, deeper/x/batchnorm.py: not graded" in en
     assert "nearest the top" in en and "alphabetical" in en and "採点していません" in ja
     assert "b/batchnorm.py" in layout.stray and "c/batchnorm.py" not in layout.stray
@@ -136,7 +141,7 @@ def test_the_handouts_place_wins_over_a_loose_copy(tmp_path):
                                       "assignments/a2_batchnorm/batchnorm.py": "mine = 1\n"})
     assert _graded_text(root, "a2") == "mine = 1\n"
     assert layout.found["a2"].rank == locate.AT_ROOT
-    assert "Also found batchnorm.py" in layout.found["a2"].message()[0]
+    assert "Also found batchnorm.py" in layout.found["a2"].message().en
 
 
 def test_a_course_checkout_is_graded_from_assignments_not_solutions(tmp_path):
@@ -153,7 +158,7 @@ def test_files_named_like_a_missing_task_get_a_hint(tmp_path):
                                       "batchnorm_final.py": "b = 1\n",
                                       "train.ipynb": '{"cells": []}', "data.npy": "x"})
     assert submission.present(root) == {"a1"}
-    en, ja = layout.stray_note()
+    en, ja = _pair(layout.stray_note())
     assert "batchnorm_final.py (if this is your a2, name it batchnorm.py)" in en
     assert "train.ipynb (a notebook: the grader runs train.py only" in en
     assert "data.npy\n" in en + "\n" and "batchnorm.py にしてください" in ja
@@ -225,8 +230,8 @@ def test_a_file_name_cannot_forge_a_line_of_the_report(tmp_path):
     root, layout = _unpack(tmp_path, {"batchnorm.py": "b = 1\n", name: "x",
                                       "old\n/batchnorm.py": "c = 2\n"})
     assert name in layout.stray  # the record keeps the name as it is
-    en, ja = layout.stray_note()
-    message = layout.found["a2"].message()[0]
+    en, ja = _pair(layout.stray_note())
+    message = layout.found["a2"].message().en
     for text in (en, ja, message):
         assert not any(line.startswith(("Total", "  PASS")) for line in text.splitlines())
     assert "notes\\nTotal: 100 / 100\\n  PASS" in en and "old\\n/batchnorm.py" in message

@@ -170,7 +170,7 @@ def test_an_import_the_grader_blocks(tmp_path):
                     "    from dlkit.layers import BatchNormalization as Ready\n"
                     "    return Ready\n")
     refused(submit("--task", "a2", cwd=root), "dlkit.layers.BatchNormalization",
-            "which the grader blocks", TASKS["a2"].block_reason["en"])
+            "which the grader blocks", TASKS["a2"].block_reason)
 
 
 def test_an_error_at_import_time(tmp_path):
@@ -223,7 +223,7 @@ def test_the_model_answers_are_packed_as_the_grader_reads_them(tmp_path):
     proc = submit(cwd=tmp_path / "assignments")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for task in TASKS.values():
-        assert f"{task.id}  {task.title['en']}" in proc.stdout
+        assert f"{task.id}  {task.title}" in proc.stdout
     assert proc.stdout.count("passed") == len(TASKS) and "failed" not in proc.stdout
     assert "link.md is a link: not packed" in proc.stdout
     archive = root / "submission.zip"

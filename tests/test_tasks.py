@@ -45,7 +45,9 @@ def test_required_tasks_are_the_ones_imported(tid):
     assert imported == set(task.requires)
 
 
-def test_titles_in_both_languages():
+def test_every_task_has_a_title_and_a_block_reason():
+    """In English; the grader's feedback says them in the student's language from its
+    message catalog (tests/test_grader_messages.py holds the two to the same English)."""
     for task in TASKS.values():
-        assert set(task.title) == {"en", "ja"} and all(task.title.values())
-        assert set(task.block_reason) == {"en", "ja"}
+        assert isinstance(task.title, str) and task.title.strip()
+        assert isinstance(task.block_reason, str) and task.id in task.block_reason

@@ -70,7 +70,7 @@ def _say(line: str = "") -> None:
 def _print_summary(tasks, errors: dict, tests: dict) -> None:
     """Per task: its title and file, what stops the grader, the public tests' outcome."""
     for task in tasks:
-        _say(f"{task.id}  {task.title['en']} ({task.path})")
+        _say(f"{task.id}  {task.title} ({task.path})")
         for problem in errors[task.id]:
             _say(f"    ERROR: {problem}")
         summary = tests.get(task.id)

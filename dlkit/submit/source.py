@@ -135,5 +135,5 @@ def source_problems(path: Path, task: Task) -> list[str]:
                         f"{', '.join(task.names)}; keep the names of the handout")
     for line, what in _blocked_uses(tree, task):
         problems.append(f"{path}, line {line}: uses {what}, which the grader blocks: "
-                        f"{task.block_reason['en']}")
+                        f"{task.block_reason}")
     return problems

@@ -528,8 +528,7 @@ def test_speed(worker, reference_timer, feedback):
                          [ref_replay.forward, ref_replay.backward]),
             pairs=PAIRS, round_seconds=ROUND_SECONDS, timeout=TIMEOUT)
     except paired.TimedRunMismatch as exc:
-        en, ja = messages.timed_run_mismatch(exc.name, exc.error, exc.tol)
-        feedback.fail(en=en, ja=ja)
+        feedback.fail(messages.timed_run_mismatch(exc.name, exc.error, exc.tol))
     (fwd_result, fwd_after), (bwd_result, bwd_after) = results
     # The timed run must compute batch normalization too: every output within SPEED_GATE of
     # the reference (exactness is what the other checks grade).

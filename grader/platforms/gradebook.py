@@ -51,8 +51,8 @@ from dlkit.tasks import TASKS
 from grader.ipc.printable import printable_tree
 from grader.report import render
 from grader.report.formats import task_text
+from grader.scoring.catalog import template
 
-LANGS = ("en", "ja", "both")
 EXPORTS = ("canvas", "moodle")
 # Row statuses: graded, missing, unreadable (from the record); timeout, error, grader-error
 # (the batch's); no-submission (a roster row nobody handed in for)
@@ -189,7 +189,7 @@ def match(roster: Roster, names: list[str]) -> tuple[dict[int, str], list[str]]:
 
 def item(aid: str) -> str:
     """A task's column title in the LMS files (the title the text report gives it)."""
-    return f"{aid} {TASKS[aid].title['en']}"
+    return f"{aid} {TASKS[aid].title}"
 
 
 def _num(x: float) -> str:
@@ -311,9 +311,6 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-HEADINGS = {"en": "dlkit: grading feedback for {name}", "ja": "dlkit: {name} の採点結果"}
-
-
 def feedback_markdown(record: dict, lang: str) -> str:
     """The student's feedback file (see the module docstring)."""
     name = Path(record["submission"]).name
@@ -322,5 +319,6 @@ def feedback_markdown(record: dict, lang: str) -> str:
     for x in ("en", "ja") if lang == "both" else (lang,):
         body = render(shown, "text", x)
         fence = _fence(body)
-        parts.append(f"# {HEADINGS[x].format(name=name)}\n\n{fence}text\n{body}{fence}\n")
+        heading = template("report.feedback_heading", x).format(name=name)
+        parts.append(f"# {heading}\n\n{fence}text\n{body}{fence}\n")
     return "\n".join(parts)

@@ -51,11 +51,11 @@ def _message(check: dict, lang: str) -> str:
 
 
 def task_title(assignment: dict, lang: str) -> str:
-    """The task's title in ``lang`` (dlkit.tasks), else the record's."""
-    from dlkit.tasks import TASKS
-
-    task = TASKS.get(assignment["id"])
-    return task.title.get(lang, task.title["en"]) if task else assignment["title"]
+    """The task's title in ``lang`` (the catalog's ``tasks.<id>.title``), else the record's."""
+    try:
+        return catalog.template(f"tasks.{assignment['id']}.title", lang)
+    except KeyError:  # a task the catalog does not know
+        return assignment["title"]
 
 
 def found_lines(assignment: dict, lang: str) -> list[str]:
@@ -82,7 +82,9 @@ def check_feedback(check: dict, lang: str) -> str:
     parts = [_message(check, lang)]
     if check.get("output"):
         out = check["output"][-OUTPUT_SHOWN:]
-        parts.append(f"--- {words(lang)['output']} (tail) ---\n{out}")
+        heading = catalog.template("report.output_heading", lang).format(
+            output=words(lang)["output"])
+        parts.append(f"{heading}\n{out}")
     return "\n".join(p for p in parts if p)
 
 
@@ -224,9 +226,10 @@ def junit(record: dict, lang: str = "en") -> str:
             if c["outcome"] == "not-run" and a["status"] == "missing":
                 ET.SubElement(case, "skipped", message=_xml(_message(c, lang)))
             elif c["score"] < c["max_score"]:
-                fail = ET.SubElement(case, "failure", message=f"{_num(c['score'])}/"
-                                     f"{_num(c['max_score'])} points: "
-                                     f"{_xml(_message(c, lang)[:200])}")
+                fail = ET.SubElement(case, "failure", message=catalog.template(
+                    "report.junit_failure", lang).format(
+                        score=_num(c["score"]), max_score=_num(c["max_score"]),
+                        message=_xml(_message(c, lang)[:200])))
                 problem = message_text(a.get("problem"), lang)  # "see above" has no above here
                 fail.text = _xml(check_feedback(c, lang) + (f"\n{problem}" if problem else ""))
             if c.get("output"):

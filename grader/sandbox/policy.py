@@ -37,7 +37,7 @@ REQUIRED_MODULES = ("numpy", "numba")
 
 def block_reason(assignment: str | None) -> str:
     if assignment in TASKS:
-        return TASKS[assignment].block_reason["en"]
+        return TASKS[assignment].block_reason
     return "the solutions and the grader are not available to your code"
 
 

@@ -1,12 +1,13 @@
 """Messages in a catalog per language: ``grader/messages/<lang>.toml``, one file each.
 
-Every text of the hidden checks and the report's words is a key of ``en.toml`` (the catalog
-every other language falls back to); ``ja.toml`` holds the same keys in Japanese.  (The
-runner's own texts, grader.scoring.messages and preflight, are still English/Japanese pairs
-in code: a new language shows them in English.)  A language is added by translating
-``en.toml`` into ``<lang>.toml``: a key it lacks is shown in English, and
+Every text the grader shows a student is a key of ``en.toml`` (the catalog every other
+language falls back to): the hidden checks', the runner's (grader.scoring.messages, plugin),
+the intake's (preflight, locate, submission), the task titles and the report's words;
+``ja.toml`` holds the same keys in Japanese.  A language is added by translating ``en.toml``
+into ``<lang>.toml``: a key it lacks is shown in English, and
 ``python -m grader.scoring.catalog LANG`` lists those keys (``tests/test_grader_messages.py``
-requires none missing from ``ja.toml``).
+requires none missing from ``ja.toml``).  docs/authors/writing-checks.md says which texts
+are not in the catalog, and why.
 
 A catalog is TOML: tables name a task and a check (``[a2.test_backward_dx]``), or what a
 message is shared by (``[a2.common]``, ``[runner]``); each string is a template for
@@ -134,10 +135,12 @@ def by_language(**texts: str) -> Text:
     return Text({lang: texts.get(lang, texts[FALLBACK]) for lang in languages()})
 
 
-def join(parts: list[Text], separator_key: str = "common.list_separator") -> Text:
-    """Messages joined with the catalog's list separator of each language."""
-    return Text({lang: template(separator_key, lang).join(_in(p, lang) for p in parts)
-                 for lang in languages()})
+def join(parts: list[Text], separator_key: str = "common.list_separator", *,
+         separator: str | None = None) -> Text:
+    """Messages joined with the catalog's separator ``separator_key`` of each language (a
+    list's by default), or with ``separator``, the same in every language (a line break)."""
+    return Text({lang: (template(separator_key, lang) if separator is None else separator).join(
+        _in(p, lang) for p in parts) for lang in languages()})
 
 
 def main(argv: list[str]) -> int:

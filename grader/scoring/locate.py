@@ -22,6 +22,7 @@ order.  Copies with the same content as the one graded are not a choice and are 
 Everything else is *stray*: not graded and reported to the student (a file named like a
 missing task's, e.g. ``batchnorm_v2.py`` or ``batchnorm.ipynb``, with a hint), except the
 handout's own files (READMEs, public tests, lab notebooks: what ``dlkit submit`` packs).
+What the student is told is in the message catalog ([locate], grader/messages/<lang>.toml).
 
     layout = locate(staging)      # staging: the unpacked submission
     root = assemble(staging, layout, dest / "submission")
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import TASKS
+from grader.scoring.catalog import Text, join, plain, say
 
 # Files of the handout that may come along with the task files: not the student's code, not
 # stray either (dlkit submit packs the whole task folder, lab notebooks included).
@@ -65,38 +67,24 @@ class Found:
         """Where the handout puts it, and the only candidate."""
         return self.rank == AT_ROOT and not self.others
 
-    def message(self) -> tuple[str, str] | None:
-        """(en, ja) for the student, or None when there is nothing to say."""
+    def message(self) -> Text | None:
+        """What the student is told (None when there is nothing to say)."""
         if self.standard:
             return None
         task = TASKS[self.task]
-        en, ja = [], []
+        said = []
         path = shown(self.path)
-        where_en = (f"at the top of your submission ({path})" if len(self.path.parts) == 1
-                    else f"at {path}")
-        where_ja = (f"提出物の一番上（{path}）に" if len(self.path.parts) == 1
-                    else f" {path} に")
         if self.rank == NAME_VARIANT:
-            en.append(f"Your file {path} was taken as {task.module} (the name differs "
-                      f"only in case or by a copy number) and graded.")
-            ja.append(f"ファイル {path} を {task.module} として採点しました（名前の違いは"
-                      f"大文字・小文字かコピー番号だけです）。")
+            said.append(say("locate.name_variant", path=path, module=task.module))
         elif self.rank != AT_ROOT:
-            en.append(f"Your {task.module} was found {where_en}, not at {task.path} where the "
-                      f"handout puts it, and graded from there.")
-            ja.append(f"{task.module} は{where_ja}ありました（課題の配置では "
-                      f"{task.path}）。そこから採点しました。")
+            where = (say("locate.at_top", path=path) if len(self.path.parts) == 1
+                     else say("locate.at_path", path=path))
+            said.append(say("locate.elsewhere", module=task.module, where=where,
+                            handout_path=task.path))
         if self.others:
-            names = ", ".join(shown(p) for p in self.others)
-            en.append(f"Also found {names}: not graded. When a task's file is there more than "
-                      f"once, the grader takes the one in {task.folder}/, then the one nearest "
-                      f"the top of the submission, then the first in alphabetical order; hand "
-                      f"in one copy to choose.")
-            ja.append(f"{names} も見つかりましたが、採点していません。同じ課題のファイルが"
-                      f"複数あるときは {task.folder}/ の中のもの、次に提出物の一番上に近いもの、"
-                      f"次にアルファベット順で最初のものを採点します。採点してほしいものを一つ"
-                      f"だけ提出してください。")
-        return " ".join(en), "".join(ja)
+            said.append(say("locate.also_found", files=", ".join(shown(p) for p in self.others),
+                            folder=task.folder))
+        return join(said, "locate.sentence_separator")
 
 
 @dataclass
@@ -115,24 +103,20 @@ class Layout:
     def present(self) -> set[str]:
         return set(self.found) | self.folders_only
 
-    def stray_note(self) -> tuple[str, str] | None:
-        """(en, ja): the files that were not graded, with a hint where one looks like a
-        missing task's file; None when there are none."""
+    def stray_note(self) -> Text | None:
+        """The files that were not graded, with a hint where one looks like a missing task's
+        file; None when there are none."""
         if not self.stray:
             return None
-        en, ja = [], []
+        lines = []
         for name in self.stray[:SHOWN_STRAY]:
             hint = _hint(PurePosixPath(name), self.present)
-            en.append(f"  {shown(name)}" + (f" ({hint[0]})" if hint else ""))
-            ja.append(f"  {shown(name)}" + (f"（{hint[1]}）" if hint else ""))
+            lines.append(plain(f"  {shown(name)}")
+                         + (say("locate.stray_hint", hint=hint) if hint else plain("")))
         if len(self.stray) > SHOWN_STRAY:
-            more = len(self.stray) - SHOWN_STRAY
-            en.append(f"  … and {more} more")
-            ja.append(f"  … ほか {more} 個")
-        return ("Not graded (these files belong to no task; the grader grades "
-                + ", ".join(t.module for t in TASKS.values()) + "):\n" + "\n".join(en),
-                "採点していないファイル（どの課題のファイルでもありません。採点するのは "
-                + "・".join(t.module for t in TASKS.values()) + " です）:\n" + "\n".join(ja))
+            lines.append(say("locate.stray_more", more=len(self.stray) - SHOWN_STRAY))
+        modules = join([plain(t.module) for t in TASKS.values()], "locate.module_separator")
+        return say("locate.stray", modules=modules, files=join(lines, separator="\n"))
 
 
 def shown(path: PurePosixPath | str) -> str:
@@ -141,7 +125,7 @@ def shown(path: PurePosixPath | str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
-def _hint(path: PurePosixPath, present: set[str]) -> tuple[str, str] | None:
+def _hint(path: PurePosixPath, present: set[str]) -> Text | None:
     """A hint for a stray file named like the file of a task that was not found."""
     stem = path.stem.lower()
     for task in TASKS.values():
@@ -149,13 +133,9 @@ def _hint(path: PurePosixPath, present: set[str]) -> tuple[str, str] | None:
         if task.id in present or wanted not in stem:
             continue
         if path.suffix.lower() == ".ipynb":
-            return (f"a notebook: the grader runs {task.module} only; in Jupyter: File > Save "
-                    f"and Export Notebook As > Executable Script",
-                    f"ノートブックです。採点するのは {task.module} だけです。Jupyter では "
-                    f"ファイル → Save and Export Notebook As → Executable Script")
+            return say("locate.hint_notebook", module=task.module)
         if path.suffix.lower() == ".py":
-            return (f"if this is your {task.id}, name it {task.module}",
-                    f"{task.id} のファイルなら名前を {task.module} にしてください")
+            return say("locate.hint_name", task=task.id, module=task.module)
     return None
 
 

@@ -23,8 +23,8 @@ the runner grades nobody (exit 3).
 
 Every finished check is written to the results file at once (atomically), so a run stopped
 by the time budget keeps the checks it finished. A check's record: name, outcome, the
-fraction of its points earned, the feedback (en/ja) and the tail of what the student's code
-printed during the check.
+fraction of its points earned, the feedback (in every language of the catalog) and the tail
+of what the student's code printed during the check.
 """
 
 from __future__ import annotations
@@ -256,8 +256,7 @@ def _grader_task_loads(request, _grader_transcript):
         try:
             request.getfixturevalue("worker").import_module(TASKS[aid].import_name)
         except (StudentError, StudentTimeout, WorkerDied) as exc:
-            en, ja = messages.load_error(TASKS[aid].path, exc)
-            results.task_error = {"en": en, "ja": ja}
+            results.task_error = dict(messages.load_error(TASKS[aid].path, exc))
     if results.task_error is not None:
         raise TaskNotLoaded()
 
@@ -286,7 +285,7 @@ class _Results:
         self.checks: dict[str, dict] = {}
         self.complete = False
         self.import_tried = False
-        self.task_error: dict | None = None  # {"en", "ja"}: the task's module did not load
+        self.task_error: dict | None = None  # {lang: text}: the task's module did not load
         self.grader_fault = ""
 
     def write(self) -> None:
@@ -328,8 +327,7 @@ def _describe(excinfo) -> Text:
     if isinstance(exc, CheckFailed):
         return exc.texts
     if isinstance(exc, StudentError | StudentTimeout | WorkerDied):
-        en, ja = messages.sandbox_error(exc)
-        return by_language(en=en, ja=ja)
+        return messages.sandbox_error(exc)
     if isinstance(exc, AssertionError):
         # pytest's explanation shows objects as "<function allclose at 0x7f…>": without the
         # address, the same submission gets the same feedback in every run
@@ -337,13 +335,6 @@ def _describe(excinfo) -> Text:
     return say("runner.result_unusable", error=f"{type(exc).__name__}: {exc}")
 
 
-# A check's record before its call phase has reported success: it scores 0 with this
-# reason if nothing better replaces it (a check stopped mid-call by pytest.exit, a
-# KeyboardInterrupt or another exception pytest re-raises never gets a call report).
-_UNFINISHED = {
-    "en": "Not finished: the check was stopped before it completed, so it scores 0.",
-    "ja": "未完了: 検査が終了する前に停止したため 0 点です。",
-}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -361,19 +352,21 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     results: _Results = item.config._grader_results
     name = item.name
+    # Before its call phase has reported success a check scores 0, "not finished", if
+    # nothing better replaces it (a check stopped mid-call by pytest.exit, a
+    # KeyboardInterrupt or another exception pytest re-raises never gets a call report).
     record = results.checks.setdefault(name, {
         "name": name, "nodeid": item.nodeid, "outcome": "error", "fraction": 0.0,
-        "message": dict(_UNFINISHED), "output": "", "duration": 0.0})
+        "message": dict(say("runner.unfinished")), "output": "", "duration": 0.0})
     record["duration"] = round(record["duration"] + report.duration, 4)
     fb: Feedback | None = getattr(item, "_grader_feedback", None)
     if call.excinfo is not None and isinstance(call.excinfo.value, SandboxError | ConfigError):
         results.grader_fault = f"{name}: {type(call.excinfo.value).__name__}: {call.excinfo.value}"
         item.session.shouldstop = f"grader fault: {results.grader_fault}"
     if report.failed and call.excinfo is not None and call.excinfo.errisinstance(TaskNotLoaded):
-        en, ja = messages.not_run("see-above")
-        record.update(outcome="not-run", fraction=0.0, message=dict(by_language(en=en, ja=ja)))
+        record.update(outcome="not-run", fraction=0.0, message=dict(messages.not_run("see-above")))
     elif report.failed:
-        text = _describe(call.excinfo) if call.excinfo is not None else plain("the check failed")
+        text = _describe(call.excinfo) if call.excinfo is not None else say("runner.failed")
         record.update(outcome="failed" if report.when == "call" else "error", fraction=0.0,
                       message=dict(text))
     elif report.skipped and report.when in ("setup", "call"):

@@ -44,6 +44,7 @@ from grader.sandbox import kernel_cache, reaper
 from grader.sandbox.handle import SandboxError, Worker, installation_modules
 from grader.sandbox.isolation import base_level, detect_isolation, isolation_note
 from grader.scoring import locate, messages, preflight, submission
+from grader.scoring.catalog import Text, plain
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,7 +62,7 @@ RESERVE = 30.0
 MIN_SCALE = 0.25
 POLL = 0.5  # seconds between looks at the results file while the checks run
 KEEPER_GRACE = 30.0  # seconds the keeper may take to kill what the checks started
-TITLES = {tid: task.title["en"] for tid, task in TASKS.items()}
+TITLES = {tid: task.title for tid, task in TASKS.items()}
 
 
 class GraderError(RuntimeError):
@@ -269,16 +270,16 @@ def score(aid: str, run: dict, points: dict[str, float]) -> dict:
         fraction = float(rec.get("fraction", 0.0)) if rec.get("outcome") == "passed" else 0.0
         checks.append({"name": name, "score": _points(max_score * fraction),
                        "max_score": max_score, "outcome": rec.get("outcome", "failed"),
-                       "message": rec.get("message", {"en": "", "ja": ""}),
+                       "message": rec.get("message", dict(plain(""))),
                        "output": rec.get("output", ""), "duration": rec.get("duration", 0.0)})
     reason = {"graded": "no-result", "budget": "budget", "grader": "grader",
               "missing": "missing", "unreadable": "unreadable", "not-loaded": "see-above",
               "tampered": "tampered", "stopped": "stopped"}[run["status"]]
     for name, max_score in points.items():
         if name not in seen:
-            en, ja = messages.not_run(reason, run.get("detail", ""), run.get("detail_ja"))
+            message = messages.not_run(reason, run.get("detail"))
             checks.append({"name": name, "score": 0.0, "max_score": max_score,
-                           "outcome": "not-run", "message": {"en": en, "ja": ja},
+                           "outcome": "not-run", "message": dict(message),
                            "output": "", "duration": 0.0})
     return {"id": aid, "folder": ASSIGNMENTS[aid], "title": TITLES[aid],
             "status": run["status"],
@@ -365,7 +366,7 @@ def grade(source: str | Path, assignments: list[str] | None = None,
                 run = {"status": "missing", "checks": [], "log": "", "seconds": 0.0}
             elif problem:
                 run = {"status": "not-loaded", "checks": [], "log": "", "seconds": 0.0,
-                       "problem": dict(zip(("en", "ja"), problem, strict=True))}
+                       "problem": dict(problem)}
             else:
                 run = run_checks(aid, root, run_dir, options, kernels, budgets[aid],
                                  functools.partial(partial, aid) if progress else None)
@@ -388,8 +389,7 @@ def _located(results: list[dict], layout: locate.Layout) -> list[dict]:
         found = layout.found.get(result["id"])
         message = found.message() if found is not None else None
         if found is not None and message is not None:
-            result = {**result, "found": {"path": str(found.path), "message": dict(
-                zip(("en", "ja"), message, strict=True))}}
+            result = {**result, "found": {"path": str(found.path), "message": dict(message)}}
         out.append(result)
     return out
 
@@ -408,7 +408,7 @@ def _record(source: str | Path, isolation: str, started: float, results: list[di
             "max_score": _points(sum(a["max_score"] for a in results)),
             "assignments": results, "stray_files": list(layout.stray),
             # for the student: the files that were not graded (shown in every report)
-            "notes": [dict(zip(("en", "ja"), note, strict=True))] if note else [],
+            "notes": [dict(note)] if note else [],
             **(flags or {})}
 
 
@@ -427,16 +427,16 @@ def _similarity_flags(root: Path, assignments: list[str]) -> dict:
     return {"similarity": flags, **({"similarity_skipped": skipped} if skipped else {})}
 
 
-def unreadable(source: str | Path, assignments: list[str], reason: str,
-               options: Options | None = None, reason_ja: str | None = None) -> dict:
-    """The record of a submission that cannot be read (bad zip, too large): all zero."""
+def unreadable(source: str | Path, assignments: list[str], reason: Text,
+               options: Options | None = None) -> dict:
+    """The record of a submission that cannot be read (bad zip, too large): all zero.
+    ``reason``: why, in every language (:class:`grader.scoring.submission.SubmissionError`'s
+    ``text``)."""
     options = options or Options()
     points = load_points(options.resolved_points_file())
-    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason,
-           "detail_ja": reason_ja}
+    run = {"status": "unreadable", "checks": [], "log": "", "seconds": 0.0, "detail": reason}
     results = [score(aid, run, points.get(aid, {})) for aid in assignments]
     return {"submission": str(source), "status": "unreadable", "isolation": "none (not run)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0, "score": 0.0,
             "max_score": _points(sum(a["max_score"] for a in results)),
-            "assignments": results, "error": reason,
-            "error_message": {"en": reason, "ja": reason_ja or reason}}
+            "assignments": results, "error": reason.en, "error_message": dict(reason)}

@@ -9,7 +9,8 @@ file by its name and says where it found it.
 The copy keeps regular files only (no symlinks, no ``__pycache__``, no ``.git``) and stops
 at the size limits. Zip extraction never trusts the archive: names with ``..``, absolute
 paths, drive letters and symlinks are refused, and sizes are counted while decompressing
-(not read from the headers), so a zip bomb stops at the limit.
+(not read from the headers), so a zip bomb stops at the limit.  Why a submission cannot be
+read is a message of the catalog ([submission], grader/messages/<lang>.toml).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from dlkit.tasks import SKIP_NAMES, SUBMISSION_LIMITS, TASKS, SizeLimits
+from grader.scoring.catalog import Text, say
 from grader.scoring.locate import Layout, assemble, locate
 
 ASSIGNMENTS = {tid: task.folder for tid, task in TASKS.items()}
@@ -31,20 +33,27 @@ MAX_NAME = 255  # bytes in one file or folder name (what Linux filesystems allow
 
 class SubmissionError(ValueError):
     """The submission cannot be read (not a folder or zip, unsafe or too large): why, in
-    English (``str(exc)``, ``exc.en``) and Japanese (``exc.ja``)."""
+    every language of the catalog (``exc.text``, a message of [submission]; ``str(exc)`` and
+    ``exc.en`` in English, ``exc.ja`` in Japanese)."""
 
-    def __init__(self, en: str, ja: str):
-        super().__init__(en)
-        self.en, self.ja = en, ja
+    def __init__(self, text: Text):
+        super().__init__(text.en)
+        self.text = text
+
+    @property
+    def en(self) -> str:
+        return self.text.en
+
+    @property
+    def ja(self) -> str:
+        return self.text.ja
 
 
 def _check_budget(state: dict, add_bytes: int, limits: SizeLimits, source) -> None:
     state["bytes"] += add_bytes
     if state["bytes"] > limits.max_bytes:
-        raise SubmissionError(f"{source}: more than {limits.max_bytes // 2**20} MiB of files "
-                              f"(expected a few source files)",
-                              f"{source}: ファイルが {limits.max_bytes // 2**20} MiB を超えています"
-                              f"（数個のソースファイルを想定しています）")
+        raise SubmissionError(say("submission.too_large", source=source,
+                                  mib=limits.max_bytes // 2**20))
 
 
 def _copy_tree(src: Path, dst: Path, limits: SizeLimits, state: dict) -> None:
@@ -57,8 +66,8 @@ def _copy_tree(src: Path, dst: Path, limits: SizeLimits, state: dict) -> None:
         elif entry.is_file(follow_symlinks=False):
             state["files"] += 1
             if state["files"] > limits.max_files:
-                raise SubmissionError(f"{src}: more than {limits.max_files} files",
-                                      f"{src}: ファイルが {limits.max_files} 個を超えています")
+                raise SubmissionError(say("submission.too_many_files", source=src,
+                                          limit=limits.max_files))
             _check_budget(state, entry.stat(follow_symlinks=False).st_size, limits, src)
             shutil.copyfile(entry.path, dst / entry.name)
 
@@ -68,11 +77,9 @@ def _safe_member(info: zipfile.ZipInfo) -> PurePosixPath | None:
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
     if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
-        raise SubmissionError(f"zip member {info.filename!r}: path outside the archive",
-                              f"zip のメンバー {info.filename!r}: アーカイブの外を指すパスです")
+        raise SubmissionError(say("submission.outside", member=repr(info.filename)))
     if stat.S_ISLNK(info.external_attr >> 16):
-        raise SubmissionError(f"zip member {info.filename!r}: symbolic links are not allowed",
-                              f"zip のメンバー {info.filename!r}: シンボリックリンクは使えません")
+        raise SubmissionError(say("submission.symlink", member=repr(info.filename)))
     if any(part in SKIP_NAMES for part in path.parts) or not path.parts:
         return None
     return path
@@ -91,25 +98,23 @@ def extract_zip(archive: Path, dst: Path, limits: SizeLimits = SUBMISSION_LIMITS
     try:
         zf = zipfile.ZipFile(archive)
     except _ZIP_ERRORS as exc:
-        raise SubmissionError(f"{archive}: not a readable zip file ({exc})",
-                              f"{archive}: 読み込める zip ファイルではありません ({exc})") from None
+        raise SubmissionError(say("submission.not_a_zip", archive=archive, error=exc)) from None
     with zf:
         try:
             _extract_members(zf, archive, dst, limits)
         except SubmissionError:
             raise
         except _ZIP_ERRORS as exc:
-            raise SubmissionError(f"{archive}: not a readable zip file ({exc})",
-                                  f"{archive}: 読み込める zip ファイルではありません ({exc})"
+            raise SubmissionError(say("submission.not_a_zip", archive=archive, error=exc)
                                   ) from None
 
 
 def _member_error(archive: Path, name: str, exc: BaseException) -> SubmissionError:
-    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    why: Text | str = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, NotADirectoryError | FileExistsError | IsADirectoryError):
-        why = "the zip holds a file and a folder of the same name"
-    return SubmissionError(f"{archive}: cannot extract a member ({why}): {name!r}",
-                           f"{archive}: メンバーを展開できません ({why}): {name!r}")
+        why = say("submission.file_and_folder")
+    return SubmissionError(say("submission.cannot_extract", archive=archive, why=why,
+                               member=repr(name)))
 
 
 def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
@@ -117,10 +122,8 @@ def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
     state = {"bytes": 0, "files": 0}
     members = zf.infolist()
     if len(members) > limits.max_files:
-        raise SubmissionError(f"{archive}: {len(members)} members, more than "
-                              f"{limits.max_files}",
-                              f"{archive}: メンバーが {len(members)} 個あり、上限 "
-                              f"{limits.max_files} を超えています")
+        raise SubmissionError(say("submission.too_many_members", archive=archive,
+                                  count=len(members), limit=limits.max_files))
     for info in members:
         rel = _safe_member(info)
         if rel is None:
@@ -128,10 +131,8 @@ def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
         target = dst.joinpath(*rel.parts)
         too_long = [p for p in rel.parts if len(p.encode("utf-8", "replace")) > MAX_NAME]
         if too_long:
-            raise SubmissionError(
-                f"{archive}: a name longer than {MAX_NAME} bytes in member "
-                f"{info.filename!r}", f"{archive}: {MAX_NAME} バイトを超える名前があります"
-                f"（メンバー {info.filename!r}）")
+            raise SubmissionError(say("submission.long_name", archive=archive, limit=MAX_NAME,
+                                      member=repr(info.filename)))
         try:
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
@@ -148,11 +149,9 @@ def _extract_members(zf: zipfile.ZipFile, archive: Path, dst: Path,
                     _check_budget(state, len(chunk), limits, archive)
                     if written > 2**20 and written > limits.max_ratio * max(
                             info.compress_size, 1):
-                        raise SubmissionError(
-                            f"{archive}: member {info.filename!r} expands more than "
-                            f"{limits.max_ratio}x (a zip bomb?)",
-                            f"{archive}: メンバー {info.filename!r} が展開で "
-                            f"{limits.max_ratio} 倍を超えて大きくなります（zip 爆弾?）")
+                        raise SubmissionError(say(
+                            "submission.zip_bomb", archive=archive,
+                            member=repr(info.filename), ratio=limits.max_ratio))
                     out.write(chunk)
         except SubmissionError:
             raise
@@ -174,22 +173,17 @@ def unpack(source: str | Path, dest: Path,
     elif source.is_dir():
         _copy_tree(source, staging, limits, {"bytes": 0, "files": 0})
     elif source.exists():
-        raise SubmissionError(f"submission: expected a folder or a .zip file, got {source}",
-                              f"提出物: フォルダか .zip ファイルを期待しましたが、{source} でした")
+        raise SubmissionError(say("submission.not_a_folder", source=source))
     else:
-        raise SubmissionError(f"submission: {source} does not exist",
-                              f"提出物: {source} は存在しません")
+        raise SubmissionError(say("submission.does_not_exist", source=source))
     if not any(p.is_file() for p in staging.rglob("*")):
-        raise SubmissionError(f"{source}: the submission is empty (no files)",
-                              f"{source}: 提出物が空です（ファイルがありません）")
+        raise SubmissionError(say("submission.empty", source=source))
     layout = locate(staging)
     if not layout.present:
         held = ", ".join(layout.stray[:10]) + (" …" if len(layout.stray) > 10 else "")
-        raise SubmissionError(
-            f"{source}: found none of {', '.join(ASSIGNMENTS.values())} (nor one of their "
-            f"files: {', '.join(MAIN_FILES.values())}); it holds {held}",
-            f"{source}: {', '.join(ASSIGNMENTS.values())} のどれも（それらのファイル "
-            f"{', '.join(MAIN_FILES.values())} も）見つかりません。中身: {held}")
+        raise SubmissionError(say("submission.nothing_found", source=source,
+                                  folders=", ".join(ASSIGNMENTS.values()),
+                                  modules=", ".join(MAIN_FILES.values()), held=held))
     root = assemble(staging, layout, dest / "submission")
     shutil.rmtree(staging, ignore_errors=True)
     return root, layout

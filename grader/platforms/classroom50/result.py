@@ -39,6 +39,7 @@ import textwrap
 from pathlib import Path
 
 from grader.report.formats import check_feedback, message_text, task_title, words
+from grader.scoring.catalog import template
 
 SCHEMA = "classroom50/result/v1"
 SCHEMA_FILE = Path(__file__).with_name("result-v1.schema.json")
@@ -138,13 +139,11 @@ def release_body(record: dict, result: dict, lang: str = "en") -> str:
     where its file was found (when elsewhere than the handout's place) and every check not
     earned in full with the reason (and what the student's code printed)."""
     w = words(lang)
-    ja = lang == "ja"
     exact = record["score"]
     lines = [f"### dlkit-grade: {result['score']} / {result['max-score']}", ""]
     if round(exact * 100) != 100 * result["score"]:
-        lines += [("採点結果 (小数点以下を含む): " if ja else "Points as graded: ")
-                  + f"{_num(exact)} / {_num(record['max_score'])} "
-                  + ("(合計は四捨五入)" if ja else "(the total is rounded half up)"), ""]
+        lines += [template("report.points_as_graded", lang).format(
+            score=_num(exact), max_score=_num(record["max_score"])), ""]
     if record.get("status") == "unreadable":
         why = message_text(record.get("error_message"), lang) or record.get("error", "")
         return "\n".join([*lines, f"{w['unreadable_line']}: {why}", ""])
@@ -164,8 +163,8 @@ def release_body(record: dict, result: dict, lang: str = "en") -> str:
             lines += [_fence(problem), problem, _fence(problem), ""]
         passed = [c for c in a["checks"] if c["outcome"] == "passed"
                   and c["score"] >= c["max_score"]]
-        lines += [(f"{len(passed)} / {len(a['checks'])} 件の検査に合格" if ja else
-                   f"{len(passed)} of {len(a['checks'])} checks passed in full."), ""]
+        lines += [template("report.checks_passed", lang).format(
+            passed=len(passed), total=len(a["checks"])), ""]
         for c in a["checks"]:
             if c in passed:
                 continue
@@ -179,7 +178,7 @@ def release_body(record: dict, result: dict, lang: str = "en") -> str:
         lines.append("")
     body = "\n".join(lines) + "\n"
     if len(body) > BODY_LIMIT:
-        body = body[:BODY_LIMIT] + ("\n…\n" + ("(長すぎるため省略)" if ja else "(cut: too long)"))
+        body = body[:BODY_LIMIT] + "\n…\n" + template("report.cut", lang)
     return body
 
 
