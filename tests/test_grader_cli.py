@@ -134,6 +134,7 @@ def test_console_entry_point_runs_as_module():
     assert proc.returncode == 0 and "--assignment" in proc.stdout
 
 
+@pytest.mark.platform  # a class graded end to end: python -m pytest -m platform
 def test_batch_grades_every_student_and_survives_a_crash(tmp_path, capsys):
     klass = tmp_path / "class"
     klass.mkdir()
@@ -181,6 +182,7 @@ def test_batch_grades_every_student_and_survives_a_crash(tmp_path, capsys):
     assert capsys.readouterr().err.count(f"isolation {level}: {isolation_note(level)}") == 1
 
 
+@pytest.mark.platform  # a class graded end to end: python -m pytest -m platform
 def test_crafted_zips_are_their_students_unreadable_rows_not_the_class_failure(tmp_path,
                                                                              capsys):
     """A zip holding a file and then a folder of the same name, or a 400-byte folder name:

@@ -36,6 +36,9 @@ from grader.platforms import gradebook, records
 from grader.report import render
 from grader.report.formats import task_text
 
+# A class graded on the TA's machine, end to end: python -m pytest -m platform (CI runs it).
+pytestmark = pytest.mark.platform
+
 REPO = Path(__file__).resolve().parent.parent
 FAKE = Path(__file__).parent / "grader_cases" / "fake_checks"
 A1 = "a1 Weight initialization"
