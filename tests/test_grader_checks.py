@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -257,3 +258,32 @@ def test_numbers_are_written_with_enough_digits_to_differ():
     assert digits(1.0, 2.0) == ("1", "2")
     want, seen = digits(0.1 + 0.2, 0.3)
     assert want != seen and float(want) == 0.1 + 0.2
+
+
+def test_the_mnist_test_set_comes_from_the_folder_the_instructor_names(mnist_t10k_dir,
+                                                                       tmp_path, monkeypatch):
+    """HiddenData.mnist_test reads $DLKIT_GRADE_MNIST_DIR and no folder of its own: unset or
+    a folder without the files gives None (the calibration then says which variable), the
+    real files give the 10,000 test digits."""
+    from grader.scoring.plugin import MNIST_DIR_VARIABLE, HiddenData
+
+    monkeypatch.delenv(MNIST_DIR_VARIABLE, raising=False)
+    assert HiddenData().mnist_test() is None
+    monkeypatch.setenv(MNIST_DIR_VARIABLE, str(tmp_path))
+    assert HiddenData().mnist_test() is None
+    monkeypatch.setenv(MNIST_DIR_VARIABLE, str(mnist_t10k_dir))
+    x, t = HiddenData().mnist_test()
+    assert x.shape == (10000, 784) and x.dtype == np.float64 and 0 <= x.min() < x.max() <= 1
+    assert t.shape == (10000,) and set(np.unique(t)) == set(range(10))
+    x4, _ = HiddenData().mnist_test(normalize=False, flatten=False)
+    assert x4.shape == (10000, 1, 28, 28) and x4.max() == 255
+
+
+def test_the_calibration_names_the_variable_when_mnist_is_missing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DLKIT_GRADE_MNIST_DIR"}
+    proc = subprocess.run([sys.executable, "-m", "grader.calibrate.a3_accuracy",
+                           str(REPO / "solutions"), "--dataset", "mnist-t10k", "--seeds", "0",
+                           "--scales", "1"], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode != 0
+    assert "$DLKIT_GRADE_MNIST_DIR" in proc.stderr and "the variable unset" in proc.stderr

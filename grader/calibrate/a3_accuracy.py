@@ -7,15 +7,16 @@ Imports the submission's ``a3_training.train`` in this process: run it only on t
 (solutions/, tests/slip_cases.py ...).  The data are those of the hidden checks
 (``grader/checks/test_a3.py``): Fashion-MNIST, the first 1000 training images to train on
 and 2000 test images (``test_a3.split``: a hidden choice, with a little pixel noise) to
-evaluate on; or the MNIST test set (only the 10,000 test
-images are on these machines): train on the first 1000 of its first 8000, evaluate on its
-last 2000.  ``--scales`` are indices into ``np.logspace(0, -4, 16)``, the lesson's weight
-scales.  Prints one line per scale: accuracies per seed, with and without BatchNorm.
+evaluate on; or the MNIST test set from the folder $DLKIT_GRADE_MNIST_DIR (only the
+10,000 test images: ``t10k-*-idx*-ubyte.gz``): train on the first 1000 of its first 8000,
+evaluate on its last 2000.  ``--scales`` are indices into ``np.logspace(0, -4, 16)``, the
+lesson's weight scales.  Prints one line per scale: accuracies per seed, with and without BatchNorm.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -37,11 +38,13 @@ def load(dataset: str):
         from grader.checks.test_a3 import split
 
         return split(*load_mnist(dataset="fashion-mnist", download=False, dtype=np.float64))
-    from grader.scoring.plugin import HiddenData
+    from grader.scoring.plugin import MNIST_DIR_VARIABLE, MNIST_TEST_FILES, HiddenData
 
     data = HiddenData().mnist_test()
     if data is None:
-        raise SystemExit("mnist-t10k: the MNIST test files are not on this machine")
+        raise SystemExit(f"mnist-t10k: expected ${MNIST_DIR_VARIABLE} to name a folder holding "
+                         f"{' and '.join(MNIST_TEST_FILES)}, got "
+                         f"{os.environ.get(MNIST_DIR_VARIABLE) or 'the variable unset'!r}")
     x, t = data
     return x[:1000], t[:1000], x[8000:], t[8000:]
 

@@ -27,8 +27,9 @@ Run the checks through the runner, which sets up the submission and the results 
   over paired interleaved rounds, timed on the trusted side; the student's results).
 - ``submission_files``: the student's files, read-only (``.files``, ``.path(rel)``,
   ``.read_text(rel)``, ``.imports(rel)``) for advisory static checks.
-- ``hidden_data``: ``.fashion_mnist(**load_mnist_kwargs)``, ``.mnist_test()`` (None when
-  absent); loaded here, on the trusted side.
+- ``hidden_data``: ``.fashion_mnist(**load_mnist_kwargs)``, ``.mnist_test()`` (from the folder
+  $DLKIT_GRADE_MNIST_DIR; None when it is unset or the files are absent); loaded here, on the
+  trusted side.
 """
 
 from grader.scoring.plugin import (  # noqa: F401 - fixtures made visible to the checks

@@ -209,6 +209,11 @@ def submission_files():
     return SubmissionFiles(_env_path("DLKIT_GRADE_SUBMISSION"))
 
 
+#: Where HiddenData.mnist_test finds the MNIST test set, and its two files.
+MNIST_DIR_VARIABLE = "DLKIT_GRADE_MNIST_DIR"
+MNIST_TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
 class HiddenData:
     """The real datasets, loaded on the trusted side (labels never reach the worker)."""
 
@@ -219,14 +224,17 @@ class HiddenData:
         return load_mnist(dataset="fashion-mnist", download=False, **kwargs)
 
     def mnist_test(self, normalize: bool = True, flatten: bool = True):
-        """MNIST test set ``(x_test, t_test)`` from $DLKIT_GRADE_MNIST_DIR or the shared
-        folder; None when the files are absent."""
+        """MNIST test set ``(x_test, t_test)`` from the folder $DLKIT_GRADE_MNIST_DIR
+        (``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``); None when the
+        variable is unset or the files are not there."""
         import numpy as np
 
         from dlkit.data import read_idx
 
-        folder = Path(os.environ.get("DLKIT_GRADE_MNIST_DIR", "/work/shared/data/mnist-t10k"))
-        images, labels = folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+        if not os.environ.get(MNIST_DIR_VARIABLE):
+            return None
+        folder = Path(os.environ[MNIST_DIR_VARIABLE])
+        images, labels = folder / MNIST_TEST_FILES[0], folder / MNIST_TEST_FILES[1]
         if not (images.is_file() and labels.is_file()):
             return None
         x = read_idx(images).astype(np.float64)
