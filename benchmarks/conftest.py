@@ -23,7 +23,6 @@ ever adds time, so the minimum is the most reproducible estimate.  On a heavily 
 machine add ``--benchmark-timer time.process_time`` (CPU time of this process).
 """
 
-
 import pytest
 
 
