@@ -141,13 +141,8 @@ class Manifest:
         if not folder.is_dir():
             raise GradebookError(f"{folder}: expected a records folder written by dlkit-grade "
                                  f"batch (<gradebook>-records/), got no such folder")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GradebookError(f"{folder}: expected a records folder written by dlkit-grade "
-                                 f"batch, but it has no {MANIFEST}") from None
-        except (OSError, ValueError) as exc:
-            raise GradebookError(f"{path}: cannot be read: {exc}") from None
+        data = _read_json(path, f"{folder}: expected a records folder written by dlkit-grade "
+                                f"batch, but it has no {MANIFEST}")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise GradebookError(f"{path}: expected a manifest of format {FORMAT}, got "
                                  f"{data.get('format') if isinstance(data, dict) else data!r}")
@@ -159,6 +154,17 @@ class Manifest:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise GradebookError(f"{path}: not a complete manifest ({type(exc).__name__}: "
                                  f"{exc}): write it again with dlkit-grade batch") from None
+
+
+def _read_json(path: Path, missing: str):
+    """The JSON document at ``path``; GradebookError ``missing`` when there is no such file,
+    and one naming the file when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GradebookError(missing) from None
+    except (OSError, ValueError) as exc:
+        raise GradebookError(f"{path}: cannot be read: {exc}") from None
 
 
 def differs(a: dict, b: dict) -> str:
@@ -174,13 +180,8 @@ def differs(a: dict, b: dict) -> str:
 
 def read_record(folder: Path, name: str, grader: dict) -> dict:
     path = folder / f"{name}.json"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GradebookError(f"{folder}: the record of {name!r} is missing ({path.name}): "
-                             f"did that batch finish?") from None
-    except (OSError, ValueError) as exc:
-        raise GradebookError(f"{path}: cannot be read: {exc}") from None
+    record = _read_json(path, f"{folder}: the record of {name!r} is missing ({path.name}): "
+                              f"did that batch finish?")
     book = record.get("gradebook") if isinstance(record, dict) else None
     if not isinstance(book, dict):
         raise GradebookError(f"{path}: expected a record written by dlkit-grade batch (with "
